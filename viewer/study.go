@@ -1,0 +1,86 @@
+package viewer
+
+import (
+	"context"
+	"errors"
+)
+
+// Study is one imaging study of one patient: what a worklist row shows and what a hanging protocol lays out.
+type Study struct {
+	UID              string // StudyInstanceUID
+	PatientName      string
+	PatientID        string
+	PatientBirthDate string // YYYYMMDD as in DICOM, "" when unknown
+	PatientSex       string
+	StudyDate        string // YYYYMMDD
+	StudyTime        string
+	Description      string
+	AccessionNumber  string
+	Series           []*Series
+	// Labels is a segmentation that belongs to the study (ground truth from a NIfTI folder, a DICOM SEG, an
+	// AI result); nil when there is none.
+	Labels *LabelMap
+}
+
+// SeriesByType returns the first series of type t, or nil.
+func (s *Study) SeriesByType(t SeriesType) *Series {
+	for _, se := range s.Series {
+		if se.Type == t {
+			return se
+		}
+	}
+	return nil
+}
+
+// Series is one series of a study. DICOM series list their Instances and load pixels on demand; series
+// made from other formats (NIfTI) carry their volume from the start.
+type Series struct {
+	UID                 string // SeriesInstanceUID
+	StudyUID            string
+	Number              int
+	Modality            string
+	Description         string
+	FrameOfReferenceUID string
+	Hints               SeriesHints
+	Type                SeriesType // from Classify(Hints) unless overridden
+	Instances           []*Instance
+	// Problems are what a reader should know about the series: gaps, duplicates, mixed geometry, ordering
+	// by InstanceNumber for want of positions. They are reported, never hidden.
+	Problems []string
+	volume   *Volume
+}
+
+// NewVolumeSeries makes a series whose voxels are already in memory.
+func NewVolumeSeries(uid, description string, t SeriesType, v *Volume) *Series {
+	return &Series{UID: uid, Modality: "MR", Description: description, Type: t, volume: v,
+		Hints: SeriesHints{Modality: "MR", SeriesDescription: description}}
+}
+
+// InMemory returns the series' volume when it was built in memory rather than read from DICOM files.
+func (s *Series) InMemory() (*Volume, bool) { return s.volume, s.volume != nil }
+
+// Progress receives how many of total units of work are done. It may be nil.
+type Progress func(done, total int)
+
+// ErrNoPixels is returned when a series has neither instances with pixel data nor an in-memory volume.
+var ErrNoPixels = errors.New("series has no pixel data")
+
+// Loader turns a series into a volume. The DICOM loader implements it; tests and other sources may too.
+type Loader interface {
+	Load(ctx context.Context, s *Series, p Progress) (*Volume, error)
+}
+
+// Instance is one DICOM file of a series as its header describes it. The loader may add what it needs.
+type Instance struct {
+	Path           string
+	SOPInstanceUID string
+	SOPClassUID    string
+	TransferSyntax string
+	Number         int // InstanceNumber, 0 when absent
+	Rows, Columns  int
+	Frames         int        // NumberOfFrames, 1 for single-frame files
+	Position       Vec3       // ImagePositionPatient of the first frame
+	Orientation    [2]Vec3    // ImageOrientationPatient: row and column cosines
+	PixelSpacing   [2]float64 // PixelSpacing: between rows, between columns (mm)
+	HasPosition    bool       // Position and Orientation were present
+}
