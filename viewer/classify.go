@@ -52,7 +52,7 @@ var (
 	// Words are matched on a normalised name: lower case, every run of non-alphanumerics except "+" turned
 	// into one space, so "T2-FLAIR", "t2_flair_fs" and "sub-0004_ce-T1w" all split into words.
 	reSeg   = regexp.MustCompile(`(^| )(seg|segmentation|labels?|mask)( |$)`)
-	reFlair = regexp.MustCompile(`flair|(^| )(tirm|dark ?fluid)( |$)`)
+	reFlair = regexp.MustCompile(`flair|(^| )(tirm|dark ?fluid|t2f)( |$)`) // t2f: BraTS 2023's T2-FLAIR
 	reDWI   = regexp.MustCompile(`(^| )(dwi|adc|trace|ep2d diff|diffusion|dti|b ?1000)( |$)|diff`)
 	reSWI   = regexp.MustCompile(`(^| )(swi|swan|susceptibility|t2\*|t2star|gre|mag|pha)( |$)`)
 	reCE    = regexp.MustCompile(`(^| )(ce|c|gd|gad|gado|post|postcontrast|contrast|enhanced|t1ce|t1c|t1gd|t1post|mprage post)( |$)|\+ ?c( |$)|\+ ?gd|post ?gd|gad(o|olinium)`)

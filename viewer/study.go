@@ -83,4 +83,7 @@ type Instance struct {
 	Orientation    [2]Vec3    // ImageOrientationPatient: row and column cosines
 	PixelSpacing   [2]float64 // PixelSpacing: between rows, between columns (mm)
 	HasPosition    bool       // Position and Orientation were present
+	// file is the parsed header (and, after Scan WithPixelData, the pixel bytes) the loader reuses; nil
+	// for instances built elsewhere (the cache), which the loader parses again.
+	file *File
 }
