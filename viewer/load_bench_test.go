@@ -2,40 +2,53 @@ package viewer_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/demo"
 )
 
-// benchStudy returns the folder of the benchmark study: NEURONOVA_BENCH_DIR when set (the study is written
-// there if the folder has no .dcm files yet, so that scripts/bench-load.sh can time pydicom on the same
-// files), else a temporary folder. It also returns the files.
-func benchStudy(b *testing.B) (string, []string) {
+// benchStudy returns the folder of the benchmark study, the demo study (620 MR files): NEURONOVA_BENCH_DIR
+// when set (the study is written there if the folder has no .dcm files yet, so that scripts/bench-load.sh can
+// time pydicom on the same files), else a temporary folder. It returns the files.
+func benchStudy(b *testing.B) []string {
 	b.Helper()
 	dir := os.Getenv("NEURONOVA_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.dcm"))
+	files := dicomFiles(b, dir)
 	if len(files) == 0 {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := demo.Write(dir); err != nil {
 			b.Fatal(err)
 		}
-		// TODO(lead): use demo.Write(dir) once viewer/demo has it; WriteBenchStudy writes the same shape.
-		if err := viewer.WriteBenchStudy(dir); err != nil {
-			b.Fatal(err)
-		}
-		files, _ = filepath.Glob(filepath.Join(dir, "*.dcm"))
+		files = dicomFiles(b, dir)
 	}
-	return dir, files
+	return files
+}
+
+// dicomFiles lists the .dcm files under dir, in every subfolder.
+func dicomFiles(b *testing.B, dir string) []string {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(path) == ".dcm" {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		b.Fatal(err)
+	}
+	return files
 }
 
 // BenchmarkReadFiles reads every file of the study with os.ReadFile, one after the other: the physical floor
 // of loading it.
 func BenchmarkReadFiles(b *testing.B) {
-	_, files := benchStudy(b)
+	files := benchStudy(b)
 	var total int64
 	for b.Loop() {
 		total = 0
@@ -50,10 +63,10 @@ func BenchmarkReadFiles(b *testing.B) {
 	b.SetBytes(total)
 }
 
-// BenchmarkLoadStudy scans the study's folder keeping the pixel data, then loads its four series into
+// BenchmarkLoadStudy scans the study's files keeping the pixel data, then loads its four series into
 // volumes: what opening the demo study costs.
 func BenchmarkLoadStudy(b *testing.B) {
-	dir, files := benchStudy(b)
+	files := benchStudy(b)
 	ctx := context.Background()
 	var size int64
 	for _, f := range files {
@@ -63,7 +76,7 @@ func BenchmarkLoadStudy(b *testing.B) {
 	}
 	b.SetBytes(size)
 	for b.Loop() {
-		res, err := viewer.Scan(ctx, []string{dir}, viewer.WithPixelData())
+		res, err := viewer.Scan(ctx, files, viewer.WithPixelData())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,11 +91,11 @@ func BenchmarkLoadStudy(b *testing.B) {
 	}
 }
 
-// BenchmarkScanHeaders scans the study's folder for headers only, as a worklist import does.
+// BenchmarkScanHeaders scans the study's files for headers only, as a worklist import does.
 func BenchmarkScanHeaders(b *testing.B) {
-	dir, _ := benchStudy(b)
+	files := benchStudy(b)
 	for b.Loop() {
-		if _, err := viewer.Scan(context.Background(), []string{dir}); err != nil {
+		if _, err := viewer.Scan(context.Background(), files); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -578,36 +578,3 @@ func TestLoadProgressAndCancel(t *testing.T) {
 		t.Errorf("cancelled load: %v", err)
 	}
 }
-
-// WriteBenchStudy writes a study shaped like the demo study (4 series × 155 axial slices of 240×240
-// signed 16-bit MR, 1 mm, explicit VR little endian, about 116 KB a file) for load_bench_test.go, until
-// viewer/demo's Write takes its place. It is exported for the external test package only.
-func WriteBenchStudy(dir string) error {
-	const n, slices = 240, 155
-	descriptions := []string{"T1", "T1 post-contrast", "T2", "T2 FLAIR"}
-	values := make([]int, n*n)
-	for s, desc := range descriptions {
-		series := fmt.Sprintf("1.2.826.0.1.3680043.10.999.1.%d", s+1)
-		for k := 0; k < slices; k++ {
-			for i := range values {
-				x, y := i%n-n/2, i/n-n/2
-				r := math.Sqrt(float64(x*x + y*y + (k-slices/2)*(k-slices/2)))
-				values[i] = int(math.Max(0, 900-4*r)) + (i*7+k*13+s*101)%37
-			}
-			sl := slice{study: "1.2.826.0.1.3680043.10.999.1", series: series, number: k + 1, rows: n, cols: n,
-				position: &Vec3{-119.5, -119.5, float64(k) - 77}, orientation: &axial, pixelSpacing: []float64{1, 1},
-				thickness: 1, signed: true, values: values, windows: [][2]float64{{450, 900}},
-				extra: []*dicom.Element{el(tag.SeriesDescription, []string{desc}), el(tag.SeriesNumber, is(s + 1)),
-					el(tag.StudyDate, []string{"20240101"}), el(tag.StudyTime, []string{"120000"}),
-					el(tag.FrameOfReferenceUID, []string{"1.2.826.0.1.3680043.10.999.2"})}}
-			b, err := encodeDICOM(tsExplicit, sl.elems(false))
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("s%d_%03d.dcm", s+1, k+1)), b, 0o644); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

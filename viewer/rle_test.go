@@ -193,4 +193,3 @@ func BenchmarkDecodeRLE(b *testing.B) {
 		}
 	}
 }
-

@@ -1,0 +1,79 @@
+// Command demomodels trains NeuroNova's MG and MM demonstration models on synthetic patients, writes them as ONNX
+// with their model cards and example inputs, and (with -check) verifies that the committed files are exactly what
+// the recipe produces.
+//
+//	go run ./inference/recipes/demomodels -out assets/models          # regenerate
+//	go run ./inference/recipes/demomodels -out assets/models -check   # compare, write nothing
+//
+// The ONNX Runtime library is found as by the workstation (ONNXRUNTIME_SHARED_LIBRARY_PATH, or the repository's
+// .deps copy); the evaluation figures in the cards come from runs of the exported files through it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/neuronova/neuronova/inference/recipes/internal/demo"
+)
+
+func main() {
+	out := flag.String("out", "assets/models", "directory to write the models, cards and examples into")
+	check := flag.Bool("check", false, "compare with the files in -out instead of writing; exit 1 on any difference")
+	flag.Parse()
+	if err := run(*out, *check); err != nil {
+		fmt.Fprintln(os.Stderr, "demomodels:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, check bool) error {
+	start := time.Now()
+	art, err := demo.Build(context.Background(), demo.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	for _, line := range art.Reports {
+		fmt.Println(line)
+	}
+	names := make([]string, 0, len(art.Files))
+	for name := range art.Files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	differ := 0
+	for _, name := range names {
+		path := filepath.Join(out, filepath.FromSlash(name))
+		if check {
+			have, err := os.ReadFile(path)
+			switch {
+			case err != nil:
+				fmt.Printf("MISSING  %s (%v)\n", path, err)
+				differ++
+			case !bytes.Equal(have, art.Files[name]):
+				fmt.Printf("DIFFERS  %s\n", path)
+				differ++
+			default:
+				fmt.Printf("same     %s\n", path)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, art.Files[name], 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("wrote    %s (%d bytes)\n", path, len(art.Files[name]))
+	}
+	fmt.Printf("done in %s\n", time.Since(start).Round(time.Millisecond))
+	if differ > 0 {
+		return fmt.Errorf("%d file(s) differ from what the recipe produces", differ)
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+// Package testsvc starts the real services tests need — redis-server and Orthanc — on free loopback ports with
+// temporary storage, and stops them afterwards. A test that calls Redis or Orthanc is skipped, with a message
+// naming the missing program, when that program is not installed.
+//
+// Shared instances (Redis, Orthanc) start once per test binary on first use; FreshRedis and FreshOrthanc start
+// one for the calling test alone and stop it when the test ends. Child processes die with the test binary
+// even when it crashes (they get SIGKILL from the kernel when their parent dies); call Run from TestMain to
+// also remove the temporary folders of the shared instances at the end, and folders left by crashed runs are
+// removed by the next run.
+//
+//	func TestMain(m *testing.M) { os.Exit(testsvc.Run(m)) }
+package testsvc
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dirPrefix names the temporary folders; the PID in them tells whose they are.
+const dirPrefix = "neuronova-testsvc-"
+
+// service is one running child process and its folder.
+type service struct {
+	name string
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, valid after done
+}
+
+// stop kills the process (its storage is temporary, so there is nothing to flush) and removes its folder.
+func (s *service) stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+	}
+	os.RemoveAll(s.dir)
+}
+
+// logTail returns the end of the service's log, for failure messages.
+func (s *service) logTail() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, s.name+".log"))
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-15):], "\n")
+}
+
+var (
+	sharedMu sync.Mutex
+	shared   []*service
+	sweep    sync.Once
+)
+
+// Run runs the tests of m, then stops the shared services and removes their folders. Use it from TestMain.
+func Run(m *testing.M) int {
+	code := m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops the shared services now (Run calls it).
+func StopShared() {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range shared {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.stop() }()
+	}
+	wg.Wait()
+	shared = nil
+}
+
+// newDir makes a temporary folder for one service, after removing those of test binaries that no longer run.
+func newDir(name string) (string, error) {
+	sweep.Do(func() {
+		old, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+		for _, d := range old {
+			rest := strings.TrimPrefix(filepath.Base(d), dirPrefix)
+			pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+			if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+				os.RemoveAll(d)
+			}
+		}
+	})
+	return os.MkdirTemp("", fmt.Sprintf("%s%d-%s-", dirPrefix, os.Getpid(), name))
+}
+
+// spawn requests go to one goroutine locked to its OS thread for the life of the binary: Linux sends the
+// parent-death signal when the thread that started a child exits, so that thread must never exit.
+var (
+	spawnOnce sync.Once
+	spawnReq  chan spawnJob
+)
+
+type spawnJob struct {
+	cmd *exec.Cmd
+	err chan error
+}
+
+func start(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan spawnJob)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for j := range spawnReq {
+				j.err <- j.cmd.Start()
+			}
+		}()
+	})
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	j := spawnJob{cmd: cmd, err: make(chan error)}
+	spawnReq <- j
+	return <-j.err
+}
+
+// launch starts program with args in a new folder, logging to <dir>/<name>.log.
+func launch(name, program string, args func(dir string) ([]string, error)) (*service, error) {
+	dir, err := newDir(name)
+	if err != nil {
+		return nil, err
+	}
+	argv, err := args(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	log, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.Command(program, argv...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
+	s := &service{name: name, cmd: cmd, dir: dir, done: make(chan struct{})}
+	if err := start(cmd); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", program, err)
+	}
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	return s, nil
+}
+
+// waitReady polls ready until it succeeds, the process exits or timeout passes.
+func (s *service) waitReady(timeout time.Duration, ready func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("%s exited before it was ready (%v); log:\n%s", s.name, s.err, s.logTail())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %v: %v; log:\n%s", s.name, timeout, err, s.logTail())
+		}
+	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// findProgram returns the path of a program or skips the test naming it.
+func findProgram(t testing.TB, install string, candidates ...string) string {
+	t.Helper()
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	t.Skipf("%s is not installed (%s); this test needs the real program", candidates[0], install)
+	return ""
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// withRetries starts a service up to three times: a free port can be taken between choosing and binding it.
+func withRetries(fn func() (*service, error)) (*service, error) {
+	var errs []error
+	for range 3 {
+		s, err := fn()
+		if err == nil {
+			return s, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// --- Redis ---
+
+var (
+	redisOnce sync.Once
+	redisAddr string
+	redisErr  error
+)
+
+// Redis returns the address of the redis-server shared by the tests of this binary. Tests sharing it must keep
+// their keys apart (the server's key prefix does that).
+func Redis(t testing.TB) string {
+	t.Helper()
+	program := findProgram(t, "apt-get install redis-server", "redis-server")
+	redisOnce.Do(func() {
+		var s *service
+		s, redisAddr, redisErr = startRedis(program)
+		if redisErr == nil {
+			sharedMu.Lock()
+			shared = append(shared, s)
+			sharedMu.Unlock()
+		}
+	})
+	if redisErr != nil {
+		t.Fatalf("start redis-server: %v", redisErr)
+	}
+	return redisAddr
+}
+
+// FreshRedis starts a redis-server for the calling test alone and stops it when the test ends.
+func FreshRedis(t testing.TB) string {
+	t.Helper()
+	program := findProgram(t, "apt-get install redis-server", "redis-server")
+	s, addr, err := startRedis(program)
+	if err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return addr
+}
+
+// startRedis starts one redis-server without persistence on a free loopback port.
+func startRedis(program string) (*service, string, error) {
+	var addr string
+	s, err := withRetries(func() (*service, error) {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr = "127.0.0.1:" + strconv.Itoa(port)
+		s, err := launch("redis", program, func(dir string) ([]string, error) {
+			return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+				"--dir", dir, "--protected-mode", "yes"}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := s.waitReady(10*time.Second, func() error { return pingRedis(addr) }); err != nil {
+			s.stop()
+			return nil, err
+		}
+		return s, nil
+	})
+	return s, addr, err
+}
+
+// pingRedis sends PING over a raw connection and expects +PONG.
+func pingRedis(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return fmt.Errorf("redis answered %q to PING", line)
+	}
+	return nil
+}

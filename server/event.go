@@ -1,0 +1,61 @@
+package server
+
+import (
+	"slices"
+
+	"github.com/neuronova/neuronova/api"
+)
+
+// Event is a notification and who may receive it. The seed broadcast AI results to every connected client;
+// here each event reaches only the users entitled to it, a subset of those who may read its object.
+type Event struct {
+	api.Notification
+	Audience Audience `json:"audience"`
+}
+
+// Audience holds the facts entitlement is decided on.
+type Audience struct {
+	Owner    PatientOwnership `json:"owner"`
+	JobRole  api.JobRole      `json:"job_role,omitempty"`
+	DoctorID int64            `json:"doctor_id,omitempty"` // the ordering doctor
+	WorkerID *int64           `json:"worker_id,omitempty"` // the assigned worker
+	UserIDs  []int64          `json:"user_ids,omitempty"`  // requesters: the uploader of a result, the submitter of a job
+}
+
+// Entitled reports whether p receives e:
+//
+//	orders      SYSTEMMANAGER, ADMIN, NURSE: all; DOCTOR: their own orders; RIS, LIS: orders of their job role;
+//	            EXTERNAL, PATIENT: orders of their own patients
+//	AI results  SYSTEMMANAGER, ADMIN, NURSE: all; DOCTOR, RIS, LIS: those they requested or whose order they
+//	            ordered or work on; EXTERNAL: of their own patients; PATIENT: none
+//	jobs        the submitter and administrators
+func (e Event) Entitled(p Principal) bool {
+	a := e.Audience
+	scope := ScopeOf(p)
+	involved := a.DoctorID == p.UserID || (a.WorkerID != nil && *a.WorkerID == p.UserID) || slices.Contains(a.UserIDs, p.UserID)
+	switch e.Type {
+	case api.EventOrderCreated, api.EventOrderStatusChanged, api.EventOrderCancelled:
+		switch p.Role {
+		case api.RoleSystemManager, api.RoleAdmin, api.RoleNurse:
+			return true
+		case api.RoleDoctor:
+			return a.DoctorID == p.UserID
+		case api.RoleRIS, api.RoleLIS:
+			return string(a.JobRole) == string(p.Role)
+		}
+		return scope.OwnsPatient(a.Owner)
+	case api.EventAIResult, api.EventAIReviewed:
+		switch p.Role {
+		case api.RoleSystemManager, api.RoleAdmin, api.RoleNurse:
+			return true
+		case api.RoleDoctor, api.RoleRIS, api.RoleLIS:
+			return involved
+		case api.RoleExternal:
+			return scope.OwnsPatient(a.Owner)
+		}
+		return false
+	case api.EventJobFinished:
+		return p.Role.IsAdmin() || slices.Contains(a.UserIDs, p.UserID)
+	}
+	return false
+}

@@ -1,0 +1,321 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/server"
+)
+
+// call is one request as handlers see it.
+type call struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	ctx   context.Context
+	route *Route
+	p     server.Principal // zero on public routes
+	start time.Time
+
+	// audit details the handler adds; the middleware writes the record.
+	objectType, objectID, detail, loginID string
+	patientID                             *int64
+	action                                string // overrides the route's action (auth events)
+	auditAlways                           bool   // write a record even on a route without PatientData
+
+	// The answer of a JSON handler is held until its audit record is committed.
+	status    int
+	body      []byte
+	header    http.Header
+	streamed  bool // the handler wrote the answer itself (proxy, WebSocket)
+	auditDone bool // the handler committed its audit record itself, before streaming
+}
+
+func errorf(code api.ErrorCode, format string, args ...any) error {
+	return server.Errorf(code, format, args...)
+}
+
+// statusOf maps an error code to its HTTP status.
+func statusOf(code api.ErrorCode) int {
+	switch code {
+	case api.CodeInvalid:
+		return http.StatusBadRequest
+	case api.CodeUnauthorized, api.CodeLoginFail:
+		return http.StatusUnauthorized
+	case api.CodeForbidden, api.CodeInactiveUser, api.CodePasswordChangeRequired:
+		return http.StatusForbidden
+	case api.CodeNotFound:
+		return http.StatusNotFound
+	case api.CodeConflict:
+		return http.StatusConflict
+	case api.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case api.CodeLoginLocked:
+		return http.StatusLocked
+	case api.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case api.CodeBadGateway:
+		return http.StatusBadGateway
+	case api.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// serve wraps a route's handler in the chain every request goes through: authenticate, admit (revocation and
+// rate limit), the password-change gate, the role check, the handler, the audit record, the answer.
+func (s *Server) serve(rt *Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{s: s, w: w, r: r, ctx: r.Context(), route: rt, start: time.Now(), header: http.Header{}}
+		addr := clientAddr(r)
+		err := c.guard(addr)
+		if err == nil {
+			err = c.runHandler()
+		}
+		c.finish(err)
+	})
+}
+
+func (c *call) runHandler() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err = fmt.Errorf("panic in %s: %v\n%s", c.route.Name(), v, debug.Stack())
+		}
+	}()
+	return c.route.handle(c)
+}
+
+// guard authenticates and authorises the request.
+func (c *call) guard(addr string) error {
+	rt, s := c.route, c.s
+	if rt.Public() {
+		c.p.ClientAddr = addr
+		if !rt.RateLimited {
+			return nil
+		}
+		adm, err := s.Gate.Admit(c.ctx, "ip:"+addr, "", 0, time.Time{}, true)
+		if err != nil {
+			return err
+		}
+		return rateLimited(c.w, adm.RetryAfter)
+	}
+	token, ok := strings.CutPrefix(c.r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return errorf(api.CodeUnauthorized, "this route needs an access token: send Authorization: Bearer <token>")
+	}
+	p, err := s.Issuer.Verify(token)
+	if err != nil {
+		return err
+	}
+	p.ClientAddr = addr
+	adm, err := s.Gate.Admit(c.ctx, "user:"+strconv.FormatInt(p.UserID, 10), p.TokenID, p.UserID, p.IssuedAt, rt.RateLimited)
+	if err != nil {
+		return err
+	}
+	if adm.Revoked {
+		return errorf(api.CodeUnauthorized, "access token was revoked (logout, password change or deactivation); log in again")
+	}
+	if err := rateLimited(c.w, adm.RetryAfter); err != nil {
+		return err
+	}
+	c.p = p
+	if p.MustChangePassword && !rt.BeforePasswordChange {
+		return errorf(api.CodePasswordChangeRequired, "change your password first (POST /api/auth/change-password/)")
+	}
+	if !slices.Contains(rt.Roles, p.Role) {
+		return errorf(api.CodeForbidden, "role %s may not call %s", p.Role, rt.Name())
+	}
+	return nil
+}
+
+func rateLimited(w http.ResponseWriter, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return errorf(api.CodeRateLimited, "rate limit reached; retry in %v", wait.Round(time.Millisecond))
+}
+
+// finish audits the call when its route asks for it and sends the answer held for it.
+func (c *call) finish(err error) {
+	if err != nil {
+		c.setError(err)
+	}
+	code := api.ErrorCode("")
+	if err != nil {
+		code = server.ErrorCodeOf(err)
+	}
+	// Rate-limited and unauthenticated calls reveal nothing and leave no record; denied ones do.
+	if (c.route.PatientData || c.auditAlways) && code != api.CodeRateLimited && code != api.CodeUnauthorized && !c.auditDone {
+		if aerr := c.s.audit.record(c.ctx, c.auditRecord(c.status)); aerr != nil {
+			c.s.log.Error("audit write failed; answer withheld", "route", c.route.Name(), "err", aerr)
+			if !c.streamed {
+				c.setError(fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), aerr))
+			}
+		}
+	}
+	if c.streamed {
+		return
+	}
+	for k, vs := range c.header {
+		c.w.Header()[k] = vs
+	}
+	if c.body != nil {
+		c.w.Header().Set("Content-Type", "application/json")
+		c.w.Header().Set("Content-Length", strconv.Itoa(len(c.body)))
+	}
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.w.WriteHeader(c.status)
+	if c.body != nil && c.r.Method != http.MethodHead {
+		c.w.Write(c.body)
+	}
+}
+
+// setError turns err into the answer: the *server.Error's code and message, or "internal error" (the full
+// error goes to the log only).
+func (c *call) setError(err error) {
+	var se *server.Error
+	var tooLarge *http.MaxBytesError
+	status := http.StatusInternalServerError
+	body := api.Error{Code: api.CodeInternal, Message: "internal error"}
+	switch {
+	case errors.As(err, &tooLarge): // also when it surfaced through a forwarded upload
+		status, body = http.StatusRequestEntityTooLarge, api.Error{Code: api.CodeTooLarge,
+			Message: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit)}
+	case errors.As(err, &se) && se.Code != api.CodeInternal:
+		status = statusOf(se.Code)
+		body = api.Error{Code: se.Code, Message: se.Message, Remain: se.Remain}
+	}
+	level := c.s.log.Info
+	if status >= 500 {
+		level = c.s.log.Error
+	}
+	level("request failed", "route", c.route.Name(), "path", c.r.URL.Path, "user", c.p.LoginID, "status", status, "err", err)
+	if c.streamed {
+		return // the answer has begun; the log is all that is left
+	}
+	c.status = status
+	c.body, _ = json.Marshal(body)
+}
+
+// json holds v as the answer with status.
+func (c *call) json(status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("marshal answer of %s: %w", c.route.Name(), err)
+	}
+	c.status, c.body = status, b
+	return nil
+}
+
+// noContent holds an empty answer.
+func (c *call) noContent() error {
+	c.status, c.body = http.StatusNoContent, nil
+	return nil
+}
+
+// decode reads the JSON body into v: one object, no unknown fields, at most the route's MaxBody bytes.
+func (c *call) decode(v any) error {
+	limit := c.route.MaxBody
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errorf(api.CodeTooLarge, "request body exceeds %d bytes", limit)
+		}
+		return errorf(api.CodeInvalid, "cannot read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errorf(api.CodeInvalid, "request body is empty; %s expects a JSON object", c.route.Name())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(api.CodeInvalid, "request body is not valid JSON for %s: %v", c.route.Name(), err)
+	}
+	if dec.More() {
+		return errorf(api.CodeInvalid, "request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// decodeOptional is decode for bodies that may be empty.
+func (c *call) decodeOptional(v any) error {
+	if c.r.ContentLength == 0 {
+		return nil
+	}
+	return c.decode(v)
+}
+
+// idParam returns the path parameter name as a positive integer.
+func (c *call) idParam(name string) (int64, error) {
+	v := c.r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errorf(api.CodeInvalid, "%s %q in the path must be a positive integer", name, v)
+	}
+	return id, nil
+}
+
+// queryInt returns an integer query parameter, or def when absent.
+func (c *call) queryInt(name string, def int64) (int64, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errorf(api.CodeInvalid, "query parameter %s=%q must be a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+// queryTime returns an RFC 3339 query parameter, or the zero time when absent.
+func (c *call) queryTime(name string) (time.Time, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errorf(api.CodeInvalid, "query parameter %s=%q must be an RFC 3339 time", name, v)
+	}
+	return t, nil
+}
+
+// about notes the patient data a call touched, for its audit record.
+func (c *call) about(objectType, objectID string, patientID int64) {
+	c.objectType, c.objectID = objectType, objectID
+	if patientID > 0 {
+		c.patientID = &patientID
+	}
+}
+
+// clientAddr is the peer's IP address. X-Forwarded-For is ignored: the server is the entry point, and the seed
+// trusted that header for its callback allow-list.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,320 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/testsvc"
+	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/auth"
+	"github.com/neuronova/neuronova/server/httpapi"
+	"github.com/neuronova/neuronova/server/orthanc"
+	"github.com/neuronova/neuronova/server/redis"
+	"github.com/neuronova/neuronova/server/sqlite"
+)
+
+func TestMain(m *testing.M) { os.Exit(testsvc.Run(m)) }
+
+// env is one server on loopback with its own SQLite file and Redis key prefix, on the shared real Redis and
+// Orthanc of the test binary.
+type env struct {
+	t         testing.TB
+	srv       *httpapi.Server
+	ts        *httptest.Server
+	store     *sqlite.Store
+	rdb       *redis.Client
+	jobs      *redis.Queue
+	pacs      *orthanc.Client
+	issuer    *auth.Issuer
+	passwords *auth.Passwords
+	secret    []byte
+	orthanc   struct{ url, user, password string }
+	prefix    string
+	users     map[api.Role]*testUser
+	seq       atomic.Int64
+}
+
+type testUser struct {
+	*server.User
+	password string
+	token    string
+}
+
+type envOptions struct {
+	rate          float64
+	burst         int
+	visibility    time.Duration
+	maxDeliveries int
+}
+
+// fast lifts the rate limit for tests that call many routes quickly.
+var fast = envOptions{rate: 1e6, burst: 1e6}
+
+func newEnv(t testing.TB, opt envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, users: map[api.Role]*testUser{}}
+	e.orthanc.url, e.orthanc.user, e.orthanc.password = testsvc.Orthanc(t)
+	redisAddr := testsvc.Redis(t)
+	var err error
+	if e.store, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "server.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.store.Close() })
+	e.prefix = "test:" + auth.RandomHex(6) + ":"
+	if e.rdb, err = redis.Open(ctx, redis.Config{Addr: redisAddr, Prefix: e.prefix, Rate: opt.rate, Burst: opt.burst}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rdb.Close() })
+	if e.jobs, err = e.rdb.Queue(ctx, redis.QueueConfig{Visibility: opt.visibility, MaxDeliveries: opt.maxDeliveries}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.jobs.Close() })
+	if e.pacs, err = orthanc.New(e.orthanc.url, e.orthanc.user, e.orthanc.password); err != nil {
+		t.Fatal(err)
+	}
+	e.secret = []byte(auth.RandomHex(32))
+	if e.issuer, err = auth.NewIssuer(e.secret, 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if e.passwords, err = auth.NewPasswords(4); err != nil { // the lowest bcrypt cost keeps tests quick
+		t.Fatal(err)
+	}
+	e.srv, err = httpapi.New(httpapi.Deps{Store: e.store, Gate: e.rdb, Logins: e.rdb, Cache: e.rdb, Bus: e.rdb, Jobs: e.jobs,
+		Orthanc: e.pacs, Issuer: e.issuer, Passwords: e.passwords, Ready: map[string]func(context.Context) error{
+			"database": e.store.Ping, "redis": e.rdb.Ping,
+			"orthanc": func(ctx context.Context) error { _, err := e.pacs.System(ctx); return err }}},
+		httpapi.Config{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(func() { e.ts.Close(); e.srv.Close() })
+	for _, r := range api.Roles {
+		e.users[r] = e.newUser(r)
+	}
+	return e
+}
+
+// newUser creates an active user of role who needs no password change, logged in through the API.
+func (e *env) newUser(role api.Role) *testUser {
+	e.t.Helper()
+	n := e.seq.Add(1)
+	password := "pw-" + auth.RandomHex(8)
+	hash, err := e.passwords.Hash(password)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u := &server.User{User: api.User{LoginID: fmt.Sprintf("%s-%d", strings.ToLower(string(role)), n), Name: fmt.Sprintf("%s user %d", role, n),
+		Role: role, IsActive: true, CreatedAt: time.Now().UTC()}, PasswordHash: hash}
+	if err := e.store.CreateUser(context.Background(), u); err != nil {
+		e.t.Fatal(err)
+	}
+	tu := &testUser{User: u, password: password}
+	tu.token = e.login(u.LoginID, password).Access
+	return tu
+}
+
+// login logs in through the API and fails the test unless it succeeds.
+func (e *env) login(loginID, password string) api.Tokens {
+	e.t.Helper()
+	resp, body := e.do("POST", "/api/auth/login/", "", api.LoginRequest{LoginID: loginID, Password: password}, nil)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("login %s: %s %s", loginID, resp.Status, body)
+	}
+	var tok api.Tokens
+	mustJSON(e.t, body, &tok)
+	return tok
+}
+
+// token signs a fresh access token for u directly.
+func (e *env) token(u *testUser) string {
+	tok, _, err := e.issuer.IssueAccess(u.User)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// do sends a request; body is JSON-encoded unless it is []byte or a string.
+func (e *env) do(method, path, token string, body any, header http.Header) (*http.Response, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read answer: %v", method, path, err)
+	}
+	return resp, b
+}
+
+// mustDo sends a request and fails the test unless the status is want; it decodes a JSON answer into out.
+func (e *env) mustDo(want int, method, path, token string, body, out any) {
+	e.t.Helper()
+	resp, b := e.do(method, path, token, body, nil)
+	if resp.StatusCode != want {
+		e.t.Fatalf("%s %s: %s, want %d: %s", method, path, resp.Status, want, b)
+	}
+	if out != nil {
+		mustJSON(e.t, b, out)
+	}
+}
+
+func mustJSON(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %.300s: %v", b, err)
+	}
+}
+
+// apiError decodes an error answer.
+func apiError(t testing.TB, b []byte) api.Error {
+	t.Helper()
+	var e api.Error
+	mustJSON(t, b, &e)
+	if e.Code == "" || e.Message == "" {
+		t.Fatalf("error answer lacks code or message: %s", b)
+	}
+	return e
+}
+
+// patient registers a patient with a number unique across the tests sharing Orthanc, owned by the given
+// EXTERNAL institution and PATIENT account when they are not nil.
+func (e *env) patient(institution, portal *testUser) *server.Patient {
+	e.t.Helper()
+	req := api.CreatePatientRequest{Name: "Test Patient", BirthDate: "1980-02-03", Gender: "F"}
+	if institution != nil {
+		req.ExternalInstitutionID = &institution.ID
+	}
+	if portal != nil {
+		req.PortalUserID = &portal.ID
+	}
+	p, err := server.NewPatient(req, e.users[api.RoleDoctor].ID, time.Now().UTC())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p.Number = "T-" + auth.RandomHex(6)
+	if err := e.store.CreatePatient(context.Background(), p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// study uploads a one-instance study of patient p to Orthanc and returns its identifiers.
+type study struct {
+	inst                          testsvc.Instance
+	studyID, seriesID, instanceID string
+	dicom                         []byte
+}
+
+func (e *env) study(p *server.Patient, implicit bool) study {
+	e.t.Helper()
+	inst := testsvc.Instance{PatientID: p.Number, PatientName: "TEST^PATIENT", StudyUID: testsvc.NewUID(), SeriesUID: testsvc.NewUID(),
+		SOPUID: testsvc.NewUID(), SeriesDescription: "AX T1", Implicit: implicit}
+	b := testsvc.DICOM(inst)
+	stored, err := e.pacs.Upload(context.Background(), b)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return study{inst: inst, studyID: stored.ParentStudy, seriesID: stored.ParentSeries, instanceID: stored.ID, dicom: b}
+}
+
+// order creates an order of patient p by doctor (DOCTOR, ADMIN or SYSTEMMANAGER) and runs acts on it as worker.
+func (e *env) order(p *server.Patient, doctor *testUser, role api.JobRole, worker *testUser, acts ...server.OrderAction) *server.Order {
+	e.t.Helper()
+	ctx := context.Background()
+	jobType := server.JobTypes[role][0]
+	doc := server.Actor{ID: doctor.ID, Name: doctor.Name, Role: doctor.Role}
+	o, err := server.NewOrder(api.CreateOrderRequest{PatientID: p.ID, JobRole: role, JobType: jobType}, p, doc, time.Now().UTC())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.CreateOrder(ctx, o, server.CreatedHistory(o, doc, o.CreatedAt)); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, act := range acts {
+		w := server.Actor{ID: worker.ID, Name: worker.Name, Role: worker.Role}
+		if o, err = e.store.UpdateOrder(ctx, o.ID, func(o *server.Order) (server.OrderHistory, error) {
+			return server.ApplyOrderAction(o, act, w, server.OrderInput{}, time.Now().UTC())
+		}); err != nil {
+			e.t.Fatalf("order %s %s by %s: %v", o.ID, act, worker.LoginID, err)
+		}
+	}
+	return o
+}
+
+// result stores an AI result of patient p uploaded by u.
+func (e *env) result(p *server.Patient, u *testUser) *server.AIResult {
+	e.t.Helper()
+	r, hash, err := server.NewAIResult(resultUpload(p.ID, ""), u.ID, time.Now().UTC())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stored, _, err := e.store.CreateAIResult(context.Background(), r, "key-"+auth.RandomHex(8), hash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return stored
+}
+
+func resultUpload(patientID int64, orderID string) api.AIResultUpload {
+	return api.AIResultUpload{Model: api.ModelM1, ModelVersion: "demo-1.0", PatientID: patientID, OrderID: orderID,
+		Result:     json.RawMessage(`{"grade":"G4","volumes_ml":{"wt":41.9}}`),
+		Provenance: json.RawMessage(`{"model_sha256":"00","execution_provider":"CPU"}`)}
+}
+
+// auditFor returns the audit records of user, after the queued ones are stored.
+func (e *env) audit(filter server.AuditFilter) []server.AuditRecord {
+	e.t.Helper()
+	if err := e.srv.FlushAudit(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	filter.Limit = 1000
+	recs, err := e.store.QueryAudit(context.Background(), filter)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return recs
+}

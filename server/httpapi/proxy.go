@@ -1,0 +1,213 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/orthanc"
+)
+
+// proxyKind is what a proxy route does.
+type proxyKind string
+
+const (
+	proxyRead      proxyKind = "read"      // GET of one resource, streamed
+	proxySearch    proxyKind = "search"    // a search across the archive (QIDO, /tools/find, /tools/lookup)
+	proxyUpload    proxyKind = "upload"    // POST /instances, STOW-RS
+	proxyTranscode proxyKind = "transcode" // POST /instances/{id}/modify with {"Transcode": …} only
+)
+
+// ownerTTL is how long the patient of an Orthanc resource stays cached; the link never changes.
+const ownerTTL = time.Hour
+
+// Request and response headers the proxy passes on; nothing else crosses, Authorization least of all.
+var (
+	forwardedRequestHeaders  = []string{"Accept", "Content-Type"}
+	forwardedResponseHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "ETag", "Last-Modified"}
+)
+
+// proxy forwards one allow-listed call to the Orthanc path template. The upstream URL is built from the
+// template and validated identifiers only; patient-scoped roles are checked against the resource's patient
+// first; the audit record is committed before any byte of the answer leaves; the answer is streamed.
+func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
+	return func(c *call) error {
+		path, err := orthanc.UpstreamPath(template, c.r.PathValue)
+		c.objectType, c.objectID = "orthanc", path
+		if err != nil {
+			return err
+		}
+		query, err := orthanc.FilterQuery(c.r.URL.RawQuery)
+		if err != nil {
+			return err
+		}
+		if err := s.checkImageOwner(c, template); err != nil {
+			return err
+		}
+		header := http.Header{}
+		for _, h := range forwardedRequestHeaders {
+			if v := c.r.Header.Values(h); len(v) > 0 {
+				header[h] = v
+			}
+		}
+		var body io.Reader
+		var length int64
+		switch kind {
+		case proxyTranscode:
+			raw, err := readSmall(c, 4<<10)
+			if err != nil {
+				return err
+			}
+			ts, err := orthanc.ParseTranscodeRequest(raw)
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(map[string]string{"Transcode": ts})
+			body, length = bytes.NewReader(b), int64(len(b))
+			header.Set("Content-Type", "application/json")
+			c.detail = "transcode to " + ts
+		case proxySearch:
+			if c.r.Method == http.MethodPost {
+				raw, err := readSmall(c, 64<<10)
+				if err != nil {
+					return err
+				}
+				body, length = bytes.NewReader(raw), int64(len(raw))
+			}
+		case proxyUpload:
+			if c.r.ContentLength > s.cfg.MaxUploadBytes {
+				return errorf(api.CodeTooLarge, "upload of %d bytes exceeds the limit of %d", c.r.ContentLength, s.cfg.MaxUploadBytes)
+			}
+			body, length = http.MaxBytesReader(c.w, c.r.Body, s.cfg.MaxUploadBytes), c.r.ContentLength
+		}
+		resp, err := s.Orthanc.Do(c.ctx, c.r.Method, path, query, header, body, length)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return orthancError(resp, c.r.Method, path)
+		}
+		var answer io.Reader = resp.Body
+		if kind == proxyUpload && path == "/instances" {
+			// Orthanc's answer to an upload is small: read it to drop the cached study list of its patient.
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			if err != nil {
+				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer was cut off"), err)
+			}
+			stored, err := orthanc.ParseStored(b)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer is unreadable"), err)
+			}
+			if err := s.Cache.Delete(c.ctx, "studies:"+stored.ParentPatient); err != nil {
+				return err
+			}
+			c.detail = "stored " + stored.ID + " (" + stored.Status + ")"
+			answer = bytes.NewReader(b)
+		}
+		c.auditDone = true
+		if err := s.audit.record(c.ctx, c.auditRecord(resp.StatusCode)); err != nil {
+			return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
+		}
+		out := c.w.Header()
+		for _, h := range forwardedResponseHeaders {
+			if v := resp.Header.Values(h); len(v) > 0 {
+				out[h] = v
+			}
+		}
+		out.Set("Cache-Control", "no-store")
+		c.streamed = true
+		c.w.WriteHeader(resp.StatusCode)
+		if _, err := io.Copy(c.w, answer); err != nil {
+			s.log.Warn("proxy stream ended early", "path", path, "user", c.p.LoginID, "err", err)
+		}
+		return nil
+	}
+}
+
+func readSmall(c *call, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// checkImageOwner lets EXTERNAL and PATIENT users reach only the studies of their own patients: it resolves the
+// resource of the path (the deepest UID of a DICOMweb path, or the Orthanc ID) to its PatientID and that to a
+// registered patient they own. Other roles allowed on the route are not restricted.
+func (s *Server) checkImageOwner(c *call, template string) error {
+	if !c.p.Role.PatientScoped() {
+		return nil
+	}
+	var typ, key string
+	for _, t := range []struct{ param, typ string }{{"instance", "Instance"}, {"series", "Series"}, {"study", "Study"}} {
+		if v := c.r.PathValue(t.param); v != "" {
+			typ, key = t.typ, v
+			break
+		}
+	}
+	level := ""
+	if typ == "" {
+		level, key = strings.Split(template, "/")[1], c.r.PathValue("id")
+		if key == "" {
+			return errorf(api.CodeForbidden, "role %s may only open studies of its own patients", c.p.Role)
+		}
+	} else {
+		level = orthanc.ResourceTypes[typ]
+	}
+	cacheKey := "owner:" + level + ":" + key
+	patientID := ""
+	if b, ok, err := s.Cache.Get(c.ctx, cacheKey); err != nil {
+		return err
+	} else if ok {
+		patientID = string(b)
+	} else {
+		id := key
+		if typ != "" {
+			if id, err = s.Orthanc.ResourceByUID(c.ctx, key, typ); err != nil {
+				return err
+			}
+		}
+		if patientID, err = s.Orthanc.PatientIDOf(c.ctx, level, id); err != nil {
+			return err
+		}
+		if err := s.Cache.Set(c.ctx, cacheKey, []byte(patientID), ownerTTL); err != nil {
+			return err
+		}
+	}
+	pid, owner, err := s.Store.OwnershipByNumber(c.ctx, patientID)
+	if server.IsCode(err, api.CodeNotFound) {
+		return errorf(api.CodeForbidden, "this study belongs to no patient of yours")
+	}
+	if err != nil {
+		return err
+	}
+	c.patientID = &pid
+	if !server.ScopeOf(c.p).SeesImagesOf(owner) {
+		return errorf(api.CodeForbidden, "this study belongs to no patient of yours")
+	}
+	return nil
+}
+
+// orthancError turns a refusal of Orthanc into the API's error.
+func orthancError(resp *http.Response, method, path string) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	var oe struct{ Message, OrthancError, Details string }
+	_ = json.Unmarshal(raw, &oe) // Orthanc answers JSON; when it does not, the status alone speaks
+	why := strings.TrimSpace(strings.Join([]string{oe.OrthancError, oe.Details}, " "))
+	cause := fmt.Errorf("orthanc answered %s %s with %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", errorf(api.CodeNotFound, "orthanc has no %s", path), cause)
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusNotAcceptable:
+		return fmt.Errorf("%w: %w", errorf(api.CodeInvalid, "orthanc refused %s %s: %s", method, path, why), cause)
+	}
+	return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc failed %s %s (%d)", method, path, resp.StatusCode), cause)
+}

@@ -1,0 +1,117 @@
+// Package httpapi serves the NeuroNova server API: JSON over HTTP with Go's routing patterns, one declarative
+// route table (method, pattern, handler, roles, rate limit, audit), the Orthanc proxy, the notification
+// WebSocket, and the boundary that maps *server.Error codes to HTTP statuses.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/auth"
+	"github.com/neuronova/neuronova/server/orthanc"
+)
+
+// Deps are the services the API is built on.
+type Deps struct {
+	Store     server.Store
+	Gate      server.Gate
+	Logins    server.LoginCounter
+	Cache     server.Cache
+	Bus       server.Bus
+	Jobs      server.JobQueue
+	Orthanc   *orthanc.Client
+	Issuer    *auth.Issuer
+	Passwords *auth.Passwords
+	// Ready lists the dependency checks of /readyz by name (the store, Redis and Orthanc are typical).
+	Ready map[string]func(context.Context) error
+}
+
+// Config tunes the API.
+type Config struct {
+	RefreshTTL     time.Duration // lifetime of a refresh token; default 24 h
+	MaxUploadBytes int64         // largest DICOM upload through the proxy; default 1 GiB
+	Logger         *slog.Logger
+}
+
+// Server is the API. Start it before serving and Close it after the HTTP server has shut down.
+type Server struct {
+	Deps
+	cfg    Config
+	log    *slog.Logger
+	audit  *auditWriter
+	hub    *hub
+	routes []*Route
+	mux    *http.ServeMux
+	stop   context.CancelFunc // set by Start
+	wg     sync.WaitGroup
+}
+
+// New checks the dependencies and builds the routes.
+func New(d Deps, cfg Config) (*Server, error) {
+	switch {
+	case d.Store == nil, d.Gate == nil, d.Logins == nil, d.Cache == nil, d.Bus == nil, d.Jobs == nil:
+		return nil, errors.New("httpapi needs a store, a gate, a login counter, a cache, a bus and a job queue")
+	case d.Orthanc == nil, d.Issuer == nil, d.Passwords == nil:
+		return nil, errors.New("httpapi needs an Orthanc client, a token issuer and a password hasher")
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 24 * time.Hour
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = 1 << 30
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{Deps: d, cfg: cfg, log: cfg.Logger}
+	s.audit = newAuditWriter(d.Store, cfg.Logger)
+	s.hub = newHub(cfg.Logger)
+	s.routes = s.table()
+	mux, err := s.buildMux()
+	if err != nil {
+		return nil, err
+	}
+	s.mux = mux
+	return s, nil
+}
+
+// Start runs the audit writer and subscribes the notification hub to the bus.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.audit.run()
+	}()
+	if err := s.Bus.Subscribe(ctx, s.hub.deliver); err != nil {
+		s.Close()
+		return fmt.Errorf("subscribe to notifications: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects the WebSocket clients and writes the audit records still queued.
+func (s *Server) Close() {
+	s.hub.closeAll()
+	if s.stop == nil {
+		return // never started: no writer runs
+	}
+	s.stop()
+	s.audit.close()
+	s.wg.Wait()
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Routes returns the route table (tests iterate over it).
+func (s *Server) Routes() []*Route { return s.routes }
+
+// FlushAudit waits until every audit record queued so far is stored.
+func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.flush(ctx) }

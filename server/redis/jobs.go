@@ -1,0 +1,323 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/auth"
+)
+
+// QueueConfig tunes the job queue.
+type QueueConfig struct {
+	// Visibility is how long a claimed job may run before it is delivered to another worker; default 10 min.
+	Visibility time.Duration
+	// MaxDeliveries is how many times a job is delivered before it goes to the dead letters; default 3.
+	MaxDeliveries int
+}
+
+// Queue is the AI job queue: one stream per model (jobs:M1, jobs:MG, jobs:MM) read by the consumer group
+// "workers", a hash per job (job:<id>) holding its state, and a dead-letter stream (jobs:dead). Claims that
+// block use a connection pool of their own so that waiting workers never starve the request gate.
+type Queue struct {
+	c        *Client
+	blocking *goredis.Client
+	cfg      QueueConfig
+}
+
+const (
+	group       = "workers"
+	finishedTTL = 7 * 24 * time.Hour
+	streamLen   = 10000
+)
+
+var _ server.JobQueue = (*Queue)(nil)
+
+// Queue returns the job queue on c's Redis.
+func (c *Client) Queue(ctx context.Context, cfg QueueConfig) (*Queue, error) {
+	if cfg.Visibility <= 0 {
+		cfg.Visibility = 10 * time.Minute
+	}
+	if cfg.MaxDeliveries <= 0 {
+		cfg.MaxDeliveries = 3
+	}
+	q := &Queue{c: c, cfg: cfg, blocking: goredis.NewClient(&goredis.Options{Addr: c.cfg.Addr, Password: c.cfg.Password,
+		DB: c.cfg.DB, DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second, PoolSize: 128})}
+	for _, m := range []string{api.ModelM1, api.ModelMG, api.ModelMM} {
+		err := c.rdb.XGroupCreateMkStream(ctx, q.stream(m), group, "0").Err()
+		if err != nil && !isBusyGroup(err) {
+			q.blocking.Close()
+			return nil, unavailable("create job stream", err)
+		}
+	}
+	return q, nil
+}
+
+// Close closes the queue's own connections.
+func (q *Queue) Close() error { return q.blocking.Close() }
+
+func isBusyGroup(err error) bool {
+	return err != nil && len(err.Error()) >= 9 && err.Error()[:9] == "BUSYGROUP"
+}
+
+func (q *Queue) stream(model string) string { return q.c.prefix + "jobs:" + model }
+func (q *Queue) dead() string               { return q.c.prefix + "jobs:dead" }
+func (q *Queue) key(id string) string       { return q.c.prefix + "job:" + id }
+
+// Submit queues a job.
+func (q *Queue) Submit(ctx context.Context, j *api.Job) error {
+	if !server.ValidModel(j.Model) {
+		return server.Errorf(api.CodeInvalid, "model %q must be M1, MG or MM", j.Model)
+	}
+	j.ID = auth.RandomHex(12)
+	j.Status = api.JobQueued
+	j.SubmittedAt = time.Now().UTC()
+	j.Attempts, j.ClaimedBy, j.Lease, j.ResultID, j.Error = 0, nil, "", "", ""
+	spec, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("marshal job: %w", err)
+	}
+	pipe := q.c.rdb.TxPipeline()
+	pipe.HSet(ctx, q.key(j.ID), "spec", spec, "status", api.JobQueued, "attempts", 0, "model", j.Model)
+	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: q.stream(j.Model), MaxLen: streamLen, Approx: true, Values: []string{"job", j.ID}})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("submit job", err)
+	}
+	return nil
+}
+
+// claimScript takes a delivered stream entry for a worker: it counts the delivery and either hands out a new
+// lease or, past the maximum deliveries, moves the job to the dead letters.
+// KEYS: job hash, stream, dead stream. ARGV: entry ID, worker ID, lease, max deliveries, group, now (RFC 3339).
+// Returns 1 when claimed, 0 when dead-lettered, -1 when the job no longer exists.
+var claimScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XACK', KEYS[2], ARGV[5], ARGV[1])
+  return -1
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'done' or status == 'failed' then
+  redis.call('XACK', KEYS[2], ARGV[5], ARGV[1])
+  return -1
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts > tonumber(ARGV[4]) then
+  redis.call('XACK', KEYS[2], ARGV[5], ARGV[1])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', 'job', string.sub(KEYS[1], string.len(ARGV[7]) + 1), 'at', ARGV[6])
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'lease', '', 'error',
+    'delivered ' .. (attempts - 1) .. ' times without completing; moved to the dead letters')
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'lease', ARGV[3], 'entry', ARGV[1], 'claimed_by', ARGV[2])
+return 1
+`)
+
+// Claim returns the next job of one of models for worker, or nil when none came within wait. Entries claimed
+// by a worker that went quiet for longer than the visibility timeout are taken over first.
+func (q *Queue) Claim(ctx context.Context, models []string, worker int64, wait time.Duration) (*api.Job, error) {
+	if len(models) == 0 {
+		return nil, server.Errorf(api.CodeInvalid, "claim needs the models the worker can run")
+	}
+	for _, m := range models {
+		if !server.ValidModel(m) {
+			return nil, server.Errorf(api.CodeInvalid, "model %q must be M1, MG or MM", m)
+		}
+	}
+	consumer := "user-" + strconv.FormatInt(worker, 10)
+	for _, m := range models {
+		for {
+			msgs, _, err := q.c.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: q.stream(m), Group: group,
+				Consumer: consumer, MinIdle: q.cfg.Visibility, Start: "0-0", Count: 1}).Result()
+			if err != nil {
+				return nil, unavailable("reclaim idle jobs", err)
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			j, err := q.take(ctx, m, msgs[0], worker)
+			if err != nil || j != nil {
+				return j, err
+			}
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		streams := make([]string, 0, 2*len(models))
+		for _, m := range models {
+			streams = append(streams, q.stream(m))
+		}
+		for range models {
+			streams = append(streams, ">")
+		}
+		block := time.Until(deadline)
+		if block < time.Millisecond {
+			block = -1 // do not block
+		}
+		res, err := q.blocking.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: streams,
+			Count: 1, Block: block}).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, unavailable("claim job", err)
+		}
+		for _, s := range res {
+			model := s.Stream[len(q.c.prefix+"jobs:"):]
+			for _, msg := range s.Messages {
+				j, err := q.take(ctx, model, msg, worker)
+				if err != nil || j != nil {
+					return j, err
+				}
+			}
+		}
+		if time.Until(deadline) <= 0 {
+			return nil, nil
+		}
+	}
+}
+
+func (q *Queue) take(ctx context.Context, model string, msg goredis.XMessage, worker int64) (*api.Job, error) {
+	id, _ := msg.Values["job"].(string)
+	lease := auth.RandomHex(16)
+	res, err := claimScript.Run(ctx, q.c.rdb, []string{q.key(id), q.stream(model), q.dead()}, msg.ID, worker, lease,
+		q.cfg.MaxDeliveries, group, time.Now().UTC().Format(time.RFC3339), q.c.prefix+"job:").Int()
+	if err != nil {
+		return nil, unavailable("claim job", err)
+	}
+	if res != 1 {
+		return nil, nil
+	}
+	return q.Job(ctx, id)
+}
+
+// Job returns a job's state.
+func (q *Queue) Job(ctx context.Context, id string) (*api.Job, error) {
+	h, err := q.c.rdb.HGetAll(ctx, q.key(id)).Result()
+	if err != nil {
+		return nil, unavailable("read job", err)
+	}
+	if len(h) == 0 {
+		return nil, server.Errorf(api.CodeNotFound, "job %q does not exist", id)
+	}
+	var j api.Job
+	if err := json.Unmarshal([]byte(h["spec"]), &j); err != nil {
+		return nil, fmt.Errorf("job %s has a malformed spec: %w", id, err)
+	}
+	j.Status, j.Lease, j.ResultID, j.Error = h["status"], h["lease"], h["result_id"], h["error"]
+	j.Attempts, _ = strconv.Atoi(h["attempts"])
+	if by, err := strconv.ParseInt(h["claimed_by"], 10, 64); err == nil {
+		j.ClaimedBy = &by
+	}
+	return &j, nil
+}
+
+// Holds checks that worker holds lease on job id.
+func (q *Queue) Holds(ctx context.Context, id, lease string, worker int64) (*api.Job, error) {
+	j, err := q.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if lease == "" || j.Lease != lease || j.ClaimedBy == nil || *j.ClaimedBy != worker || j.Status != api.JobRunning {
+		return nil, server.Errorf(api.CodeConflict, "job %s is %s and its lease is not yours (it may have expired and gone to another worker)", id, j.Status)
+	}
+	return j, nil
+}
+
+// finishScript ends a claim. KEYS: job hash, stream, dead stream. ARGV: lease, group, outcome (done, retry,
+// failed), result ID, error, max deliveries, now. Returns the new status, or "" when the lease is not held.
+var finishScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then return '' end
+local entry = redis.call('HGET', KEYS[1], 'entry')
+redis.call('XACK', KEYS[2], ARGV[2], entry)
+local outcome = ARGV[3]
+if outcome == 'retry' and tonumber(redis.call('HGET', KEYS[1], 'attempts')) >= tonumber(ARGV[6]) then
+  outcome = 'dead'
+end
+if outcome == 'done' then
+  redis.call('HSET', KEYS[1], 'status', 'done', 'lease', '', 'result_id', ARGV[4], 'error', '')
+  redis.call('EXPIRE', KEYS[1], ARGV[8])
+  return 'done'
+elseif outcome == 'retry' then
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'lease', '', 'error', ARGV[5])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', '10000', '*', 'job', ARGV[9])
+  return 'queued'
+elseif outcome == 'dead' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', 'job', ARGV[9], 'at', ARGV[7])
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'lease', '', 'error', ARGV[5] .. ' (after the last delivery; moved to the dead letters)')
+  redis.call('EXPIRE', KEYS[1], ARGV[8])
+  return 'failed'
+end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'lease', '', 'error', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[8])
+return 'failed'
+`)
+
+func (q *Queue) finish(ctx context.Context, id, lease string, worker int64, outcome, resultID, reason string) (*api.Job, error) {
+	j, err := q.Holds(ctx, id, lease, worker)
+	if err != nil {
+		return nil, err
+	}
+	status, err := finishScript.Run(ctx, q.c.rdb, []string{q.key(id), q.stream(j.Model), q.dead()}, lease, group, outcome,
+		resultID, reason, q.cfg.MaxDeliveries, time.Now().UTC().Format(time.RFC3339), int(finishedTTL.Seconds()), id).Text()
+	if err != nil {
+		return nil, unavailable("finish job", err)
+	}
+	if status == "" {
+		return nil, server.Errorf(api.CodeConflict, "job %s: the lease expired while finishing", id)
+	}
+	return q.Job(ctx, id)
+}
+
+// Complete records that the job produced the AI result resultID.
+func (q *Queue) Complete(ctx context.Context, id, lease string, worker int64, resultID string) (*api.Job, error) {
+	return q.finish(ctx, id, lease, worker, "done", resultID, "")
+}
+
+// Fail records a failure; with retry the job is queued again unless it used up its deliveries.
+func (q *Queue) Fail(ctx context.Context, id, lease string, worker int64, reason string, retry bool) (*api.Job, error) {
+	if reason == "" || len(reason) > 2000 {
+		return nil, server.Errorf(api.CodeInvalid, "fail needs an error of 1 to 2000 characters")
+	}
+	outcome := "failed"
+	if retry {
+		outcome = "retry"
+	}
+	return q.finish(ctx, id, lease, worker, outcome, "", reason)
+}
+
+// Dead returns the newest dead-lettered jobs.
+func (q *Queue) Dead(ctx context.Context, limit int) ([]*api.Job, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	msgs, err := q.c.rdb.XRevRangeN(ctx, q.dead(), "+", "-", int64(limit)).Result()
+	if err != nil {
+		return nil, unavailable("read dead letters", err)
+	}
+	out := []*api.Job{}
+	for _, m := range msgs {
+		id, _ := m.Values["job"].(string)
+		j, err := q.Job(ctx, id)
+		if server.IsCode(err, api.CodeNotFound) {
+			continue // its record expired; the dead letter outlived it
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(x *api.Job) bool { return x.ID == j.ID }) {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/neuronova/neuronova/server"
+)
+
+// AppendAudit appends audit records in one transaction; forwarded records already stored are skipped.
+func (s *Store) AppendAudit(ctx context.Context, recs []server.AuditRecord) (int, error) {
+	stored := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit (at, user_id, login_id, role, action, object_type,
+			object_id, patient_id, outcome, status, client_addr, method, path, detail, source, event_id, occurred_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		stored = 0
+		for _, r := range recs {
+			var eventID any
+			if r.EventID != "" {
+				eventID = r.EventID
+			}
+			res, err := stmt.ExecContext(ctx, ts(r.At), nullID(r.UserID), r.LoginID, r.Role, r.Action, r.ObjectType, r.ObjectID,
+				nullID(r.PatientID), r.Outcome, r.Status, r.ClientAddr, r.Method, r.Path, r.Detail, r.Source, eventID, nullTS(r.OccurredAt))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			stored += int(n)
+		}
+		return nil
+	})
+	return stored, err
+}
+
+// QueryAudit returns audit records, newest first.
+func (s *Store) QueryAudit(ctx context.Context, f server.AuditFilter) ([]server.AuditRecord, error) {
+	where := []string{"1"}
+	var args []any
+	add := func(c string, v any) {
+		where = append(where, c)
+		args = append(args, v)
+	}
+	if f.UserID != 0 {
+		add("user_id = ?", f.UserID)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.PatientID != 0 {
+		add("patient_id = ?", f.PatientID)
+	}
+	if f.ObjectID != "" {
+		add("object_id = ?", f.ObjectID)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", ts(f.Until))
+	}
+	if f.Before > 0 {
+		add("id < ?", f.Before)
+	}
+	args = append(args, limitOf(f.Limit, 100, 1000))
+	rows, err := s.read.QueryContext(ctx, `SELECT id, at, user_id, login_id, role, action, object_type, object_id, patient_id,
+		outcome, status, client_addr, method, path, detail, source, COALESCE(event_id, ''), occurred_at FROM audit WHERE `+
+		strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []server.AuditRecord{}
+	for rows.Next() {
+		var r server.AuditRecord
+		if err := rows.Scan(&r.ID, timeCol{&r.At}, nullInt{&r.UserID}, &r.LoginID, &r.Role, &r.Action, &r.ObjectType, &r.ObjectID,
+			nullInt{&r.PatientID}, &r.Outcome, &r.Status, &r.ClientAddr, &r.Method, &r.Path, &r.Detail, &r.Source, &r.EventID,
+			nullTimeCol{&r.OccurredAt}); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+)
+
+// Store is the server's own database. server/sqlite implements it; a PostgreSQL implementation would
+// implement the same interface. Every write that changes patient data appends to the change feed in the same
+// transaction. Errors are *Error with CodeNotFound, CodeConflict … where the caller can act on them.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Setting returns a stored setting, or ok=false. EnsureSetting stores value unless the key exists and
+	// returns the value that is stored.
+	Setting(ctx context.Context, key string) (value string, ok bool, err error)
+	EnsureSetting(ctx context.Context, key, value string) (string, error)
+
+	CreateUser(ctx context.Context, u *User) error // sets u.ID; CodeConflict if the login ID exists
+	UserByID(ctx context.Context, id int64) (*User, error)
+	UserByLoginID(ctx context.Context, loginID string) (*User, error)
+	ListUsers(ctx context.Context, role api.Role) ([]*User, error) // role "" lists all
+	// UpdateUser runs fn on the user inside a transaction and stores what fn left, unless fn fails.
+	UpdateUser(ctx context.Context, id int64, fn func(*User) error) (*User, error)
+
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// UseRefreshToken marks the token with hash used and stores next in its family, atomically. A token that
+	// was used or revoked before revokes its whole family and fails with CodeUnauthorized, as does an expired
+	// or unknown one.
+	UseRefreshToken(ctx context.Context, hash string, next RefreshToken, now time.Time) (*RefreshToken, error)
+	// RevokeRefreshToken revokes the family of the token with hash, which must belong to userID.
+	RevokeRefreshToken(ctx context.Context, hash string, userID int64, now time.Time) error
+	RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) error
+
+	CreatePatient(ctx context.Context, p *Patient) error // sets ID, and Number (P{YYYY}{00001}) unless given
+	Patient(ctx context.Context, id int64) (*Patient, error)
+	PatientByNumber(ctx context.Context, number string) (*Patient, error)
+	ListPatients(ctx context.Context, scope Scope, f PatientFilter) ([]*Patient, error)
+	UpdatePatient(ctx context.Context, id int64, fn func(*Patient) error) (*Patient, error)
+
+	// CreateOrder stores o with a new ID (ocs_0001 …) and its CREATED history entry.
+	CreateOrder(ctx context.Context, o *Order, h OrderHistory) error
+	Order(ctx context.Context, id string) (*Order, error) // with its history
+	ListOrders(ctx context.Context, scope Scope, f OrderFilter) ([]*Order, error)
+	// UpdateOrder runs fn on the order under a write lock and stores the order and the history entry fn
+	// returns, unless fn fails: then nothing changes.
+	UpdateOrder(ctx context.Context, id string, fn func(*Order) (OrderHistory, error)) (*Order, error)
+	// PatientOwnership returns the ownership fields of a patient.
+	PatientOwnership(ctx context.Context, patientID int64) (PatientOwnership, error)
+	// OwnershipByNumber returns the ID and ownership of the patient whose number is a DICOM PatientID.
+	OwnershipByNumber(ctx context.Context, number string) (patientID int64, o PatientOwnership, err error)
+
+	// CreateAIResult stores r under (r.CreatedBy, key). When that key was used before with the same content
+	// hash it returns the stored result and created=false; with another hash it fails with CodeConflict.
+	CreateAIResult(ctx context.Context, r *AIResult, key, contentHash string) (stored *AIResult, created bool, err error)
+	AIResult(ctx context.Context, id string) (*AIResult, error)
+	ListAIResults(ctx context.Context, scope Scope, f AIResultFilter) ([]*AIResult, error)
+	UpdateAIResult(ctx context.Context, id string, fn func(*AIResult) error) (*AIResult, error)
+
+	// Changes returns up to limit changes after cursor that scope sees, oldest first, and whether more follow.
+	Changes(ctx context.Context, scope Scope, cursor int64, limit int) ([]Change, bool, error)
+
+	// AppendAudit appends records; it never updates or deletes one. Forwarded records with an EventID already
+	// stored for the same user are skipped; it returns how many were new.
+	AppendAudit(ctx context.Context, recs []AuditRecord) (stored int, err error)
+	QueryAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+}
+
+// PatientFilter narrows ListPatients.
+type PatientFilter struct {
+	Query  string // substring of name or number
+	Status string
+	Limit  int
+}
+
+// OrderFilter narrows ListOrders.
+type OrderFilter struct {
+	Status     api.OrderStatus
+	JobRole    api.JobRole
+	PatientID  int64
+	DoctorID   int64
+	WorkerID   int64
+	Unassigned bool
+	Limit      int
+}
+
+// AIResultFilter narrows ListAIResults.
+type AIResultFilter struct {
+	PatientID int64
+	OrderID   string
+	Model     string
+	Limit     int
+}
+
+// AuditFilter narrows QueryAudit. Before is a record ID: records older than it (0: the newest).
+type AuditFilter struct {
+	UserID    int64
+	Action    string
+	PatientID int64
+	ObjectID  string
+	Since     time.Time
+	Until     time.Time
+	Before    int64
+	Limit     int
+}
