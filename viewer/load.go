@@ -3,10 +3,12 @@ package viewer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // DICOMLoader is the Loader for series read from DICOM files: LoadSeries with the default memory limit.
@@ -232,4 +234,55 @@ func decodeFrame(dst []float32, f *File, frame int, data [][]byte, m affine, toR
 		ybrToRGB(dst, p.bitsStored)
 	}
 	return nil
+}
+
+// LoadStudy loads the volumes of series (of one study, typically the four a hanging protocol shows) all at
+// once, so that allocating one volume overlaps with decoding another; vols[i] belongs to series[i]. p
+// receives the work done over all of them. The first error cancels the rest and is returned.
+func LoadStudy(ctx context.Context, series []*Series, p Progress) ([]*Volume, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	vols := make([]*Volume, len(series))
+	errs := make([]error, len(series))
+	var (
+		mu          sync.Mutex
+		done, total = make([]int, len(series)), make([]int, len(series))
+		wg          sync.WaitGroup
+	)
+	report := func(i, d, t int) {
+		if p == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done[i], total[i] = d, t
+		var sd, st int
+		for k := range series {
+			sd, st = sd+done[k], st+total[k]
+		}
+		p(sd, st)
+	}
+	for i, se := range series {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vols[i], errs[i] = LoadSeries(ctx, se, func(d, t int) { report(i, d, t) })
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// Report the error that caused the cancellation, not the cancellations it caused.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return vols, nil
 }

@@ -172,7 +172,7 @@ func orderSeries(se *Series) {
 		se.Problems = append(st.problems, err.Error())
 		return
 	}
-	se.Problems = st.problems
+	se.Problems, se.Grid = st.problems, st.geom
 	rank := make(map[*File]int, len(files))
 	for _, sl := range st.slices {
 		if _, ok := rank[sl.f]; !ok {

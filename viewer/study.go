@@ -47,12 +47,15 @@ type Series struct {
 	// Problems are what a reader should know about the series: gaps, duplicates, mixed geometry, ordering
 	// by InstanceNumber for want of positions. They are reported, never hidden.
 	Problems []string
-	volume   *Volume
+	// Grid is the volume grid the slices form (zero Size when they cannot be stacked), known before any
+	// pixel is decoded.
+	Grid   Geometry
+	volume *Volume
 }
 
 // NewVolumeSeries makes a series whose voxels are already in memory.
 func NewVolumeSeries(uid, description string, t SeriesType, v *Volume) *Series {
-	return &Series{UID: uid, Modality: "MR", Description: description, Type: t, volume: v,
+	return &Series{UID: uid, Modality: "MR", Description: description, Type: t, volume: v, Grid: v.Geometry,
 		Hints: SeriesHints{Modality: "MR", SeriesDescription: description}}
 }
 

@@ -386,3 +386,32 @@ func (p Plane) checkVolume(v *viewer.Volume, slice int) error {
 func (p Plane) rowStart(slice, y int) int {
 	return p.origin + slice*p.stride[2] + y*p.stride[1]
 }
+
+// LargestLabelSlice returns the slice of the plane with the most labelled (non-zero) voxels of m, which
+// must be on the plane's grid: where a reader wants to start. ok is false when m labels nothing.
+func (p Plane) LargestLabelSlice(m *viewer.LabelMap) (slice int, ok bool) {
+	if m == nil || !m.Geometry.SameGrid(p.geom, 1e-3) || len(m.Data) != p.geom.Len() {
+		return 0, false
+	}
+	n := p.axes[2]
+	per := make([]int, n.size)
+	stride := [3]int{1, p.geom.Size[0], p.geom.Size[0] * p.geom.Size[1]}[n.voxel]
+	for i, l := range m.Data {
+		if l != 0 {
+			per[(i/stride)%n.size]++
+		}
+	}
+	best := -1
+	for k, c := range per {
+		if c > 0 && (best < 0 || c > per[best]) {
+			best = k
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	if !n.forward {
+		best = n.size - 1 - best
+	}
+	return best, true
+}

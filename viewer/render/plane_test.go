@@ -363,3 +363,40 @@ func sameSegment(a, b Line) bool {
 	return (near(a.X0, a.Y0, b.X0, b.Y0) && near(a.X1, a.Y1, b.X1, b.Y1)) ||
 		(near(a.X0, a.Y0, b.X1, b.Y1) && near(a.X1, a.Y1, b.X0, b.Y0))
 }
+
+func TestLargestLabelSlice(t *testing.T) {
+	// A 6×5×4 grid with 3 labelled voxels at k = 2 and 1 at k = 1 (i = 4, j = 0): the axial plane shows
+	// k = 2; the sagittal plane, whose slices run along i, shows the i with the most labels.
+	g := viewer.Geometry{Size: [3]int{6, 5, 4}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection}
+	m := viewer.NewLabelMap(g)
+	for _, ijk := range [][3]int{{1, 1, 2}, {1, 2, 2}, {1, 3, 2}, {4, 0, 1}} {
+		m.Data[g.Index(ijk[0], ijk[1], ijk[2])] = 1
+	}
+	for _, tc := range []struct {
+		o    Orientation
+		want [3]int // a voxel that the chosen slice must contain
+	}{{Axial, [3]int{1, 1, 2}}, {Sagittal, [3]int{1, 1, 2}}, {Coronal, [3]int{4, 0, 1}}} {
+		p, err := NewPlane(g, tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := p.LargestLabelSlice(m)
+		if !ok {
+			t.Fatalf("%s: no slice", tc.o)
+		}
+		found := false
+		b := p.Bounds()
+		for y := 0; y < b.Dy() && !found; y++ {
+			for x := 0; x < b.Dx() && !found; x++ {
+				ijk, _ := p.Voxel(s, x, y)
+				found = ijk == tc.want
+			}
+		}
+		if !found {
+			t.Errorf("%s: slice %d does not hold voxel %v", tc.o, s, tc.want)
+		}
+	}
+	if _, ok := mustPlane(t, g, Axial).LargestLabelSlice(viewer.NewLabelMap(g)); ok {
+		t.Error("an empty label map has a largest slice")
+	}
+}

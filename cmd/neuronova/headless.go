@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
+	"github.com/neuronova/neuronova/viewer/demo"
+	"github.com/neuronova/neuronova/viewer/render"
+)
+
+// cmdDemo writes the demo study.
+func cmdDemo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	out := fs.String("out", "", "folder to write the study into (created if missing)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: demo needs --out DIR and nothing else", errUsage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := progressLine(stderr, "writing the demo study")
+	if err := demo.Write(*out, dcmwrite.WithContext(ctx), dcmwrite.WithProgress(bar)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "\n")
+	fmt.Fprintf(stdout, "demo study written to %s (synthetic phantom, not patient data)\n", *out)
+	return nil
+}
+
+// progressLine returns a Progress that keeps one line on w up to date.
+func progressLine(w io.Writer, what string) viewer.Progress {
+	last := -1
+	return func(done, total int) {
+		pct := 100 * done / max(total, 1)
+		if pct != last {
+			last = pct
+			fmt.Fprintf(w, "\r%s: %3d%%", what, pct)
+		}
+	}
+}
+
+// open reads the studies at paths and fails when there are none.
+func open(paths []string, stderr io.Writer) (*viewer.ScanResult, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := viewer.Open(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Studies) == 0 {
+		msg := fmt.Sprintf("no DICOM or BraTS study found in %s", strings.Join(paths, ", "))
+		for _, r := range res.Rejected[:min(len(res.Rejected), 5)] {
+			msg += fmt.Sprintf("\n  %s: %v", r.Path, r.Err)
+		}
+		if len(res.Rejected) > 5 {
+			msg += fmt.Sprintf("\n  … and %d more files", len(res.Rejected)-5)
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	return res, nil
+}
+
+// cmdInfo lists studies and series.
+func cmdInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("info", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: info needs at least one PATH", errUsage)
+	}
+	res, err := open(fs.Args(), stderr)
+	if err != nil {
+		return err
+	}
+	for _, st := range res.Studies {
+		fmt.Fprintf(stdout, "Study %s\n  patient %q id %q  date %s  %q\n", st.UID, st.PatientName, st.PatientID, st.StudyDate, st.Description)
+		if st.Labels != nil {
+			fmt.Fprintf(stdout, "  label map: %v voxels, %s\n", st.Labels.Size, st.Labels.Source)
+		}
+		for _, se := range st.Series {
+			g := se.Grid
+			fmt.Fprintf(stdout, "  Series %d  %-5s  %q  %s, %d files\n", se.Number, se.Type, se.Description, se.Modality, len(se.Instances))
+			fmt.Fprintf(stdout, "    grid %d×%d×%d  spacing %.4g×%.4g×%.4g mm  origin (%.2f, %.2f, %.2f)  rows %s cols %s\n",
+				g.Size[0], g.Size[1], g.Size[2], g.Spacing[0], g.Spacing[1], g.Spacing[2],
+				g.Origin[0], g.Origin[1], g.Origin[2], vec(g.Direction[0]), vec(g.Direction[1]))
+			for _, p := range se.Problems {
+				fmt.Fprintf(stdout, "    problem: %s\n", p)
+			}
+		}
+	}
+	if len(res.Rejected) > 0 {
+		fmt.Fprintf(stdout, "Skipped %d files:\n", len(res.Rejected))
+		for _, r := range res.Rejected {
+			fmt.Fprintf(stdout, "  %s: %v\n", r.Path, r.Err)
+		}
+	}
+	return nil
+}
+
+func vec(v viewer.Vec3) string { return fmt.Sprintf("(%.3g, %.3g, %.3g)", v[0], v[1], v[2]) }
+
+// cmdRender writes one slice as the viewer draws it.
+func cmdRender(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("render", stderr)
+	input := fs.String("input", "", "DICOM file or folder, or BraTS NIfTI folder")
+	which := fs.String("series", "T1CE", "series: T1, T1CE, T2, FLAIR, a series number or a SeriesInstanceUID")
+	planeName := fs.String("plane", "axial", "axial, coronal or sagittal")
+	slice := fs.Int("slice", -1, "slice number from 0 (default: as the viewer opens, the slice with the most labelled voxels, else the middle one)")
+	wl := fs.String("wl", "", "window CENTER,WIDTH (default: the series' first preset: file window, else auto)")
+	overlay := fs.Bool("overlay", false, "draw the study's label map over the image")
+	out := fs.String("out", "", "PNG file to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *input == "" || *out == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: render needs --input PATH and --out FILE.png", errUsage)
+	}
+	orient, ok := map[string]render.Orientation{"axial": render.Axial, "coronal": render.Coronal, "sagittal": render.Sagittal}[strings.ToLower(*planeName)]
+	if !ok {
+		return fmt.Errorf("%w: --plane %q: want axial, coronal or sagittal", errUsage, *planeName)
+	}
+	var window *viewer.Window
+	if *wl != "" {
+		c, w, ok := strings.Cut(*wl, ",")
+		center, err1 := strconv.ParseFloat(strings.TrimSpace(c), 64)
+		width, err2 := strconv.ParseFloat(strings.TrimSpace(w), 64)
+		if !ok || err1 != nil || err2 != nil || width < 1 {
+			return fmt.Errorf("%w: --wl %q: want CENTER,WIDTH with WIDTH ≥ 1, for example 450,900", errUsage, *wl)
+		}
+		window = &viewer.Window{Center: center, Width: width}
+	}
+
+	res, err := open([]string{*input}, stderr)
+	if err != nil {
+		return err
+	}
+	if len(res.Studies) > 1 {
+		return fmt.Errorf("%s holds %d studies: point --input at one", *input, len(res.Studies))
+	}
+	st := res.Studies[0]
+	se, err := viewer.FindSeries(st, *which)
+	if err != nil {
+		return err
+	}
+	vol, err := viewer.LoadSeries(context.Background(), se, nil)
+	if err != nil {
+		return err
+	}
+	plane, err := render.NewPlane(vol.Geometry, orient)
+	if err != nil {
+		return err
+	}
+	labels := st.Labels
+	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
+		labels = nil
+	}
+	n := *slice
+	if n < 0 {
+		n = ui.StartSlice(plane, labels)
+	}
+	if n >= plane.Slices() {
+		return fmt.Errorf("--slice %d: the %s plane of series %s has slices 0 to %d", n, orient, se.Type, plane.Slices()-1)
+	}
+	if window == nil {
+		window = &render.Presets(vol)[0]
+	}
+	lut, err := render.NewLUT(*window, false)
+	if err != nil {
+		return err
+	}
+	var ov *render.Overlay
+	if *overlay {
+		switch {
+		case st.Labels == nil:
+			return fmt.Errorf("--overlay: study %s has no label map (a *_seg NIfTI in a BraTS folder, or %s beside DICOM)", st.UID, viewer.LabelsFile)
+		case labels == nil:
+			return fmt.Errorf("--overlay: the label map (%v voxels) is not on the grid of series %s (%v voxels)", st.Labels.Size, se.Type, vol.Size)
+		}
+		ov = &render.Overlay{Map: labels, Opacity: ui.DefaultOverlayOpacity}
+	}
+	img := image.NewRGBA(plane.Bounds())
+	if err := plane.RenderRGBA(img, vol, n, lut, ov); err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, squarePixels(img, plane)); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s %s slice %d/%d, W %.0f L %.0f\n", *out, se.Type, orient, n, plane.Slices()-1, window.Width, window.Center)
+	return nil
+}
+
+// squarePixels resamples img (nearest neighbour) so that its pixels are square in millimetres, as the
+// viewer draws it; images whose pixels are square already are returned as they are.
+func squarePixels(img *image.RGBA, p render.Plane) image.Image {
+	su, sv := p.PixelSpacing()
+	if su == sv {
+		return img
+	}
+	s := min(su, sv)
+	b := img.Bounds()
+	w, h := int(float64(b.Dx())*su/s+0.5), int(float64(b.Dy())*sv/s+0.5)
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		sy := min(int((float64(y)+0.5)*s/sv), b.Dy()-1)
+		for x := 0; x < w; x++ {
+			sx := min(int((float64(x)+0.5)*s/su), b.Dx()-1)
+			copy(out.Pix[y*out.Stride+4*x:y*out.Stride+4*x+4], img.Pix[sy*img.Stride+4*sx:sy*img.Stride+4*sx+4])
+		}
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+// Command neuronova is the NeuroNova reading workstation. With no subcommand it opens the window on the
+// embedded demo study, or on the studies at --input; its headless subcommands work without a display.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `NeuroNova — brain-tumour MRI reading workstation.
+
+Usage:
+  neuronova [--input PATH]      open the workstation on PATH (DICOM files or folders, or a BraTS NIfTI
+                                folder); without --input, on the embedded synthetic demo study
+  neuronova demo --out DIR      write the demo study as DICOM MR series (and its labels as labels.nii.gz)
+  neuronova info PATH...        list the studies and series at PATH: geometry, sequence type, problems
+  neuronova render --input PATH --series T1CE --plane axial|coronal|sagittal --slice N
+                   [--wl CENTER,WIDTH] [--overlay] --out FILE.png
+                                write one slice as the viewer shows it
+  neuronova help                this text
+
+Exit status: 0 on success, 1 when the work failed, 2 on a usage error.
+`
+
+// errUsage marks errors in the command line itself (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd, rest := "", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "":
+		err = cmdView(rest, stderr)
+	case "demo":
+		err = cmdDemo(rest, stdout, stderr)
+	case "info":
+		err = cmdInfo(rest, stdout, stderr)
+	case "render":
+		err = cmdRender(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "neuronova: %v\n\n%s", err, usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "neuronova: %v\n", err)
+		return 1
+	}
+}
+
+// newFlags makes a flag set that reports errors as usage errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package viewer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// LabelsFile is the name of a label map kept beside a DICOM study (as `neuronova demo` writes it): a NIfTI
+// file in the study's folder, on the grid of its series.
+const LabelsFile = "labels.nii.gz"
+
+// Open reads what a user points NeuroNova at: BraTS NIfTI folders (LoadBraTS) and DICOM files or folders
+// (Scan, with opts). A LabelsFile in a DICOM folder that holds exactly one study becomes that study's
+// Labels. Studies come in the order of paths, DICOM studies after BraTS ones.
+func Open(ctx context.Context, paths []string, opts ...Option) (*ScanResult, error) {
+	res := &ScanResult{}
+	var dicomPaths []string
+	for _, p := range paths {
+		if IsBraTSDir(p) {
+			st, err := LoadBraTS(p)
+			if err != nil {
+				res.Rejected = append(res.Rejected, Rejected{Path: p, Err: err})
+				continue
+			}
+			res.Studies = append(res.Studies, st)
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			res.Rejected = append(res.Rejected, Rejected{Path: p, Err: err})
+			continue
+		}
+		dicomPaths = append(dicomPaths, p)
+	}
+	if len(dicomPaths) == 0 {
+		return res, ctx.Err()
+	}
+	scanned, err := Scan(ctx, dicomPaths, opts...)
+	if err != nil {
+		return nil, err
+	}
+	labelFiles := make(map[string]bool)
+	for _, p := range dicomPaths {
+		path := filepath.Join(p, LabelsFile)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		st := onlyStudyUnder(scanned.Studies, p)
+		if st == nil {
+			continue
+		}
+		labels, err := LoadNIfTILabels(path)
+		if err != nil {
+			scanned.Rejected = append(scanned.Rejected, Rejected{Path: path, Err: err})
+			continue
+		}
+		st.Labels = labels
+		labelFiles[path] = true
+	}
+	for _, r := range scanned.Rejected {
+		if !labelFiles[r.Path] {
+			res.Rejected = append(res.Rejected, r)
+		}
+	}
+	res.Studies = append(res.Studies, scanned.Studies...)
+	return res, nil
+}
+
+// onlyStudyUnder returns the study whose files lie under dir when exactly one does, else nil.
+func onlyStudyUnder(studies []*Study, dir string) *Study {
+	prefix := filepath.Clean(dir) + string(filepath.Separator)
+	var found *Study
+	for _, st := range studies {
+		for _, se := range st.Series {
+			if len(se.Instances) > 0 && strings.HasPrefix(se.Instances[0].Path, prefix) {
+				if found != nil && found != st {
+					return nil
+				}
+				found = st
+			}
+		}
+	}
+	return found
+}
+
+// ErrNoSeries is returned by FindSeries when a study has no series that matches.
+var ErrNoSeries = errors.New("no such series")
+
+// FindSeries picks a series of st by type (T1, T1CE, …), by series number, or by SeriesInstanceUID.
+func FindSeries(st *Study, which string) (*Series, error) {
+	if t, ok := ParseSeriesType(which); ok {
+		if se := st.SeriesByType(t); se != nil {
+			return se, nil
+		}
+	}
+	for _, se := range st.Series {
+		if se.UID == which || fmt.Sprint(se.Number) == which {
+			return se, nil
+		}
+	}
+	var have []string
+	for _, se := range st.Series {
+		have = append(have, fmt.Sprintf("%d %s (%s)", se.Number, se.Type, se.Description))
+	}
+	return nil, fmt.Errorf("%w %q in study %s; it has: %s", ErrNoSeries, which, st.UID, strings.Join(have, ", "))
+}
