@@ -49,8 +49,7 @@ func (c *Client) Queue(ctx context.Context, cfg QueueConfig) (*Queue, error) {
 	if cfg.MaxDeliveries <= 0 {
 		cfg.MaxDeliveries = 3
 	}
-	q := &Queue{c: c, cfg: cfg, blocking: goredis.NewClient(&goredis.Options{Addr: c.cfg.Addr, Password: c.cfg.Password,
-		DB: c.cfg.DB, DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second, PoolSize: 128})}
+	q := &Queue{c: c, cfg: cfg, blocking: goredis.NewClient(clientOptions(c.cfg, 30*time.Second, 128))}
 	for _, m := range []string{api.ModelM1, api.ModelMG, api.ModelMM} {
 		err := c.rdb.XGroupCreateMkStream(ctx, q.stream(m), group, "0").Err()
 		if err != nil && !isBusyGroup(err) {
@@ -150,16 +149,32 @@ func (q *Queue) Claim(ctx context.Context, models []string, worker int64, wait t
 	}
 	deadline := time.Now().Add(wait)
 	for {
+		// First each stream on its own, without waiting: a read of several streams delivers up to one entry
+		// of each, and entries delivered to this consumer but not taken would wait out the visibility timeout.
+		for _, m := range models {
+			res, err := q.c.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: consumer,
+				Streams: []string{q.stream(m), ">"}, Count: 1, Block: -1}).Result()
+			if errors.Is(err, goredis.Nil) {
+				continue
+			}
+			if err != nil {
+				return nil, unavailable("claim job", err)
+			}
+			if j, err := q.takeFirst(ctx, res, worker); err != nil || j != nil {
+				return j, err
+			}
+		}
+		block := time.Until(deadline)
+		if block < time.Millisecond {
+			return nil, nil
+		}
+		// Then wait on all the streams at once; what arrives beyond the first job is given back.
 		streams := make([]string, 0, 2*len(models))
 		for _, m := range models {
 			streams = append(streams, q.stream(m))
 		}
 		for range models {
 			streams = append(streams, ">")
-		}
-		block := time.Until(deadline)
-		if block < time.Millisecond {
-			block = -1 // do not block
 		}
 		res, err := q.blocking.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: streams,
 			Count: 1, Block: block}).Result()
@@ -172,19 +187,45 @@ func (q *Queue) Claim(ctx context.Context, models []string, worker int64, wait t
 			}
 			return nil, unavailable("claim job", err)
 		}
-		for _, s := range res {
-			model := s.Stream[len(q.c.prefix+"jobs:"):]
-			for _, msg := range s.Messages {
-				j, err := q.take(ctx, model, msg, worker)
-				if err != nil || j != nil {
-					return j, err
-				}
-			}
-		}
-		if time.Until(deadline) <= 0 {
-			return nil, nil
+		if j, err := q.takeFirst(ctx, res, worker); err != nil || j != nil {
+			return j, err
 		}
 	}
+}
+
+// takeFirst takes the first job of the entries read for worker and gives the other entries back to the queue.
+func (q *Queue) takeFirst(ctx context.Context, res []goredis.XStream, worker int64) (*api.Job, error) {
+	var taken *api.Job
+	var firstErr error
+	for _, s := range res {
+		model := s.Stream[len(q.c.prefix+"jobs:"):]
+		for _, msg := range s.Messages {
+			if taken != nil || firstErr != nil {
+				if err := q.giveBack(ctx, s.Stream, msg); err != nil && firstErr == nil && taken == nil {
+					firstErr = err
+				}
+				continue
+			}
+			taken, firstErr = q.take(ctx, model, msg, worker)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return taken, nil
+}
+
+// giveBack returns an entry delivered to a worker that did not take it: it is acknowledged and queued again
+// as a new entry, without counting a delivery.
+func (q *Queue) giveBack(ctx context.Context, stream string, msg goredis.XMessage) error {
+	id, _ := msg.Values["job"].(string)
+	pipe := q.c.rdb.TxPipeline()
+	pipe.XAck(ctx, stream, group, msg.ID)
+	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: stream, MaxLen: streamLen, Approx: true, Values: []string{"job", id}})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("give back job", err)
+	}
+	return nil
 }
 
 func (q *Queue) take(ctx context.Context, model string, msg goredis.XMessage, worker int64) (*api.Job, error) {

@@ -60,13 +60,20 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 24 * time.Hour
 	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Addr, Password: cfg.Password, DB: cfg.DB,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64})
+	rdb := goredis.NewClient(clientOptions(cfg, 3*time.Second, 64))
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis at %s does not answer: %w", cfg.Addr, err)
 	}
 	return &Client{rdb: rdb, cfg: cfg, prefix: cfg.Prefix}, nil
+}
+
+// clientOptions are the connection options of the server's pools. A Redis that is down must fail requests
+// fast (503) rather than hold them through go-redis's default retries (about 2.5 s): one retry, two dials.
+func clientOptions(cfg Config, readTimeout time.Duration, poolSize int) *goredis.Options {
+	return &goredis.Options{Addr: cfg.Addr, Password: cfg.Password, DB: cfg.DB, DialTimeout: 2 * time.Second,
+		ReadTimeout: readTimeout, WriteTimeout: 3 * time.Second, PoolSize: poolSize,
+		MaxRetries: 1, DialerRetries: 2, DialerRetryTimeout: 50 * time.Millisecond}
 }
 
 // Close closes the connections.
