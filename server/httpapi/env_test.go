@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,17 @@ type env struct {
 	prefix    string
 	users     map[api.Role]*testUser
 	seq       atomic.Int64
+
+	// accesses are the answered calls of this env to patient-data routes: each must have left an audit record.
+	accessMu sync.Mutex
+	accesses []access
+}
+
+// access is one call to a patient-data route, as its audit record must show it.
+type access struct {
+	user         int64
+	method, path string
+	status       int
 }
 
 type testUser struct {
@@ -108,7 +120,62 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	for _, r := range api.Roles {
 		e.users[r] = e.newUser(r)
 	}
+	// Registered last, so it runs first: before the server and its audit writer close.
+	t.Cleanup(e.checkAccessesAudited)
 	return e
+}
+
+// noteAccess remembers a call to a patient-data route that must have left an audit record: any answer but
+// 401 (no valid token: nothing is known) and 429 (refused before anything was looked at).
+func (e *env) noteAccess(req *http.Request, status int) {
+	if status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
+		return
+	}
+	mux, ok := e.srv.Handler().(*http.ServeMux)
+	if !ok {
+		return
+	}
+	_, pattern := mux.Handler(req)
+	var route *httpapi.Route
+	for _, rt := range e.srv.Routes() {
+		if rt.Method+" "+rt.Pattern == pattern {
+			route = rt
+		}
+	}
+	if route == nil || !route.PatientData {
+		return
+	}
+	token, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	p, err := e.issuer.Verify(token)
+	if err != nil {
+		return
+	}
+	e.accessMu.Lock()
+	e.accesses = append(e.accesses, access{p.UserID, req.Method, req.URL.Path, status})
+	e.accessMu.Unlock()
+}
+
+// checkAccessesAudited fails the test unless every patient-data call it made through e.do has its audit
+// record: user, method, path and status.
+func (e *env) checkAccessesAudited() {
+	e.accessMu.Lock()
+	defer e.accessMu.Unlock()
+	if len(e.accesses) == 0 {
+		return
+	}
+	have := map[access]int{}
+	for _, r := range e.audit(server.AuditFilter{}) {
+		if r.UserID != nil {
+			have[access{*r.UserID, r.Method, r.Path, r.Status}]++
+		}
+	}
+	for _, a := range e.accesses {
+		if have[a] == 0 {
+			e.t.Errorf("no audit record for %s %s by user %d (status %d)", a.method, a.path, a.user, a.status)
+		}
+		have[a]--
+	}
+	e.t.Logf("%d patient-data calls checked for their audit record", len(e.accesses))
 }
 
 // newUser creates an active user of role who needs no password change, logged in through the API.
@@ -151,9 +218,19 @@ func (e *env) token(u *testUser) string {
 	return tok
 }
 
-// do sends a request; body is JSON-encoded unless it is []byte or a string.
+// do sends a request; body is JSON-encoded unless it is []byte or a string. It fails the test on a
+// transport error.
 func (e *env) do(method, path, token string, body any, header http.Header) (*http.Response, []byte) {
 	e.t.Helper()
+	resp, b, err := e.send(method, path, token, body, header)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, b
+}
+
+// send is do for any goroutine: it returns transport errors instead of failing the test.
+func (e *env) send(method, path, token string, body any, header http.Header) (*http.Response, []byte, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -164,13 +241,13 @@ func (e *env) do(method, path, token string, body any, header http.Header) (*htt
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			e.t.Fatal(err)
+			return nil, nil, err
 		}
 		r = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, e.ts.URL+path, r)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, nil, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -180,14 +257,15 @@ func (e *env) do(method, path, token string, body any, header http.Header) (*htt
 	}
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatalf("%s %s: read answer: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
-	return resp, b
+	e.noteAccess(req, resp.StatusCode)
+	return resp, b, nil
 }
 
 // mustDo sends a request and fails the test unless the status is want; it decodes a JSON answer into out.
