@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke run of the real workstation: bin/neuronova on the embedded demo study in a virtual X display
 # (xvfb-run), driven with xdotool like a user. Checks that the window maps, that its screenshot is not blank,
-# and that scrolling and a window/level drag each change what is on the screen. Screenshots are kept in
+# and that scrolling, a window/level drag, a series change and layout changes each change the screen. Screenshots are kept in
 # ${SMOKE_OUT:-out/smoke}. Needs xvfb, xdotool and ImageMagick (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,17 +39,17 @@ differ() { "$CONVERT" "$out/$1.png" "$out/$2.png" -compose difference -composite
 changed() { awk -v d="$1" 'BEGIN { exit !(d > 0.0005) }'; }
 
 xdotool windowactivate --sync "$win" 2>/dev/null || true
-xdotool windowsize --sync "$win" 1200 760 2>/dev/null || true
+xdotool windowsize --sync "$win" 1280 800 2>/dev/null || true
 xdotool windowmove --sync "$win" 0 0 2>/dev/null || true
 shot start 3
 s=$(spread start)
 awk -v s="$s" 'BEGIN { exit !(s > 0.02) }' || fail "the screenshot is blank (grey-level spread $s)"
 echo "smoke: window mapped, screenshot grey-level spread $s"
 
-# Scroll the stack: the mouse over the viewport, ten wheel notches down.
+# Scroll the stack: the mouse over the top-left viewport of the 2×2 layout, ten wheel notches down.
 geo=$(xdotool getwindowgeometry --shell "$win")
 eval "$geo"
-cx=$((X + WIDTH * 6 / 10)); cy=$((Y + HEIGHT / 2))
+cx=$((X + WIDTH * 45 / 100)); cy=$((Y + HEIGHT * 30 / 100))
 xdotool mousemove --sync "$cx" "$cy"
 xdotool click --repeat 10 --delay 30 5
 shot scrolled
@@ -66,12 +66,24 @@ d=$(differ scrolled windowed)
 changed "$d" || fail "dragging did not change the window (difference $d)"
 echo "smoke: window/level drag changed the screen (mean difference $d)"
 
-# Keyboard: PgDn goes to the next series.
+# Keyboard: PgDn puts the next series in the active viewport.
 xdotool key Next
 shot nextseries
 d=$(differ windowed nextseries)
 changed "$d" || fail "PgDn did not change the series (difference $d)"
 echo "smoke: PgDn changed the series (mean difference $d)"
+
+# Layout: F5 switches to the three-plane MPR layout, F4 back to 2×2.
+xdotool key F5
+shot mpr
+d=$(differ nextseries mpr)
+changed "$d" || fail "F5 did not change the layout (difference $d)"
+echo "smoke: F5 switched to MPR (mean difference $d)"
+xdotool key F4
+shot twobytwo
+d=$(differ mpr twobytwo)
+changed "$d" || fail "F4 did not change the layout back (difference $d)"
+echo "smoke: F4 switched back to 2×2 (mean difference $d)"
 
 kill -0 $pid 2>/dev/null || fail "the workstation died during the run"
 echo "smoke: passed; screenshots in $out"

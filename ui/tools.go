@@ -19,7 +19,7 @@ const (
 	ToolCrosshair
 )
 
-var toolNames = map[Tool]string{
+var toolNames = [...]string{
 	ToolWindowLevel: "Window/level",
 	ToolPan:         "Pan",
 	ToolZoom:        "Zoom",
@@ -32,7 +32,10 @@ var toolNames = map[Tool]string{
 
 func (t Tool) String() string { return toolNames[t] }
 
-// OverlaySettings says how label maps are drawn; the workstation shares one among its viewports.
+// Tools lists the tools in toolbar order.
+var Tools = []Tool{ToolWindowLevel, ToolPan, ToolZoom, ToolLength, ToolEllipse, ToolRectangle, ToolProbe, ToolCrosshair}
+
+// OverlaySettings says how label maps are drawn; a reading area's viewports share one.
 type OverlaySettings struct {
 	Visible bool
 	Opacity float64
@@ -40,47 +43,67 @@ type OverlaySettings struct {
 	Outline bool
 }
 
-// Hotkey is one keyboard binding, listed in the help overlay from the same table that dispatches it, so
-// the list cannot drift from what the keys do.
+// Hotkey is one keyboard binding: named keys (letters, arrows, function keys) by key name, punctuation by
+// the character typed, so that layouts where "+" needs Shift work and no key acts twice. The help overlay lists the same table that dispatches the keys, so the
+// list cannot drift from what the keys do.
 type Hotkey struct {
-	Key   fyne.KeyName
-	Label string // how the key is written in the help overlay
+	Keys  []fyne.KeyName // any of these keys
+	Runes []rune         // or any of these typed characters
+	Label string         // how the keys are written in the help overlay
 	Does  string
+	do    func(w *Workstation, k fyne.KeyName)
 }
 
-// Hotkeys are the workstation's keys, following OHIF's defaults where OHIF has one.
-var Hotkeys = []Hotkey{
-	{fyne.KeyUp, "↑", "previous image"},
-	{fyne.KeyDown, "↓", "next image"},
-	{fyne.KeyHome, "Home", "first image"},
-	{fyne.KeyEnd, "End", "last image"},
-	{fyne.KeyPageUp, "PgUp", "previous series in the viewport"},
-	{fyne.KeyPageDown, "PgDn", "next series in the viewport"},
-	{fyne.KeyLeft, "←", "previous viewport"},
-	{fyne.KeyRight, "→", "next viewport"},
-	{fyne.KeySpace, "Space", "reset the viewport (zoom, pan, window, rotation, flips, invert)"},
-	{fyne.KeyI, "I", "invert"},
-	{fyne.KeyC, "C", "start/stop cine"},
-	{fyne.KeyLeftBracket, "[", "cine slower"},
-	{fyne.KeyRightBracket, "]", "cine faster"},
-	{fyne.KeyH, "H", "flip horizontally"},
-	{fyne.KeyV, "V", "flip vertically"},
-	{fyne.KeyR, "R", "rotate 90° clockwise"},
-	{fyne.KeyL, "L", "rotate 90° anticlockwise"},
-	{fyne.KeyPlus, "+", "zoom in"},
-	{fyne.KeyMinus, "-", "zoom out"},
-	{fyne.KeyEqual, "=", "zoom to fit"},
-	{fyne.KeyW, "W", "tool: window/level (drag: right = wider, down = brighter level)"},
-	{fyne.KeyP, "P", "tool: pan"},
-	{fyne.KeyZ, "Z", "tool: zoom"},
-	{fyne.KeyM, "M", "tool: length measurement (mm)"},
-	{fyne.KeyE, "E", "tool: ellipse ROI"},
-	{fyne.KeyB, "B", "tool: rectangle ROI"},
-	{fyne.KeyX, "X", "tool: probe (voxel value under the pointer)"},
-	{fyne.KeyO, "O", "show/hide the label overlay"},
-	{fyne.KeyA, "A", "auto window"},
-	{fyne.Key1, "1–5", "window presets of the sequence (file presets, then auto)"},
-	{fyne.KeyDelete, "Del", "delete the measurements of this image"},
-	{fyne.KeyF1, "F1 or ?", "this help"},
-	{fyne.KeyEscape, "Esc", "close this help, stop cine, default tool"},
+// hotkeys are the workstation's keys, following OHIF's defaults where OHIF has one. They are set in init:
+// their actions refer to the help overlay, which lists them.
+var hotkeys []Hotkey
+
+func init() {
+	hotkeys = []Hotkey{
+		{Keys: keys(fyne.KeyUp), Label: "↑", Does: "previous image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Scroll(-1) }},
+		{Keys: keys(fyne.KeyDown), Label: "↓", Does: "next image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Scroll(1) }},
+		{Keys: keys(fyne.KeyHome), Label: "Home", Does: "first image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().SetSlice(0) }},
+		{Keys: keys(fyne.KeyEnd), Label: "End", Does: "last image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().SetSlice(1 << 30) }},
+		{Keys: keys(fyne.KeyPageUp), Label: "PgUp", Does: "previous series in the viewport", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.NextSeries(-1) }},
+		{Keys: keys(fyne.KeyPageDown), Label: "PgDn", Does: "next series in the viewport", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.NextSeries(1) }},
+		{Keys: keys(fyne.KeyLeft), Label: "←", Does: "previous viewport", do: func(w *Workstation, _ fyne.KeyName) { w.cycleViewport(-1) }},
+		{Keys: keys(fyne.KeyRight), Label: "→", Does: "next viewport", do: func(w *Workstation, _ fyne.KeyName) { w.cycleViewport(1) }},
+		{Keys: keys(fyne.KeySpace), Label: "Space", Does: "reset the viewport (zoom, pan, window, rotation, flips, invert)", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Reset() }},
+		{Keys: keys(fyne.KeyI), Label: "I", Does: "invert", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Invert() }},
+		{Keys: keys(fyne.KeyC), Label: "C", Does: "start/stop cine", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.ToggleCine(); w.refreshStatus() }},
+		{Runes: []rune{'['}, Label: "[", Does: "cine slower", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.SetFPS(w.Reading.CineFPS() - 5); w.refreshStatus() }},
+		{Runes: []rune{']'}, Label: "]", Does: "cine faster", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.SetFPS(w.Reading.CineFPS() + 5); w.refreshStatus() }},
+		{Keys: keys(fyne.KeyH), Label: "H", Does: "flip horizontally", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Flip(true) }},
+		{Keys: keys(fyne.KeyV), Label: "V", Does: "flip vertically", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Flip(false) }},
+		{Keys: keys(fyne.KeyR), Label: "R", Does: "rotate 90° clockwise", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Rotate(1) }},
+		{Keys: keys(fyne.KeyL), Label: "L", Does: "rotate 90° anticlockwise", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Rotate(-1) }},
+		{Runes: []rune{'+'}, Label: "+", Does: "zoom in", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Zoom(1.25) }},
+		{Runes: []rune{'-'}, Label: "-", Does: "zoom out", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Zoom(0.8) }},
+		{Runes: []rune{'='}, Label: "=", Does: "zoom to fit", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().Fit() }},
+		{Keys: keys(fyne.KeyW), Label: "W", Does: "tool: window/level (drag: right = wider window, down = higher level)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolWindowLevel) }},
+		{Keys: keys(fyne.KeyP), Label: "P", Does: "tool: pan", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolPan) }},
+		{Keys: keys(fyne.KeyZ), Label: "Z", Does: "tool: zoom (drag up = in)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolZoom) }},
+		{Keys: keys(fyne.KeyM), Label: "M", Does: "tool: length measurement (mm)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolLength) }},
+		{Keys: keys(fyne.KeyE), Label: "E", Does: "tool: ellipse ROI (mean, SD, min, max, area)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolEllipse) }},
+		{Keys: keys(fyne.KeyB), Label: "B", Does: "tool: rectangle ROI", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolRectangle) }},
+		{Keys: keys(fyne.KeyX), Label: "X", Does: "tool: probe (click: pin the voxel value)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolProbe) }},
+		{Keys: keys(fyne.KeyT), Label: "T", Does: "tool: crosshair (click: all planes go there)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolCrosshair) }},
+		{Keys: keys(fyne.KeyS), Label: "S", Does: "synchronised scrolling on/off", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Sync = !w.Reading.Sync; w.refreshStatus() }},
+		{Keys: keys(fyne.KeyO), Label: "O", Does: "show/hide the label overlay", do: func(w *Workstation, _ fyne.KeyName) { w.setOverlayVisible(!w.Reading.Overlay.Visible) }},
+		{Keys: keys(fyne.KeyA), Label: "A", Does: "auto window", do: func(w *Workstation, _ fyne.KeyName) { w.autoWindow() }},
+		{Keys: keys(fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5), Label: "1–5", Does: "window presets of the sequence (file presets, then auto, then full range)",
+			do: func(w *Workstation, k fyne.KeyName) { w.preset(int(k[0] - '1')) }},
+		{Keys: keys(fyne.KeyF2), Label: "F2", Does: "layout 1×1", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout1x1) }},
+		{Keys: keys(fyne.KeyF3), Label: "F3", Does: "layout 1×2", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout1x2) }},
+		{Keys: keys(fyne.KeyF4), Label: "F4", Does: "layout 2×2", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout2x2) }},
+		{Keys: keys(fyne.KeyF5), Label: "F5", Does: "layout MPR (axial, coronal, sagittal)", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(LayoutMPR) }},
+		{Keys: keys(fyne.KeyDelete, fyne.KeyBackspace), Label: "Del", Does: "delete the measurements of this image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().DeleteMeasurements() }},
+		{Keys: keys(fyne.KeyF1), Runes: []rune{'?'}, Label: "F1 or ?", Does: "this help", do: func(w *Workstation, _ fyne.KeyName) { w.ToggleHelp() }},
+		{Keys: keys(fyne.KeyEscape), Label: "Esc", Does: "close this help, stop cine, default tool", do: func(w *Workstation, _ fyne.KeyName) { w.escape() }},
+	}
 }
+
+func keys(k ...fyne.KeyName) []fyne.KeyName { return k }
+
+// Hotkeys returns the key table, for the help overlay and tests.
+func Hotkeys() []Hotkey { return hotkeys }

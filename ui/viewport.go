@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -13,118 +14,188 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/measure"
 	"github.com/neuronova/neuronova/viewer/render"
 )
 
 // Status is what the status bar shows about a viewport.
 type Status struct {
 	Series        string
+	Plane         render.Orientation
 	Slice, Slices int // Slice counts from 1; 0 when nothing is shown
 	Window        viewer.Window
 	Zoom          float64
 	Probe         string // value and position under the pointer, "" when outside the image
 }
 
-// Viewport shows one plane of one series. The wheel and ↑/↓ scroll the stack, dragging windows (right =
-// wider, down = higher level), the pointer reports the voxel under it. Images are rendered by a worker
-// goroutine from the latest state, so a burst of scroll events costs one render, never a queue of them.
+// Measurement is a length, a region of interest or a probed voxel drawn on one slice of a plane.
+type Measurement struct {
+	Kind   Tool // ToolLength, ToolEllipse, ToolRectangle or ToolProbe
+	Plane  render.Orientation
+	Slice  int
+	A, B   measure.Point // image coordinates; B = A for a probe
+	Length float64       // mm, for ToolLength
+	Stats  measure.Stats // for ToolEllipse and ToolRectangle
+	Probe  string        // for ToolProbe
+}
+
+// Label is the measurement's text as the viewport draws it.
+func (m Measurement) Label() string {
+	switch m.Kind {
+	case ToolLength:
+		return fmt.Sprintf("%.1f mm", m.Length)
+	case ToolEllipse, ToolRectangle:
+		s := m.Stats
+		return fmt.Sprintf("mean %.1f  SD %.1f\nmin %.0f  max %.0f\narea %.1f mm²  (%d px)", s.Mean, s.SD, s.Min, s.Max, s.Area, s.N)
+	case ToolProbe:
+		return m.Probe
+	}
+	return ""
+}
+
+// Viewport shows one plane of one series. With the default tool the wheel scrolls the stack, dragging with
+// the left button windows (right = wider, down = higher level), the right button zooms and the middle button
+// pans; the other tools measure. Images are rendered by a worker goroutine from the latest state, so a burst
+// of events costs one render, never a queue of them. All methods must be called on the UI goroutine.
 type Viewport struct {
 	widget.BaseWidget
 
-	// OnStatus is called on the UI goroutine whenever what the status bar shows changes.
+	// OnStatus is called whenever what the status bar shows changes.
 	OnStatus func(Status)
+	// OnActivate is called when the user presses a mouse button in the viewport.
+	OnActivate func()
+	// OnSlice is called when the slice changes.
+	OnSlice func()
+	// OnCrosshair is called with the patient position the crosshair tool points at.
+	OnCrosshair func(viewer.Vec3)
 
-	// State below is touched only on the UI goroutine.
-	title   string
-	vol     *viewer.Volume
-	labels  *viewer.LabelMap
-	plane   render.Plane
-	slice   int
-	window  viewer.Window
-	invert  bool
-	overlay bool
-	opacity float64
-	tr      viewTransform
-	probe   string
-	dragW   viewer.Window // window at the start of a drag
+	// Tool is the primary button's tool and Overlay how label maps are drawn: shared by a reading area's
+	// viewports. Change them, then Refresh.
+	Tool    *Tool
+	Overlay *OverlaySettings
+
+	series   *viewer.Series
+	title    string
+	vol      *viewer.Volume
+	labels   *viewer.LabelMap
+	plane    render.Plane
+	slice    int
+	window   viewer.Window
+	invert   bool
+	tr       viewTransform
+	probe    string
+	active   bool
+	measures []Measurement
+	refLines []render.Line // other viewports' slices on this image, image coordinates
+	cross    *viewer.Vec3  // crosshair position, when set
+
+	// Pointer state.
+	button   desktop.MouseButton // button held, from MouseDown
+	dragging *Measurement        // a measurement being drawn
+	dragW    viewer.Window       // window at the start of a window drag
+	lastPos  fyne.Position       // pointer position at the previous move (for right-button zoom)
 
 	img         *canvas.Image
 	bg          *canvas.Rectangle
+	border      *canvas.Rectangle
 	topLeft     *canvas.Text
 	bottomLeft  *canvas.Text
 	edges       [4]*canvas.Text // left, right, top, bottom orientation letters
 	placeholder *canvas.Text
+	vectors     []fyne.CanvasObject // measurements, reference lines, crosshair
 
-	mu      sync.Mutex // guards want and rendered
+	mu      sync.Mutex // guards want
 	want    *frame     // the latest state to draw; nil when drawn
 	kick    chan struct{}
-	buffers [2]*image.RGBA
-	next    int // buffer the worker draws into next
+	bufs    [4]*image.RGBA // the worker's: two plane buffers and two oriented ones, alternating
+	next    int
 	lastErr error
 }
 
 // frame is the state one render needs, copied from the UI goroutine.
 type frame struct {
-	vol     *viewer.Volume
-	labels  *viewer.LabelMap
-	plane   render.Plane
-	slice   int
-	window  viewer.Window
-	invert  bool
-	opacity float64 // 0: no overlay
+	vol          *viewer.Volume
+	plane        render.Plane
+	slice        int
+	window       viewer.Window
+	invert       bool
+	overlay      *render.Overlay // nil: none
+	rot          int
+	flipH, flipV bool
 }
 
 var (
-	_ fyne.Scrollable     = (*Viewport)(nil)
-	_ fyne.Draggable      = (*Viewport)(nil)
-	_ desktop.Hoverable   = (*Viewport)(nil)
-	_ fyne.Widget         = (*Viewport)(nil)
-	_ fyne.WidgetRenderer = (*viewportRenderer)(nil)
+	_ fyne.Scrollable   = (*Viewport)(nil)
+	_ fyne.Draggable    = (*Viewport)(nil)
+	_ fyne.Tappable     = (*Viewport)(nil)
+	_ desktop.Hoverable = (*Viewport)(nil)
+	_ desktop.Mouseable = (*Viewport)(nil)
 )
 
-// DefaultOverlayOpacity is the label overlay's opacity when a series is first shown.
+// DefaultOverlayOpacity is the label overlay's opacity until the reader changes it.
 const DefaultOverlayOpacity = 0.45
 
-// NewViewport makes an empty viewport; SetSeries gives it something to show.
+var (
+	annotationColor = color.NRGBA{R: 0xe0, G: 0xe6, B: 0xeb, A: 0xff}
+	edgeColor       = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
+	measureColor    = color.NRGBA{R: 0x2d, G: 0xd4, B: 0xbf, A: 0xff}
+	refLineColor    = color.NRGBA{R: 0x60, G: 0xa5, B: 0xfa, A: 0xc0}
+	crossColor      = color.NRGBA{R: 0xfa, G: 0xcc, B: 0x15, A: 0xd0}
+	activeColor     = color.NRGBA{R: 0x2d, G: 0xd4, B: 0xbf, A: 0xff}
+)
+
+// NewViewport makes an empty viewport with its own tool and overlay settings; a reading area replaces
+// them with shared ones. SetSeries gives it something to show.
 func NewViewport() *Viewport {
-	v := &Viewport{kick: make(chan struct{}, 1), overlay: true, opacity: DefaultOverlayOpacity}
+	tool := ToolWindowLevel
+	v := &Viewport{kick: make(chan struct{}, 1), Tool: &tool,
+		Overlay: &OverlaySettings{Visible: true, Opacity: DefaultOverlayOpacity}}
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillStretch
 	v.img.ScaleMode = canvas.ImageScaleSmooth
 	v.bg = canvas.NewRectangle(color.Black)
-	text := func(s string) *canvas.Text {
-		t := canvas.NewText(s, color.NRGBA{R: 0xe0, G: 0xe6, B: 0xeb, A: 0xff})
-		t.TextSize = theme.CaptionTextSize()
-		return t
-	}
-	v.topLeft, v.bottomLeft, v.placeholder = text(""), text(""), text("No series")
+	v.border = canvas.NewRectangle(color.Transparent)
+	v.border.StrokeWidth = 1
+	v.topLeft, v.bottomLeft, v.placeholder = newText(""), newText(""), newText("Drop a series here")
 	for i := range v.edges {
-		v.edges[i] = text("")
-		v.edges[i].Color = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
+		v.edges[i] = newText("")
+		v.edges[i].Color = edgeColor
 	}
 	v.ExtendBaseWidget(v)
 	go v.renderLoop()
 	return v
 }
 
-// SetSeries shows vol (and labels, which may be nil, on vol's grid) in the axial plane with the first
-// window preset, at the slice with the most labelled voxels, or the middle slice when nothing is labelled. It must be called on the UI goroutine.
-func (v *Viewport) SetSeries(title string, vol *viewer.Volume, labels *viewer.LabelMap) error {
-	plane, err := render.NewPlane(vol.Geometry, render.Axial)
+func newText(s string) *canvas.Text {
+	t := canvas.NewText(s, annotationColor)
+	t.TextSize = theme.CaptionTextSize()
+	return t
+}
+
+// SetSeries shows vol, the volume of se (labels may be nil, or must lie on vol's grid), in orientation o,
+// with the first window preset, at the slice with the most labelled voxels, else the middle slice. Zoom,
+// pan, rotation and measurements start afresh.
+func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *viewer.LabelMap, o render.Orientation) error {
+	title := fmt.Sprintf("%s  %s", se.Type, se.Description)
+	plane, err := render.NewPlane(vol.Geometry, o)
 	if err != nil {
 		return fmt.Errorf("viewport %s: %w", title, err)
 	}
 	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
 		return fmt.Errorf("viewport %s: the label map (%s) is not on the series' grid", title, labels.Source)
 	}
-	v.title, v.vol, v.labels, v.plane = title, vol, labels, plane
+	v.series, v.title, v.vol, v.labels, v.plane = se, title, vol, labels, plane
 	v.slice = StartSlice(plane, labels)
 	v.window = render.Presets(vol)[0]
+	v.invert = false
 	su, sv := plane.PixelSpacing()
 	b := plane.Bounds()
 	v.tr = viewTransform{viewW: v.tr.viewW, viewH: v.tr.viewH, imgW: b.Dx(), imgH: b.Dy(), su: su, sv: sv, zoom: 1}
-	v.probe = ""
+	v.probe, v.measures, v.refLines, v.cross, v.dragging = "", nil, nil, nil, nil
 	v.changed()
+	if v.OnSlice != nil {
+		v.OnSlice()
+	}
 	return nil
 }
 
@@ -136,6 +207,15 @@ func StartSlice(p render.Plane, labels *viewer.LabelMap) int {
 	return p.Slices() / 2
 }
 
+// Series returns the series shown, or nil.
+func (v *Viewport) Series() *viewer.Series { return v.series }
+
+// Volume returns the volume shown, or nil.
+func (v *Viewport) Volume() *viewer.Volume { return v.vol }
+
+// Plane returns the plane shown and whether there is one.
+func (v *Viewport) Plane() (render.Plane, bool) { return v.plane, v.vol != nil }
+
 // Slice returns the slice shown (from 0) and the number of slices.
 func (v *Viewport) Slice() (int, int) {
 	if v.vol == nil {
@@ -144,16 +224,28 @@ func (v *Viewport) Slice() (int, int) {
 	return v.slice, v.plane.Slices()
 }
 
-// Scroll moves n slices (negative: back), stopping at the ends.
-func (v *Viewport) Scroll(n int) {
+// SetSlice shows slice s, clamped to the stack.
+func (v *Viewport) SetSlice(s int) {
 	if v.vol == nil {
 		return
 	}
-	s := max(0, min(v.slice+n, v.plane.Slices()-1))
+	s = max(0, min(s, v.plane.Slices()-1))
 	if s != v.slice {
 		v.slice = s
 		v.changed()
+		if v.OnSlice != nil {
+			v.OnSlice()
+		}
 	}
+}
+
+// Scroll moves n slices (negative: back), stopping at the ends.
+func (v *Viewport) Scroll(n int) { v.SetSlice(v.slice + n) }
+
+// Centre returns the patient position of the centre of the slice shown.
+func (v *Viewport) Centre() viewer.Vec3 {
+	b := v.plane.Bounds()
+	return v.plane.Patient(float64(v.slice), float64(b.Dx())/2, float64(b.Dy())/2)
 }
 
 // Window returns the window in use.
@@ -166,14 +258,102 @@ func (v *Viewport) SetWindow(w viewer.Window) {
 	v.changed()
 }
 
-// ShowOverlay shows or hides the label map.
-func (v *Viewport) ShowOverlay(on bool) {
-	v.overlay = on
+// Invert toggles grey-scale inversion.
+func (v *Viewport) Invert() {
+	v.invert = !v.invert
 	v.changed()
 }
 
-// OverlayShown reports whether the label map is drawn (when there is one).
-func (v *Viewport) OverlayShown() bool { return v.overlay }
+// Zoom multiplies the zoom by f about the viewport centre (1 fits the image).
+func (v *Viewport) Zoom(f float64) {
+	v.tr.zoom = max(0.05, min(v.tr.zoom*f, 50))
+	v.changed()
+}
+
+// Fit zooms to fit and centres the image.
+func (v *Viewport) Fit() {
+	v.tr.zoom, v.tr.panX, v.tr.panY = 1, 0, 0
+	v.changed()
+}
+
+// Rotate turns the image by quarter turns, clockwise for positive n.
+func (v *Viewport) Rotate(n int) {
+	v.tr.rot = ((v.tr.rot+n)%4 + 4) % 4
+	v.changed()
+}
+
+// Flip mirrors the image left↔right (horizontal) or top↔bottom.
+func (v *Viewport) Flip(horizontal bool) {
+	if horizontal {
+		v.tr.flipH = !v.tr.flipH
+	} else {
+		v.tr.flipV = !v.tr.flipV
+	}
+	v.changed()
+}
+
+// Reset restores zoom, pan, rotation, flips, inversion and the first window preset.
+func (v *Viewport) Reset() {
+	if v.vol == nil {
+		return
+	}
+	v.tr.zoom, v.tr.panX, v.tr.panY, v.tr.rot, v.tr.flipH, v.tr.flipV = 1, 0, 0, 0, false, false
+	v.invert = false
+	v.window = render.Presets(v.vol)[0]
+	v.changed()
+}
+
+// Measurements returns the measurements made on this series.
+func (v *Viewport) Measurements() []Measurement { return v.measures }
+
+// DeleteMeasurements removes the measurements of the slice shown.
+func (v *Viewport) DeleteMeasurements() {
+	kept := v.measures[:0]
+	for _, m := range v.measures {
+		if m.Plane != v.plane.Orientation() || m.Slice != v.slice {
+			kept = append(kept, m)
+		}
+	}
+	v.measures = kept
+	v.Refresh()
+}
+
+// SetActive marks the viewport as the one keys act on.
+func (v *Viewport) SetActive(on bool) {
+	if v.active != on {
+		v.active = on
+		v.Refresh()
+	}
+}
+
+// SetReferenceLines sets the lines (image coordinates) where other viewports' slices cut this one.
+func (v *Viewport) SetReferenceLines(lines []render.Line) {
+	v.refLines = lines
+	v.Refresh()
+}
+
+// SetCrosshair moves to the slice nearest to patient position p and marks p; nil removes the mark.
+func (v *Viewport) SetCrosshair(p *viewer.Vec3) {
+	v.cross = p
+	if p != nil && v.vol != nil {
+		if s, ok := v.plane.NearestSlice(*p); ok {
+			v.SetSlice(s)
+		}
+	}
+	v.Refresh()
+}
+
+// ImageToView maps image coordinates to viewport coordinates.
+func (v *Viewport) ImageToView(x, y float64) fyne.Position {
+	px, py := v.tr.toView(x, y)
+	return fyne.NewPos(float32(px), float32(py))
+}
+
+// ViewToImage maps a viewport point to image coordinates.
+func (v *Viewport) ViewToImage(p fyne.Position) measure.Point {
+	x, y := v.tr.toImage(float64(p.X), float64(p.Y))
+	return measure.Point{X: x, Y: y}
+}
 
 // Scrolled scrolls the stack one slice per wheel notch: down goes to the next slice.
 func (v *Viewport) Scrolled(e *fyne.ScrollEvent) {
@@ -185,31 +365,145 @@ func (v *Viewport) Scrolled(e *fyne.ScrollEvent) {
 	}
 }
 
-// Dragged windows the image: right widens the window, down raises the level, by one grey step of the
-// starting window per unit moved.
+// Tapped activates the viewport; with the probe or crosshair tool it also acts at the point.
+func (v *Viewport) Tapped(e *fyne.PointEvent) {
+	v.activate()
+	if v.vol == nil {
+		return
+	}
+	switch *v.Tool {
+	case ToolProbe:
+		v.addProbe(e.Position)
+	case ToolCrosshair:
+		v.crosshairAt(e.Position)
+	}
+}
+
+func (v *Viewport) activate() {
+	if v.OnActivate != nil {
+		v.OnActivate()
+	}
+}
+
+// MouseDown remembers the button, for drags.
+func (v *Viewport) MouseDown(e *desktop.MouseEvent) {
+	v.button, v.lastPos = e.Button, e.Position
+	v.activate()
+}
+
+// MouseUp forgets the button.
+func (v *Viewport) MouseUp(*desktop.MouseEvent) { v.button = 0 }
+
+// Dragged acts with the tool of the button held: the middle button pans, the left one uses the tool.
 func (v *Viewport) Dragged(e *fyne.DragEvent) {
 	if v.vol == nil {
 		return
 	}
-	if v.dragW.Width == 0 {
-		v.dragW = v.window
+	tool := *v.Tool
+	if v.button&desktop.MouseButtonTertiary != 0 {
+		tool = ToolPan
 	}
-	step := v.dragW.Width / 256
-	w := v.window
-	w.Width += float64(e.Dragged.DX) * step
-	w.Center += float64(e.Dragged.DY) * step
-	w.Name = ""
-	v.SetWindow(w)
+	switch tool {
+	case ToolWindowLevel:
+		if v.dragW.Width == 0 {
+			v.dragW = v.window
+		}
+		step := v.dragW.Width / 256
+		w := v.window
+		w.Width += float64(e.Dragged.DX) * step
+		w.Center += float64(e.Dragged.DY) * step
+		w.Name = ""
+		v.SetWindow(w)
+	case ToolPan:
+		v.tr.panX += float64(e.Dragged.DX)
+		v.tr.panY += float64(e.Dragged.DY)
+		v.changed()
+	case ToolZoom:
+		v.Zoom(math.Exp(-float64(e.Dragged.DY) / 150))
+	case ToolLength, ToolEllipse, ToolRectangle:
+		if v.dragging == nil {
+			start := e.Position.Subtract(e.Dragged)
+			a := v.ViewToImage(fyne.NewPos(start.X, start.Y))
+			v.dragging = &Measurement{Kind: tool, Plane: v.plane.Orientation(), Slice: v.slice, A: a}
+		}
+		v.dragging.B = v.ViewToImage(e.Position)
+		v.complete(v.dragging)
+		v.Refresh()
+	case ToolProbe:
+		v.probe = v.ProbeAt(e.Position)
+		v.status()
+	case ToolCrosshair:
+		v.crosshairAt(e.Position)
+	}
 }
 
-// DragEnd ends a window drag.
-func (v *Viewport) DragEnd() { v.dragW = viewer.Window{} }
+// DragEnd finishes a window drag or a measurement.
+func (v *Viewport) DragEnd() {
+	v.dragW = viewer.Window{}
+	if m := v.dragging; m != nil {
+		v.dragging = nil
+		if m.A != m.B {
+			v.measures = append(v.measures, *m)
+		}
+		v.Refresh()
+	}
+}
+
+// complete computes a measurement's value.
+func (v *Viewport) complete(m *Measurement) {
+	switch m.Kind {
+	case ToolLength:
+		m.Length = measure.Length(v.plane, m.Slice, m.A, m.B)
+	case ToolEllipse, ToolRectangle:
+		shape := measure.Rectangle
+		if m.Kind == ToolEllipse {
+			shape = measure.Ellipse
+		}
+		if v.vol.Samples == 1 {
+			m.Stats, _ = measure.Region(v.plane, v.vol, m.Slice, shape, m.A, m.B)
+		}
+	}
+}
+
+// Measure adds a measurement of kind between image points a and b of the slice shown, as a drag with
+// that tool does, and returns it.
+func (v *Viewport) Measure(kind Tool, a, b measure.Point) Measurement {
+	m := Measurement{Kind: kind, Plane: v.plane.Orientation(), Slice: v.slice, A: a, B: b}
+	v.complete(&m)
+	v.measures = append(v.measures, m)
+	v.Refresh()
+	return m
+}
+
+func (v *Viewport) addProbe(p fyne.Position) {
+	s := v.ProbeAt(p)
+	if s == "" {
+		return
+	}
+	a := v.ViewToImage(p)
+	v.measures = append(v.measures, Measurement{Kind: ToolProbe, Plane: v.plane.Orientation(), Slice: v.slice, A: a, B: a, Probe: s})
+	v.Refresh()
+}
+
+func (v *Viewport) crosshairAt(p fyne.Position) {
+	a := v.ViewToImage(p)
+	pos := v.plane.Patient(float64(v.slice), a.X, a.Y)
+	if v.OnCrosshair != nil {
+		v.OnCrosshair(pos)
+	} else {
+		v.SetCrosshair(&pos)
+	}
+}
 
 // MouseIn starts probing.
 func (v *Viewport) MouseIn(e *desktop.MouseEvent) { v.MouseMoved(e) }
 
-// MouseMoved reports the voxel under the pointer.
+// MouseMoved reports the voxel under the pointer; with the right button held it zooms.
 func (v *Viewport) MouseMoved(e *desktop.MouseEvent) {
+	if e.Button&desktop.MouseButtonSecondary != 0 && v.vol != nil {
+		v.Zoom(math.Exp(-float64(e.Position.Y-v.lastPos.Y) / 150))
+	}
+	v.lastPos = e.Position
 	probe := v.ProbeAt(e.Position)
 	if probe != v.probe {
 		v.probe = probe
@@ -229,8 +523,8 @@ func (v *Viewport) ProbeAt(p fyne.Position) string {
 	if v.vol == nil {
 		return ""
 	}
-	x, y := v.tr.toImage(float64(p.X), float64(p.Y))
-	pk, err := v.plane.Pick(v.vol, v.slice, x, y)
+	a := v.ViewToImage(p)
+	pk, err := v.plane.Pick(v.vol, v.slice, a.X, a.Y)
 	if err != nil {
 		return ""
 	}
@@ -243,11 +537,7 @@ func (v *Viewport) ProbeAt(p fyne.Position) string {
 
 // changed redraws after a state change: annotations now, the image through the worker.
 func (v *Viewport) changed() {
-	if v.vol != nil {
-		f := &frame{vol: v.vol, plane: v.plane, slice: v.slice, window: v.window, invert: v.invert}
-		if v.overlay && v.labels != nil {
-			f.labels, f.opacity = v.labels, v.opacity
-		}
+	if f := v.frame(); f != nil {
 		v.mu.Lock()
 		v.want = f
 		v.mu.Unlock()
@@ -260,19 +550,36 @@ func (v *Viewport) changed() {
 	v.status()
 }
 
-func (v *Viewport) status() {
-	if v.OnStatus == nil {
-		return
+// frame snapshots what the image shows, or nil when there is nothing to show.
+func (v *Viewport) frame() *frame {
+	if v.vol == nil {
+		return nil
 	}
-	s := Status{Series: v.title, Window: v.window, Zoom: v.tr.zoom, Probe: v.probe}
-	if v.vol != nil {
-		s.Slice, s.Slices = v.slice+1, v.plane.Slices()
+	f := &frame{vol: v.vol, plane: v.plane, slice: v.slice, window: v.window, invert: v.invert,
+		rot: v.tr.rot, flipH: v.tr.flipH, flipV: v.tr.flipV}
+	if ov := v.Overlay; ov != nil && ov.Visible && v.labels != nil {
+		f.overlay = &render.Overlay{Map: v.labels, Opacity: ov.Opacity, Hidden: ov.Hidden, Outline: ov.Outline}
 	}
-	v.OnStatus(s)
+	return f
 }
 
-// renderLoop draws the latest wanted frame whenever it is kicked, into the buffer not on screen, and hands
-// it to the UI goroutine. It lives as long as the program.
+func (v *Viewport) status() {
+	if v.OnStatus != nil {
+		v.OnStatus(v.Status())
+	}
+}
+
+// Status returns what the status bar shows for this viewport.
+func (v *Viewport) Status() Status {
+	s := Status{Series: v.title, Window: v.window, Zoom: v.tr.zoom, Probe: v.probe}
+	if v.vol != nil {
+		s.Plane, s.Slice, s.Slices = v.plane.Orientation(), v.slice+1, v.plane.Slices()
+	}
+	return s
+}
+
+// renderLoop draws the latest wanted frame whenever it is kicked, into buffers not on screen, and hands
+// the image to the UI goroutine, waiting until it is shown. It lives as long as the program.
 func (v *Viewport) renderLoop() {
 	for range v.kick {
 		v.mu.Lock()
@@ -296,44 +603,54 @@ func (v *Viewport) renderLoop() {
 	}
 }
 
-// draw renders f into the next back buffer.
+// draw renders f into the next pair of back buffers: the plane image, then, when rotated or flipped, the
+// oriented copy.
 func (v *Viewport) draw(f *frame) (*image.RGBA, error) {
 	lut, err := render.NewLUT(f.window, f.invert)
 	if err != nil {
 		return nil, err
 	}
 	b := f.plane.Bounds()
-	buf := v.buffers[v.next]
-	if buf == nil || buf.Rect != b {
-		buf = image.NewRGBA(b)
-		v.buffers[v.next] = buf
-	}
-	v.next = 1 - v.next
-	var ov *render.Overlay
-	if f.labels != nil {
-		ov = &render.Overlay{Map: f.labels, Opacity: f.opacity}
-	}
-	if err := f.plane.RenderRGBA(buf, f.vol, f.slice, lut, ov); err != nil {
+	buf := v.buffer(2*v.next, b)
+	if err := f.plane.RenderRGBA(buf, f.vol, f.slice, lut, f.overlay); err != nil {
 		return nil, err
 	}
-	return buf, nil
+	out := buf
+	if f.rot != 0 || f.flipH || f.flipV {
+		ob := b
+		if f.rot%2 == 1 {
+			ob = image.Rect(0, 0, b.Dy(), b.Dx())
+		}
+		out = v.buffer(2*v.next+1, ob)
+		orientImage(out, buf, f.rot, f.flipH, f.flipV)
+	}
+	v.next = 1 - v.next
+	return out, nil
+}
+
+func (v *Viewport) buffer(i int, r image.Rectangle) *image.RGBA {
+	if v.bufs[i] == nil || v.bufs[i].Rect != r {
+		v.bufs[i] = image.NewRGBA(r)
+	}
+	return v.bufs[i]
 }
 
 // CreateRenderer builds the viewport's canvas objects.
-func (v *Viewport) CreateRenderer() fyne.WidgetRenderer {
-	return &viewportRenderer{v: v}
-}
+func (v *Viewport) CreateRenderer() fyne.WidgetRenderer { return &viewportRenderer{v: v} }
 
 type viewportRenderer struct{ v *Viewport }
 
 func (r *viewportRenderer) Objects() []fyne.CanvasObject {
 	v := r.v
-	return []fyne.CanvasObject{v.bg, v.img, v.topLeft, v.bottomLeft, v.edges[0], v.edges[1], v.edges[2], v.edges[3], v.placeholder}
+	objs := []fyne.CanvasObject{v.bg, v.img}
+	objs = append(objs, v.vectors...)
+	return append(objs, v.topLeft, v.bottomLeft, v.edges[0], v.edges[1], v.edges[2], v.edges[3], v.placeholder, v.border)
 }
 
 func (r *viewportRenderer) Layout(size fyne.Size) {
 	v := r.v
 	v.bg.Resize(size)
+	v.border.Resize(size)
 	v.tr.viewW, v.tr.viewH = float64(size.Width), float64(size.Height)
 	x, y, w, h := v.tr.imageRect()
 	v.img.Move(fyne.NewPos(float32(x), float32(y)))
@@ -351,6 +668,82 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 	place(v.edges[2], 0.5, 0)
 	place(v.edges[3], 0.5, 1)
 	place(v.placeholder, 0.5, 0.5)
+	r.layoutVectors()
+}
+
+// layoutVectors rebuilds the vector annotations for the current transform.
+func (r *viewportRenderer) layoutVectors() {
+	v := r.v
+	v.vectors = v.vectors[:0]
+	if v.vol == nil {
+		return
+	}
+	line := func(a, b fyne.Position, c color.Color, width float32) {
+		l := canvas.NewLine(c)
+		l.StrokeWidth = width
+		l.Position1, l.Position2 = a, b
+		v.vectors = append(v.vectors, l)
+	}
+	label := func(at fyne.Position, s string) {
+		t := widget.NewLabel(s)
+		t.Importance = widget.HighImportance
+		t.Move(at)
+		t.Resize(t.MinSize())
+		v.vectors = append(v.vectors, t)
+	}
+	for _, l := range v.refLines {
+		line(v.ImageToView(l.X0, l.Y0), v.ImageToView(l.X1, l.Y1), refLineColor, 1)
+	}
+	if v.cross != nil {
+		s, x, y := v.plane.Locate(*v.cross)
+		if math.Abs(s-float64(v.slice)) < 0.5 {
+			b := v.plane.Bounds()
+			line(v.ImageToView(0, y), v.ImageToView(float64(b.Dx()), y), crossColor, 1)
+			line(v.ImageToView(x, 0), v.ImageToView(x, float64(b.Dy())), crossColor, 1)
+		}
+	}
+	ms := v.measures
+	if v.dragging != nil {
+		ms = append(ms[:len(ms):len(ms)], *v.dragging)
+	}
+	for _, m := range ms {
+		if m.Plane != v.plane.Orientation() || m.Slice != v.slice {
+			continue
+		}
+		a, b := v.ImageToView(m.A.X, m.A.Y), v.ImageToView(m.B.X, m.B.Y)
+		switch m.Kind {
+		case ToolLength:
+			line(a, b, measureColor, 2)
+		case ToolEllipse, ToolRectangle:
+			var shape fyne.CanvasObject
+			if m.Kind == ToolEllipse {
+				c := canvas.NewCircle(color.Transparent)
+				c.StrokeColor, c.StrokeWidth = measureColor, 2
+				shape = c
+			} else {
+				rc := canvas.NewRectangle(color.Transparent)
+				rc.StrokeColor, rc.StrokeWidth = measureColor, 2
+				shape = rc
+			}
+			tl := fyne.NewPos(min(a.X, b.X), min(a.Y, b.Y))
+			shape.Move(tl)
+			shape.Resize(fyne.NewSize(abs32(b.X-a.X), abs32(b.Y-a.Y)))
+			v.vectors = append(v.vectors, shape)
+		case ToolProbe:
+			c := canvas.NewCircle(measureColor)
+			c.Move(a.Subtract(fyne.NewPos(3, 3)))
+			c.Resize(fyne.NewSize(6, 6))
+			v.vectors = append(v.vectors, c)
+		}
+		label(fyne.NewPos(max(a.X, b.X)+4, max(a.Y, b.Y)+4), m.Label())
+	}
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (r *viewportRenderer) MinSize() fyne.Size { return fyne.NewSize(128, 128) }
@@ -359,21 +752,26 @@ func (r *viewportRenderer) Refresh() {
 	v := r.v
 	v.placeholder.Hidden = v.vol != nil
 	v.img.Hidden = v.vol == nil
+	v.placeholder.Text = "Drop a series here"
 	if v.vol != nil {
-		v.topLeft.Text = v.title
-		wl := fmt.Sprintf("W %.0f  L %.0f", v.window.Width, v.window.Center)
+		v.topLeft.Text = fmt.Sprintf("%s  (%s)", v.title, v.plane.Orientation())
+		v.bottomLeft.Text = fmt.Sprintf("Im %d/%d  W %.0f L %.0f", v.slice+1, v.plane.Slices(), v.window.Width, v.window.Center)
 		if v.invert {
-			wl += "  inverted"
+			v.bottomLeft.Text += "  inv"
 		}
-		v.bottomLeft.Text = fmt.Sprintf("Im %d/%d   %s", v.slice+1, v.plane.Slices(), wl)
 		e := v.plane.Edges()
-		for i, s := range []string{e.Left, e.Right, e.Top, e.Bottom} {
-			v.edges[i].Text = s
+		names := map[[2]float64]string{{-1, 0}: e.Left, {1, 0}: e.Right, {0, -1}: e.Top, {0, 1}: e.Bottom}
+		for i, d := range [4][2]float64{{-1, 0}, {1, 0}, {0, -1}, {0, 1}} {
+			x, y := v.tr.imageDirection(d[0], d[1])
+			v.edges[i].Text = names[[2]float64{math.Round(x), math.Round(y)}]
 		}
 	}
-	v.placeholder.Text = "No series"
 	if v.lastErr != nil {
 		v.placeholder.Text, v.placeholder.Hidden = v.lastErr.Error(), false
+	}
+	v.border.StrokeColor = color.Transparent
+	if v.active {
+		v.border.StrokeColor = activeColor
 	}
 	r.Layout(v.Size())
 	for _, o := range r.Objects() {

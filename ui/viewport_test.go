@@ -84,7 +84,7 @@ func TestViewportScrollWindowOverlay(t *testing.T) {
 	defer w.Close()
 	w.Resize(fyne.NewSize(400, 300))
 
-	if err := vp.SetSeries("T1 test", vol, labels); err != nil {
+	if err := vp.SetSeries(viewer.NewVolumeSeries("1.2.3", "test", viewer.T1, vol), vol, labels, render.Axial); err != nil {
 		t.Fatal(err)
 	}
 	win := vp.Window()
@@ -95,7 +95,7 @@ func TestViewportScrollWindowOverlay(t *testing.T) {
 		t.Fatalf("first window %+v, want the first preset %+v", win, want)
 	}
 	waitShown(t, vp, expected(t, vol, labels, 5, win), "first slice with overlay")
-	if last.Slice != 6 || last.Slices != 8 || last.Series != "T1 test" {
+	if last.Slice != 6 || last.Slices != 8 || last.Series != "T1  test" {
 		t.Errorf("status %+v, want slice 6/8 of T1 test", last)
 	}
 
@@ -135,7 +135,8 @@ func TestViewportScrollWindowOverlay(t *testing.T) {
 	}
 
 	// Overlay off: the plain image.
-	vp.ShowOverlay(false)
+	vp.Overlay.Visible = false
+	vp.changed() // as Reading.Refresh does after a change of the shared settings
 	plain := expected(t, vol, nil, 4, got)
 	if bytes.Equal(plain.Pix, expected(t, vol, labels, 4, got).Pix) {
 		t.Fatal("test data: the overlay does not change slice 4")
@@ -157,7 +158,7 @@ func TestViewportRejectsLabelsOffGrid(t *testing.T) {
 	test.NewTempApp(t)
 	vol, _ := testVolume(t)
 	other := viewer.NewLabelMap(viewer.Geometry{Size: [3]int{8, 8, 8}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection})
-	if err := NewViewport().SetSeries("T1", vol, other); err == nil || !strings.Contains(err.Error(), "not on the series' grid") {
+	if err := NewViewport().SetSeries(viewer.NewVolumeSeries("1.2.3", "test", viewer.T1, vol), vol, other, render.Axial); err == nil || !strings.Contains(err.Error(), "not on the series' grid") {
 		t.Fatalf("labels on another grid: %v, want an error saying so", err)
 	}
 }

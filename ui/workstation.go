@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 
 	"fyne.io/fyne/v2"
@@ -12,170 +11,239 @@ import (
 	"github.com/neuronova/neuronova/viewer/render"
 )
 
-// Workstation is the reading window's content: the study's series on the left, a viewport, and a status
-// bar. Series load in a worker goroutine with progress; choosing another series cancels a load under way.
+// Workstation is the reading window's content: the worklist and the open study's series strip and overlay
+// settings on the left, a toolbar, the viewer area (Reading) and a status bar. Install TypedKey and
+// TypedRune on the window's canvas.
 type Workstation struct {
-	Viewport *Viewport
-	content  fyne.CanvasObject
-	study    *viewer.Study
-	list     *widget.List
-	progress *widget.ProgressBar
-	status   *widget.Label
-	note     *widget.Label // patient and study, and problems of the shown series
+	Reading  *Reading
+	Worklist *Worklist
+	Strip    *Strip
+	Overlay  *OverlayPanel
 
-	selected int
-	cancel   context.CancelFunc
-	volumes  map[*viewer.Series]*viewer.Volume
+	canvas   fyne.Canvas
+	content  fyne.CanvasObject
+	status   *widget.Label
+	progress *widget.ProgressBar
+	message  *widget.Label
+	tools    *widget.Select
+	layouts  *widget.RadioGroup
+	help     *widget.PopUp
 	last     Status
 }
 
-// NewWorkstation lays out st and starts loading its first brain-tumour sequence (T1CE when present).
-func NewWorkstation(st *viewer.Study) *Workstation {
-	w := &Workstation{study: st, Viewport: NewViewport(), progress: widget.NewProgressBar(),
-		status: widget.NewLabel(""), note: widget.NewLabel(""), selected: -1,
-		volumes: make(map[*viewer.Series]*viewer.Volume)}
+// NewWorkstation lays out the workstation for the studies of the worklist and opens the first one. c is
+// the window's canvas (for the help overlay and drag and drop).
+func NewWorkstation(c fyne.Canvas, studies []*viewer.Study) *Workstation {
+	w := &Workstation{canvas: c, Reading: NewReading(), Worklist: NewWorklist(studies), Strip: NewStrip(),
+		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
+	w.Overlay = NewOverlayPanel(w.Reading)
 	w.progress.Hide()
-	w.note.Wrapping = fyne.TextWrapWord
-	w.list = widget.NewList(
-		func() int { return len(st.Series) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("FLAIR  description")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			se := st.Series[i]
-			o.(*widget.Label).SetText(fmt.Sprintf("%-5s  %s", se.Type, se.Description))
-		})
-	w.list.OnSelected = func(i widget.ListItemID) { w.Show(i) }
-	w.Viewport.OnStatus = func(s Status) {
+	w.message.Wrapping = fyne.TextWrapWord
+	w.Reading.OnStatus = func(s Status) {
 		w.last = s
-		w.status.SetText(StatusLine(s))
+		w.refreshStatus()
 	}
-	header := widget.NewLabelWithStyle(studyTitle(st), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	header.Wrapping = fyne.TextWrapWord
-	left := container.NewBorder(header, w.note, nil, nil, w.list)
-	split := container.NewHSplit(left, w.Viewport)
-	split.Offset = 0.22
-	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.status), nil, nil, split)
-
-	first := 0
-	for _, t := range []viewer.SeriesType{viewer.T1CE, viewer.T1, viewer.FLAIR, viewer.T2} {
-		if i := w.index(st.SeriesByType(t)); i >= 0 {
-			first = i
-			break
+	w.Reading.OnLoading = func(f float64, err error) {
+		w.progress.SetValue(f)
+		w.progress.Hidden = f >= 1
+		w.progress.Refresh()
+		if err != nil {
+			w.message.SetText(err.Error())
 		}
 	}
-	if len(st.Series) > 0 {
-		w.list.Select(first)
+	w.Worklist.OnOpen = w.Open
+	w.Strip.OnTap = func(se *viewer.Series) { w.Reading.Assign(w.Reading.active, se) }
+	w.Strip.OnDrop = w.drop
+
+	w.tools = widget.NewSelect(toolLabels(), func(s string) {
+		for _, t := range Tools {
+			if t.String() == s {
+				w.SetTool(t)
+			}
+		}
+	})
+	w.tools.SetSelected(ToolWindowLevel.String())
+	var names []string
+	for _, l := range Layouts {
+		names = append(names, l.String())
+	}
+	w.layouts = widget.NewRadioGroup(names, func(s string) {
+		for _, l := range Layouts {
+			if l.String() == s {
+				w.SetLayout(l)
+			}
+		}
+	})
+	w.layouts.Horizontal = true
+	w.layouts.Required = true
+	toolbar := container.NewHBox(
+		widget.NewLabel("Layout"), w.layouts,
+		widget.NewLabel("Tool"), w.tools,
+		widget.NewButton("Invert", func() { w.Reading.Active().Invert() }),
+		widget.NewButton("Reset", func() { w.Reading.Active().Reset() }),
+		widget.NewButton("Cine", func() { w.Reading.ToggleCine(); w.refreshStatus() }),
+		widget.NewButton("Help (?)", w.ToggleHelp),
+	)
+	left := container.NewVSplit(w.Worklist.Content(),
+		container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), w.Overlay.Content(), w.message), nil, nil, w.Strip.Content()))
+	left.Offset = 0.3
+	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
+	split := container.NewHSplit(left, main)
+	split.Offset = 0.24
+	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.status), nil, nil, split)
+	if len(studies) > 0 {
+		w.Open(studies[0])
 	}
 	return w
+}
+
+func toolLabels() []string {
+	var s []string
+	for _, t := range Tools {
+		s = append(s, t.String())
+	}
+	return s
 }
 
 // Content is the window content.
 func (w *Workstation) Content() fyne.CanvasObject { return w.content }
 
-// Status returns what the status bar shows.
+// Status returns what the status bar shows for the active viewport.
 func (w *Workstation) Status() Status { return w.last }
 
-func (w *Workstation) index(se *viewer.Series) int {
-	for i, s := range w.study.Series {
-		if s == se {
-			return i
+// Open shows st with the hanging protocol.
+func (w *Workstation) Open(st *viewer.Study) {
+	w.message.SetText("")
+	w.Strip.SetSeries(st.Series)
+	w.Overlay.SetLabels(st.Labels)
+	w.Reading.Open(st)
+	w.layouts.SetSelected(w.Reading.Layout().String())
+	for _, se := range st.Series {
+		w.Reading.withVolume(se, func(vol *viewer.Volume) { w.Strip.SetVolume(se, vol, st.Labels) })
+	}
+}
+
+// SetTool chooses the primary button's tool.
+func (w *Workstation) SetTool(t Tool) {
+	w.Reading.Tool = t
+	if w.tools.Selected != t.String() {
+		w.tools.SetSelected(t.String())
+	}
+	w.refreshStatus()
+}
+
+// SetLayout changes the viewer layout.
+func (w *Workstation) SetLayout(l Layout) {
+	w.Reading.SetLayout(l)
+	if w.layouts.Selected != l.String() {
+		w.layouts.SetSelected(l.String())
+	}
+}
+
+// drop assigns a series dropped at absolute position p to the viewport under p.
+func (w *Workstation) drop(se *viewer.Series, p fyne.Position) {
+	d := fyne.CurrentApp().Driver()
+	for i, vp := range w.Reading.Visible() {
+		o, s := d.AbsolutePositionForObject(vp), vp.Size()
+		if p.X >= o.X && p.Y >= o.Y && p.X < o.X+s.Width && p.Y < o.Y+s.Height {
+			w.Reading.Assign(i, se)
+			w.Reading.Activate(i)
+			return
 		}
 	}
-	return -1
 }
 
-// Show loads series i (in a worker) and shows it.
-func (w *Workstation) Show(i int) {
-	if i < 0 || i >= len(w.study.Series) || i == w.selected {
+func (w *Workstation) cycleViewport(step int) {
+	n := w.Reading.Layout().viewports()
+	w.Reading.Activate(((w.Reading.active+step)%n + n) % n)
+}
+
+func (w *Workstation) setOverlayVisible(on bool) {
+	w.Reading.Overlay.Visible = on
+	w.Overlay.Sync()
+	w.Reading.Refresh()
+}
+
+func (w *Workstation) autoWindow() {
+	if vp := w.Reading.Active(); vp.Volume() != nil {
+		vp.SetWindow(vp.Volume().AutoWindow())
+	}
+}
+
+func (w *Workstation) preset(n int) {
+	if vp := w.Reading.Active(); vp.Volume() != nil {
+		if presets := render.Presets(vp.Volume()); n >= 0 && n < len(presets) {
+			vp.SetWindow(presets[n])
+		}
+	}
+}
+
+// ToggleHelp shows or hides the list of keys.
+func (w *Workstation) ToggleHelp() {
+	if w.help != nil {
+		w.help.Hide()
+		w.help = nil
 		return
 	}
-	w.selected = i
-	w.list.Select(i)
-	if w.cancel != nil {
-		w.cancel()
-	}
-	se := w.study.Series[i]
-	w.note.SetText(seriesNote(se))
-	if vol, ok := w.volumes[se]; ok {
-		w.display(se, vol)
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	w.progress.SetValue(0)
-	w.progress.Show()
-	go func() {
-		vol, err := viewer.LoadSeries(ctx, se, func(done, total int) {
-			fyne.Do(func() { w.progress.SetValue(float64(done) / float64(max(total, 1))) })
-		})
-		fyne.Do(func() {
-			if ctx.Err() != nil { // another series was chosen meanwhile
-				return
-			}
-			w.progress.Hide()
-			if err != nil {
-				w.note.SetText(err.Error())
-				return
-			}
-			w.volumes[se] = vol
-			w.display(se, vol)
-		})
-	}()
+	w.help = widget.NewModalPopUp(newHelp(w.ToggleHelp), w.canvas)
+	size := w.canvas.Size()
+	w.help.Resize(fyne.NewSize(min(size.Width-40, 640), size.Height-40))
+	w.help.Show()
 }
 
-func (w *Workstation) display(se *viewer.Series, vol *viewer.Volume) {
-	labels := w.study.Labels
-	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
-		labels = nil
+// HelpShown reports whether the help overlay is open.
+func (w *Workstation) HelpShown() bool { return w.help != nil }
+
+func (w *Workstation) escape() {
+	if w.help != nil {
+		w.ToggleHelp()
 	}
-	title := fmt.Sprintf("%s  %s", se.Type, se.Description)
-	if err := w.Viewport.SetSeries(title, vol, labels); err != nil {
-		w.note.SetText(err.Error())
-	}
+	w.Reading.StopCine()
+	w.SetTool(ToolWindowLevel)
 }
 
-// TypedKey handles the reading keys: ↑/↓ scroll, PgUp/PgDn change series, Home/End go to the ends, O shows
-// or hides the overlay, A applies the auto window, 1–5 the window presets.
+// TypedKey dispatches a key through the hotkey table.
 func (w *Workstation) TypedKey(e *fyne.KeyEvent) {
-	vp := w.Viewport
-	switch e.Name {
-	case fyne.KeyUp:
-		vp.Scroll(-1)
-	case fyne.KeyDown:
-		vp.Scroll(1)
-	case fyne.KeyHome:
-		vp.Scroll(-1 << 20)
-	case fyne.KeyEnd:
-		vp.Scroll(1 << 20)
-	case fyne.KeyPageUp:
-		w.Show(w.selected - 1)
-	case fyne.KeyPageDown:
-		w.Show(w.selected + 1)
-	case fyne.KeyO:
-		vp.ShowOverlay(!vp.OverlayShown())
-	case fyne.KeyA:
-		if vp.vol != nil {
-			vp.SetWindow(vp.vol.AutoWindow())
-		}
-	case fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5:
-		if vp.vol != nil {
-			presets := render.Presets(vp.vol)
-			if n := int(e.Name[0] - '1'); n < len(presets) {
-				vp.SetWindow(presets[n])
+	for _, h := range hotkeys {
+		for _, k := range h.Keys {
+			if k == e.Name {
+				h.do(w, e.Name)
+				return
 			}
 		}
 	}
 }
 
-// StatusLine formats a status for the status bar.
+// TypedRune dispatches a typed character through the hotkey table.
+func (w *Workstation) TypedRune(r rune) {
+	for _, h := range hotkeys {
+		for _, c := range h.Runes {
+			if c == r {
+				h.do(w, "")
+				return
+			}
+		}
+	}
+}
+
+func (w *Workstation) refreshStatus() {
+	line := StatusLine(w.last)
+	line += fmt.Sprintf("   tool %s", w.Reading.Tool)
+	if w.Reading.Cine() {
+		line += fmt.Sprintf("   cine %d fps", w.Reading.CineFPS())
+	}
+	if !w.Reading.Sync {
+		line += "   sync off"
+	}
+	w.status.SetText(line)
+}
+
+// StatusLine formats a viewport status for the status bar.
 func StatusLine(s Status) string {
 	if s.Slices == 0 {
 		return "No series shown"
 	}
-	line := fmt.Sprintf("%s   slice %d/%d   W %.0f L %.0f", s.Series, s.Slice, s.Slices, s.Window.Width, s.Window.Center)
+	line := fmt.Sprintf("%s   %s %d/%d   W %.0f L %.0f", s.Series, s.Plane, s.Slice, s.Slices, s.Window.Width, s.Window.Center)
 	if s.Window.Name != "" {
 		line += " (" + s.Window.Name + ")"
 	}
@@ -184,20 +252,4 @@ func StatusLine(s Status) string {
 		line += "   " + s.Probe
 	}
 	return line
-}
-
-func studyTitle(st *viewer.Study) string {
-	name := st.PatientName
-	if name == "" {
-		name = "(no name)"
-	}
-	return fmt.Sprintf("%s  %s  %s", name, st.PatientID, st.Description)
-}
-
-func seriesNote(se *viewer.Series) string {
-	s := fmt.Sprintf("Series %d: %s", se.Number, se.Description)
-	for _, p := range se.Problems {
-		s += "\n⚠ " + p
-	}
-	return s
 }

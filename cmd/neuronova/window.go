@@ -23,10 +23,9 @@ func cmdView(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected %q (did you mean --input %s?)", errUsage, fs.Arg(0), fs.Arg(0))
 	}
-	var st *viewer.Study
-	if *input == "" {
-		st = demo.Study()
-	} else {
+	// The worklist holds the studies at --input, then the demo study.
+	var studies []*viewer.Study
+	if *input != "" {
 		res, err := open([]string{*input}, stderr)
 		if err != nil {
 			return err
@@ -34,20 +33,19 @@ func cmdView(args []string, stderr io.Writer) error {
 		if len(res.Rejected) > 0 {
 			fmt.Fprintf(stderr, "neuronova: skipped %d files in %s (see `neuronova info %s`)\n", len(res.Rejected), *input, *input)
 		}
-		if len(res.Studies) > 1 {
-			fmt.Fprintf(stderr, "neuronova: %s holds %d studies; showing the first, %s\n", *input, len(res.Studies), res.Studies[0].UID)
-		}
-		st = res.Studies[0]
+		studies = res.Studies
 	}
+	studies = append(studies, demo.Study())
 
 	a := app.NewWithID("org.neuronova.workstation")
 	a.SetIcon(assets.Icon)
 	a.Settings().SetTheme(ui.ReadingRoom{})
-	w := a.NewWindow("NeuroNova — " + st.Description)
-	ws := ui.NewWorkstation(st)
+	w := a.NewWindow("NeuroNova")
+	ws := ui.NewWorkstation(w.Canvas(), studies)
 	w.SetContent(ws.Content())
 	w.Canvas().SetOnTypedKey(ws.TypedKey)
-	w.Resize(fyne.NewSize(1200, 760))
+	w.Canvas().SetOnTypedRune(ws.TypedRune)
+	w.Resize(fyne.NewSize(1280, 800))
 	w.ShowAndRun()
 	return nil
 }

@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// OverlayPanel sets how the study's label map is drawn: shown or hidden, per-label visibility, opacity,
+// outline only.
+type OverlayPanel struct {
+	Visible *widget.Check
+	Opacity *widget.Slider
+	Outline *widget.Check
+	Labels  map[uint8]*widget.Check
+	box     *fyne.Container
+	r       *Reading
+}
+
+// NewOverlayPanel makes the panel for r's overlay settings.
+func NewOverlayPanel(r *Reading) *OverlayPanel {
+	p := &OverlayPanel{r: r, box: container.NewVBox(), Labels: map[uint8]*widget.Check{}}
+	p.Visible = widget.NewCheck("Label overlay", func(on bool) {
+		r.Overlay.Visible = on
+		r.Refresh()
+	})
+	p.Opacity = widget.NewSlider(0, 1)
+	p.Opacity.Step = 0.05
+	p.Opacity.OnChanged = func(v float64) {
+		r.Overlay.Opacity = v
+		r.Refresh()
+	}
+	p.Outline = widget.NewCheck("Outline only", func(on bool) {
+		r.Overlay.Outline = on
+		r.Refresh()
+	})
+	p.Sync()
+	return p
+}
+
+// Content is the panel's canvas object.
+func (p *OverlayPanel) Content() fyne.CanvasObject { return p.box }
+
+// SetLabels lists the labels of the study's label map (nil: none).
+func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
+	p.Labels = map[uint8]*widget.Check{}
+	objs := []fyne.CanvasObject{p.Visible}
+	if m == nil {
+		p.Visible.Disable()
+		objs = append(objs, widget.NewLabel("This study has no label map."))
+	} else {
+		p.Visible.Enable()
+		src := widget.NewLabel("Source: " + m.Source)
+		src.Wrapping = fyne.TextWrapWord
+		objs = append(objs, src)
+		for _, l := range m.Labels {
+			value := l.Value
+			c := widget.NewCheck(l.Name, func(on bool) {
+				p.r.Overlay.Hidden[value] = !on
+				p.r.Refresh()
+			})
+			c.SetChecked(!p.r.Overlay.Hidden[value])
+			p.Labels[value] = c
+			swatch := canvas.NewRectangle(l.Color)
+			swatch.SetMinSize(fyne.NewSize(14, 14))
+			objs = append(objs, container.NewBorder(nil, nil, container.NewCenter(swatch), nil, c))
+		}
+		objs = append(objs, container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, p.Opacity), p.Outline)
+	}
+	p.box.Objects = objs
+	p.box.Refresh()
+}
+
+// Sync shows the reading area's current settings.
+func (p *OverlayPanel) Sync() {
+	o := p.r.Overlay
+	p.Visible.SetChecked(o.Visible)
+	p.Opacity.SetValue(o.Opacity)
+	p.Outline.SetChecked(o.Outline)
+	for v, c := range p.Labels {
+		c.SetChecked(!o.Hidden[v])
+	}
+}
+
+// helpText lists the hotkeys and the mouse, from the table that dispatches the keys.
+func helpText() string {
+	var b strings.Builder
+	b.WriteString("Mouse: wheel scrolls the stack · left drag uses the tool · right drag zooms · middle drag pans · drag a series thumbnail onto a viewport\n\n")
+	for _, h := range hotkeys {
+		fmt.Fprintf(&b, "%-8s %s\n", h.Label, h.Does)
+	}
+	return b.String()
+}
+
+// newHelp makes the help overlay's content.
+func newHelp(close func()) fyne.CanvasObject {
+	text := widget.NewLabelWithStyle(helpText(), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	title := widget.NewLabelWithStyle("NeuroNova keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	bg := canvas.NewRectangle(color.NRGBA{R: 0x14, G: 0x17, B: 0x1c, A: 0xf0})
+	return container.NewStack(bg, container.NewPadded(container.NewBorder(title, widget.NewButton("Close (Esc)", close), nil, nil, container.NewVScroll(text))))
+}
