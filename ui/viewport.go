@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -107,6 +108,7 @@ type Viewport struct {
 	mu      sync.Mutex // guards want
 	want    *frame     // the latest state to draw; nil when drawn
 	kick    chan struct{}
+	shown   atomic.Int64   // frames handed to the screen, for tests and benchmarks
 	bufs    [4]*image.RGBA // the worker's: two plane buffers and two oriented ones, alternating
 	next    int
 	lastErr error
@@ -600,6 +602,7 @@ func (v *Viewport) renderLoop() {
 				v.img.Refresh()
 			}
 		})
+		v.shown.Add(1)
 	}
 }
 
