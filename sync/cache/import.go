@@ -1,0 +1,595 @@
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
+)
+
+// ImportSummary says what an import did, file by file where something was not imported.
+type ImportSummary struct {
+	Files    int              // candidate files examined (after unpacking ZIPs and converting NIfTI)
+	Imported int              // instances added to the cache
+	Bytes    int64            // bytes of the files added
+	Skipped  []FileNote       // files not imported on purpose: already in the cache, duplicates, DICOMDIR
+	Rejected []viewer.Rejected // files and inputs that could not be imported, with the reason
+	Studies  []string         // StudyInstanceUIDs that received instances or were already complete
+	// Converted lists the BraTS NIfTI folders stored as DICOM MR series.
+	Converted []string
+}
+
+// AlreadyPresent counts the files skipped because their SOP Instance UID was already in the cache.
+func (s *ImportSummary) AlreadyPresent() int {
+	n := 0
+	for _, k := range s.Skipped {
+		if k.Present {
+			n++
+		}
+	}
+	return n
+}
+
+// FileNote is one file and why it was skipped.
+type FileNote struct {
+	Path    string
+	Reason  string
+	Present bool // the instance is already in the cache (re-import)
+}
+
+// candidate is a file to import and the name the user knows it by.
+type candidate struct {
+	path   string // readable file
+	origin string // what to report: the input path, "archive.zip!entry" or "folder (converted NIfTI)"
+}
+
+// record is an instance parsed and stored, ready for the index.
+type record struct {
+	f      *viewer.File
+	obj    stored
+	origin string
+}
+
+// Import adds DICOM files, folders (recursively), ZIP archives, DICOMDIR media and BraTS NIfTI folders
+// (converted to DICOM MR series with dcmwrite) to the cache. Headers are parsed in parallel; instances are
+// deduplicated by SOP Instance UID, so importing the same files again adds nothing and counts them as
+// Skipped (Present). p, which may be nil, receives files done out of files found; it is called from
+// worker goroutines (hand it to the UI with fyne.Do). Cancelling ctx stops the import: what was committed
+// stays, complete; the summary so far is returned with ctx's error. Files that are not usable are listed
+// in Rejected with the reason and change nothing stored; an error is returned only when the cache itself
+// fails (or ctx is cancelled).
+//
+// Import holds the cache's writer lock for its duration: a second Import, GC or Check (in this or another
+// process) waits for it.
+func (c *Cache) Import(ctx context.Context, paths []string, p viewer.Progress) (*ImportSummary, error) {
+	sum := &ImportSummary{}
+	err := c.exclusive(ctx, func() error {
+		work, err := os.MkdirTemp(filepath.Join(c.dir, tmpDir), "import-*")
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer os.RemoveAll(work)
+		cands, err := c.expand(ctx, paths, work, sum)
+		if err != nil {
+			return err
+		}
+		sum.Files = len(cands)
+		return c.importFiles(ctx, cands, sum, p)
+	})
+	sort.Strings(sum.Studies)
+	sum.Studies = compactStrings(sum.Studies)
+	detail := fmt.Sprintf("%d files: %d imported, %d skipped, %d rejected", sum.Files, sum.Imported, len(sum.Skipped), len(sum.Rejected))
+	if err != nil {
+		detail += "; stopped: " + err.Error()
+	}
+	if aerr := c.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		return audit(ctx, tx, "import", strings.Join(paths, ", "), detail)
+	}); aerr != nil && err == nil {
+		err = aerr
+	}
+	c.log.Info("import", "dir", c.dir, "summary", detail)
+	return sum, err
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// expand turns the inputs into candidate files: folders are walked, ZIPs unpacked and BraTS folders
+// converted into work.
+func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *ImportSummary) ([]candidate, error) {
+	var out []candidate
+	seen := map[string]bool{}
+	add := func(path, origin string) {
+		if !seen[path] {
+			seen[path] = true
+			out = append(out, candidate{path: path, origin: origin})
+		}
+	}
+	nwork := 0
+	subWork := func() (string, error) {
+		nwork++
+		d := filepath.Join(work, fmt.Sprint(nwork))
+		return d, os.Mkdir(d, 0o700)
+	}
+	var walk func(root, originRoot string, inZip bool) error
+	convert := func(dir, origin string) error {
+		d, err := subWork()
+		if err != nil {
+			return err
+		}
+		st, err := viewer.LoadBraTS(dir)
+		if err == nil {
+			_, err = dcmwrite.WriteStudy(d, st, dcmwrite.KeepUIDs(), dcmwrite.WithContext(ctx))
+		}
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin, Err: fmt.Errorf("BraTS NIfTI folder: %w", err)})
+			return nil
+		}
+		sum.Converted = append(sum.Converted, origin)
+		return filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				add(p, origin+" (converted from NIfTI)")
+			}
+			return err
+		})
+	}
+	walk = func(root, originRoot string, inZip bool) error {
+		origin := func(p string) string {
+			rel, err := filepath.Rel(root, p)
+			if err != nil || rel == "." {
+				return originRoot
+			}
+			if inZip {
+				return originRoot + "!" + filepath.ToSlash(rel)
+			}
+			return filepath.Join(originRoot, rel)
+		}
+		return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: explainPathError(err)})
+				if e != nil && e.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			switch {
+			case e.IsDir():
+				if viewer.IsBraTSDir(p) {
+					if err := convert(p, origin(p)); err != nil {
+						return err
+					}
+					return fs.SkipDir
+				}
+				return nil
+			case !e.Type().IsRegular():
+				sum.Skipped = append(sum.Skipped, FileNote{Path: origin(p), Reason: "not a regular file (link or device)"})
+				return nil
+			case strings.EqualFold(e.Name(), "DICOMDIR"):
+				sum.Skipped = append(sum.Skipped, FileNote{Path: origin(p), Reason: "DICOMDIR index: the images it lists are imported from its folder"})
+				return nil
+			case isZip(p):
+				if inZip {
+					sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: errors.New("ZIP inside a ZIP: not unpacked (unpack the outer archive first)")})
+					return nil
+				}
+				d, err := subWork()
+				if err != nil {
+					return err
+				}
+				if err := unzip(ctx, p, d, c.limits); err != nil {
+					os.RemoveAll(d)
+					if cerr := ctx.Err(); cerr != nil {
+						return cerr
+					}
+					sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: err})
+					return nil
+				}
+				return walk(d, origin(p), true)
+			}
+			add(p, origin(p))
+			return nil
+		})
+	}
+	for _, in := range paths {
+		st, err := os.Stat(in)
+		if err != nil {
+			sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: in, Err: explainPathError(err)})
+			continue
+		}
+		root := in
+		if !st.IsDir() && strings.EqualFold(filepath.Base(in), "DICOMDIR") {
+			// A DICOMDIR names files relative to its own folder: import that folder.
+			root = filepath.Dir(in)
+		}
+		if err := walk(root, root, false); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func explainPathError(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no such file or folder: %w", err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("permission denied: %w", err)
+	}
+	return err
+}
+
+// importFiles parses and stores candidates on one worker per CPU and records them from one writer.
+func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportSummary, p viewer.Progress) error {
+	prog := &counter{fn: p, total: len(cands)}
+	prog.add(0)
+	var (
+		mu      sync.Mutex // guards sum and claimed
+		claimed = map[string]string{}
+		next    = make(chan int)
+		recs    = make(chan record, 64)
+	)
+	present, err := c.rdb.PrepareContext(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer present.Close()
+
+	var storeErr error
+	var once sync.Once
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) { once.Do(func() { storeErr = err; cancel() }) }
+
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range next {
+				rec, note, rej, err := c.prepare(wctx, cands[i], present, &mu, claimed)
+				switch {
+				case err != nil:
+					fail(err)
+				case rej != nil:
+					mu.Lock()
+					sum.Rejected = append(sum.Rejected, *rej)
+					mu.Unlock()
+					prog.add(1)
+				case note != nil:
+					mu.Lock()
+					sum.Skipped = append(sum.Skipped, *note)
+					sum.Studies = append(sum.Studies, rec.f.Study.UID)
+					mu.Unlock()
+					prog.add(1)
+				default:
+					select {
+					case recs <- rec:
+					case <-wctx.Done():
+					}
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for i := range cands {
+			select {
+			case next <- i:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(recs) }()
+
+	// The writer: commit batches of stored instances, after fsyncing the folders their files were renamed
+	// into. It drains recs even after a failure so that the workers can finish.
+	var batch []record
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, bytes, err := c.commitBatch(context.WithoutCancel(ctx), batch)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sum.Imported += n
+		sum.Bytes += bytes
+		for _, r := range batch {
+			sum.Studies = append(sum.Studies, r.f.Study.UID)
+		}
+		mu.Unlock()
+		prog.add(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case r, ok := <-recs:
+			if !ok {
+				done = true
+				break
+			}
+			batch = append(batch, r)
+			if len(batch) >= 128 {
+				if err := flush(); err != nil {
+					fail(err)
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				fail(err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		fail(err)
+	}
+	if storeErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("import: %w", storeErr)
+	}
+	return ctx.Err()
+}
+
+// prepare parses one candidate and, when it is a new instance, stores its file. It returns a record to
+// commit, or a skip note, or a rejection; err only for failures of the cache itself.
+func (c *Cache) prepare(ctx context.Context, cd candidate, present *sql.Stmt, mu *sync.Mutex, claimed map[string]string) (record, *FileNote, *viewer.Rejected, error) {
+	reject := func(err error) (record, *FileNote, *viewer.Rejected, error) {
+		return record{}, nil, &viewer.Rejected{Path: cd.origin, Err: err}, nil
+	}
+	if st, err := os.Stat(cd.path); err != nil {
+		return reject(explainPathError(err))
+	} else if st.Size() > c.limits.MaxFileBytes {
+		return reject(fmt.Errorf("file of %d bytes is larger than the %d-byte limit for one file", st.Size(), c.limits.MaxFileBytes))
+	}
+	f, err := viewer.ParseFile(cd.path)
+	if err != nil {
+		// ParseFile names the path it read; name the one the user gave instead.
+		msg := strings.TrimPrefix(err.Error(), cd.path+": ")
+		return reject(fmt.Errorf("%s", msg))
+	}
+	inst := &f.Instance
+	switch {
+	case inst.SOPInstanceUID == "":
+		return reject(errors.New("no SOPInstanceUID: the instance cannot be identified"))
+	case f.Study.UID == "" || f.Series.UID == "":
+		return reject(errors.New("no StudyInstanceUID or SeriesInstanceUID: cannot be grouped"))
+	}
+	rec := record{f: f, origin: cd.origin}
+	mu.Lock()
+	first, dup := claimed[inst.SOPInstanceUID]
+	if !dup {
+		claimed[inst.SOPInstanceUID] = cd.origin
+	}
+	mu.Unlock()
+	if dup {
+		return rec, &FileNote{Path: cd.origin, Reason: "same SOP Instance UID as " + first + " in this import"}, nil, nil
+	}
+	var one int
+	switch err := present.QueryRowContext(ctx, inst.SOPInstanceUID).Scan(&one); {
+	case err == nil:
+		return rec, &FileNote{Path: cd.origin, Reason: "already in the cache (SOP Instance UID " + inst.SOPInstanceUID + ")", Present: true}, nil, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return record{}, nil, nil, err
+	}
+	rec.obj, err = c.storeFile(cd.path, c.limits.MaxFileBytes)
+	if err != nil {
+		if ctx.Err() != nil {
+			return record{}, nil, nil, ctx.Err()
+		}
+		if errors.Is(err, fs.ErrNotExist) && !strings.Contains(err.Error(), c.dir) {
+			return reject(err)
+		}
+		return record{}, nil, nil, err
+	}
+	return rec, nil, nil, nil
+}
+
+// counter serialises progress so that done only grows.
+type counter struct {
+	mu          sync.Mutex
+	fn          viewer.Progress
+	done, total int
+}
+
+func (p *counter) add(k int) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = min(p.done+k, p.total)
+	p.fn(p.done, p.total)
+}
+
+// typeBits gives each series type a bit of studies.type_mask.
+var typeBits = map[viewer.SeriesType]int64{
+	viewer.T1: 1, viewer.T1CE: 2, viewer.T2: 4, viewer.FLAIR: 8, viewer.SEG: 16, viewer.DWI: 32, viewer.SWI: 64, viewer.Other: 128,
+}
+
+// commitBatch records stored instances in one transaction, after making their files durable. It returns
+// how many instances were new and their bytes.
+func (c *Cache) commitBatch(ctx context.Context, batch []record) (int, int64, error) {
+	dirs := map[string]bool{filepath.Join(c.dir, objectsDir): true}
+	for _, r := range batch {
+		dirs[r.obj.dir] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return 0, 0, err
+		}
+	}
+	added, bytes := 0, int64(0)
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		now := nowMillis()
+		touched := map[string]bool{}
+		knownStudy := map[string]bool{}
+		knownSeries := map[string]bool{}
+		for _, r := range batch {
+			f := r.f
+			if !knownStudy[f.Study.UID] {
+				if err := upsertStudy(ctx, tx, &f.Study, now); err != nil {
+					return err
+				}
+				knownStudy[f.Study.UID] = true
+			}
+			if !knownSeries[f.Series.UID] {
+				hints, _ := json.Marshal(f.Series.Hints)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO series(uid, study_uid, number, modality, description, type, frame_of_reference, hints)
+					VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(uid) DO NOTHING`,
+					f.Series.UID, f.Study.UID, f.Series.Number, f.Series.Modality, f.Series.Description, string(f.Series.Type),
+					f.Series.FrameOfReferenceUID, string(hints)); err != nil {
+					return fmt.Errorf("record series %s: %w", f.Series.UID, err)
+				}
+				knownSeries[f.Series.UID] = true
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO files(sha256, size, stored_at) VALUES (?,?,?) ON CONFLICT(sha256) DO NOTHING`,
+				r.obj.sum, r.obj.size, now); err != nil {
+				return fmt.Errorf("record file %s: %w", r.origin, err)
+			}
+			in := &f.Instance
+			res, err := tx.ExecContext(ctx, `INSERT INTO instances(sop_uid, series_uid, sha256, sop_class, transfer_syntax, number, rows, columns, frames, source)
+				VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sop_uid) DO NOTHING`,
+				in.SOPInstanceUID, f.Series.UID, r.obj.sum, in.SOPClassUID, in.TransferSyntax, in.Number, in.Rows, in.Columns, max(in.Frames, 1), r.origin)
+			if err != nil {
+				return fmt.Errorf("record instance %s: %w", r.origin, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				added++
+				bytes += r.obj.size
+			}
+			touched[f.Study.UID] = true
+		}
+		for uid := range touched {
+			if err := refreshStudy(ctx, tx, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, bytes, nil
+}
+
+// upsertStudy makes sure the study and its patient exist; an existing study keeps its row.
+func upsertStudy(ctx context.Context, tx *sql.Tx, st *viewer.Study, now int64) error {
+	var exists int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM studies WHERE uid = ?`, st.UID).Scan(&exists)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var pid int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO patients(patient_id, name, birth_date, sex) VALUES (?,?,?,?)
+		ON CONFLICT(patient_id, name) DO UPDATE SET
+			birth_date = CASE WHEN excluded.birth_date <> '' THEN excluded.birth_date ELSE birth_date END,
+			sex = CASE WHEN excluded.sex <> '' THEN excluded.sex ELSE sex END
+		RETURNING id`, st.PatientID, st.PatientName, st.PatientBirthDate, st.PatientSex).Scan(&pid); err != nil {
+		return fmt.Errorf("record patient of study %s: %w", st.UID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO studies(uid, patient, patient_name, patient_id, name_key, study_date, study_time, description, accession, imported_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?)`, st.UID, pid, st.PatientName, st.PatientID, strings.ToLower(st.PatientName),
+		st.StudyDate, st.StudyTime, st.Description, st.AccessionNumber, now); err != nil {
+		return fmt.Errorf("record study %s: %w", st.UID, err)
+	}
+	for _, term := range searchTerms(st.PatientName, st.PatientID, st.AccessionNumber) {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO study_terms(term, study_uid) VALUES (?, ?)`, term, st.UID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchTerms are the lower-case words a worklist search matches by prefix.
+func searchTerms(name, id, accession string) []string {
+	var out []string
+	for _, w := range splitWords(name) {
+		out = append(out, w)
+	}
+	for _, s := range []string{id, accession} {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// splitWords lower-cases s and splits it at PN separators (^ =), spaces and commas.
+func splitWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return r == '^' || r == '=' || r == ',' || r == ' ' || r == '\t'
+	})
+}
+
+// refreshStudy recomputes a study's counts, size, modalities and series types.
+func refreshStudy(ctx context.Context, tx *sql.Tx, uid string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT modality, type FROM series WHERE study_uid = ?`, uid)
+	if err != nil {
+		return err
+	}
+	mods := map[string]bool{}
+	var mask int64
+	nseries := 0
+	for rows.Next() {
+		var m, t string
+		if err := rows.Scan(&m, &t); err != nil {
+			rows.Close()
+			return err
+		}
+		nseries++
+		if m != "" {
+			mods[m] = true
+		}
+		mask |= typeBits[viewer.SeriesType(t)]
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var list []string
+	for m := range mods {
+		list = append(list, m)
+	}
+	sort.Strings(list)
+	_, err = tx.ExecContext(ctx, `UPDATE studies SET num_series = ?1, modalities = ?2, type_mask = ?3,
+		num_instances = (SELECT count(*) FROM instances i JOIN series s ON s.uid = i.series_uid WHERE s.study_uid = ?4),
+		size_bytes = (SELECT coalesce(sum(f.size), 0) FROM instances i JOIN series s ON s.uid = i.series_uid JOIN files f ON f.sha256 = i.sha256 WHERE s.study_uid = ?4)
+		WHERE uid = ?4`, nseries, strings.Join(list, `\`), mask, uid)
+	if err != nil {
+		return fmt.Errorf("update study %s: %w", uid, err)
+	}
+	return nil
+}

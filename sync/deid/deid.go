@@ -1,0 +1,335 @@
+// Package deid de-identifies DICOM files by the Basic Application Level Confidentiality Profile of DICOM
+// PS3.15 (Annex E, Table E.1-1): identifying attributes are removed, emptied or replaced, instance UIDs are
+// replaced consistently (every occurrence of a UID in one export gets the same new UID, so series keep
+// their study and frame of reference), private attributes, curves and overlay comments are removed, and
+// the De-identification Method Code Sequence records what was done.
+package deid
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/suyashkumar/dicom/pkg/uid"
+)
+
+// Method is written to De-identification Method (0012,0063).
+const Method = "DICOM PS3.15 E.1 Basic Application Level Confidentiality Profile (NeuroNova)"
+
+// ErrUnsupported is returned for files the anonymiser cannot rewrite safely (an encoding it does not
+// re-encode); the message names the reason.
+var ErrUnsupported = errors.New("cannot de-identify")
+
+// Anonymizer de-identifies the files of one export. It is safe for concurrent use.
+type Anonymizer struct {
+	salt string
+	mu   sync.Mutex
+	uids map[string]string
+	// BurnedIn lists files whose header says identifying text may be burned into the pixels
+	// (BurnedInAnnotation YES): the profile cannot clean pixels, a person must check them.
+	BurnedIn []string
+}
+
+// New returns an Anonymizer whose new UIDs derive from salt and the old UIDs: one salt, the same mapping
+// (reproducible exports); a fresh random salt (NewRandom) makes the mapping unlinkable.
+func New(salt string) *Anonymizer { return &Anonymizer{salt: salt, uids: map[string]string{}} }
+
+// NewRandom returns an Anonymizer with a random salt.
+func NewRandom() *Anonymizer { return New(dcmwrite.NewUID()) }
+
+// UID returns the replacement of an original UID.
+func (a *Anonymizer) UID(old string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n, ok := a.uids[old]; ok {
+		return n
+	}
+	n := viewer.DeterministicUID("neuronova de-identification", a.salt, old)
+	a.uids[old] = n
+	return n
+}
+
+// Mapping returns a copy of the UIDs replaced so far, old to new (keep it secret: it re-identifies).
+func (a *Anonymizer) Mapping() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := make(map[string]string, len(a.uids))
+	for k, v := range a.uids {
+		m[k] = v
+	}
+	return m
+}
+
+// nativeSyntaxes are the transfer syntaxes whose pixel bytes Encode (explicit VR little endian) can write
+// unchanged.
+var nativeSyntaxes = map[string]bool{uid.ImplicitVRLittleEndian: true, uid.ExplicitVRLittleEndian: true}
+
+// File de-identifies the DICOM file at path and returns the cleaned dataset (without file meta) for
+// dcmwrite.Encode. The file is first checked by the viewer's parser, so broken or hostile files fail with
+// its clear error before the library reads them.
+func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
+	f, err := viewer.ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !nativeSyntaxes[f.Instance.TransferSyntax] {
+		return nil, fmt.Errorf("%s: %w: transfer syntax %s is not re-encoded (only native little-endian files are exported anonymised)", path, ErrUnsupported, f.Instance.TransferSyntax)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	elems, err := a.Read(fh, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return elems, nil
+}
+
+// Read de-identifies a DICOM Part 10 stream of size bytes. Prefer File, which checks the file first.
+func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			elems, err = nil, fmt.Errorf("DICOM parser panicked: %v", p)
+		}
+	}()
+	ds, err := dicom.Parse(r, size, nil, dicom.SkipProcessingPixelDataValue(), dicom.AllowMissingMetaElementGroupLength(), dicom.AllowUnknownSpecificCharacterSet())
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	var ts string
+	for _, e := range ds.Elements {
+		if e.Tag == tag.TransferSyntaxUID {
+			ts = strings.TrimRight(firstString(e), " \x00")
+		}
+	}
+	if !nativeSyntaxes[ts] {
+		return nil, fmt.Errorf("%w: transfer syntax %q is not re-encoded (only native little-endian files)", ErrUnsupported, ts)
+	}
+	out, err := a.clean(ds.Elements, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range out {
+		if e.Tag == tag.BurnedInAnnotation && strings.EqualFold(strings.TrimSpace(firstString(e)), "YES") {
+			a.mu.Lock()
+			a.BurnedIn = append(a.BurnedIn, firstString(findTag(out, tag.SOPInstanceUID)))
+			a.mu.Unlock()
+		}
+	}
+	var b dcmwrite.Builder
+	b.String(tag.PatientIdentityRemoved, "YES")
+	b.String(tag.DeidentificationMethod, Method)
+	var code dcmwrite.Builder
+	code.String(tag.CodeValue, "113100")
+	code.String(tag.CodingSchemeDesignator, "DCM")
+	code.String(tag.CodeMeaning, "Basic Application Confidentiality Profile")
+	item, err := code.Elements()
+	if err != nil {
+		return nil, err
+	}
+	b.Sequence(tag.DeidentificationMethodCodeSequence, item)
+	b.String(tag.LongitudinalTemporalInformationModified, "REMOVED")
+	added, err := b.Elements()
+	if err != nil {
+		return nil, err
+	}
+	drop := map[tag.Tag]bool{}
+	for _, e := range added {
+		drop[e.Tag] = true
+	}
+	kept := out[:0]
+	for _, e := range out {
+		if !drop[e.Tag] {
+			kept = append(kept, e)
+		}
+	}
+	if findTag(kept, tag.SOPInstanceUID) == nil || findTag(kept, tag.SOPClassUID) == nil {
+		return nil, fmt.Errorf("%w: no SOPClassUID or SOPInstanceUID", ErrUnsupported)
+	}
+	return append(kept, added...), nil
+}
+
+// Encode writes a de-identified dataset as a DICOM file (explicit VR little endian) to w.
+func Encode(w io.Writer, elems []*dicom.Element) error { return dcmwrite.Encode(w, elems) }
+
+// Bytes de-identifies the file at path and returns the new file's bytes.
+func (a *Anonymizer) Bytes(path string) ([]byte, error) {
+	elems, err := a.File(path)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := dcmwrite.Encode(&buf, elems); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func findTag(elems []*dicom.Element, t tag.Tag) *dicom.Element {
+	for _, e := range elems {
+		if e.Tag == t {
+			return e
+		}
+	}
+	return nil
+}
+
+func firstString(e *dicom.Element) string {
+	if e == nil || e.Value == nil || e.Value.ValueType() != dicom.Strings {
+		return ""
+	}
+	if s, _ := e.Value.GetValue().([]string); len(s) > 0 {
+		return s[0]
+	}
+	return ""
+}
+
+// wellKnownUID reports whether u is a UID the standard defines (SOP classes, transfer syntaxes, coding
+// schemes…), which identifies nothing and must be kept.
+func wellKnownUID(u string) bool {
+	u = strings.TrimRight(u, " \x00")
+	if strings.HasPrefix(u, "1.2.840.10008.") {
+		return true
+	}
+	_, err := uid.Lookup(u)
+	return err == nil
+}
+
+// clean applies the profile to one dataset or sequence item.
+func (a *Anonymizer) clean(elems []*dicom.Element, depth int) ([]*dicom.Element, error) {
+	if depth > 32 {
+		return nil, fmt.Errorf("%w: sequences nested more than 32 deep", ErrUnsupported)
+	}
+	out := make([]*dicom.Element, 0, len(elems))
+	for _, e := range elems {
+		t := e.Tag
+		switch {
+		case t.Group == tag.MetadataGroup, t.Element == 0x0000: // file meta (Encode rewrites it), group lengths
+			continue
+		case t.Group%2 == 1: // private attributes
+			continue
+		case t.Group >= 0x5000 && t.Group <= 0x50FF: // curves
+			continue
+		case t.Group >= 0x6000 && t.Group <= 0x60FF && (t.Element == 0x3000 || t.Element == 0x4000): // overlay data, comments
+			continue
+		}
+		act, listed := actionOf(t)
+		if !listed {
+			switch e.RawValueRepresentation {
+			case "PN":
+				act = Remove
+			case "UI":
+				act = NewUID
+			default:
+				act = Keep
+			}
+		}
+		switch act {
+		case Remove:
+			continue
+		case Empty:
+			ne, err := emptyLike(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ne)
+		case NewUID:
+			ne, err := a.replaceUIDs(e)
+			if err != nil {
+				return nil, err
+			}
+			if ne != nil {
+				out = append(out, ne)
+			}
+		default:
+			ne, err := a.keep(e, depth)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ne)
+		}
+	}
+	return out, nil
+}
+
+// keep copies an element, cleaning the items of a sequence.
+func (a *Anonymizer) keep(e *dicom.Element, depth int) (*dicom.Element, error) {
+	if e.Value == nil || e.Value.ValueType() != dicom.Sequences {
+		return e, nil
+	}
+	items := e.Value.GetValue().([]*dicom.SequenceItemValue)
+	cleaned := make([][]*dicom.Element, 0, len(items))
+	for _, it := range items {
+		c, err := a.clean(it.GetValue().([]*dicom.Element), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		cleaned = append(cleaned, c)
+	}
+	v, err := dicom.NewValue(cleaned)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tag.DebugString(e.Tag), err)
+	}
+	return &dicom.Element{Tag: e.Tag, ValueRepresentation: e.ValueRepresentation, RawValueRepresentation: e.RawValueRepresentation, Value: v}, nil
+}
+
+// emptyLike returns e with a zero-length value of the same kind.
+func emptyLike(e *dicom.Element) (*dicom.Element, error) {
+	var data any = []string{}
+	if e.Value != nil {
+		switch e.Value.ValueType() {
+		case dicom.Sequences:
+			data = [][]*dicom.Element{}
+		case dicom.Bytes:
+			data = []byte{}
+		case dicom.Ints:
+			data = []int{}
+		case dicom.Floats:
+			data = []float64{}
+		}
+	}
+	v, err := dicom.NewValue(data)
+	if err != nil {
+		return nil, err
+	}
+	return &dicom.Element{Tag: e.Tag, ValueRepresentation: e.ValueRepresentation, RawValueRepresentation: e.RawValueRepresentation, Value: v}, nil
+}
+
+// replaceUIDs maps every non-standard UID value of e; a UID element that is not a string is removed.
+func (a *Anonymizer) replaceUIDs(e *dicom.Element) (*dicom.Element, error) {
+	if e.Value == nil || e.Value.ValueType() != dicom.Strings {
+		return nil, nil
+	}
+	old := e.Value.GetValue().([]string)
+	vals := make([]string, len(old))
+	for i, u := range old {
+		u = strings.TrimRight(u, " \x00")
+		switch {
+		case u == "":
+			vals[i] = ""
+		case wellKnownUID(u):
+			vals[i] = u
+		default:
+			vals[i] = a.UID(u)
+		}
+	}
+	v, err := dicom.NewValue(vals)
+	if err != nil {
+		return nil, err
+	}
+	return &dicom.Element{Tag: e.Tag, ValueRepresentation: e.ValueRepresentation, RawValueRepresentation: e.RawValueRepresentation, Value: v}, nil
+}
