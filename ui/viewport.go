@@ -717,21 +717,23 @@ func (r *viewportRenderer) layoutVectors() {
 		switch m.Kind {
 		case ToolLength:
 			line(a, b, measureColor, 2)
-		case ToolEllipse, ToolRectangle:
-			var shape fyne.CanvasObject
-			if m.Kind == ToolEllipse {
-				c := canvas.NewCircle(color.Transparent)
-				c.StrokeColor, c.StrokeWidth = measureColor, 2
-				shape = c
-			} else {
-				rc := canvas.NewRectangle(color.Transparent)
-				rc.StrokeColor, rc.StrokeWidth = measureColor, 2
-				shape = rc
+		case ToolEllipse:
+			// A polygon through the image, so that it follows rotation, flips and the pixel aspect.
+			cx, cy := (m.A.X+m.B.X)/2, (m.A.Y+m.B.Y)/2
+			rx, ry := (m.B.X-m.A.X)/2, (m.B.Y-m.A.Y)/2
+			const segments = 64
+			prev := v.ImageToView(cx+rx, cy)
+			for k := 1; k <= segments; k++ {
+				t := 2 * math.Pi * float64(k) / segments
+				p := v.ImageToView(cx+rx*math.Cos(t), cy+ry*math.Sin(t))
+				line(prev, p, measureColor, 2)
+				prev = p
 			}
-			tl := fyne.NewPos(min(a.X, b.X), min(a.Y, b.Y))
-			shape.Move(tl)
-			shape.Resize(fyne.NewSize(abs32(b.X-a.X), abs32(b.Y-a.Y)))
-			v.vectors = append(v.vectors, shape)
+		case ToolRectangle:
+			corners := [4]fyne.Position{a, v.ImageToView(m.B.X, m.A.Y), b, v.ImageToView(m.A.X, m.B.Y)}
+			for k := range corners {
+				line(corners[k], corners[(k+1)%4], measureColor, 2)
+			}
 		case ToolProbe:
 			c := canvas.NewCircle(measureColor)
 			c.Move(a.Subtract(fyne.NewPos(3, 3)))
@@ -740,13 +742,6 @@ func (r *viewportRenderer) layoutVectors() {
 		}
 		label(fyne.NewPos(max(a.X, b.X)+4, max(a.Y, b.Y)+4), m.Label())
 	}
-}
-
-func abs32(x float32) float32 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 func (r *viewportRenderer) MinSize() fyne.Size { return fyne.NewSize(128, 128) }
