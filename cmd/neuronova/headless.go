@@ -62,7 +62,7 @@ func open(paths []string, stderr io.Writer) (*viewer.ScanResult, error) {
 	if len(res.Studies) == 0 {
 		msg := fmt.Sprintf("no DICOM or BraTS study found in %s", strings.Join(paths, ", "))
 		for _, r := range res.Rejected[:min(len(res.Rejected), 5)] {
-			msg += fmt.Sprintf("\n  %s: %v", r.Path, r.Err)
+			msg += "\n  " + rejection(r)
 		}
 		if len(res.Rejected) > 5 {
 			msg += fmt.Sprintf("\n  … and %d more files", len(res.Rejected)-5)
@@ -104,10 +104,18 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 	if len(res.Rejected) > 0 {
 		fmt.Fprintf(stdout, "Skipped %d files:\n", len(res.Rejected))
 		for _, r := range res.Rejected {
-			fmt.Fprintf(stdout, "  %s: %v\n", r.Path, r.Err)
+			fmt.Fprintf(stdout, "  %s\n", rejection(r))
 		}
 	}
 	return nil
+}
+
+// rejection says which file was left out and why, naming the file once.
+func rejection(r viewer.Rejected) string {
+	if strings.Contains(r.Err.Error(), r.Path) {
+		return r.Err.Error()
+	}
+	return fmt.Sprintf("%s: %v", r.Path, r.Err)
 }
 
 func vec(v viewer.Vec3) string { return fmt.Sprintf("(%.3g, %.3g, %.3g)", v[0], v[1], v[2]) }
