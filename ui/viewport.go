@@ -687,11 +687,13 @@ func (r *viewportRenderer) layoutVectors() {
 		l.Position1, l.Position2 = a, b
 		v.vectors = append(v.vectors, l)
 	}
+	// label places text beside a measurement, kept inside the viewport.
 	label := func(at fyne.Position, s string) {
 		t := widget.NewLabel(s)
 		t.Importance = widget.HighImportance
-		t.Move(at)
-		t.Resize(t.MinSize())
+		size := t.MinSize()
+		t.Move(fyne.NewPos(max(0, min(at.X, float32(v.tr.viewW)-size.Width)), max(0, min(at.Y, float32(v.tr.viewH)-size.Height))))
+		t.Resize(size)
 		v.vectors = append(v.vectors, t)
 	}
 	for _, l := range v.refLines {

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/measure"
 	"github.com/neuronova/neuronova/viewer/render"
 )
 
@@ -200,4 +201,34 @@ func BenchmarkViewportScrollStep(b *testing.B) {
 		vp.Scrolled(&fyne.ScrollEvent{Scrolled: fyne.Delta{DY: float32(-step)}})
 		waitFrames(n + 1)
 	}
+}
+
+// TestViewportGolden renders a viewport with the overlay, a length and an ellipse ROI, rotated a quarter
+// turn and zoomed, against a PNG golden: annotations and edge letters must follow the transform.
+func TestViewportGolden(t *testing.T) {
+	test.NewTempApp(t)
+	vol, labels := testVolume(t)
+	vp := NewViewport()
+	w := test.NewWindow(vp)
+	defer w.Close()
+	w.SetPadded(false)
+	w.Resize(fyne.NewSize(320, 240))
+	if err := vp.SetSeries(viewer.NewVolumeSeries("1.2.3", "golden", viewer.T1CE, vol), vol, labels, render.Axial); err != nil {
+		t.Fatal(err)
+	}
+	vp.Rotate(1)
+	vp.Zoom(1.25)
+	vp.Measure(ToolLength, measure.Point{X: 2, Y: 2}, measure.Point{X: 12, Y: 2})
+	vp.Measure(ToolEllipse, measure.Point{X: 16, Y: 8}, measure.Point{X: 28, Y: 20})
+	waitShown(t, vp, orientedExpected(t, vol, labels, 5, vp.Window()), "rotated slice")
+	test.AssertImageMatches(t, "viewport_rotated.png", w.Canvas().Capture())
+}
+
+// orientedExpected is expected() turned a quarter clockwise, as the viewport shows it after Rotate(1).
+func orientedExpected(t *testing.T, v *viewer.Volume, labels *viewer.LabelMap, slice int, win viewer.Window) *image.RGBA {
+	src := expected(t, v, labels, slice, win)
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
+	orientImage(dst, src, 1, false, false)
+	return dst
 }
