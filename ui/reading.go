@@ -53,6 +53,7 @@ type Reading struct {
 	grid     *fyne.Container
 	volumes  map[*viewer.Series]*viewer.Volume
 	loading  map[*viewer.Series][]func(*viewer.Volume) // callbacks waiting for a volume
+	ctx      context.Context                           // the open study's loads; cancelled when another study opens
 	cancel   context.CancelFunc
 	syncing  bool
 	cineStop chan struct{}
@@ -77,6 +78,7 @@ func NewReading() *Reading {
 		}
 		r.ports[i] = vp
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.grid = container.NewGridWithColumns(2)
 	r.ports[0].SetActive(true)
 	return r
@@ -110,8 +112,7 @@ func (r *Reading) Open(st *viewer.Study) {
 	r.study = st
 	r.volumes, r.loading = map[*viewer.Series]*viewer.Volume{}, map[*viewer.Series][]func(*viewer.Volume){}
 	r.shown = [4]*viewer.Series{}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	var hang []*viewer.Series
 	for _, t := range viewer.BrainTumourTypes {
 		if se := st.SeriesByType(t); se != nil {
@@ -124,7 +125,7 @@ func (r *Reading) Open(st *viewer.Study) {
 		hang = st.Series[:min(1, len(st.Series))]
 		r.setLayout(Layout1x1)
 	}
-	r.prefetch(ctx, hang)
+	r.prefetch(hang)
 	for i, se := range hang {
 		r.Assign(i, se)
 	}
@@ -188,7 +189,7 @@ func (r *Reading) Activate(i int) {
 func (r *Reading) Assign(i int, se *viewer.Series) { r.assign(i, se, render.Axial) }
 
 func (r *Reading) assign(i int, se *viewer.Series, o render.Orientation) {
-	if i < 0 || i >= len(r.ports) || se == nil {
+	if i < 0 || i >= len(r.ports) || se == nil || r.study == nil {
 		return
 	}
 	r.shown[i] = se
@@ -230,14 +231,13 @@ func (r *Reading) withVolume(se *viewer.Series, fn func(*viewer.Volume)) {
 	waiting, inFlight := r.loading[se]
 	r.loading[se] = append(waiting, fn)
 	if !inFlight {
-		ctx := context.Background()
-		r.prefetch(ctx, []*viewer.Series{se})
+		r.prefetch([]*viewer.Series{se})
 	}
 }
 
 // prefetch loads series in one worker (viewer.LoadStudy decodes them all at once) and hands each volume
 // to the callbacks waiting for it.
-func (r *Reading) prefetch(ctx context.Context, series []*viewer.Series) {
+func (r *Reading) prefetch(series []*viewer.Series) {
 	var todo []*viewer.Series
 	for _, se := range series {
 		if _, ok := r.volumes[se]; ok {
@@ -252,7 +252,7 @@ func (r *Reading) prefetch(ctx context.Context, series []*viewer.Series) {
 		return
 	}
 	report := r.OnLoading
-	study := r.study
+	study, ctx := r.study, r.ctx
 	go func() {
 		vols, err := viewer.LoadStudy(ctx, todo, func(done, total int) {
 			if report != nil {
