@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,19 +53,19 @@ func demoDir(tb testing.TB) string {
 }
 
 // smallStudy writes a small synthetic MR study (4 series of 12 slices of 40×40) with fresh UIDs into a
-// new folder and returns the folder and the in-memory study.
-func smallStudy(tb testing.TB, seed uint64) (string, *viewer.Study) {
+// new folder and returns the folder and the in-memory study; n names the patient.
+func smallStudy(tb testing.TB, n uint64) (string, *viewer.Study) {
 	tb.Helper()
 	p := demo.DefaultParams()
-	p.Seed = seed
+	// The default phantom (its seed is known to be valid); WriteStudy gives each copy fresh UIDs.
 	p.Grid = viewer.Geometry{Size: [3]int{40, 40, 12}, Spacing: viewer.Vec3{5, 5, 10}, Origin: viewer.Vec3{-97.5, -97.5, -55},
 		Direction: viewer.IdentityDirection}
 	st, err := demo.NewStudy(p)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st.PatientName = fmt.Sprintf("SMALL^PATIENT%d", seed)
-	st.PatientID = fmt.Sprintf("SP%04d", seed)
+	st.PatientName = fmt.Sprintf("SMALL^PATIENT%d", n)
+	st.PatientID = fmt.Sprintf("SP%04d", n)
 	dir := tb.TempDir()
 	if _, err := dcmwrite.WriteStudy(dir, st); err != nil {
 		tb.Fatal(err)
@@ -149,4 +150,9 @@ func assertConsistent(tb testing.TB, dataDir string) {
 	if err := c.rdb.QueryRowContext(ctx, `SELECT count(*) - count(DISTINCT sop_uid) FROM instances`).Scan(&dup); err != nil || dup != 0 {
 		tb.Fatalf("duplicate instances: %d %v", dup, err)
 	}
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }

@@ -21,12 +21,12 @@ import (
 
 // ImportSummary says what an import did, file by file where something was not imported.
 type ImportSummary struct {
-	Files    int              // candidate files examined (after unpacking ZIPs and converting NIfTI)
-	Imported int              // instances added to the cache
-	Bytes    int64            // bytes of the files added
-	Skipped  []FileNote       // files not imported on purpose: already in the cache, duplicates, DICOMDIR
+	Files    int               // candidate files examined (after unpacking ZIPs and converting NIfTI)
+	Imported int               // instances added to the cache
+	Bytes    int64             // bytes of the files added
+	Skipped  []FileNote        // files not imported on purpose: already in the cache, duplicates, DICOMDIR
 	Rejected []viewer.Rejected // files and inputs that could not be imported, with the reason
-	Studies  []string         // StudyInstanceUIDs that received instances or were already complete
+	Studies  []string          // StudyInstanceUIDs that received instances or were already complete
 	// Converted lists the BraTS NIfTI folders stored as DICOM MR series.
 	Converted []string
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // Method is written to De-identification Method (0012,0063).
-const Method = "DICOM PS3.15 E.1 Basic Application Level Confidentiality Profile (NeuroNova)"
+const Method = "PS3.15 E.1 Basic Application Confidentiality Profile"
 
 // ErrUnsupported is returned for files the anonymiser cannot rewrite safely (an encoding it does not
 // re-encode); the message names the reason.
