@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -53,6 +54,11 @@ type config struct {
 	MaxUploadBytes   int64
 	LogLevel         string
 	Demo             bool
+
+	// writeStudy writes the demo study's DICOM files (viewer/demo.Write unless set; tests write a small one).
+	writeStudy func(dir string) error
+	// listening, when set, receives the address the server listens on once it accepts connections.
+	listening func(addr string)
 }
 
 // parseConfig reads flags, with defaults taken from the environment where set.
@@ -198,8 +204,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	}
 
 	if cfg.Demo {
+		writeStudy := cfg.writeStudy
+		if writeStudy == nil {
+			writeStudy = func(dir string) error { return viewerdemo.Write(dir) }
+		}
 		err := demo.Seed(ctx, demo.Options{Store: store, Passwords: passwords, Orthanc: pacs, Out: out, Logger: log,
-			WriteStudy: func(dir string) error { return viewerdemo.Write(dir) }, StudyPatientID: viewerdemo.PatientID})
+			WriteStudy: writeStudy, StudyPatientID: viewerdemo.PatientID})
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
@@ -221,9 +231,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 
 	hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("neuronova-server listening", "addr", cfg.Addr, "db", cfg.DB, "orthanc", pacs.URL(), "redis", cfg.RedisAddr,
+	go func() { errc <- hs.Serve(ln) }()
+	if cfg.listening != nil {
+		cfg.listening(ln.Addr().String())
+	}
+	log.Info("neuronova-server listening", "addr", ln.Addr().String(), "db", cfg.DB, "orthanc", pacs.URL(), "redis", cfg.RedisAddr,
 		"rate", cfg.Rate, "burst", cfg.Burst, "access_ttl", cfg.AccessTTL.String())
 	select {
 	case err := <-errc:
