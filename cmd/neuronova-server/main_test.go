@@ -230,4 +230,3 @@ func TestDemoServerAsANewUserWouldTryIt(t *testing.T) {
 		}
 	}
 }
-
