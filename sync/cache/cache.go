@@ -35,8 +35,19 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
+
+// driverName is go-sqlite3 with a connect hook that maps the database into memory (mmap_size), so that
+// every connection reads the same OS page cache instead of warming a private page cache of its own.
+const driverName = "sqlite3_neuronova_cache"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		_, err := conn.Exec("PRAGMA mmap_size = 1073741824", nil)
+		return err
+	}})
+}
 
 // EnvDataDir names the environment variable that overrides the default data directory.
 const EnvDataDir = "NEURONOVA_DATA"
@@ -176,7 +187,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 	common := "_foreign_keys=on&_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL"
 	uri := "file:" + (&urlPath{dbPath}).String()
 	if !opts.ReadOnly {
-		c.wdb, err = sql.Open("sqlite3", uri+"?"+common+"&_txlock=immediate")
+		c.wdb, err = sql.Open(driverName, uri+"?"+common+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open cache %s: %w", abs, err)
 		}
@@ -187,7 +198,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("open cache %s: %w", abs, err)
 		}
 	}
-	c.rdb, err = sql.Open("sqlite3", uri+"?"+common+"&mode=ro&_query_only=1")
+	c.rdb, err = sql.Open(driverName, uri+"?"+common+"&mode=ro&_query_only=1")
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open cache %s: %w", abs, err)

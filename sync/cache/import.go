@@ -520,13 +520,14 @@ func upsertStudy(ctx context.Context, tx *sql.Tx, st *viewer.Study, now int64) e
 		RETURNING id`, st.PatientID, st.PatientName, st.PatientBirthDate, st.PatientSex).Scan(&pid); err != nil {
 		return fmt.Errorf("record patient of study %s: %w", st.UID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO studies(uid, patient, patient_name, patient_id, name_key, study_date, study_time, description, accession, imported_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?)`, st.UID, pid, st.PatientName, st.PatientID, strings.ToLower(st.PatientName),
-		st.StudyDate, st.StudyTime, st.Description, st.AccessionNumber, now); err != nil {
+	var sid int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO studies(uid, patient, patient_name, patient_id, birth_date, sex, name_key, study_date, study_time, description, accession, imported_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`, st.UID, pid, st.PatientName, st.PatientID, st.PatientBirthDate, st.PatientSex,
+		strings.ToLower(st.PatientName), st.StudyDate, st.StudyTime, st.Description, st.AccessionNumber, now).Scan(&sid); err != nil {
 		return fmt.Errorf("record study %s: %w", st.UID, err)
 	}
 	for _, term := range searchTerms(st.PatientName, st.PatientID, st.AccessionNumber) {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO study_terms(term, study_uid) VALUES (?, ?)`, term, st.UID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO study_terms(term, study_id) VALUES (?, ?)`, term, sid); err != nil {
 			return err
 		}
 	}

@@ -85,7 +85,7 @@ type Page struct {
 	HasMore bool
 }
 
-const studyColumns = `s.uid, s.patient_name, s.patient_id, p.birth_date, p.sex, s.study_date, s.study_time, s.description,
+const studyColumns = `s.uid, s.patient_name, s.patient_id, s.birth_date, s.sex, s.study_date, s.study_time, s.description,
 	s.accession, s.modalities, s.type_mask, s.num_series, s.num_instances, s.size_bytes, s.imported_at, s.opened_at, s.pinned, s.sync_state`
 
 func scanStudyRow(sc interface{ Scan(...any) error }) (StudyRow, error) {
@@ -115,6 +115,12 @@ func scanStudyRow(sc interface{ Scan(...any) error }) (StudyRow, error) {
 	return r, nil
 }
 
+// denseTerm is the number of studies a search word must match to be checked per row rather than looked up.
+const denseTerm = 1000
+
+// countCap bounds the counting of a search word's matches.
+const countCap = 100_000
+
 // ErrBadQuery is returned for a query with an invalid field; the message names it.
 var ErrBadQuery = errors.New("invalid worklist query")
 
@@ -123,9 +129,40 @@ var ErrBadQuery = errors.New("invalid worklist query")
 func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 	var where []string
 	var args []any
-	for _, w := range splitWords(q.Text) {
-		where = append(where, `s.uid IN (SELECT study_uid FROM study_terms WHERE term >= ? AND term < ?)`)
-		args = append(args, w, w+"\xff")
+	// Search words: the rarest is looked up in the term index (IN) and drives the query; the others are
+	// checked per candidate (EXISTS on the study's terms). One common word alone under a time order is
+	// instead checked row by row while the sort index is walked, which stops as soon as the page is full.
+	words := splitWords(q.Text)
+	counts := make([]int, len(words))
+	for i, w := range words {
+		if err := c.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM study_terms WHERE term >= ? AND term < ? LIMIT ?)`,
+			w, w+"\xff", countCap).Scan(&counts[i]); err != nil {
+			return nil, fmt.Errorf("worklist: %w", err)
+		}
+	}
+	rarest := -1
+	for i := range words {
+		if rarest < 0 || counts[i] < counts[rarest] {
+			rarest = i
+		}
+	}
+	timeOrder := q.Sort == "" || q.Sort == SortDate || q.Sort == SortOpened || q.Sort == SortImported
+	switch {
+	case len(words) == 0:
+	case len(words) == 1 && timeOrder && counts[0] >= denseTerm:
+		where = append(where, `EXISTS (SELECT 1 FROM study_terms t WHERE t.study_id = s.id AND t.term >= ? AND t.term < ?)`)
+		args = append(args, words[0], words[0]+"\xff")
+	default:
+		// The words are intersected on the term index alone; only matching studies are then read.
+		sub := `SELECT t0.study_id FROM study_terms t0 WHERE t0.term >= ? AND t0.term < ?`
+		args = append(args, words[rarest], words[rarest]+"\xff")
+		for i, w := range words {
+			if i != rarest {
+				sub += ` AND EXISTS (SELECT 1 FROM study_terms tk WHERE tk.study_id = t0.study_id AND tk.term >= ? AND tk.term < ?)`
+				args = append(args, w, w+"\xff")
+			}
+		}
+		where = append(where, `s.id IN (`+sub+`)`)
 	}
 	for _, d := range []struct{ name, v string }{{"From", q.From}, {"To", q.To}} {
 		if d.v != "" && (len(d.v) != 8 || strings.Trim(d.v, "0123456789") != "") {
@@ -179,15 +216,15 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 	var order string
 	switch q.Sort {
 	case SortDate, "":
-		order = fmt.Sprintf("s.study_date %[1]s, s.study_time %[1]s, s.uid %[1]s", dir)
+		order = fmt.Sprintf("s.study_date %[1]s, s.study_time %[1]s, s.id %[1]s", dir)
 	case SortName:
-		order = fmt.Sprintf("s.name_key %[1]s, s.uid %[1]s", dir)
+		order = fmt.Sprintf("s.name_key %[1]s, s.id %[1]s", dir)
 	case SortPatientID:
-		order = fmt.Sprintf("s.patient_id %[1]s, s.uid %[1]s", dir)
+		order = fmt.Sprintf("s.patient_id %[1]s, s.id %[1]s", dir)
 	case SortOpened:
-		order = fmt.Sprintf("s.opened_at %[1]s, s.uid %[1]s", dir)
+		order = fmt.Sprintf("s.opened_at %[1]s, s.id %[1]s", dir)
 	case SortImported:
-		order = fmt.Sprintf("s.imported_at %[1]s, s.uid %[1]s", dir)
+		order = fmt.Sprintf("s.imported_at %[1]s, s.id %[1]s", dir)
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -197,11 +234,13 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 	if q.Offset < 0 {
 		return nil, fmt.Errorf("%w: negative offset", ErrBadQuery)
 	}
-	query := `SELECT ` + studyColumns + ` FROM studies s JOIN patients p ON p.id = s.patient`
+	// Two steps: the page's row ids are found and sorted on narrow rows, then only they are read in full.
+	inner := `SELECT s.id FROM studies s`
 	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
+		inner += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	inner += ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	query := `SELECT ` + studyColumns + ` FROM studies s WHERE s.id IN (` + inner + `) ORDER BY ` + order
 	args = append(args, limit+1, q.Offset)
 	rows, err := c.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -227,7 +266,7 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 
 // StudyInfo returns the worklist row of one study, or ErrNotFound.
 func (c *Cache) StudyInfo(ctx context.Context, uid string) (*StudyRow, error) {
-	row := c.rdb.QueryRowContext(ctx, `SELECT `+studyColumns+` FROM studies s JOIN patients p ON p.id = s.patient WHERE s.uid = ?`, uid)
+	row := c.rdb.QueryRowContext(ctx, `SELECT `+studyColumns+` FROM studies s WHERE s.uid = ?`, uid)
 	r, err := scanStudyRow(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("study %s: %w", uid, ErrNotFound)

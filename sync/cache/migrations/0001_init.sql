@@ -11,10 +11,13 @@ CREATE TABLE patients (
 );
 
 CREATE TABLE studies (
-    uid           TEXT PRIMARY KEY,        -- StudyInstanceUID
+    id            INTEGER PRIMARY KEY,     -- row id: search terms and sort indexes point here
+    uid           TEXT NOT NULL UNIQUE,    -- StudyInstanceUID
     patient       INTEGER NOT NULL REFERENCES patients(id),
-    patient_name  TEXT NOT NULL,           -- copied from patients for sorting and display
+    patient_name  TEXT NOT NULL,           -- copied from patients so that a worklist page reads one table
     patient_id    TEXT NOT NULL,
+    birth_date    TEXT NOT NULL DEFAULT '',
+    sex           TEXT NOT NULL DEFAULT '',
     name_key      TEXT NOT NULL,           -- lower-cased patient_name, for sorting
     study_date    TEXT NOT NULL DEFAULT '',-- YYYYMMDD
     study_time    TEXT NOT NULL DEFAULT '',
@@ -41,11 +44,11 @@ CREATE INDEX studies_sync     ON studies(sync_state, study_date);
 -- Search terms of a study: each word of the patient name, the patient ID and the accession number, lower
 -- case. The worklist matches a query word as a prefix of a term through the index.
 CREATE TABLE study_terms (
-    term      TEXT NOT NULL,
-    study_uid TEXT NOT NULL REFERENCES studies(uid) ON DELETE CASCADE,
-    PRIMARY KEY (term, study_uid)
+    term     TEXT NOT NULL,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    PRIMARY KEY (term, study_id)
 ) WITHOUT ROWID;
-CREATE INDEX study_terms_study ON study_terms(study_uid);
+CREATE INDEX study_terms_study ON study_terms(study_id, term);
 
 CREATE TABLE series (
     uid          TEXT PRIMARY KEY,         -- SeriesInstanceUID
