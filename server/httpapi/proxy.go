@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +70,9 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 			if err != nil {
 				return err
 			}
-			b, _ := json.Marshal(map[string]string{"Transcode": ts})
+			// Orthanc gives a modified instance a new SOPInstanceUID unless told to keep it; a transcoded copy
+			// must stay the same instance for the workstation (Force allows keeping a UID).
+			b, _ := json.Marshal(map[string]any{"Transcode": ts, "Keep": []string{"SOPInstanceUID"}, "Force": true})
 			body, length = bytes.NewReader(b), int64(len(b))
 			header.Set("Content-Type", "application/json")
 			c.detail = "transcode to " + ts
@@ -111,6 +115,19 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 			c.detail = "stored " + stored.ID + " (" + stored.Status + ")"
 			answer = bytes.NewReader(b)
 		}
+		if kind == proxyUpload && path == "/dicom-web/studies" {
+			// A STOW-RS answer is small JSON (a few hundred bytes per instance): read it to drop the cached
+			// study lists of the patients it touched, and to point its retrieve URLs at the proxy rather than
+			// at Orthanc, which clients never reach.
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+			if err != nil {
+				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's STOW answer was cut off"), err)
+			}
+			s.forgetStudyLists(c, b)
+			b = bytes.ReplaceAll(b, []byte(s.Orthanc.URL()+"/dicom-web/"), []byte(publicRoot(c.r)+"/api/orthanc/dicom-web/"))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+			answer = bytes.NewReader(b)
+		}
 		c.auditDone = true
 		if err := s.audit.record(c.ctx, c.auditRecord(resp.StatusCode)); err != nil {
 			return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
@@ -129,6 +146,40 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 		}
 		return nil
 	}
+}
+
+// stowStudy finds the study UIDs in a STOW-RS answer's retrieve URLs.
+var stowStudy = regexp.MustCompile(`/dicom-web/studies/([0-9.]{1,64})`)
+
+// forgetStudyLists drops the cached study lists of the patients whose studies a STOW-RS answer names. A
+// failure only leaves a list stale until it expires: it is logged, and the upload, which succeeded, answers.
+func (s *Server) forgetStudyLists(c *call, stow []byte) {
+	seen := map[string]bool{}
+	for _, m := range stowStudy.FindAllSubmatch(stow, -1) {
+		uid := string(m[1])
+		if seen[uid] {
+			continue
+		}
+		seen[uid] = true
+		id, err := s.Orthanc.ResourceByUID(c.ctx, uid, "Study")
+		if err == nil {
+			var patientID string
+			if patientID, err = s.Orthanc.PatientIDOf(c.ctx, "studies", id); err == nil {
+				err = s.Cache.Delete(c.ctx, studiesCacheKey(patientID))
+			}
+		}
+		if err != nil {
+			s.log.Warn("study list of a STOW upload not refreshed; it expires on its own", "study", uid, "err", err)
+		}
+	}
+}
+
+// publicRoot is the scheme and host the client called the server on.
+func publicRoot(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 func readSmall(c *call, limit int64) ([]byte, error) {
