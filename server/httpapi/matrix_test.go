@@ -267,6 +267,8 @@ func fillPath(rt *httpapi.Route, f *matrixFixture) string {
 			segs[i] = f.study.inst.SOPUID
 		case "{frames}":
 			segs[i] = "1"
+		case "{tag}":
+			segs[i] = "7fe00010" // Pixel Data
 		}
 	}
 	return strings.Join(segs, "/")

@@ -139,9 +139,22 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 			}
 		}
 		out.Set("Cache-Control", "no-store")
+		var dst io.Writer = c.w
+		var rewrite *replacingWriter
+		if strings.HasPrefix(template, "/dicom-web/") && kind != proxyUpload && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			// DICOMweb JSON names Orthanc's own address in its retrieve and bulk data URIs: point them at the
+			// proxy while streaming (the length changes, so the answer goes chunked).
+			out.Del("Content-Length")
+			rewrite = newReplacingWriter(c.w, s.Orthanc.URL()+"/dicom-web/", publicRoot(c.r)+"/api/orthanc/dicom-web/")
+			dst = rewrite
+		}
 		c.streamed = true
 		c.w.WriteHeader(resp.StatusCode)
-		if _, err := io.Copy(c.w, answer); err != nil {
+		_, err = io.Copy(dst, answer)
+		if err == nil && rewrite != nil {
+			err = rewrite.Flush()
+		}
+		if err != nil {
 			s.log.Warn("proxy stream ended early", "path", path, "user", c.p.LoginID, "err", err)
 		}
 		return nil
@@ -261,4 +274,48 @@ func orthancError(resp *http.Response, method, path string) error {
 		return fmt.Errorf("%w: %w", errorf(api.CodeInvalid, "orthanc refused %s %s: %s", method, path, why), cause)
 	}
 	return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc failed %s %s (%d)", method, path, resp.StatusCode), cause)
+}
+
+// replacingWriter writes to w with every occurrence of old replaced by new, also where an occurrence spans
+// two writes: the last len(old)-1 bytes of each write wait for the next one. Flush writes them at the end.
+type replacingWriter struct {
+	w        io.Writer
+	old, new []byte
+	pending  []byte
+}
+
+func newReplacingWriter(w io.Writer, old, new string) *replacingWriter {
+	return &replacingWriter{w: w, old: []byte(old), new: []byte(new)}
+}
+
+func (r *replacingWriter) Write(p []byte) (int, error) {
+	data := append(r.pending, p...)
+	var out []byte
+	for {
+		i := bytes.Index(data, r.old)
+		if i < 0 {
+			break
+		}
+		out = append(append(out, data[:i]...), r.new...)
+		data = data[i+len(r.old):]
+	}
+	keep := min(len(r.old)-1, len(data))
+	out = append(out, data[:len(data)-keep]...)
+	r.pending = append([]byte(nil), data[len(data)-keep:]...)
+	if len(out) > 0 {
+		if _, err := r.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes the bytes held back.
+func (r *replacingWriter) Flush() error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	_, err := r.w.Write(r.pending)
+	r.pending = nil
+	return err
 }

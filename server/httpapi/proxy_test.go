@@ -181,3 +181,47 @@ func TestForwardedAuditEventsAndAdminQuery(t *testing.T) {
 		t.Errorf("server record of the read: %+v", r)
 	}
 }
+
+// TestDICOMwebAnswersPointAtTheProxy: QIDO and WADO-RS metadata name the proxy in their retrieve and bulk
+// data URIs, never Orthanc's own address, and a bulk data URI from the metadata works through the proxy.
+func TestDICOMwebAnswersPointAtTheProxy(t *testing.T) {
+	e := newEnv(t, fast)
+	p := e.patient(nil, nil)
+	s := e.study(p, false)
+	doctor := e.users[api.RoleDoctor]
+	root := e.ts.URL + "/api/orthanc/dicom-web/studies/" + s.inst.StudyUID
+	for _, path := range []string{
+		"/api/orthanc/dicom-web/studies?PatientID=" + p.Number,
+		"/api/orthanc/dicom-web/studies/" + s.inst.StudyUID + "/series",
+		"/api/orthanc/dicom-web/studies/" + s.inst.StudyUID + "/metadata",
+	} {
+		resp, body := e.do("GET", path, doctor.token, nil, http.Header{"Accept": {"application/dicom+json"}})
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(root)) || bytes.Contains(body, []byte(e.orthanc.url)) {
+			t.Fatalf("GET %s: %s, want URIs under %s and none of %s: %.500s", path, resp.Status, root, e.orthanc.url, body)
+		}
+		var v any
+		mustJSON(t, body, &v) // still valid JSON after the rewrite
+	}
+	_, meta := e.do("GET", "/api/orthanc/dicom-web/studies/"+s.inst.StudyUID+"/metadata", doctor.token, nil, nil)
+	var instances []map[string]struct {
+		BulkDataURI string `json:"BulkDataURI"`
+	}
+	mustJSON(t, meta, &instances)
+	bulk := ""
+	if len(instances) == 1 {
+		bulk = instances[0]["7FE00010"].BulkDataURI
+	}
+	if !strings.HasPrefix(bulk, e.ts.URL+"/api/orthanc/") {
+		t.Fatalf("pixel data bulk URI %q", bulk)
+	}
+	resp, pixels := e.do("GET", strings.TrimPrefix(bulk, e.ts.URL), doctor.token, nil, nil)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(pixels, s.dicom[len(s.dicom)-512:]) {
+		t.Fatalf("bulk data through the proxy: %s, %d bytes", resp.Status, len(pixels))
+	}
+	if resp, _ := e.do("GET", strings.TrimPrefix(bulk, e.ts.URL), e.users[api.RoleLIS].token, nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("LIS fetches bulk data: %s", resp.Status)
+	}
+	if resp, _ := e.do("GET", strings.TrimPrefix(strings.Replace(bulk, "7fe00010", "7FE00010", 1), e.ts.URL), doctor.token, nil, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an upper-case tag passed validation: %s", resp.Status)
+	}
+}

@@ -151,6 +151,7 @@ func (s *Server) proxyRoutes() []*Route {
 		{"GET", dw + "/series/{series}/instances/{instance}", imageReaders, proxyRead},
 		{"GET", dw + "/series/{series}/instances/{instance}/metadata", imageReaders, proxyRead},
 		{"GET", dw + "/series/{series}/instances/{instance}/frames/{frames}", imageReaders, proxyRead},
+		{"GET", dw + "/series/{series}/instances/{instance}/bulk/{tag}", imageReaders, proxyRead},
 	}
 	out := make([]*Route, 0, len(list))
 	for _, e := range list {

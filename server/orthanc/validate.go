@@ -17,7 +17,11 @@ var (
 	framesPattern    = regexp.MustCompile(`^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,63}$`)
 	patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	queryKeyPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	tagPattern       = regexp.MustCompile(`^[0-9a-f]{8}$`)
 )
+
+// ValidTag reports whether s is a DICOM tag as DICOMweb bulk data URIs write it (eight lower-case hex digits).
+func ValidTag(s string) bool { return tagPattern.MatchString(s) }
 
 // ValidID reports whether s is an Orthanc resource ID (five groups of eight lower-case hex digits).
 func ValidID(s string) bool { return idPattern.MatchString(s) }
@@ -41,6 +45,7 @@ var validators = map[string]struct {
 	"series":   {ValidUID, "a SeriesInstanceUID"},
 	"instance": {ValidUID, "a SOPInstanceUID"},
 	"frames":   {ValidFrames, "a frame list"},
+	"tag":      {ValidTag, "a DICOM tag (eight lower-case hex digits)"},
 }
 
 // UpstreamPath fills the {name} parameters of an upstream template (for example "/studies/{id}/archive") with
