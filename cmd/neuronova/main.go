@@ -21,6 +21,21 @@ Usage:
   neuronova render --input PATH --series T1CE --plane axial|coronal|sagittal --slice N
                    [--wl CENTER,WIDTH] [--overlay] --out FILE.png
                                 write one slice as the viewer shows it
+  neuronova import [--data DIR] PATH...
+                                add DICOM files, folders, ZIPs, DICOMDIRs and BraTS NIfTI folders to the
+                                local cache (re-importing is a no-op); prints what was skipped or rejected
+  neuronova ls [--data DIR] [QUERY]
+                                list cached studies; QUERY: name/ID words, date:2024-01-01..2024-03-31,
+                                mod:MR, desc:TEXT, type:T1CE,FLAIR, sync:local, sort:-date, limit:N offset:N
+  neuronova export [--data DIR] [--anonymize] --out DIR|FILE.zip STUDY
+                                write a cached study (UID, UID prefix, accession or patient ID); anonymised
+                                by the DICOM PS3.15 Basic Application Level Confidentiality Profile
+  neuronova cache gc [--data DIR] [--budget 20GB]
+                                evict least recently opened studies down to the budget (never pinned ones
+                                or ones with unsynced results)
+  neuronova cache check [--data DIR]
+                                verify the index and the stored files; sweep orphans of interrupted work
+                                (--data defaults to $NEURONOVA_DATA, else the user data directory)
   neuronova help                this text
 
 Exit status: 0 on success, 1 when the work failed, 2 on a usage error.
@@ -49,6 +64,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdInfo(rest, stdout, stderr)
 	case "render":
 		err = cmdRender(rest, stdout, stderr)
+	case "import":
+		err = cmdImport(rest, stdout, stderr)
+	case "ls":
+		err = cmdLs(rest, stdout, stderr)
+	case "export":
+		err = cmdExport(rest, stdout, stderr)
+	case "cache":
+		err = cmdCache(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
