@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -141,18 +142,22 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 		out.Set("Cache-Control", "no-store")
 		var dst io.Writer = c.w
 		var rewrite *replacingWriter
+		var buffered *bufio.Writer
 		if strings.HasPrefix(template, "/dicom-web/") && kind != proxyUpload && strings.Contains(resp.Header.Get("Content-Type"), "json") {
 			// DICOMweb JSON names Orthanc's own address in its retrieve and bulk data URIs: point them at the
 			// proxy while streaming (the length changes, so the answer goes chunked).
 			out.Del("Content-Length")
-			rewrite = newReplacingWriter(c.w, s.Orthanc.URL()+"/dicom-web/", publicRoot(c.r)+"/api/orthanc/dicom-web/")
+			buffered = bufio.NewWriterSize(c.w, 64<<10)
+			rewrite = newReplacingWriter(buffered, s.Orthanc.URL()+"/dicom-web/", publicRoot(c.r)+"/api/orthanc/dicom-web/")
 			dst = rewrite
 		}
 		c.streamed = true
 		c.w.WriteHeader(resp.StatusCode)
 		_, err = io.Copy(dst, answer)
 		if err == nil && rewrite != nil {
-			err = rewrite.Flush()
+			if err = rewrite.Flush(); err == nil {
+				err = buffered.Flush()
+			}
 		}
 		if err != nil {
 			s.log.Warn("proxy stream ended early", "path", path, "user", c.p.LoginID, "err", err)
@@ -278,10 +283,11 @@ func orthancError(resp *http.Response, method, path string) error {
 
 // replacingWriter writes to w with every occurrence of old replaced by new, also where an occurrence spans
 // two writes: the last len(old)-1 bytes of each write wait for the next one. Flush writes them at the end.
+// It writes many small pieces: give it a buffered w.
 type replacingWriter struct {
-	w        io.Writer
-	old, new []byte
-	pending  []byte
+	w                io.Writer
+	old, new         []byte
+	pending, scratch []byte
 }
 
 func newReplacingWriter(w io.Writer, old, new string) *replacingWriter {
@@ -289,24 +295,29 @@ func newReplacingWriter(w io.Writer, old, new string) *replacingWriter {
 }
 
 func (r *replacingWriter) Write(p []byte) (int, error) {
-	data := append(r.pending, p...)
-	var out []byte
+	data := p
+	if len(r.pending) > 0 {
+		r.scratch = append(append(r.scratch[:0], r.pending...), p...)
+		data = r.scratch
+	}
 	for {
 		i := bytes.Index(data, r.old)
 		if i < 0 {
 			break
 		}
-		out = append(append(out, data[:i]...), r.new...)
+		if _, err := r.w.Write(data[:i]); err != nil {
+			return 0, err
+		}
+		if _, err := r.w.Write(r.new); err != nil {
+			return 0, err
+		}
 		data = data[i+len(r.old):]
 	}
 	keep := min(len(r.old)-1, len(data))
-	out = append(out, data[:len(data)-keep]...)
-	r.pending = append([]byte(nil), data[len(data)-keep:]...)
-	if len(out) > 0 {
-		if _, err := r.w.Write(out); err != nil {
-			return 0, err
-		}
+	if _, err := r.w.Write(data[:len(data)-keep]); err != nil {
+		return 0, err
 	}
+	r.pending = append(r.pending[:0], data[len(data)-keep:]...)
 	return len(p), nil
 }
 
@@ -316,6 +327,6 @@ func (r *replacingWriter) Flush() error {
 		return nil
 	}
 	_, err := r.w.Write(r.pending)
-	r.pending = nil
+	r.pending = r.pending[:0]
 	return err
 }
