@@ -94,8 +94,9 @@ func (c *Cache) Import(ctx context.Context, paths []string, p viewer.Progress) (
 	if err != nil {
 		detail += "; stopped: " + err.Error()
 	}
-	if aerr := c.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
-		return audit(ctx, tx, "import", strings.Join(paths, ", "), detail)
+	actx := context.WithoutCancel(ctx) // a cancelled import is recorded too
+	if aerr := c.write(actx, func(tx *sql.Tx) error {
+		return audit(actx, tx, "import", strings.Join(paths, ", "), detail)
 	}); aerr != nil && err == nil {
 		err = aerr
 	}

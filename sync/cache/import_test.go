@@ -283,6 +283,9 @@ func TestImportCancel(t *testing.T) {
 		t.Fatalf("cancelled import: %d instances stored, summary says %d", s.Instances, sum.Imported)
 	}
 	assertConsistent(t, dataDir)
+	if ev, err := c.AuditEvents(context.Background(), 1); err != nil || len(ev) != 1 || !strings.Contains(ev[0].Detail, "stopped: context canceled") {
+		t.Fatalf("the cancelled import is not in the audit trail: %+v %v", ev, err)
+	}
 	again, err := c.Import(context.Background(), []string{src}, nil)
 	if err != nil || mustStats(t, c).Instances != 620 || again.AlreadyPresent() != s.Instances {
 		t.Fatalf("import after cancel: %+v %v", mustStats(t, c), err)
