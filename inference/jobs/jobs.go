@@ -1,0 +1,525 @@
+// Package jobs is the workstation's local AI job queue: requests run in the background with per-stage progress,
+// can be cancelled, at most one job that uses the GPU runs at a time, identical requests are run once, and every
+// job is kept in a small file store (one JSON file per job under the caller's directory) so that after a restart
+// pending jobs resume and jobs that were running are marked interrupted — never lost silently.
+//
+// The queue does not know what a job does: the caller's Runner does the work (an M1, MG or MM run) and returns
+// the result as JSON.
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// States of a job.
+const (
+	Pending     = "pending"
+	Running     = "running"
+	Done        = "done"
+	Failed      = "failed"
+	Cancelled   = "cancelled"
+	Interrupted = "interrupted" // the process ended while the job ran; Retry runs it again
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound   = errors.New("jobs: no such job")
+	ErrClosed     = errors.New("jobs: queue closed")
+	ErrBadRequest = errors.New("jobs: invalid request")
+	ErrBadJobFile = errors.New("jobs: invalid job file")
+	// ErrFinished is returned when cancelling or retrying a job whose state does not allow it.
+	ErrFinished = errors.New("jobs: job already finished")
+)
+
+// Request says what to run. Identical requests (same fields) are the same job.
+type Request struct {
+	Model  string            `json:"model"`            // m1, mg, mm or a model id
+	Inputs map[string]string `json:"inputs"`           // role → path, study UID or value ("input", "genes", "proteins"…)
+	Params map[string]string `json:"params,omitempty"` // other settings (series choice, provider…)
+	GPU    bool              `json:"gpu,omitempty"`    // the job needs the (single) GPU
+}
+
+// Key is the request's identity: the SHA-256 of its canonical JSON (maps are encoded with sorted keys).
+func (r Request) Key() string {
+	b, _ := json.Marshal(r) // maps marshal with sorted keys; strings and bools cannot fail
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Job is one request and where it stands.
+type Job struct {
+	ID       string          `json:"id"`
+	Key      string          `json:"key"`
+	Request  Request         `json:"request"`
+	State    string          `json:"state"`
+	Stage    string          `json:"stage,omitempty"`
+	Done     int             `json:"done"`
+	Total    int             `json:"total"`
+	Error    string          `json:"error,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
+	Created  time.Time       `json:"created"`
+	Started  time.Time       `json:"started,omitzero"`
+	Finished time.Time       `json:"finished,omitzero"`
+	Attempts int             `json:"attempts"`
+}
+
+// IsFinished reports whether the job has reached a final state (done, failed, cancelled or interrupted).
+func (j Job) IsFinished() bool { return j.State != Pending && j.State != Running }
+
+// Progress is called by a Runner as it advances.
+type Progress func(stage string, done, total int)
+
+// Runner does one job. It must honour ctx (cancel) and return the result as JSON.
+type Runner func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error)
+
+// Queue runs jobs. It is safe for concurrent use.
+type Queue struct {
+	dir    string
+	run    Runner
+	notify func(Job)
+
+	mu      sync.Mutex
+	jobs    map[string]*Job
+	cancels map[string]context.CancelFunc
+	waiters map[string][]chan struct{}
+	queue   []string // pending job IDs in submission order
+	wake    chan struct{}
+	gpu     chan struct{} // one token: one GPU job at a time
+	closed  bool
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	workers int
+	notify  func(Job)
+}
+
+// WithWorkers sets how many jobs may run at once (default 2); GPU jobs still run one at a time.
+func WithWorkers(n int) Option { return func(o *options) { o.workers = max(n, 1) } }
+
+// WithNotify calls f (from the queue's goroutines, never under its lock) with a copy of a job whenever its state
+// or progress changes: what a UI binds to.
+func WithNotify(f func(Job)) Option { return func(o *options) { o.notify = f } }
+
+// Open opens (creating it if needed) the job store in dir and starts the workers. Jobs found pending are queued
+// again; jobs found running are marked interrupted.
+func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
+	o := options{workers: 2}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	q := &Queue{dir: dir, run: run, notify: o.notify, jobs: map[string]*Job{}, cancels: map[string]context.CancelFunc{},
+		waiters: map[string][]chan struct{}{}, wake: make(chan struct{}, 1), gpu: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	var pending []*Job
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		j, err := DecodeJob(data)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		switch j.State {
+		case Running:
+			j.State, j.Error, j.Finished = Interrupted, fmt.Sprintf("the workstation stopped while the job was running (stage %q)", j.Stage), time.Now().UTC()
+			if err := q.save(j); err != nil {
+				stop()
+				return nil, err
+			}
+		case Pending:
+			pending = append(pending, j)
+		}
+		q.jobs[j.ID] = j
+	}
+	slices.SortFunc(pending, func(a, b *Job) int { return a.Created.Compare(b.Created) })
+	for _, j := range pending {
+		q.queue = append(q.queue, j.ID)
+	}
+	for range o.workers {
+		q.wg.Add(1)
+		go q.worker()
+	}
+	q.signal()
+	return q, nil
+}
+
+// DecodeJob parses a job file; unknown fields and impossible states are errors.
+func DecodeJob(data []byte) (*Job, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j Job
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadJobFile, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the job", ErrBadJobFile)
+	}
+	if !validID(j.ID) {
+		return nil, fmt.Errorf("%w: id %q", ErrBadJobFile, j.ID)
+	}
+	switch j.State {
+	case Pending, Running, Done, Failed, Cancelled, Interrupted:
+	default:
+		return nil, fmt.Errorf("%w: state %q", ErrBadJobFile, j.State)
+	}
+	if err := j.Request.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadJobFile, err)
+	}
+	if j.Key != j.Request.Key() {
+		return nil, fmt.Errorf("%w: key does not match the request", ErrBadJobFile)
+	}
+	return &j, nil
+}
+
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r Request) validate() error {
+	if strings.TrimSpace(r.Model) == "" {
+		return fmt.Errorf("%w: no model", ErrBadRequest)
+	}
+	return nil
+}
+
+// Submit queues a request, or returns the job already made for an identical request unless that one failed,
+// was cancelled or was interrupted (then the request runs again as a new job). existing says which happened.
+func (q *Queue) Submit(req Request) (job Job, existing bool, err error) {
+	if err := req.validate(); err != nil {
+		return Job{}, false, err
+	}
+	key := req.Key()
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return Job{}, false, ErrClosed
+	}
+	for _, j := range q.jobs {
+		if j.Key == key && (j.State == Pending || j.State == Running || j.State == Done) {
+			c := *j
+			q.mu.Unlock()
+			return c, true, nil
+		}
+	}
+	now := time.Now().UTC()
+	j := &Job{ID: fmt.Sprintf("%s-%s", now.Format("20060102t150405"), key[:12]), Key: key, Request: req, State: Pending, Created: now}
+	for n := 2; q.jobs[j.ID] != nil; n++ {
+		j.ID = fmt.Sprintf("%s-%s-%d", now.Format("20060102t150405"), key[:12], n)
+	}
+	if err := q.save(j); err != nil {
+		q.mu.Unlock()
+		return Job{}, false, err
+	}
+	q.jobs[j.ID] = j
+	q.queue = append(q.queue, j.ID)
+	c := *j
+	q.mu.Unlock()
+	q.emit(c)
+	q.signal()
+	return c, false, nil
+}
+
+// Get returns a copy of the job.
+func (q *Queue) Get(id string) (Job, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j, ok := q.jobs[id]
+	if !ok {
+		return Job{}, ErrNotFound
+	}
+	return *j, nil
+}
+
+// List returns every job, oldest first.
+func (q *Queue) List() []Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]Job, 0, len(q.jobs))
+	for _, j := range q.jobs {
+		out = append(out, *j)
+	}
+	slices.SortFunc(out, func(a, b Job) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Cancel stops a pending or running job; it ends in state cancelled.
+func (q *Queue) Cancel(id string) error {
+	q.mu.Lock()
+	j, ok := q.jobs[id]
+	if !ok {
+		q.mu.Unlock()
+		return ErrNotFound
+	}
+	switch j.State {
+	case Pending:
+		q.queue = slices.DeleteFunc(q.queue, func(x string) bool { return x == id })
+		j.State, j.Finished, j.Error = Cancelled, time.Now().UTC(), "cancelled before it started"
+		err := q.save(j)
+		c := *j
+		q.finishLocked(id)
+		q.mu.Unlock()
+		q.emit(c)
+		return err
+	case Running:
+		cancel := q.cancels[id]
+		q.mu.Unlock()
+		cancel()
+		return nil
+	}
+	q.mu.Unlock()
+	return fmt.Errorf("%w: %s is %s", ErrFinished, id, j.State)
+}
+
+// Retry queues an interrupted, failed or cancelled job again under the same ID.
+func (q *Queue) Retry(id string) error {
+	q.mu.Lock()
+	j, ok := q.jobs[id]
+	if !ok {
+		q.mu.Unlock()
+		return ErrNotFound
+	}
+	if j.State != Interrupted && j.State != Failed && j.State != Cancelled {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: %s is %s", ErrFinished, id, j.State)
+	}
+	j.State, j.Error, j.Stage, j.Done, j.Total, j.Result = Pending, "", "", 0, 0, nil
+	j.Started, j.Finished = time.Time{}, time.Time{}
+	err := q.save(j)
+	q.queue = append(q.queue, id)
+	c := *j
+	q.mu.Unlock()
+	q.emit(c)
+	q.signal()
+	return err
+}
+
+// Wait blocks until the job is finished or ctx ends.
+func (q *Queue) Wait(ctx context.Context, id string) (Job, error) {
+	q.mu.Lock()
+	j, ok := q.jobs[id]
+	if !ok {
+		q.mu.Unlock()
+		return Job{}, ErrNotFound
+	}
+	if j.IsFinished() {
+		c := *j
+		q.mu.Unlock()
+		return c, nil
+	}
+	ch := make(chan struct{})
+	q.waiters[id] = append(q.waiters[id], ch)
+	q.mu.Unlock()
+	select {
+	case <-ch:
+		return q.Get(id)
+	case <-ctx.Done():
+		return Job{}, ctx.Err()
+	}
+}
+
+// Close stops the workers. Running jobs are cancelled and stay in state running on disk, so that the next Open
+// marks them interrupted; pending jobs stay pending and resume then.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	q.mu.Unlock()
+	q.stop()
+	q.wg.Wait()
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) emit(j Job) {
+	if q.notify != nil {
+		q.notify(j)
+	}
+}
+
+// finishLocked wakes the waiters of a finished job.
+func (q *Queue) finishLocked(id string) {
+	for _, ch := range q.waiters[id] {
+		close(ch)
+	}
+	delete(q.waiters, id)
+}
+
+// next takes the first pending job this worker may run: a GPU job only when the GPU token is free.
+func (q *Queue) next() (*Job, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for n, id := range q.queue {
+		j := q.jobs[id]
+		gpu := false
+		if j.Request.GPU {
+			select {
+			case q.gpu <- struct{}{}:
+				gpu = true
+			default:
+				continue
+			}
+		}
+		q.queue = slices.Delete(q.queue, n, n+1)
+		return j, gpu
+	}
+	return nil, false
+}
+
+func (q *Queue) worker() {
+	defer q.wg.Done()
+	for {
+		if q.ctx.Err() != nil {
+			return
+		}
+		j, gpu := q.next()
+		if j == nil {
+			select {
+			case <-q.wake:
+			case <-q.ctx.Done():
+				return
+			}
+			continue
+		}
+		q.execute(j)
+		if gpu {
+			<-q.gpu
+		}
+		q.signal() // another worker may take what this one skipped
+	}
+}
+
+func (q *Queue) execute(j *Job) {
+	ctx, cancel := context.WithCancel(q.ctx)
+	defer cancel()
+	q.mu.Lock()
+	j.State, j.Started, j.Attempts = Running, time.Now().UTC(), j.Attempts+1
+	q.cancels[j.ID] = cancel
+	saveErr := q.save(j)
+	c := *j
+	req := j.Request
+	q.mu.Unlock()
+	q.emit(c)
+	if saveErr != nil {
+		q.finish(j, nil, saveErr, false)
+		return
+	}
+	progress := func(stage string, done, total int) {
+		q.mu.Lock()
+		changed := j.Stage != stage
+		j.Stage, j.Done, j.Total = stage, done, total
+		var err error
+		if changed { // stage changes reach the disk; finer progress only the UI
+			err = q.save(j)
+		}
+		c := *j
+		q.mu.Unlock()
+		_ = err // a failed progress write is not worth failing the job; the final save reports errors
+		q.emit(c)
+	}
+	res, err := q.run(ctx, req, progress)
+	if q.ctx.Err() != nil && ctx.Err() != nil {
+		// The queue is closing: leave the job running on disk, so that the next Open marks it interrupted.
+		q.mu.Lock()
+		delete(q.cancels, j.ID)
+		q.mu.Unlock()
+		return
+	}
+	q.finish(j, res, err, ctx.Err() != nil)
+}
+
+func (q *Queue) finish(j *Job, res json.RawMessage, err error, cancelled bool) {
+	q.mu.Lock()
+	delete(q.cancels, j.ID)
+	j.Finished = time.Now().UTC()
+	switch {
+	case cancelled:
+		j.State, j.Error = Cancelled, "cancelled while running"
+	case err != nil:
+		j.State, j.Error = Failed, err.Error()
+	default:
+		j.State, j.Result = Done, res
+	}
+	if serr := q.save(j); serr != nil && j.State == Done {
+		j.State, j.Error = Failed, "saving the result: "+serr.Error()
+	}
+	c := *j
+	q.finishLocked(j.ID)
+	q.mu.Unlock()
+	q.emit(c)
+}
+
+// save writes the job file atomically (temporary file, then rename). The caller holds q.mu.
+func (q *Queue) save(j *Job) error {
+	b, err := json.MarshalIndent(j, "", " ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(q.dir, j.ID+".json")
+	tmp, err := os.CreateTemp(q.dir, ".job-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,293 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/neuronova/neuronova/inference/internal/testrt"
+	"github.com/neuronova/neuronova/inference/mg"
+)
+
+func wait(t *testing.T, q *Queue, id string) Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, err := q.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("wait %s: %v", id, err)
+	}
+	return j
+}
+
+// A real MG run through the queue: progress per stage, the result stored, identical requests run once.
+func TestQueueRunsRealMGJobOnceForIdenticalRequests(t *testing.T) {
+	rt := testrt.New(t)
+	csv := testrt.Example(t, "mg-demo-example-1-grade4.csv")
+	var runs atomic.Int32
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		runs.Add(1)
+		progress("read", 0, 2)
+		data, err := os.ReadFile(req.Inputs["genes"])
+		if err != nil {
+			return nil, err
+		}
+		progress("inference", 1, 2)
+		res, err := mg.RunBytes(ctx, rt, "", data, filepath.Base(req.Inputs["genes"]))
+		if err != nil {
+			return nil, err
+		}
+		progress("inference", 2, 2)
+		return json.Marshal(res)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "genes.csv")
+	if err := os.WriteFile(path, csv, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var stages []string
+	q, err := Open(filepath.Join(dir, "jobs"), runner, WithNotify(func(j Job) {
+		mu.Lock()
+		defer mu.Unlock()
+		if j.Stage != "" && (len(stages) == 0 || stages[len(stages)-1] != j.Stage) {
+			stages = append(stages, j.Stage)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	req := Request{Model: "mg", Inputs: map[string]string{"genes": path}}
+	a, existing, err := q.Submit(req)
+	if err != nil || existing {
+		t.Fatalf("submit: %v existing=%v", err, existing)
+	}
+	b, existing, err := q.Submit(Request{Model: "mg", Inputs: map[string]string{"genes": path}})
+	if err != nil || !existing || b.ID != a.ID {
+		t.Fatalf("identical request: id %s (first %s), existing=%v, err %v", b.ID, a.ID, existing, err)
+	}
+	j := wait(t, q, a.ID)
+	if j.State != Done {
+		t.Fatalf("state %s, error %q", j.State, j.Error)
+	}
+	var res struct {
+		Features []float64 `json:"features"`
+		Banner   string    `json:"banner"`
+	}
+	if err := json.Unmarshal(j.Result, &res); err != nil || len(res.Features) != 64 || res.Banner == "" {
+		t.Fatalf("result: %v, %d features, banner %q", err, len(res.Features), res.Banner)
+	}
+	if _, existing, _ := q.Submit(req); !existing {
+		t.Error("a request identical to a finished job ran again")
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("runner ran %d times for one request", n)
+	}
+	mu.Lock()
+	if !slices.Equal(stages, []string{"read", "inference"}) {
+		t.Errorf("stages seen %v", stages)
+	}
+	mu.Unlock()
+	// The result is on disk.
+	data, err := os.ReadFile(filepath.Join(dir, "jobs", a.ID+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := DecodeJob(data)
+	if err != nil || stored.State != Done || len(stored.Result) == 0 {
+		t.Fatalf("stored job: %v %+v", err, stored)
+	}
+}
+
+func TestCancelPendingAndRunning(t *testing.T) {
+	started := make(chan string, 4)
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		started <- req.Model
+		progress("work", 0, 1)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(t.TempDir(), runner, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	a, _, _ := q.Submit(Request{Model: "a"})
+	b, _, _ := q.Submit(Request{Model: "b"})
+	if m := <-started; m != "a" {
+		t.Fatalf("first job to run: %s", m)
+	}
+	if err := q.Cancel(b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := q.Get(b.ID); j.State != Cancelled {
+		t.Errorf("pending job after cancel: %s", j.State)
+	}
+	if err := q.Cancel(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, q, a.ID); j.State != Cancelled || j.Stage != "work" {
+		t.Errorf("running job after cancel: %s at %q", j.State, j.Stage)
+	}
+	if err := q.Cancel(a.ID); !errors.Is(err, ErrFinished) {
+		t.Errorf("cancelling a finished job: %v", err)
+	}
+	if err := q.Cancel("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cancelling an unknown job: %v", err)
+	}
+	// A cancelled request may be submitted again: it runs as a new job.
+	c, existing, err := q.Submit(Request{Model: "b"})
+	if err != nil || existing || c.ID == b.ID {
+		t.Errorf("resubmitting a cancelled request: %v existing=%v id %s", err, existing, c.ID)
+	}
+	q.Cancel(c.ID)
+}
+
+func TestOneGPUJobAtATime(t *testing.T) {
+	var gpuNow, gpuMax, allNow, allMax atomic.Int32
+	bump := func(now, most *atomic.Int32) {
+		n := now.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				return
+			}
+		}
+	}
+	release := make(chan struct{})
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		bump(&allNow, &allMax)
+		defer allNow.Add(-1)
+		if req.GPU {
+			bump(&gpuNow, &gpuMax)
+			defer gpuNow.Add(-1)
+		}
+		select {
+		case <-release:
+		case <-time.After(50 * time.Millisecond):
+		}
+		return json.RawMessage(`{}`), nil
+	}
+	q, err := Open(t.TempDir(), runner, WithWorkers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var ids []string
+	for _, m := range []string{"g1", "g2", "c1", "g3", "c2"} {
+		j, _, err := q.Submit(Request{Model: m, GPU: m[0] == 'g'})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	for _, id := range ids {
+		if j := wait(t, q, id); j.State != Done {
+			t.Fatalf("%s: %s %s", id, j.State, j.Error)
+		}
+	}
+	if gpuMax.Load() != 1 {
+		t.Errorf("%d GPU jobs ran at once", gpuMax.Load())
+	}
+	if allMax.Load() < 2 {
+		t.Errorf("CPU jobs did not run beside the GPU job (at most %d at once)", allMax.Load())
+	}
+}
+
+// After a restart, pending jobs resume and the job that was running is marked interrupted, and can be retried.
+func TestRestartResumesPendingAndMarksRunningInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan struct{}, 1)
+	blocking := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		progress("inference", 0, 1)
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(dir, blocking, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"input": "a"}})
+	<-started
+	pending, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"input": "b"}})
+	q.Close() // as if the workstation quit
+
+	var ran []string
+	var mu sync.Mutex
+	done := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		mu.Lock()
+		ran = append(ran, req.Inputs["input"])
+		mu.Unlock()
+		return json.RawMessage(`{"ok":true}`), nil
+	}
+	q2, err := Open(dir, done, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if j := wait(t, q2, pending.ID); j.State != Done {
+		t.Errorf("pending job after restart: %s %s", j.State, j.Error)
+	}
+	j, err := q2.Get(running.ID)
+	if err != nil || j.State != Interrupted || j.Error == "" {
+		t.Fatalf("running job after restart: %v %+v", err, j)
+	}
+	if err := q2.Retry(running.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, q2, running.ID); j.State != Done || j.Attempts != 2 {
+		t.Errorf("retried job: %s after %d attempts", j.State, j.Attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ran, []string{"b", "a"}) {
+		t.Errorf("ran %v after the restart", ran)
+	}
+	if len(q2.List()) != 2 {
+		t.Errorf("list: %d jobs", len(q2.List()))
+	}
+}
+
+func TestOpenRefusesCorruptJobFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.json"), []byte(`{"id":"x","state":"exploded"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) { return nil, nil }
+	if _, err := Open(dir, runner); !errors.Is(err, ErrBadJobFile) {
+		t.Fatalf("corrupt store opened: %v", err)
+	}
+}
+
+func FuzzDecodeJob(f *testing.F) {
+	req := Request{Model: "m1", Inputs: map[string]string{"input": "/data/study"}}
+	good, _ := json.Marshal(Job{ID: "20260101t000000-abc", Key: req.Key(), Request: req, State: Pending})
+	f.Add(good)
+	f.Add([]byte(`{"id":"a","state":"done"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := DecodeJob(data)
+		if err != nil {
+			return
+		}
+		if !validID(j.ID) || j.Key != j.Request.Key() || j.Request.Model == "" {
+			t.Fatalf("accepted an invalid job: %+v", j)
+		}
+		again, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeJob(again); err != nil {
+			t.Fatalf("re-encoded job refused: %v", err)
+		}
+	})
+}

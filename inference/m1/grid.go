@@ -1,0 +1,257 @@
+package m1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// ErrNoBrain reports a reference volume in which no voxel stands out from the background.
+var ErrNoBrain = errors.New("m1: no brain found in the reference series (every voxel is background)")
+
+// BrainBox is the brain's bounding box on the 1 mm working grid: an axis-aligned box in patient coordinates
+// (LPS, mm) whose faces lie on whole millimetres of the grid, margin included.
+type BrainBox struct {
+	Min, Max viewer.Vec3
+}
+
+// Extent is the box's size along each patient axis in mm.
+func (b BrainBox) Extent() viewer.Vec3 { return b.Max.Sub(b.Min) }
+
+// Centre is the box's centre.
+func (b BrainBox) Centre() viewer.Vec3 { return b.Min.Add(b.Max).Scale(0.5) }
+
+// BoxMarginMM is added on every side of the brain's bounding box.
+const BoxMarginMM = 5
+
+// FindBrainBox returns the bounding box, on a 1 mm grid aligned with the patient axes (LPS) through the
+// reference volume's first voxel, of the voxels brighter than a tenth of the mean of the non-zero voxels (the
+// seed's foreground rule, robust to skull-stripped and full-head images), expanded by BoxMarginMM.
+func FindBrainBox(v *viewer.Volume) (BrainBox, error) {
+	if err := v.Check(); err != nil {
+		return BrainBox{}, err
+	}
+	var sum float64
+	var n int
+	for i := 0; i < len(v.Data); i += v.Samples {
+		if x := v.Data[i]; x > 0 {
+			sum += float64(x)
+			n++
+		}
+	}
+	if n == 0 {
+		return BrainBox{}, ErrNoBrain
+	}
+	thr := float32(0.1 * sum / float64(n))
+	lo := [3]int{math.MaxInt, math.MaxInt, math.MaxInt}
+	hi := [3]int{-1, -1, -1}
+	nx, ny := v.Size[0], v.Size[1]
+	for k := 0; k < v.Size[2]; k++ {
+		for j := 0; j < ny; j++ {
+			row := v.Data[(nx*(j+ny*k))*v.Samples:]
+			first, last := -1, -1
+			for i := 0; i < nx; i++ {
+				if row[i*v.Samples] > thr {
+					if first < 0 {
+						first = i
+					}
+					last = i
+				}
+			}
+			if first < 0 {
+				continue
+			}
+			lo[0], hi[0] = min(lo[0], first), max(hi[0], last)
+			lo[1], hi[1] = min(lo[1], j), max(hi[1], j)
+			lo[2], hi[2] = min(lo[2], k), max(hi[2], k)
+		}
+	}
+	if hi[0] < 0 {
+		return BrainBox{}, ErrNoBrain
+	}
+	// The corners of the voxel box (voxel edges, half a voxel beyond the centres) in patient coordinates.
+	box := BrainBox{Min: viewer.Vec3{math.Inf(1), math.Inf(1), math.Inf(1)}, Max: viewer.Vec3{math.Inf(-1), math.Inf(-1), math.Inf(-1)}}
+	for c := 0; c < 8; c++ {
+		var idx viewer.Vec3
+		for a := 0; a < 3; a++ {
+			if c&(1<<a) == 0 {
+				idx[a] = float64(lo[a]) - 0.5
+			} else {
+				idx[a] = float64(hi[a]) + 0.5
+			}
+		}
+		p := v.ToPatient(idx)
+		for a := 0; a < 3; a++ {
+			box.Min[a], box.Max[a] = min(box.Min[a], p[a]), max(box.Max[a], p[a])
+		}
+	}
+	// Snap outwards to the 1 mm working grid through the volume's origin, then add the margin.
+	for a := 0; a < 3; a++ {
+		o := v.Origin[a]
+		box.Min[a] = o + math.Floor(box.Min[a]-o) - BoxMarginMM
+		box.Max[a] = o + math.Ceil(box.Max[a]-o) + BoxMarginMM
+	}
+	return box, nil
+}
+
+// ModelGrid is the grid the network sees: size³ voxels aligned with the patient axes (LPS), centred on the
+// brain box. Its spacing is 1 mm when the box fits (the box is then padded), otherwise the smallest isotropic
+// spacing that makes the box fit (the 1 mm crop resized with its aspect ratio kept, then padded).
+func ModelGrid(box BrainBox, size [3]int) viewer.Geometry {
+	ext := box.Extent()
+	s := 1.0
+	for a := 0; a < 3; a++ {
+		s = max(s, ext[a]/float64(size[a]))
+	}
+	c := box.Centre()
+	g := viewer.Geometry{Size: size, Spacing: viewer.Vec3{s, s, s}, Direction: viewer.IdentityDirection}
+	for a := 0; a < 3; a++ {
+		g.Origin[a] = c[a] - s*float64(size[a]-1)/2
+	}
+	return g
+}
+
+// affineTo returns, for grid dst, the source voxel index of dst's voxel (0,0,0) and the steps along each of
+// dst's axes, in src's voxel index space.
+func affineTo(src, dst viewer.Geometry) (origin viewer.Vec3, step [3]viewer.Vec3) {
+	origin = src.ToVoxel(dst.ToPatient(viewer.Vec3{}))
+	for a := 0; a < 3; a++ {
+		var e viewer.Vec3
+		e[a] = 1
+		step[a] = src.ToVoxel(dst.ToPatient(e)).Sub(origin)
+	}
+	return origin, step
+}
+
+// parallelSlices calls f(k) for every k in [0, n) on GOMAXPROCS goroutines, stopping early when ctx ends.
+func parallelSlices(ctx context.Context, n int, f func(k int)) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				f(k)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Resample samples src (grey-scale) at the voxel centres of grid g by trilinear interpolation; points outside
+// src are 0. Different orientations and spacings are allowed: positions are matched in patient coordinates.
+func Resample(ctx context.Context, src *viewer.Volume, g viewer.Geometry, dst []float32) error {
+	if err := src.Check(); err != nil {
+		return err
+	}
+	if len(dst) != g.Len() {
+		return fmt.Errorf("m1: resample into %d values for %v", len(dst), g.Size)
+	}
+	o, st := affineTo(src.Geometry, g)
+	sx, sy, sz := src.Size[0], src.Size[1], src.Size[2]
+	data, ns := src.Data, src.Samples
+	at := func(i, j, k int) float32 { return data[(i+sx*(j+sy*k))*ns] }
+	return parallelSlices(ctx, g.Size[2], func(k int) {
+		for j := 0; j < g.Size[1]; j++ {
+			p := o.Add(st[1].Scale(float64(j))).Add(st[2].Scale(float64(k)))
+			out := dst[g.Index(0, j, k):]
+			for i := 0; i < g.Size[0]; i++ {
+				x, y, z := p[0]+float64(i)*st[0][0], p[1]+float64(i)*st[0][1], p[2]+float64(i)*st[0][2]
+				out[i] = 0
+				if x < -0.5 || y < -0.5 || z < -0.5 || x > float64(sx)-0.5 || y > float64(sy)-0.5 || z > float64(sz)-0.5 {
+					continue
+				}
+				// Clamp to the edge voxels within half a voxel of the border.
+				x, y, z = min(max(x, 0), float64(sx-1)), min(max(y, 0), float64(sy-1)), min(max(z, 0), float64(sz-1))
+				i0, j0, k0 := int(x), int(y), int(z)
+				i1, j1, k1 := min(i0+1, sx-1), min(j0+1, sy-1), min(k0+1, sz-1)
+				fx, fy, fz := float32(x-float64(i0)), float32(y-float64(j0)), float32(z-float64(k0))
+				c00 := at(i0, j0, k0) + fx*(at(i1, j0, k0)-at(i0, j0, k0))
+				c10 := at(i0, j1, k0) + fx*(at(i1, j1, k0)-at(i0, j1, k0))
+				c01 := at(i0, j0, k1) + fx*(at(i1, j0, k1)-at(i0, j0, k1))
+				c11 := at(i0, j1, k1) + fx*(at(i1, j1, k1)-at(i0, j1, k1))
+				c0 := c00 + fy*(c10-c00)
+				c1 := c01 + fy*(c11-c01)
+				out[i] = c0 + fz*(c1-c0)
+			}
+		}
+	})
+}
+
+// NormaliseBrain z-scores x over its voxels above zero (the brain mask of skull-stripped images, the head of
+// others) and sets the rest to 0. It returns the mean and SD used; a channel with fewer than two voxels in the
+// mask, or no spread, becomes all zeros.
+func NormaliseBrain(x []float32) (mean, sd float64) {
+	var s, s2 float64
+	n := 0
+	for _, v := range x {
+		if v > 0 {
+			s += float64(v)
+			s2 += float64(v) * float64(v)
+			n++
+		}
+	}
+	if n >= 2 {
+		mean = s / float64(n)
+		sd = math.Sqrt(max(s2/float64(n)-mean*mean, 0))
+	}
+	if !(sd > 1e-6) {
+		clear(x)
+		return mean, 0
+	}
+	m, inv := float32(mean), float32(1/sd)
+	for i, v := range x {
+		if v > 0 {
+			x[i] = (v - m) * inv
+		} else {
+			x[i] = 0
+		}
+	}
+	return mean, sd
+}
+
+// Prepared is the network input made from the four sequences.
+type Prepared struct {
+	Box   BrainBox        // the brain's bounding box on the 1 mm grid
+	Grid  viewer.Geometry // the model grid (patient axes, isotropic)
+	Input []float32       // 4 channels × Grid voxels, channel-major (NCDHW with D the slice axis)
+	Mean  [4]float64      // per-channel statistics used to normalise (in the series' own units)
+	SD    [4]float64
+}
+
+// Prepare resamples the four volumes (in channel order) onto the model grid of the reference volume's brain
+// box and z-scores each channel inside the brain. The 1 mm working grid, the crop and the resize are composed
+// into one trilinear interpolation from each source series, so every voxel is interpolated once.
+func Prepare(ctx context.Context, vols [4]*viewer.Volume, ref int, size [3]int) (*Prepared, error) {
+	if ref < 0 || ref >= len(vols) {
+		return nil, fmt.Errorf("m1: reference channel %d out of range", ref)
+	}
+	box, err := FindBrainBox(vols[ref])
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Box: box, Grid: ModelGrid(box, size)}
+	n := p.Grid.Len()
+	p.Input = make([]float32, 4*n)
+	for c, v := range vols {
+		if v == nil {
+			return nil, fmt.Errorf("m1: channel %d has no volume", c)
+		}
+		ch := p.Input[c*n : (c+1)*n]
+		if err := Resample(ctx, v, p.Grid, ch); err != nil {
+			return nil, err
+		}
+		p.Mean[c], p.SD[c] = NormaliseBrain(ch)
+	}
+	return p, nil
+}
