@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,59 +14,101 @@ import (
 	"github.com/neuronova/neuronova/viewer"
 )
 
-// worklistColumns are the worklist's columns: title, width and the study's value.
-var worklistColumns = []struct {
-	title string
-	width float32
-	value func(*viewer.Study) string
-}{
-	{"Patient", 150, func(s *viewer.Study) string { return s.PatientName }},
-	{"ID", 120, func(s *viewer.Study) string { return s.PatientID }},
-	{"Date", 80, func(s *viewer.Study) string { return s.StudyDate }},
-	{"Description", 220, func(s *viewer.Study) string { return s.Description }},
-	{"Series", 50, func(s *viewer.Study) string { return fmt.Sprint(len(s.Series)) }},
-	{"Sequences", 170, sequences},
+// Library is the local study cache as the workstation uses it. sync/cache implements it through a small
+// adapter in cmd/neuronova, so that this package builds without cgo.
+type Library interface {
+	// Worklist lists up to limit studies matching every word of text (patient name, ID or accession, by
+	// word prefix), sorted by sort ("name", "id", or "" for newest first); more says whether others match.
+	Worklist(ctx context.Context, text, sort string, limit int) (rows []WorklistRow, more bool, err error)
+	// Open reads a study for the viewer and records that it was opened.
+	Open(ctx context.Context, uid string) (*viewer.Study, error)
+	// Import adds paths to the cache, reporting progress, and says what it imported, skipped and rejected.
+	Import(ctx context.Context, paths []string, p viewer.Progress) (report string, err error)
 }
 
-func sequences(s *viewer.Study) string {
+// WorklistRow is one study of the worklist: from the library, or a study of this session (the demo
+// study, folders given on the command line) that lives in memory only.
+type WorklistRow struct {
+	UID, PatientName, PatientID, Date, Description string
+	Series                                         int
+	Types                                          []viewer.SeriesType
+	Sync                                           string        // the library's sync state; "session" for in-memory studies
+	study                                          *viewer.Study // in-memory studies only
+}
+
+func sessionRow(st *viewer.Study) WorklistRow {
+	r := WorklistRow{UID: st.UID, PatientName: st.PatientName, PatientID: st.PatientID, Date: st.StudyDate,
+		Description: st.Description, Series: len(st.Series), Sync: "session", study: st}
+	for _, se := range st.Series {
+		r.Types = append(r.Types, se.Type)
+	}
+	return r
+}
+
+func (r WorklistRow) sequences() string {
 	var ts []string
-	for _, se := range s.Series {
-		ts = append(ts, string(se.Type))
+	for _, t := range r.Types {
+		ts = append(ts, string(t))
 	}
 	return strings.Join(ts, " ")
 }
 
-// Worklist lists studies with a search field (patient name or ID, description, sequences) and sortable
-// columns (tap a header; tap again to reverse). Selecting a row opens the study.
-type Worklist struct {
-	// OnOpen is called with the study the reader chose.
-	OnOpen func(*viewer.Study)
+// worklistColumns are the worklist's columns: title, width and the row's value.
+var worklistColumns = []struct {
+	title string
+	width float32
+	value func(WorklistRow) string
+}{
+	{"Patient", 150, func(r WorklistRow) string { return r.PatientName }},
+	{"ID", 120, func(r WorklistRow) string { return r.PatientID }},
+	{"Date", 80, func(r WorklistRow) string { return r.Date }},
+	{"Description", 220, func(r WorklistRow) string { return r.Description }},
+	{"Series", 50, func(r WorklistRow) string { return fmt.Sprint(r.Series) }},
+	{"Sequences", 170, WorklistRow.sequences},
+	{"Sync", 70, func(r WorklistRow) string { return r.Sync }},
+}
 
-	all     []*viewer.Study
-	shown   []*viewer.Study
+// worklistLimit is the most cached studies one search lists.
+const worklistLimit = 1000
+
+// Worklist lists the studies of the library and of this session, with a search field (every word must
+// match: patient name or ID words by prefix in the library; name, ID, description or sequences in session
+// studies) and sortable columns (tap a header; tap again to reverse). Selecting a row opens the study.
+// Library queries run in a worker goroutine.
+type Worklist struct {
+	// OnOpen is called with the study the reader chose; OnError with a failure to list or open.
+	OnOpen  func(*viewer.Study)
+	OnError func(error)
+
+	lib     Library // nil: session studies only
+	session []*viewer.Study
+	rows    []WorklistRow
+	more    bool // the cache has more matches than listed
 	query   string
 	sortCol int
 	desc    bool
+	gen     int // refresh generation: late answers of older queries are dropped
 	search  *widget.Entry
+	note    *widget.Label
 	table   *widget.Table
 	content fyne.CanvasObject
 }
 
-// NewWorklist makes a worklist of studies.
-func NewWorklist(studies []*viewer.Study) *Worklist {
-	w := &Worklist{all: studies, sortCol: 2, desc: true}
+// NewWorklist makes a worklist of the library lib (which may be nil) and the session studies.
+func NewWorklist(lib Library, session []*viewer.Study) *Worklist {
+	w := &Worklist{lib: lib, session: session, sortCol: 2, desc: true, note: widget.NewLabel("")}
 	w.search = widget.NewEntry()
 	w.search.SetPlaceHolder("Search patient, ID, description, sequence…")
 	w.search.OnChanged = w.Search
 	w.table = widget.NewTable(
-		func() (int, int) { return len(w.shown), len(worklistColumns) },
+		func() (int, int) { return len(w.rows), len(worklistColumns) },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
 			l.Truncation = fyne.TextTruncateEllipsis
 			return l
 		},
 		func(id widget.TableCellID, o fyne.CanvasObject) {
-			o.(*widget.Label).SetText(worklistColumns[id.Col].value(w.shown[id.Row]))
+			o.(*widget.Label).SetText(worklistColumns[id.Col].value(w.rows[id.Row]))
 		})
 	w.table.ShowHeaderRow = true
 	w.table.CreateHeader = func() fyne.CanvasObject { return widget.NewButton("", nil) }
@@ -83,66 +126,122 @@ func NewWorklist(studies []*viewer.Study) *Worklist {
 		w.table.SetColumnWidth(c, col.width)
 	}
 	w.table.OnSelected = func(id widget.TableCellID) {
-		if id.Row >= 0 && id.Row < len(w.shown) && w.OnOpen != nil {
-			w.OnOpen(w.shown[id.Row])
-		}
+		w.OpenRow(id.Row)
+		w.table.UnselectAll()
 	}
-	w.content = container.NewBorder(w.search, nil, nil, nil, w.table)
-	w.refresh()
+	w.content = container.NewBorder(w.search, w.note, nil, nil, w.table)
+	w.Refresh()
 	return w
 }
 
 // Content is the worklist's canvas object.
 func (w *Worklist) Content() fyne.CanvasObject { return w.content }
 
-// SetStudies replaces the studies listed.
-func (w *Worklist) SetStudies(studies []*viewer.Study) {
-	w.all = studies
-	w.refresh()
-}
-
-// Search shows the studies whose patient name, ID, description or sequences contain every word of q
-// (case-insensitive).
+// Search lists the studies matching q.
 func (w *Worklist) Search(q string) {
 	w.query = q
 	if w.search.Text != q {
 		w.search.SetText(q)
 	}
-	w.refresh()
+	w.Refresh()
 }
 
-// SortBy sorts by column col (0 patient … 5 sequences); sorting by the same column again reverses.
+// SortBy sorts by column col (0 patient … 6 sync); sorting by the same column again reverses.
 func (w *Worklist) SortBy(col int) {
 	if col == w.sortCol {
 		w.desc = !w.desc
 	} else {
 		w.sortCol, w.desc = col, false
 	}
-	w.refresh()
+	w.Refresh()
 }
 
-// Shown returns the studies listed, in order.
-func (w *Worklist) Shown() []*viewer.Study { return w.shown }
+// Rows returns the rows listed, in order.
+func (w *Worklist) Rows() []WorklistRow { return w.rows }
 
-func (w *Worklist) refresh() {
-	words := strings.Fields(strings.ToLower(w.query))
-	w.shown = w.shown[:0]
-	for _, st := range w.all {
-		text := strings.ToLower(strings.Join([]string{st.PatientName, st.PatientID, st.Description, sequences(st)}, " "))
+// Refresh lists the studies again: the session's now, the cache's when its query answers.
+func (w *Worklist) Refresh() {
+	w.gen++
+	gen, query := w.gen, w.query
+	words := strings.Fields(strings.ToLower(query))
+	var rows []WorklistRow
+	for _, st := range w.session {
+		r := sessionRow(st)
+		text := strings.ToLower(strings.Join([]string{r.PatientName, r.PatientID, r.Description, r.sequences()}, " "))
 		if !slices.ContainsFunc(words, func(word string) bool { return !strings.Contains(text, word) }) {
-			w.shown = append(w.shown, st)
+			rows = append(rows, r)
 		}
 	}
+	w.show(rows, false)
+	if w.lib == nil {
+		return
+	}
+	lib, sort := w.lib, map[int]string{0: "name", 1: "id"}[w.sortCol]
+	go func() {
+		found, more, err := lib.Worklist(context.Background(), query, sort, worklistLimit)
+		fyne.Do(func() {
+			if gen != w.gen {
+				return
+			}
+			if err != nil {
+				w.fail(fmt.Errorf("worklist: %w", err))
+				return
+			}
+			w.show(append(rows, found...), more)
+		})
+	}()
+}
+
+// show sorts and lists rows.
+func (w *Worklist) show(rows []WorklistRow, more bool) {
 	value := worklistColumns[w.sortCol].value
-	slices.SortStableFunc(w.shown, func(a, b *viewer.Study) int {
+	slices.SortStableFunc(rows, func(a, b WorklistRow) int {
 		c := cmp.Compare(value(a), value(b))
 		if w.sortCol == 4 { // series count: numeric
-			c = cmp.Compare(len(a.Series), len(b.Series))
+			c = cmp.Compare(a.Series, b.Series)
 		}
 		if w.desc {
 			return -c
 		}
 		return c
 	})
+	w.rows, w.more = rows, more
+	switch {
+	case more:
+		w.note.SetText(fmt.Sprintf("The first %d matches of the library: refine the search for the others.", worklistLimit))
+	case len(rows) == 0:
+		w.note.SetText("No study matches.")
+	default:
+		w.note.SetText(fmt.Sprintf("%d studies", len(rows)))
+	}
 	w.table.Refresh()
+}
+
+// OpenRow hands row i's study to OnOpen, reading it from the library first (in a worker).
+func (w *Worklist) OpenRow(i int) {
+	if w.OnOpen == nil || i < 0 || i >= len(w.rows) {
+		return
+	}
+	r := w.rows[i]
+	if r.study != nil {
+		w.OnOpen(r.study)
+		return
+	}
+	lib := w.lib
+	go func() {
+		st, err := lib.Open(context.Background(), r.UID)
+		fyne.Do(func() {
+			if err != nil {
+				w.fail(fmt.Errorf("open study %s: %w", r.UID, err))
+				return
+			}
+			w.OnOpen(st)
+		})
+	}()
+}
+
+func (w *Worklist) fail(err error) {
+	if w.OnError != nil {
+		w.OnError(err)
+	}
 }

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,7 +15,7 @@ import (
 
 // Workstation is the reading window's content: the worklist and the open study's series strip and overlay
 // settings on the left, a toolbar, the viewer area (Reading) and a status bar. Install TypedKey and
-// TypedRune on the window's canvas.
+// TypedRune on the window's canvas, and Import as the window's drop handler.
 type Workstation struct {
 	Reading  *Reading
 	Worklist *Worklist
@@ -29,13 +31,26 @@ type Workstation struct {
 	layouts  *widget.RadioGroup
 	help     *widget.PopUp
 	last     Status
+
+	lib          Library
+	cancelImport context.CancelFunc // nil when no import runs
+	cancelButton *widget.Button
+	// OnImported is called after an import ends, with its report and error.
+	OnImported func(report string, err error)
 }
 
-// NewWorkstation lays out the workstation for the studies of the worklist and opens the first one. c is
-// the window's canvas (for the help overlay and drag and drop).
-func NewWorkstation(c fyne.Canvas, studies []*viewer.Study) *Workstation {
-	w := &Workstation{canvas: c, Reading: NewReading(), Worklist: NewWorklist(studies), Strip: NewStrip(),
+// NewWorkstation lays out the workstation for the library lib (the local cache; nil for none) and the
+// session's studies, and opens the first session study. c is the window's canvas (for the help overlay and
+// drag and drop).
+func NewWorkstation(c fyne.Canvas, lib Library, session []*viewer.Study) *Workstation {
+	w := &Workstation{canvas: c, lib: lib, Reading: NewReading(), Worklist: NewWorklist(lib, session), Strip: NewStrip(),
 		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
+	w.cancelButton = widget.NewButton("Cancel import", func() {
+		if w.cancelImport != nil {
+			w.cancelImport()
+		}
+	})
+	w.cancelButton.Hide()
 	w.Overlay = NewOverlayPanel(w.Reading)
 	w.progress.Hide()
 	w.message.Wrapping = fyne.TextWrapWord
@@ -52,6 +67,7 @@ func NewWorkstation(c fyne.Canvas, studies []*viewer.Study) *Workstation {
 		}
 	}
 	w.Worklist.OnOpen = w.Open
+	w.Worklist.OnError = func(err error) { w.message.SetText(err.Error()) }
 	w.Strip.OnTap = func(se *viewer.Series) { w.Reading.Assign(w.Reading.active, se) }
 	w.Strip.OnDrop = w.drop
 
@@ -90,11 +106,51 @@ func NewWorkstation(c fyne.Canvas, studies []*viewer.Study) *Workstation {
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
 	split := container.NewHSplit(left, main)
 	split.Offset = 0.24
-	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.status), nil, nil, split)
-	if len(studies) > 0 {
-		w.Open(studies[0])
+	w.content = container.NewBorder(nil, container.NewVBox(container.NewBorder(nil, nil, nil, w.cancelButton, w.progress), w.status), nil, nil, split)
+	if len(session) > 0 {
+		w.Open(session[0])
 	}
 	return w
+}
+
+// Import adds files, folders, ZIP archives, DICOMDIR media or BraTS folders to the library in a worker,
+// with a progress bar and a cancel button, then says what was imported, skipped and rejected.
+func (w *Workstation) Import(paths []string) {
+	switch {
+	case len(paths) == 0:
+		return
+	case w.lib == nil:
+		w.message.SetText("No local cache is open: nothing can be imported.")
+		return
+	case w.cancelImport != nil:
+		w.message.SetText("An import is running: wait for it or cancel it first.")
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancelImport = cancel
+	w.cancelButton.Show()
+	w.progress.SetValue(0)
+	w.progress.Show()
+	w.message.SetText(fmt.Sprintf("Importing %s…", strings.Join(paths, ", ")))
+	go func() {
+		report, err := w.lib.Import(ctx, paths, func(done, total int) {
+			fyne.Do(func() { w.progress.SetValue(float64(done) / float64(max(total, 1))) })
+		})
+		fyne.Do(func() {
+			cancel()
+			w.cancelImport = nil
+			w.cancelButton.Hide()
+			w.progress.Hide()
+			if err != nil {
+				report = strings.TrimSpace(report + "\nImport stopped: " + err.Error())
+			}
+			w.message.SetText(report)
+			w.Worklist.Refresh()
+			if w.OnImported != nil {
+				w.OnImported(report, err)
+			}
+		})
+	}()
 }
 
 func toolLabels() []string {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func newTestWorkstation(t *testing.T, studies ...*viewer.Study) (*Workstation, f
 	test.NewTempApp(t)
 	win := test.NewWindow(nil)
 	t.Cleanup(win.Close)
-	w := NewWorkstation(win.Canvas(), studies)
+	w := NewWorkstation(win.Canvas(), nil, studies)
 	win.SetContent(w.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 	waitLoaded(t, w)
@@ -149,37 +150,42 @@ func TestWorklistSearchAndSort(t *testing.T) {
 	b.Series = b.Series[:1]
 	w, _ := newTestWorkstation(t, a, b)
 	wl := w.Worklist
-	if got := wl.Shown(); len(got) != 2 || got[0] != a {
+	if got := wl.Rows(); len(got) != 2 || got[0].study != a {
 		t.Fatalf("default order (newest first): %v", names(got))
 	}
 	wl.SortBy(0)
-	if got := wl.Shown(); got[0] != b {
+	if got := wl.Rows(); got[0].study != b {
 		t.Errorf("sorted by patient: %v, want ALPHA first", names(got))
 	}
 	wl.SortBy(0)
-	if got := wl.Shown(); got[0] != a {
+	if got := wl.Rows(); got[0].study != a {
 		t.Errorf("sorted by patient, reversed: %v, want TEST first", names(got))
 	}
 	wl.Search("follow")
-	if got := wl.Shown(); len(got) != 1 || got[0] != b {
+	if got := wl.Rows(); len(got) != 1 || got[0].study != b {
 		t.Errorf("search 'follow': %v", names(got))
 	}
 	wl.Search("flair p1")
-	if got := wl.Shown(); len(got) != 1 || got[0] != a {
+	if got := wl.Rows(); len(got) != 1 || got[0].study != a {
 		t.Errorf("search 'flair p1' (sequence and ID): %v", names(got))
 	}
 	wl.Search("")
 	wl.table.Select(widget.TableCellID{Row: 1, Col: 0})
 	waitLoaded(t, w)
-	if w.Reading.Study() != wl.Shown()[1] {
+	if w.Reading.Study() != wl.Rows()[1].study {
 		t.Error("selecting a worklist row does not open its study")
+	}
+	// Without a library there is nothing to import into: the reader is told so.
+	w.Import([]string{t.TempDir()})
+	if !strings.Contains(w.message.Text, "No local cache") {
+		t.Errorf("import without a library says %q", w.message.Text)
 	}
 }
 
-func names(sts []*viewer.Study) []string {
+func names(rows []WorklistRow) []string {
 	var s []string
-	for _, st := range sts {
-		s = append(s, st.PatientName)
+	for _, r := range rows {
+		s = append(s, r.PatientName)
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/dialog"
 
 	"github.com/neuronova/neuronova/assets"
 	"github.com/neuronova/neuronova/ui"
@@ -13,10 +14,11 @@ import (
 	"github.com/neuronova/neuronova/viewer/demo"
 )
 
-// cmdView opens the workstation window on --input, or on the demo study.
+// cmdView opens the workstation window on --input, or on the demo study, with the local cache's worklist.
 func cmdView(args []string, stderr io.Writer) error {
 	fs := newFlags("neuronova", stderr)
 	input := fs.String("input", "", "DICOM file or folder, or BraTS NIfTI folder (default: the demo study)")
+	data := dataFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,15 +39,54 @@ func cmdView(args []string, stderr io.Writer) error {
 	}
 	studies = append(studies, demo.Study())
 
+	// The local cache feeds the worklist and receives imports; without it the session studies still open.
+	var lib ui.Library
+	c, err := openCacheDir(*data, false, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "neuronova: the local cache is not available (%v); showing this session's studies only\n", err)
+	} else {
+		defer c.Close()
+		lib = library{c}
+	}
+
 	a := app.NewWithID("org.neuronova.workstation")
 	a.SetIcon(assets.Icon)
 	a.Settings().SetTheme(ui.ReadingRoom{})
 	w := a.NewWindow("NeuroNova")
-	ws := ui.NewWorkstation(w.Canvas(), studies)
+	ws := ui.NewWorkstation(w.Canvas(), lib, studies)
 	w.SetContent(ws.Content())
 	w.Canvas().SetOnTypedKey(ws.TypedKey)
 	w.Canvas().SetOnTypedRune(ws.TypedRune)
+	// Files and folders dropped on the window, or chosen from the menu, go into the cache.
+	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { ws.Import(localPaths(uris)) })
+	importFolder := fyne.NewMenuItem("Import folder…", func() {
+		dialog.ShowFolderOpen(func(u fyne.ListableURI, err error) {
+			if err == nil && u != nil {
+				ws.Import(localPaths([]fyne.URI{u}))
+			}
+		}, w)
+	})
+	importFile := fyne.NewMenuItem("Import file (DICOM, ZIP, DICOMDIR)…", func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err == nil && r != nil {
+				r.Close()
+				ws.Import(localPaths([]fyne.URI{r.URI()}))
+			}
+		}, w)
+	})
+	w.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("File", importFolder, importFile)))
 	w.Resize(fyne.NewSize(1280, 800))
 	w.ShowAndRun()
 	return nil
+}
+
+// localPaths keeps the file-system paths of uris.
+func localPaths(uris []fyne.URI) []string {
+	var paths []string
+	for _, u := range uris {
+		if u.Scheme() == "file" {
+			paths = append(paths, u.Path())
+		}
+	}
+	return paths
 }

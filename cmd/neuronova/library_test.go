@@ -1,0 +1,96 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/demo"
+)
+
+// TestWorkstationOnCache imports the demo study into a real cache through the workstation (as a drop on
+// the window does), finds it in the worklist, opens it from the cache and checks the hanging protocol;
+// importing it again adds nothing.
+func TestWorkstationOnCache(t *testing.T) {
+	dir := t.TempDir()
+	studyDir := dir + "/demo"
+	if err := demo.Write(studyDir); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	test.NewTempApp(t)
+	win := test.NewWindow(nil)
+	defer win.Close()
+	ws := ui.NewWorkstation(win.Canvas(), library{c}, nil)
+	win.SetContent(ws.Content())
+	win.Resize(fyne.NewSize(1280, 800))
+
+	reports := make(chan string, 1)
+	ws.OnImported = func(report string, err error) {
+		if err != nil {
+			t.Errorf("import: %v", err)
+		}
+		reports <- report
+	}
+	ws.Import([]string{studyDir})
+	report := <-reports
+	if !strings.Contains(report, "Imported 620 instances") {
+		t.Fatalf("first import: %q", report)
+	}
+	ws.Import([]string{studyDir})
+	if report := <-reports; !strings.Contains(report, "Imported 0 instances") || !strings.Contains(report, "620 already in the cache") {
+		t.Fatalf("second import: %q", report)
+	}
+
+	var rows []ui.WorklistRow
+	waitUntil(t, "the worklist to list the cached study", func() bool {
+		rows = ws.Worklist.Rows()
+		return len(rows) == 1
+	})
+	if r := rows[0]; r.PatientName != "DEMO^PHANTOM" || r.Series != 4 || r.Sync != "local" {
+		t.Errorf("worklist row %+v", r)
+	}
+	ws.Worklist.OpenRow(0)
+	waitUntil(t, "the study to open in 2×2", func() bool {
+		vps := ws.Reading.Visible()
+		if len(vps) != 4 {
+			return false
+		}
+		for i, want := range viewer.BrainTumourTypes {
+			if vps[i].Volume() == nil || vps[i].Series().Type != want {
+				return false
+			}
+		}
+		return true
+	})
+	if st := ws.Reading.Study(); st.Labels != nil {
+		t.Error("a cached study has a label map although none was imported")
+	}
+	ws.Worklist.Search("nobody")
+	waitUntil(t, "the search to list nothing", func() bool { return len(ws.Worklist.Rows()) == 0 })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := false
+		fyne.DoAndWait(func() { ok = cond() })
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
