@@ -14,11 +14,14 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 
 IM=/usr/bin/import  # ImageMagick; /usr/local/bin may hold stand-ins
+# A cache of its own, so that the run neither reads nor changes the user's.
+NEURONOVA_DATA=$(mktemp -d)
+export NEURONOVA_DATA
 CONVERT=/usr/bin/convert
 log=$out/neuronova.log
 bin/neuronova >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$NEURONOVA_DATA"' EXIT
 
 fail() { echo "smoke: $*" >&2; tail -20 "$log" >&2; exit 1; }
 
