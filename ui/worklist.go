@@ -211,6 +211,8 @@ func (w *Worklist) show(rows []WorklistRow, more bool) {
 		w.note.SetText(fmt.Sprintf("The first %d matches of the library: refine the search for the others.", worklistLimit))
 	case len(rows) == 0:
 		w.note.SetText("No study matches.")
+	case len(rows) == 1:
+		w.note.SetText("1 study")
 	default:
 		w.note.SetText(fmt.Sprintf("%d studies", len(rows)))
 	}
