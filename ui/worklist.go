@@ -71,9 +71,9 @@ var worklistColumns = []struct {
 // worklistLimit is the most cached studies one search lists.
 const worklistLimit = 1000
 
-// Worklist lists the studies of the library and of this session, with a search field (every word must
-// match: patient name or ID words by prefix in the library; name, ID, description or sequences in session
-// studies) and sortable columns (tap a header; tap again to reverse). Selecting a row opens the study.
+// Worklist lists the studies of the library and of this session, with a search field (the library reads
+// it in its own query language; session studies must contain every plain word in their name, ID,
+// description or sequences) and sortable columns (tap a header; tap again to reverse). Selecting a row opens the study.
 // Library queries run in a worker goroutine.
 type Worklist struct {
 	// OnOpen is called with the study the reader chose; OnError with a failure to list or open.
@@ -98,7 +98,7 @@ type Worklist struct {
 func NewWorklist(lib Library, session []*viewer.Study) *Worklist {
 	w := &Worklist{lib: lib, session: session, sortCol: 2, desc: true, note: widget.NewLabel("")}
 	w.search = widget.NewEntry()
-	w.search.SetPlaceHolder("Search patient, ID, description, sequence…")
+	w.search.SetPlaceHolder("Search: name or ID words, date:2024-01-01.., type:t1ce,flair, mod:MR, desc:…, sync:pending")
 	w.search.OnChanged = w.Search
 	w.table = widget.NewTable(
 		func() (int, int) { return len(w.rows), len(worklistColumns) },
@@ -163,7 +163,13 @@ func (w *Worklist) Rows() []WorklistRow { return w.rows }
 func (w *Worklist) Refresh() {
 	w.gen++
 	gen, query := w.gen, w.query
-	words := strings.Fields(strings.ToLower(query))
+	// Session studies match the plain words; field filters (date:…, type:…) are the library's.
+	var words []string
+	for _, word := range strings.Fields(strings.ToLower(query)) {
+		if !strings.Contains(word, ":") {
+			words = append(words, word)
+		}
+	}
 	var rows []WorklistRow
 	for _, st := range w.session {
 		r := sessionRow(st)
@@ -172,10 +178,11 @@ func (w *Worklist) Refresh() {
 			rows = append(rows, r)
 		}
 	}
-	w.show(rows, false)
 	if w.lib == nil {
+		w.show(rows, false)
 		return
 	}
+	// With a library the list changes once, when its answer arrives.
 	lib, sort := w.lib, map[int]string{0: "name", 1: "id"}[w.sortCol]
 	go func() {
 		found, more, err := lib.Worklist(context.Background(), query, sort, worklistLimit)

@@ -15,13 +15,23 @@ type library struct{ c *cache.Cache }
 
 var _ ui.Library = library{}
 
+// Worklist reads text in the query language of `neuronova ls` (words, date:, mod:, desc:, type:, sync:,
+// sort:), so the search box filters by every field the cache indexes.
 func (l library) Worklist(ctx context.Context, text, sort string, limit int) ([]ui.WorklistRow, bool, error) {
-	q := cache.Query{Text: text, Limit: limit}
-	switch sort {
-	case "name":
-		q.Sort = cache.SortName
-	case "id":
-		q.Sort = cache.SortPatientID
+	q, err := cache.ParseQuery(text)
+	if err != nil {
+		return nil, false, err
+	}
+	if q.Limit == 0 || q.Limit > limit {
+		q.Limit = limit
+	}
+	if q.Sort == "" {
+		switch sort {
+		case "name":
+			q.Sort = cache.SortName
+		case "id":
+			q.Sort = cache.SortPatientID
+		}
 	}
 	page, err := l.c.Worklist(ctx, q)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,8 +78,14 @@ func TestWorkstationOnCache(t *testing.T) {
 	if st := ws.Reading.Study(); st.Labels != nil {
 		t.Error("a cached study has a label map although none was imported")
 	}
-	ws.Worklist.Search("nobody")
-	waitUntil(t, "the search to list nothing", func() bool { return len(ws.Worklist.Rows()) == 0 })
+	// The search box takes the query language of `neuronova ls`.
+	for _, tc := range []struct {
+		query string
+		rows  int
+	}{{"demo type:t1ce,flair", 1}, {"type:dwi", 0}, {"date:2024-01-01..2024-01-31 mod:MR", 1}, {"nobody", 0}} {
+		ws.Worklist.Search(tc.query)
+		waitUntil(t, fmt.Sprintf("%q to list %d studies", tc.query, tc.rows), func() bool { return len(ws.Worklist.Rows()) == tc.rows })
+	}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
