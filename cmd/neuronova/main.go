@@ -36,6 +36,10 @@ Usage:
   neuronova cache check [--data DIR]
                                 verify the index and the stored files; sweep orphans of interrupted work
                                 (--data defaults to $NEURONOVA_DATA, else the user data directory)
+  neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h]
+                                one sync round with the server: worklist and studies pulled, AI results,
+                                SEGs, reports and audit events pushed; prints a summary (password from
+                                $NEURONOVA_PASSWORD or stdin; server $NEURONOVA_SERVER, user $NEURONOVA_USER)
   neuronova help                this text
 
 Exit status: 0 on success, 1 when the work failed, 2 on a usage error.
@@ -72,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdExport(rest, stdout, stderr)
 	case "cache":
 		err = cmdCache(rest, stdout, stderr)
+	case "sync":
+		err = cmdSync(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

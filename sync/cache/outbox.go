@@ -1,0 +1,391 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+)
+
+// This file is what the sync engine (sync/engine) needs from the cache: the outbox read and acknowledged
+// item by item, several results recorded in one transaction, the local audit trail read by cursor, the
+// server-authoritative objects of the change feed, and the sync engine's own state.
+
+// ResultInput is one result to record with RecordResults.
+type ResultInput struct {
+	Kind    string // "m1", "seg", "report" …: the outbox message is "result."+Kind
+	Payload []byte
+}
+
+// RecordResults stores several results of one study (an AI result's JSON and its SEG, say) and their outbox
+// messages in one transaction: either all are recorded, or none. It returns the results' ids in order.
+func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []ResultInput) ([]int64, error) {
+	if len(results) == 0 {
+		return nil, fmt.Errorf("record results of study %s: nothing to record", studyUID)
+	}
+	ids := make([]int64, 0, len(results))
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		now := nowMillis()
+		for _, r := range results {
+			if r.Kind == "" {
+				return errors.New("a result has no kind")
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, payload, created_at) VALUES (?,?,?,?)`, studyUID, r.Kind, r.Payload, now)
+			if err != nil {
+				return err
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			var key [16]byte
+			rand.Read(key[:])
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at) VALUES (?,?,?,?,?)`,
+				hex.EncodeToString(key[:]), "result."+r.Kind, strconv.FormatInt(id, 10), r.Payload, now); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pending' WHERE uid = ?`, studyUID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record results of study %s: %w", studyUID, err)
+	}
+	return ids, nil
+}
+
+// OutboxItem is one message of the outbox.
+type OutboxItem struct {
+	ID             int64
+	IdempotencyKey string
+	Kind           string // "result.m1", "result.seg", "result.report" …
+	Ref            string // the result's id for result.* messages
+	Payload        []byte
+	CreatedAt      time.Time
+	Attempts       int
+	LastError      string
+	NextAttemptAt  time.Time // zero: at once
+	StudyUID       string    // the study of the result, for result.* messages
+}
+
+// DueOutbox returns up to limit unsent, live outbox items, oldest first. With dueOnly, items whose next
+// attempt lies after now are left out.
+func (c *Cache) DueOutbox(ctx context.Context, now time.Time, dueOnly bool, limit int) ([]OutboxItem, error) {
+	due := int64(1<<62 - 1)
+	if dueOnly {
+		due = now.UnixMilli()
+	}
+	rows, err := c.rdb.QueryContext(ctx, `SELECT o.id, o.idempotency_key, o.kind, o.ref, o.payload, o.created_at, o.attempts, o.last_error,
+		o.next_attempt_at, coalesce(r.study_uid, '')
+		FROM outbox o LEFT JOIN results r ON o.kind LIKE 'result.%' AND r.id = CAST(o.ref AS INTEGER)
+		WHERE o.sent_at = 0 AND o.dead_at = 0 AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?`, due, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read the outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		var it OutboxItem
+		var created, next int64
+		if err := rows.Scan(&it.ID, &it.IdempotencyKey, &it.Kind, &it.Ref, &it.Payload, &created, &it.Attempts, &it.LastError, &next, &it.StudyUID); err != nil {
+			return nil, fmt.Errorf("read the outbox: %w", err)
+		}
+		it.CreatedAt = time.UnixMilli(created)
+		if next > 0 {
+			it.NextAttemptAt = time.UnixMilli(next)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// OutboxDone records that the server confirmed an item (confirmation says how: the stored object's ID,
+// SOP Instance UID and MD5 …). For a result.* item the result is marked synced in the same transaction, and
+// its study becomes synced when no unsynced result is left. Acknowledging an item twice changes nothing.
+func (c *Cache) OutboxDone(ctx context.Context, id int64, confirmation string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		var kind, ref string
+		err := tx.QueryRowContext(ctx, `UPDATE outbox SET sent_at = ?, confirmation = ?, last_error = '', next_attempt_at = 0
+			WHERE id = ? AND sent_at = 0 RETURNING kind, ref`, nowMillis(), confirmation, id).Scan(&kind, &ref)
+		if errors.Is(err, sql.ErrNoRows) {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE id = ?`, id).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("outbox item %d: %w", id, ErrNotFound)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("outbox item %d: %w", id, err)
+		}
+		if !strings.HasPrefix(kind, "result.") {
+			return nil
+		}
+		rid, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil {
+			return fmt.Errorf("outbox item %d: result ref %q: %w", id, ref, err)
+		}
+		var study string
+		err = tx.QueryRowContext(ctx, `UPDATE results SET synced_at = ? WHERE id = ? RETURNING study_uid`, nowMillis(), rid).Scan(&study)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // the result was removed with its study; the server has it anyway
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'synced' WHERE uid = ?1
+			AND NOT EXISTS (SELECT 1 FROM results WHERE study_uid = ?1 AND synced_at = 0)`, study)
+		return err
+	})
+}
+
+// OutboxRetry records a failed attempt: attempts grows by one, the error is kept and the item waits until next.
+func (c *Cache) OutboxRetry(ctx context.Context, id int64, next time.Time, why string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? AND sent_at = 0`,
+			truncate(why, 2000), next.UnixMilli(), id)
+		return err
+	})
+}
+
+// OutboxDead sets an item aside that the server refused for good (a conflict, a rule it breaks): it stays in
+// the outbox, counted and shown, until a person decides; OutboxRevive puts it back in the queue.
+func (c *Cache) OutboxDead(ctx context.Context, id int64, why string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, dead_at = ? WHERE id = ? AND sent_at = 0`,
+			truncate(why, 2000), nowMillis(), id)
+		return err
+	})
+}
+
+// OutboxRevive puts every dead item back in the queue (after a person fixed the cause).
+func (c *Cache) OutboxRevive(ctx context.Context) (int, error) {
+	var n int64
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET dead_at = 0, next_attempt_at = 0 WHERE dead_at > 0 AND sent_at = 0`)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return int(n), err
+}
+
+// OutboxCounts says how many items wait to be sent (Pending, dead ones included) and how many of them the
+// server refused for good (Dead).
+type OutboxCounts struct {
+	Pending, Dead, Sent int
+}
+
+// OutboxCounts counts the outbox.
+func (c *Cache) OutboxCounts(ctx context.Context) (OutboxCounts, error) {
+	var n OutboxCounts
+	err := c.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(sent_at = 0), 0), coalesce(sum(sent_at = 0 AND dead_at > 0), 0), coalesce(sum(sent_at > 0), 0) FROM outbox`).
+		Scan(&n.Pending, &n.Dead, &n.Sent)
+	return n, err
+}
+
+// OutboxEntry is an outbox item as the sync panel lists it.
+type OutboxEntry struct {
+	OutboxItem
+	SentAt       time.Time // zero while unsent
+	DeadAt       time.Time // zero unless refused for good
+	Confirmation string
+}
+
+// Outbox lists the latest n outbox items, newest first, sent ones included.
+func (c *Cache) Outbox(ctx context.Context, n int) ([]OutboxEntry, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT id, idempotency_key, kind, ref, created_at, attempts, last_error, next_attempt_at, sent_at, dead_at, confirmation
+		FROM outbox ORDER BY id DESC LIMIT ?`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OutboxEntry
+	ms := func(v int64) time.Time {
+		if v == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(v)
+	}
+	for rows.Next() {
+		var e OutboxEntry
+		var created, next, sent, dead int64
+		if err := rows.Scan(&e.ID, &e.IdempotencyKey, &e.Kind, &e.Ref, &created, &e.Attempts, &e.LastError, &next, &sent, &dead, &e.Confirmation); err != nil {
+			return nil, err
+		}
+		e.CreatedAt, e.NextAttemptAt, e.SentAt, e.DeadAt = ms(created), ms(next), ms(sent), ms(dead)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// RecordAudit records a local audit event (a login while offline, a study opened …); the sync engine forwards
+// it to the server later.
+func (c *Cache) RecordAudit(ctx context.Context, actor, action, target, detail string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events(at, actor, action, target, detail) VALUES (?,?,?,?,?)`,
+			nowMillis(), actor, action, target, detail)
+		return err
+	})
+}
+
+// NumberedAuditEvent is a local audit event with its row id, the cursor by which it is forwarded.
+type NumberedAuditEvent struct {
+	ID int64
+	AuditEvent
+}
+
+// AuditEventsAfter returns up to n local audit events with an id above after, oldest first.
+func (c *Cache) AuditEventsAfter(ctx context.Context, after int64, n int) ([]NumberedAuditEvent, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT id, at, actor, action, target, detail FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, after, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []NumberedAuditEvent
+	for rows.Next() {
+		var e NumberedAuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = time.UnixMilli(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SyncValue returns a value of the sync engine's state (cursors, last sync), or def when unset.
+func (c *Cache) SyncValue(ctx context.Context, key, def string) (string, error) {
+	var v string
+	err := c.rdb.QueryRowContext(ctx, `SELECT value FROM sync_state WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return def, nil
+	}
+	return v, err
+}
+
+// SetSyncValue stores a value of the sync engine's state.
+func (c *Cache) SetSyncValue(ctx context.Context, key, value string) error {
+	return c.write(ctx, func(tx *sql.Tx) error { return setSyncValue(ctx, tx, key, value) })
+}
+
+func setSyncValue(ctx context.Context, tx *sql.Tx, key, value string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sync_state(key, value, updated_at) VALUES (?,?,?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, nowMillis())
+	return err
+}
+
+// ApplyChanges stores a page of the server's change feed and the cursor after it in one transaction, so
+// that a crash never skips or half-applies a page. Objects keep the state of their latest change.
+func (c *Cache) ApplyChanges(ctx context.Context, cursorKey string, changes []api.Change, cursor int64) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		now := nowMillis()
+		for _, ch := range changes {
+			if ch.Kind == "" || ch.ObjectID == "" || !json.Valid(ch.Data) {
+				return fmt.Errorf("change %d: incomplete (kind %q, object %q)", ch.Seq, ch.Kind, ch.ObjectID)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO remote_objects(kind, object_id, seq, data, updated_at) VALUES (?,?,?,?,?)
+				ON CONFLICT(kind, object_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, updated_at = excluded.updated_at
+				WHERE excluded.seq > remote_objects.seq`, ch.Kind, ch.ObjectID, ch.Seq, string(ch.Data), now); err != nil {
+				return fmt.Errorf("change %d: %w", ch.Seq, err)
+			}
+		}
+		return setSyncValue(ctx, tx, cursorKey, strconv.FormatInt(cursor, 10))
+	})
+}
+
+// RemoteObjects returns the JSON of every object of a kind copied from the change feed, by object id.
+func (c *Cache) RemoteObjects(ctx context.Context, kind string) (map[string]json.RawMessage, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT object_id, data FROM remote_objects WHERE kind = ?`, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]json.RawMessage{}
+	for rows.Next() {
+		var id, data string
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, err
+		}
+		out[id] = json.RawMessage(data)
+	}
+	return out, rows.Err()
+}
+
+// RemotePatientByNumber returns the server's id of the patient whose number (the DICOM PatientID of its
+// studies) is number, as the change feed told it (through the patient or one of its orders).
+func (c *Cache) RemotePatientByNumber(ctx context.Context, number string) (int64, error) {
+	// Patients come in the feed of roles that may read them; orders, which every role reads, name the
+	// patient too.
+	var id string
+	err := c.rdb.QueryRowContext(ctx, `SELECT id FROM (
+			SELECT object_id AS id, 0 AS pref, seq FROM remote_objects WHERE kind = ?2 AND json_extract(data, '$.patient_number') = ?1
+			UNION ALL
+			SELECT CAST(json_extract(data, '$.patient_id') AS TEXT), 1, seq FROM remote_objects WHERE kind = ?3 AND json_extract(data, '$.patient_number') = ?1
+		) ORDER BY pref, seq DESC LIMIT 1`, number, api.KindPatient, api.KindOrder).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("patient %s: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(id, 10, 64)
+}
+
+// HaveInstances returns which of the SOP Instance UIDs the cache holds.
+func (c *Cache) HaveInstances(ctx context.Context, sopUIDs []string) (map[string]bool, error) {
+	have := make(map[string]bool, len(sopUIDs))
+	for start := 0; start < len(sopUIDs); start += 500 {
+		chunk := sopUIDs[start:min(start+500, len(sopUIDs))]
+		args := make([]any, len(chunk))
+		for i, u := range chunk {
+			args[i] = u
+		}
+		rows, err := c.rdb.QueryContext(ctx, `SELECT sop_uid FROM instances WHERE sop_uid IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			have[u] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return have, nil
+}
+
+// MarkPulled sets a study that came from the server to pulled, unless it has local work (pending, conflict)
+// or is synced.
+func (c *Cache) MarkPulled(ctx context.Context, uid string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pulled' WHERE uid = ? AND sync_state = 'local'`, uid)
+		return err
+	})
+}

@@ -1,0 +1,221 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// The Orthanc proxy: every path below is under /api/orthanc/ on the server, which alone holds Orthanc's
+// credentials.
+
+// orthancID matches Orthanc's resource IDs (five groups of eight hex digits) and nothing that could change
+// the path.
+var orthancID = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
+
+// ValidOrthancID reports whether id looks like an Orthanc resource ID.
+func ValidOrthancID(id string) bool { return orthancID.MatchString(id) }
+
+// RemoteInstance is one instance of a study as Orthanc lists it.
+type RemoteInstance struct {
+	ID       string // Orthanc ID
+	SOPUID   string
+	FileSize int64
+	Series   string // Orthanc ID of the series
+	Index    int    // IndexInSeries
+}
+
+// StudyInstances lists the instances of an Orthanc study (ID, SOP Instance UID, file size).
+func (c *Client) StudyInstances(ctx context.Context, studyID string) ([]RemoteInstance, error) {
+	if !ValidOrthancID(studyID) {
+		return nil, fmt.Errorf("%q is not an Orthanc study ID", studyID)
+	}
+	var raw []byte
+	err := c.getBytes(ctx, "/api/orthanc/studies/"+studyID+"/instances", 256<<20, &raw)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInstanceList(raw)
+}
+
+// ParseInstanceList reads Orthanc's answer to GET /studies/{id}/instances (or /series/{id}/instances).
+func ParseInstanceList(raw []byte) ([]RemoteInstance, error) {
+	var list []struct {
+		ID            string
+		FileSize      int64
+		ParentSeries  string
+		IndexInSeries int
+		MainDicomTags struct{ SOPInstanceUID string }
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("instance list: %w", err)
+	}
+	out := make([]RemoteInstance, 0, len(list))
+	for i, it := range list {
+		if !ValidOrthancID(it.ID) || it.MainDicomTags.SOPInstanceUID == "" || it.FileSize <= 0 {
+			return nil, fmt.Errorf("instance list: entry %d is incomplete (ID %q, SOP Instance UID %q, size %d)", i, it.ID,
+				it.MainDicomTags.SOPInstanceUID, it.FileSize)
+		}
+		out = append(out, RemoteInstance{ID: it.ID, SOPUID: it.MainDicomTags.SOPInstanceUID, FileSize: it.FileSize, Series: it.ParentSeries,
+			Index: it.IndexInSeries})
+	}
+	return out, nil
+}
+
+// InstanceMD5 returns the MD5 (hex) Orthanc recorded for the stored file of an instance.
+func (c *Client) InstanceMD5(ctx context.Context, id string) (string, error) {
+	if !ValidOrthancID(id) {
+		return "", fmt.Errorf("%q is not an Orthanc instance ID", id)
+	}
+	var raw []byte
+	if err := c.getBytes(ctx, "/api/orthanc/instances/"+id+"/attachments/dicom/md5", 1<<10, &raw); err != nil {
+		return "", err
+	}
+	sum := strings.TrimSpace(string(raw))
+	if len(sum) != 32 {
+		return "", fmt.Errorf("instance %s: MD5 %q is not 32 hex digits", id, sum)
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return "", fmt.Errorf("instance %s: MD5 %q is not hex", id, sum)
+	}
+	return strings.ToLower(sum), nil
+}
+
+// InstanceSOPUID returns the SOP Instance UID Orthanc holds for an instance.
+func (c *Client) InstanceSOPUID(ctx context.Context, id string) (string, error) {
+	if !ValidOrthancID(id) {
+		return "", fmt.Errorf("%q is not an Orthanc instance ID", id)
+	}
+	var raw []byte
+	if err := c.getBytes(ctx, "/api/orthanc/instances/"+id, 1<<20, &raw); err != nil {
+		return "", err
+	}
+	var inst struct {
+		MainDicomTags struct{ SOPInstanceUID string }
+	}
+	if err := json.Unmarshal(raw, &inst); err != nil {
+		return "", fmt.Errorf("instance %s: %w", id, err)
+	}
+	return inst.MainDicomTags.SOPInstanceUID, nil
+}
+
+func (c *Client) getBytes(ctx context.Context, path string, limit int64, out *[]byte) error {
+	resp, cancel, err := c.do(ctx, request{method: http.MethodGet, path: path, auth: true})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return &OfflineError{Err: fmt.Errorf("GET %s: answer cut off: %w", path, err)}
+	}
+	if int64(len(b)) > limit {
+		return fmt.Errorf("GET %s: answer larger than %d bytes", path, limit)
+	}
+	*out = b
+	return nil
+}
+
+// Download is a file received: its size and MD5 as received.
+type Download struct {
+	Size int64
+	MD5  string
+}
+
+// DownloadInstance writes an instance's DICOM file to w, hashing it as it goes. A body shorter than the
+// announced length is an OfflineError.
+func (c *Client) DownloadInstance(ctx context.Context, id string, w io.Writer) (Download, error) {
+	if !ValidOrthancID(id) {
+		return Download{}, fmt.Errorf("%q is not an Orthanc instance ID", id)
+	}
+	resp, cancel, err := c.do(ctx, request{method: http.MethodGet, path: "/api/orthanc/instances/" + id + "/file", auth: true, download: true})
+	if err != nil {
+		return Download{}, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	return copyHashed(w, resp)
+}
+
+// TranscodeInstance asks the server for an instance transcoded to transfer syntax ts (Orthanc keeps its SOP
+// Instance UID) and writes it to w.
+func (c *Client) TranscodeInstance(ctx context.Context, id, ts string, w io.Writer) (Download, error) {
+	if !ValidOrthancID(id) {
+		return Download{}, fmt.Errorf("%q is not an Orthanc instance ID", id)
+	}
+	body, _ := json.Marshal(map[string]string{"Transcode": ts})
+	resp, cancel, err := c.do(ctx, request{method: http.MethodPost, path: "/api/orthanc/instances/" + id + "/modify", auth: true, download: true,
+		body: body, header: http.Header{"Content-Type": {"application/json"}}})
+	if err != nil {
+		return Download{}, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	return copyHashed(w, resp)
+}
+
+func copyHashed(w io.Writer, resp *http.Response) (Download, error) {
+	h := md5.New()
+	n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
+	if err != nil {
+		return Download{}, &OfflineError{Err: fmt.Errorf("download cut off after %d bytes: %w", n, err)}
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return Download{}, &OfflineError{Err: fmt.Errorf("download cut off: %d of %d bytes", n, resp.ContentLength)}
+	}
+	return Download{Size: n, MD5: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// Stored is Orthanc's answer to an upload.
+type Stored struct {
+	ID            string
+	Status        string // Success or AlreadyStored
+	ParentStudy   string
+	ParentSeries  string
+	ParentPatient string
+}
+
+// UploadInstance stores one DICOM file in Orthanc through the server.
+func (c *Client) UploadInstance(ctx context.Context, dicom []byte) (*Stored, error) {
+	resp, cancel, err := c.do(ctx, request{method: http.MethodPost, path: "/api/orthanc/instances", auth: true, download: true, body: dicom,
+		header: http.Header{"Content-Type": {"application/dicom"}}})
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, &OfflineError{Err: fmt.Errorf("upload answer cut off: %w", err)}
+	}
+	var s Stored
+	if err := json.Unmarshal(b, &s); err != nil || !ValidOrthancID(s.ID) {
+		return nil, fmt.Errorf("upload answer %q unreadable", bytes.TrimSpace(b))
+	}
+	return &s, nil
+}
+
+// FindInstances returns the Orthanc IDs of the instances with a SOP Instance UID (a search across the
+// archive; roles that may search only).
+func (c *Client) FindInstances(ctx context.Context, sopUID string) ([]string, error) {
+	var ids []string
+	err := c.call(ctx, http.MethodPost, "/api/orthanc/tools/find", nil,
+		map[string]any{"Level": "Instance", "Query": map[string]string{"SOPInstanceUID": sopUID}}, &ids, true)
+	return ids, err
+}
+
+// StudyArchiveURL is the proxy's URL of a study's ZIP archive (for benchmarks and scripts).
+func (c *Client) StudyArchiveURL(studyID string) string {
+	u := *c.base
+	u.Path += "/api/orthanc/studies/" + url.PathEscape(studyID) + "/archive"
+	return u.String()
+}

@@ -1,0 +1,409 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/sync/client"
+)
+
+var randRead = rand.Read
+
+// feedKey is the change-feed cursor of the logged-in user (the feed is filtered per user).
+func (e *Engine) feedKey() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.session == nil {
+		return keyFeedCursor
+	}
+	return keyFeedCursor + "." + strings.ToLower(e.session.User.LoginID)
+}
+
+// pullFeed applies the change feed after the stored cursor, page by page, each page and its cursor in one
+// transaction.
+func (e *Engine) pullFeed(ctx context.Context, sum *Summary, p ProgressFunc) error {
+	key := e.feedKey()
+	for {
+		v, err := e.cache.SyncValue(ctx, key, "0")
+		if err != nil {
+			return err
+		}
+		var cursor int64
+		if _, err := fmt.Sscan(v, &cursor); err != nil {
+			return fmt.Errorf("cursor %q: %w", v, err)
+		}
+		page, err := e.client.Changes(ctx, cursor, 500)
+		if err != nil {
+			return err
+		}
+		if len(page.Changes) > 0 {
+			if err := e.cache.ApplyChanges(context.WithoutCancel(ctx), key, page.Changes, page.NextCursor); err != nil {
+				return err
+			}
+		}
+		sum.Changes += len(page.Changes)
+		p(Progress{Phase: PhaseFeed, Done: sum.Changes, Total: sum.Changes})
+		if !page.HasMore || len(page.Changes) == 0 {
+			return nil
+		}
+	}
+}
+
+// Worklist is the server's worklist as the cache holds it: the orders the feed brought that are still open
+// (not confirmed, not cancelled), urgent first, oldest first. It works offline.
+func (e *Engine) Worklist(ctx context.Context) ([]api.Order, error) {
+	objs, err := e.cache.RemoteObjects(ctx, api.KindOrder)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.Order
+	for id, raw := range objs {
+		var o api.Order
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("order %s: %w", id, err)
+		}
+		if o.Status == api.OrderConfirmed || o.Status == api.OrderCancelled {
+			continue
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Priority == "urgent") != (out[j].Priority == "urgent") {
+			return out[i].Priority == "urgent"
+		}
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// prefetchWorklist downloads the studies of the patients of the open imaging (RIS) orders.
+func (e *Engine) prefetchWorklist(ctx context.Context, sum *Summary, p ProgressFunc) error {
+	orders, err := e.Worklist(ctx)
+	if err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	for _, o := range orders {
+		if o.JobRole != api.JobRIS || seen[o.PatientID] {
+			continue
+		}
+		seen[o.PatientID] = true
+		studies, err := e.client.PatientStudies(ctx, o.PatientID)
+		if client.StatusOf(err) == 403 || client.StatusOf(err) == 404 {
+			continue // not a patient whose images this user may read
+		}
+		if err != nil {
+			return err
+		}
+		for _, st := range studies {
+			if err := e.prefetch(ctx, st.OrthancID, sum, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Prefetch downloads one Orthanc study (by Orthanc ID) into the cache, as rounds do for the worklist.
+func (e *Engine) Prefetch(ctx context.Context, orthancStudyID string, p ProgressFunc) (*Summary, error) {
+	if p == nil {
+		p = func(Progress) {}
+	}
+	if err := e.ensureOnline(ctx); err != nil {
+		return &Summary{}, err
+	}
+	sum := &Summary{}
+	err := e.prefetch(ctx, orthancStudyID, sum, p)
+	if client.IsOffline(err) {
+		e.setOnline(false, err)
+	}
+	return sum, err
+}
+
+// importBatch is how many verified files go into one cache import (one commit).
+const importBatch = 64
+
+// decodable are the transfer syntaxes the viewer decodes itself (viewer.lookupTransferSyntax).
+var decodable = map[string]bool{
+	"1.2.840.10008.1.2": true, "1.2.840.10008.1.2.1": true, "1.2.840.10008.1.2.2": true, "1.2.840.10008.1.2.1.99": true,
+	"1.2.840.10008.1.2.5": true, "1.2.840.10008.1.2.4.50": true,
+}
+
+// Decodable reports whether the viewer decodes a transfer syntax without the server's help.
+func Decodable(ts string) bool { return decodable[ts] }
+
+// prefetch pulls the instances of an Orthanc study the cache lacks: Workers downloads in parallel into the
+// cache's tmp/, each verified (size and Orthanc's MD5), transcoded by the server when not decodable here,
+// then imported in batches (each batch one commit), so that a cancelled or killed prefetch keeps what it
+// committed and the next one skips it by SOP Instance UID.
+func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p ProgressFunc) error {
+	list, err := e.client.StudyInstances(ctx, studyID)
+	if err != nil {
+		return err
+	}
+	uids := make([]string, len(list))
+	for i, in := range list {
+		uids[i] = in.SOPUID
+	}
+	have, err := e.cache.HaveInstances(ctx, uids)
+	if err != nil {
+		return err
+	}
+	var todo []client.RemoteInstance
+	for _, in := range list {
+		if !have[in.SOPUID] {
+			todo = append(todo, in)
+		}
+	}
+	sum.Studies++
+	sum.AlreadyCached += len(list) - len(todo)
+	if len(todo) == 0 {
+		return nil
+	}
+	work, err := os.MkdirTemp(filepath.Join(e.cache.Dir(), "tmp"), "pull-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	var (
+		done, bytes atomic.Int64
+		mu          sync.Mutex
+		firstErr    error
+		studies     = map[string]bool{}
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan client.RemoteInstance)
+	verified := make(chan string, importBatch)
+	var wg sync.WaitGroup
+	for range e.opts.Workers {
+		wg.Go(func() {
+			for in := range jobs {
+				path, transcoded, err := e.fetchVerified(ctx, work, in)
+				if err != nil {
+					if client.IsOffline(err) || ctx.Err() != nil {
+						fail(err)
+						cancel()
+						continue
+					}
+					mu.Lock()
+					sum.PullFailed++
+					sum.Errors = append(sum.Errors, fmt.Sprintf("instance %s: %v", in.SOPUID, err))
+					mu.Unlock()
+					continue
+				}
+				if transcoded {
+					mu.Lock()
+					sum.Transcoded++
+					mu.Unlock()
+				}
+				select {
+				case verified <- path:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for _, in := range todo {
+			select {
+			case jobs <- in:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(verified) }()
+
+	// The importer: batches of verified files, one commit each.
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var size int64
+		for _, f := range batch {
+			if st, err := os.Stat(f); err == nil {
+				size += st.Size()
+			}
+		}
+		// A batch already downloaded is committed even when the prefetch is being cancelled.
+		res, err := e.cache.Import(context.WithoutCancel(ctx), batch, nil)
+		for _, f := range batch {
+			os.Remove(f)
+		}
+		batch = batch[:0]
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sum.Pulled += res.Imported
+		sum.PulledBytes += res.Bytes
+		sum.AlreadyCached += res.AlreadyPresent()
+		for _, r := range res.Rejected {
+			sum.PullFailed++
+			sum.Errors = append(sum.Errors, fmt.Sprintf("import %s: %v", filepath.Base(r.Path), r.Err))
+		}
+		for _, s := range res.Studies {
+			studies[s] = true
+		}
+		mu.Unlock()
+		n := done.Add(int64(res.Imported + res.AlreadyPresent()))
+		bytes.Add(size)
+		p(Progress{Phase: PhasePrefetch, Done: int(n), Total: len(todo), Bytes: bytes.Load()})
+		return nil
+	}
+	var importErr error
+	for path := range verified {
+		batch = append(batch, path)
+		if len(batch) >= importBatch && importErr == nil {
+			if importErr = flush(); importErr != nil {
+				cancel()
+			}
+		}
+	}
+	if importErr == nil {
+		importErr = flush()
+	}
+	for s := range studies {
+		if err := e.cache.MarkPulled(context.WithoutCancel(ctx), s); err != nil && importErr == nil {
+			importErr = err
+		}
+	}
+	if importErr != nil {
+		return importErr
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return firstErr
+	}
+	return nil
+}
+
+// fetchVerified downloads one instance into dir and verifies it against Orthanc's size and MD5, retrying a
+// cut download; an instance whose transfer syntax the viewer cannot decode is then fetched transcoded.
+func (e *Engine) fetchVerified(ctx context.Context, dir string, in client.RemoteInstance) (path string, transcoded bool, err error) {
+	for attempt := 0; ; attempt++ {
+		path, transcoded, err = e.fetchOnce(ctx, dir, in)
+		if err == nil || ctx.Err() != nil || attempt >= e.opts.RoundRetries {
+			return path, transcoded, err
+		}
+		if !client.IsOffline(err) && !errors.Is(err, errMismatch) {
+			return path, transcoded, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		case <-time.After(backoff(attempt+1, e.opts.BackoffBase/4, e.opts.RoundRetryMax)):
+		}
+	}
+}
+
+var errMismatch = errors.New("the file received does not match what Orthanc recorded")
+
+func (e *Engine) fetchOnce(ctx context.Context, dir string, in client.RemoteInstance) (string, bool, error) {
+	want, err := e.client.InstanceMD5(ctx, in.ID)
+	if err != nil {
+		return "", false, err
+	}
+	path := filepath.Join(dir, in.ID+".dcm")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", false, err
+	}
+	got, err := e.client.DownloadInstance(ctx, in.ID, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", false, err
+	}
+	if got.Size != in.FileSize || got.MD5 != want {
+		os.Remove(path)
+		return "", false, fmt.Errorf("%w: %d bytes with MD5 %s, Orthanc recorded %d bytes with MD5 %s", errMismatch, got.Size, got.MD5, in.FileSize, want)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, err
+	}
+	ts, sop := syntaxAndUID(b)
+	if sop != "" && sop != in.SOPUID {
+		os.Remove(path)
+		return "", false, fmt.Errorf("file of instance %s carries SOP Instance UID %s", in.SOPUID, sop)
+	}
+	if ts == "" || decodable[ts] {
+		return path, false, nil
+	}
+	// Not decodable here: ask the server for a transcoded copy (same SOP Instance UID).
+	tpath := filepath.Join(dir, in.ID+".ts.dcm")
+	tf, err := os.Create(tpath)
+	if err != nil {
+		return "", false, err
+	}
+	_, err = e.client.TranscodeInstance(ctx, in.ID, e.opts.TransferSyntax, tf)
+	if cerr := tf.Close(); err == nil {
+		err = cerr
+	}
+	os.Remove(path)
+	if err != nil {
+		os.Remove(tpath)
+		return "", false, fmt.Errorf("transcode from %s: %w", ts, err)
+	}
+	tb, err := os.ReadFile(tpath)
+	if err != nil {
+		return "", false, err
+	}
+	if ts2, sop2 := syntaxAndUID(tb); sop2 != in.SOPUID || !decodable[ts2] {
+		os.Remove(tpath)
+		return "", false, fmt.Errorf("transcoded copy of %s came back as %s in %s", in.SOPUID, sop2, ts2)
+	}
+	return tpath, true, nil
+}
+
+// syntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file (empty when unreadable: the
+// import then says why).
+func syntaxAndUID(b []byte) (ts, sop string) {
+	ds, err := parseHeader(b)
+	if err != nil {
+		return "", ""
+	}
+	get := func(t tag.Tag) string {
+		el, err := ds.FindElementByTag(t)
+		if err != nil {
+			return ""
+		}
+		v, ok := el.Value.GetValue().([]string)
+		if !ok || len(v) == 0 {
+			return ""
+		}
+		return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
+	}
+	return get(tag.TransferSyntaxUID), get(tag.SOPInstanceUID)
+}

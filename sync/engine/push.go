@@ -1,0 +1,391 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/client"
+)
+
+// errPermanent marks a refusal that sending again cannot fix: the item is set aside (dead), never dropped.
+type errPermanent struct{ err error }
+
+func (e *errPermanent) Error() string { return e.err.Error() }
+func (e *errPermanent) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &errPermanent{err: err} }
+
+// classify decides what a failed send means: offline (retry later), permanent (set aside) or retry.
+func classify(err error) error {
+	if err == nil || client.IsOffline(err) {
+		return err
+	}
+	var pe *errPermanent
+	if errors.As(err, &pe) {
+		return err
+	}
+	switch client.StatusOf(err) {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
+		http.StatusUnprocessableEntity:
+		return permanent(err)
+	}
+	return err
+}
+
+// push is the outbox relay: every unsent, live item, oldest first, one at a time (SQLite has no SKIP LOCKED:
+// one relay per cache, guarded by relay.lock).
+func (e *Engine) push(ctx context.Context, sum *Summary, p ProgressFunc) error {
+	items, err := e.cache.DueOutbox(ctx, e.opts.Now(), false, 1<<20)
+	if err != nil {
+		return err
+	}
+	for i, it := range items {
+		p(Progress{Phase: PhasePush, Done: i, Total: len(items)})
+		err := e.sendWithRetries(ctx, it, sum)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		sum.Failed++
+		sum.Errors = append(sum.Errors, fmt.Sprintf("outbox %d (%s): %v", it.ID, it.Kind, err))
+		wctx := context.WithoutCancel(ctx)
+		var pe *errPermanent
+		if errors.As(err, &pe) {
+			sum.Dead++
+			if derr := e.cache.OutboxDead(wctx, it.ID, err.Error()); derr != nil {
+				return derr
+			}
+			continue
+		}
+		if rerr := e.cache.OutboxRetry(wctx, it.ID, e.opts.Now().Add(e.backoff(it.Attempts+1)), err.Error()); rerr != nil {
+			return rerr
+		}
+		if client.IsOffline(err) {
+			return err // the server is gone: the rest waits for the next round
+		}
+	}
+	p(Progress{Phase: PhasePush, Done: len(items), Total: len(items)})
+	return nil
+}
+
+// sendWithRetries sends one item, retrying within the round when the server could not be reached (a
+// connection cut, a restart), with backoff and jitter.
+func (e *Engine) sendWithRetries(ctx context.Context, it cache.OutboxItem, sum *Summary) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = classify(e.send(ctx, it, sum))
+		if err == nil || !client.IsOffline(err) || attempt >= e.opts.RoundRetries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff(attempt+1, e.opts.BackoffBase/4, e.opts.RoundRetryMax)):
+		}
+	}
+}
+
+// send delivers one item and records the server's confirmation.
+func (e *Engine) send(ctx context.Context, it cache.OutboxItem, sum *Summary) error {
+	var confirmation string
+	var err error
+	kind := strings.TrimPrefix(it.Kind, "result.")
+	switch {
+	case it.Kind == "result.seg":
+		confirmation, err = e.sendSEG(ctx, it)
+		if err == nil {
+			sum.SEGs++
+		}
+	case it.Kind == "result.report":
+		confirmation, err = e.sendReport(ctx, it)
+		if err == nil {
+			sum.Reports++
+		}
+	case strings.HasPrefix(it.Kind, "result.") && kind != "":
+		confirmation, err = e.sendResult(ctx, it, kind)
+		if err == nil {
+			sum.Results++
+		}
+	default:
+		return permanent(fmt.Errorf("unknown outbox kind %q", it.Kind))
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.cache.OutboxDone(context.WithoutCancel(ctx), it.ID, confirmation); err != nil {
+		return err
+	}
+	sum.Pushed++
+	return nil
+}
+
+// sendResult uploads an AI result. The payload is either a complete api.AIResultUpload (model set) or the
+// pipeline's bare JSON result, wrapped with the kind as model (its model_version and provenance fields, when
+// present, are used). A missing patient is resolved from the
+// study's PatientID through the change feed's patients, a missing study UID from the result's study.
+func (e *Engine) sendResult(ctx context.Context, it cache.OutboxItem, kind string) (string, error) {
+	up, err := e.resultUpload(ctx, it, kind)
+	if err != nil {
+		return "", err
+	}
+	r, replayed, err := e.client.UploadResult(ctx, it.IdempotencyKey, up)
+	if err != nil {
+		return "", err
+	}
+	if r.ID == "" {
+		return "", fmt.Errorf("the server answered without a result ID")
+	}
+	c := "ai_result " + r.ID
+	if replayed {
+		c += " (replayed)"
+	}
+	return c, nil
+}
+
+func (e *Engine) resultUpload(ctx context.Context, it cache.OutboxItem, kind string) (api.AIResultUpload, error) {
+	var up api.AIResultUpload
+	if !json.Valid(it.Payload) {
+		return up, permanent(fmt.Errorf("result payload is not JSON"))
+	}
+	if err := json.Unmarshal(it.Payload, &up); err != nil || up.Model == "" || len(up.Result) == 0 {
+		var bare struct {
+			ModelVersion string          `json:"model_version"`
+			Provenance   json.RawMessage `json:"provenance"`
+		}
+		json.Unmarshal(it.Payload, &bare)
+		if bare.ModelVersion == "" {
+			bare.ModelVersion = "unspecified"
+		}
+		up = api.AIResultUpload{Model: strings.ToUpper(kind), ModelVersion: bare.ModelVersion, Result: json.RawMessage(it.Payload),
+			Provenance: bare.Provenance}
+	}
+	if up.StudyUID == "" {
+		up.StudyUID = it.StudyUID
+	}
+	if up.PatientID == 0 {
+		id, err := e.patientOfStudy(ctx, up.StudyUID)
+		if err != nil {
+			return up, err
+		}
+		up.PatientID = id
+	}
+	return up, nil
+}
+
+// patientOfStudy maps a cached study to the server's patient through the study's PatientID, which is the
+// patient number on the server.
+func (e *Engine) patientOfStudy(ctx context.Context, studyUID string) (int64, error) {
+	if studyUID == "" {
+		return 0, permanent(errors.New("the result names no study and no patient"))
+	}
+	info, err := e.cache.StudyInfo(ctx, studyUID)
+	if err != nil {
+		return 0, fmt.Errorf("study %s: %w", studyUID, err)
+	}
+	id, err := e.cache.RemotePatientByNumber(ctx, info.PatientID)
+	if errors.Is(err, cache.ErrNotFound) {
+		// Not (yet) a registered patient the user sees: retry later, the feed may bring it.
+		return 0, fmt.Errorf("patient %q of study %s is not (yet) known to the server for this user", info.PatientID, studyUID)
+	}
+	return id, err
+}
+
+// segInfo reads the SOP Instance UID of a DICOM object and its MD5.
+func segInfo(b []byte) (sopUID, sum string, err error) {
+	ds, err := parseHeader(b)
+	if err != nil {
+		return "", "", err
+	}
+	el, err := ds.FindElementByTag(tag.SOPInstanceUID)
+	if err != nil {
+		return "", "", fmt.Errorf("no SOP Instance UID: %w", err)
+	}
+	v, ok := el.Value.GetValue().([]string)
+	if !ok || len(v) == 0 || strings.TrimSpace(strings.TrimRight(v[0], "\x00")) == "" {
+		return "", "", fmt.Errorf("empty SOP Instance UID")
+	}
+	h := md5.Sum(b)
+	return strings.TrimSpace(strings.TrimRight(v[0], "\x00")), hex.EncodeToString(h[:]), nil
+}
+
+// parseHeader parses a DICOM object without its pixel data, turning the library's panics into errors.
+func parseHeader(b []byte) (ds dicom.Dataset, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("DICOM parser panicked: %v", r)
+		}
+	}()
+	ds, err = dicom.Parse(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData(), dicom.AllowMissingMetaElementGroupLength())
+	if err != nil {
+		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
+	return ds, nil
+}
+
+// sendSEG stores a SEG (any DICOM object) in Orthanc through the server, then confirms it: Orthanc must hold
+// an instance with the same SOP Instance UID whose stored file has the same MD5. Orthanc stores an instance
+// once, so sending again after a crash is harmless; a different object under the same UID is a conflict a
+// person must resolve (never overwritten).
+func (e *Engine) sendSEG(ctx context.Context, it cache.OutboxItem) (string, error) {
+	sop, sum, err := segInfo(it.Payload)
+	if err != nil {
+		return "", permanent(fmt.Errorf("SEG: %w", err))
+	}
+	st, err := e.client.UploadInstance(ctx, it.Payload)
+	if err != nil {
+		return "", err
+	}
+	gotUID, err := e.client.InstanceSOPUID(ctx, st.ID)
+	if err != nil {
+		return "", err
+	}
+	if gotUID != sop {
+		return "", permanent(fmt.Errorf("SEG %s: Orthanc stored it as instance %s with SOP Instance UID %q", sop, st.ID, gotUID))
+	}
+	gotSum, err := e.client.InstanceMD5(ctx, st.ID)
+	if err != nil {
+		return "", err
+	}
+	if gotSum != sum {
+		return "", permanent(fmt.Errorf("SEG %s: Orthanc holds a different file under this SOP Instance UID (MD5 %s, ours %s; %s)", sop, gotSum, sum, st.Status))
+	}
+	return fmt.Sprintf("orthanc %s sop %s md5 %s (%s)", st.ID, sop, sum, st.Status), nil
+}
+
+// Report is the payload of a "report" result: a worker's result saved on an order.
+type Report struct {
+	OrderID      string          `json:"order_id"`
+	WorkerResult json.RawMessage `json:"worker_result"`
+	Attachments  json.RawMessage `json:"attachments,omitempty"`
+}
+
+// ParseReport reads a report payload.
+func ParseReport(b []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.OrderID == "" || len(r.OrderID) > 64 || strings.ContainsAny(r.OrderID, "/?#%") {
+		return nil, fmt.Errorf("report: order_id %q is missing or malformed", r.OrderID)
+	}
+	if len(r.WorkerResult) == 0 || !json.Valid(r.WorkerResult) {
+		return nil, fmt.Errorf("report: worker_result is missing or not JSON")
+	}
+	return &r, nil
+}
+
+// sendReport saves a report on its order (save_result overwrites the order's worker result, so sending the
+// same report again leaves the same result).
+func (e *Engine) sendReport(ctx context.Context, it cache.OutboxItem) (string, error) {
+	r, err := ParseReport(it.Payload)
+	if err != nil {
+		return "", permanent(err)
+	}
+	o, err := e.client.SaveOrderResult(ctx, r.OrderID, it.IdempotencyKey, api.OrderResultRequest{WorkerResult: r.WorkerResult, Attachments: r.Attachments})
+	if err != nil {
+		return "", err
+	}
+	return "order " + o.ID + " version " + strconv.FormatInt(o.Version, 10), nil
+}
+
+// auditCursor is the id of the last local audit event the server confirmed.
+func (e *Engine) auditCursor(ctx context.Context) (int64, error) {
+	v, err := e.cache.SyncValue(ctx, keyAuditCursor, "0")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// workstationID names this cache in forwarded event IDs: random, made once.
+func (e *Engine) workstationID(ctx context.Context) (string, error) {
+	id, err := e.cache.SyncValue(ctx, keyWorkstation, "")
+	if err != nil || id != "" {
+		return id, err
+	}
+	var b [8]byte
+	if _, err := randRead(b[:]); err != nil {
+		return "", err
+	}
+	id = hex.EncodeToString(b[:])
+	return id, e.cache.SetSyncValue(ctx, keyWorkstation, id)
+}
+
+// forwardAudit sends the local audit events after the cursor in batches; the cursor moves only after the
+// server confirmed a batch, and event IDs (workstation + row id) make a batch sent twice harmless.
+func (e *Engine) forwardAudit(ctx context.Context, sum *Summary, p ProgressFunc) error {
+	ws, err := e.workstationID(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		after, err := e.auditCursor(ctx)
+		if err != nil {
+			return err
+		}
+		evs, err := e.cache.AuditEventsAfter(ctx, after, auditBatchLimit)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		p(Progress{Phase: PhaseAudit, Done: sum.AuditForwarded, Total: sum.AuditForwarded + len(evs)})
+		batch := make([]api.ForwardedAuditEvent, len(evs))
+		for i, ev := range evs {
+			batch[i] = forwarded(ws, ev)
+		}
+		res, err := e.client.ForwardAudit(ctx, batch)
+		if err != nil {
+			return err
+		}
+		sum.AuditForwarded += res.Stored
+		sum.AuditDuplicates += res.Duplicates
+		if err := e.cache.SetSyncValue(context.WithoutCancel(ctx), keyAuditCursor, strconv.FormatInt(evs[len(evs)-1].ID, 10)); err != nil {
+			return err
+		}
+	}
+}
+
+// forwarded turns a local audit event into the server's form (bounded as the server requires).
+func forwarded(ws string, ev cache.NumberedAuditEvent) api.ForwardedAuditEvent {
+	action := ev.Action
+	if action == "" {
+		action = "unknown"
+	}
+	detail := ev.Detail
+	if ev.Actor != "" {
+		detail = "actor " + ev.Actor + "; " + detail
+	}
+	target := ev.Target
+	if len(target) > 128 {
+		detail = "target " + target + "; " + detail
+		target = target[:128]
+	}
+	outcome := api.OutcomeSuccess
+	if strings.Contains(action, "denied") {
+		outcome = api.OutcomeDenied
+	}
+	return api.ForwardedAuditEvent{EventID: fmt.Sprintf("ws-%s-%d", ws, ev.ID), OccurredAt: ev.At.UTC(), Action: clip(action, 64),
+		ObjectType: "workstation", ObjectID: target, Outcome: outcome, Detail: clip(detail, 2000)}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
