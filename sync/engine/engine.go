@@ -51,7 +51,7 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// RoundRetries is how many times a round retries an item that failed because the server could not be
 	// reached, with the same backoff capped at RoundRetryMax, before leaving it for a later round (default
-	// 2 retries, 2 s).
+	// 3 retries, waits from 200 ms up to 2 s).
 	RoundRetries  int
 	RoundRetryMax time.Duration
 	// Prefetch makes rounds download the worklist's studies (default on; NoPrefetch turns it off).
@@ -80,7 +80,7 @@ func (o Options) withDefaults() Options {
 		o.BackoffMax = 10 * time.Minute
 	}
 	if o.RoundRetries == 0 {
-		o.RoundRetries = 2
+		o.RoundRetries = 3
 	}
 	if o.RoundRetryMax <= 0 {
 		o.RoundRetryMax = 2 * time.Second
@@ -234,6 +234,9 @@ type Summary struct {
 
 	Errors []string // what failed, one line each
 }
+
+// roundRetryBase is the first wait of a retry within a round.
+const roundRetryBase = 200 * time.Millisecond
 
 // ErrRelayBusy is returned when another process runs the outbox relay on the same cache.
 var ErrRelayBusy = errors.New("another process is syncing this cache")

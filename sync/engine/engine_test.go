@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/viewer"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
@@ -261,4 +266,86 @@ func countNonce(t *testing.T, e *Engine, patientID int64, nonce string) int {
 		}
 	}
 	return n
+}
+
+// TestPrefetchTranscodesWhatTheViewerCannotDecode: an instance stored in Orthanc as JPEG Lossless SV1 (which the
+// viewer does not decode) arrives in the cache transcoded by the server to Explicit VR Little Endian, with
+// its SOP Instance UID, and the viewer loads it; instances in a decodable syntax arrive as stored.
+func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
+	s := serverSide(t)
+	ctx := context.Background()
+	dcmcjpeg, err := exec.LookPath("dcmcjpeg")
+	if err != nil {
+		t.Skip("dcmcjpeg (dcmtk) is not installed")
+	}
+	dir := t.TempDir()
+	study, series := testsvc.NewUID(), testsvc.NewUID()
+	var lsUID, plainUID, orthancStudy string
+	for i, name := range []string{"plain", "jpegls"} {
+		sop := testsvc.NewUID()
+		b := testsvc.DICOM(testsvc.Instance{PatientID: viewerdemo.PatientID, PatientName: "DEMO^PHANTOM", StudyUID: study, SeriesUID: series,
+			SOPUID: sop, SeriesDescription: "T2", InstanceNumber: i + 1, Rows: 32, Columns: 32})
+		path := filepath.Join(dir, name+".dcm")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name == "jpegls" {
+			lsUID = sop
+			if out, err := exec.Command(dcmcjpeg, path, path+".ls").CombinedOutput(); err != nil {
+				t.Fatalf("dcmcjpeg: %v\n%s", err, out)
+			}
+			path += ".ls"
+		} else {
+			plainUID = sop
+		}
+		raw, _ := os.ReadFile(path)
+		ans, err := s.OrthancPost("/instances", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ ParentStudy string }
+		json.Unmarshal(ans, &st)
+		orthancStudy = st.ParentStudy
+	}
+	e, c := newEngine(t, s.URL, Options{NoPrefetch: true})
+	if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := e.Prefetch(ctx, orthancStudy, nil)
+	if err != nil || sum.Pulled != 2 || sum.Transcoded != 1 || sum.PullFailed != 0 {
+		t.Fatalf("prefetch %+v %v\northanc log:\n%s\nserver log:\n%s", sum, err, s.Orthanc.LogTail(), s.Server.LogTail())
+	}
+	st, err := c.Study(ctx, study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syntax := map[string]string{}
+	for _, se := range st.Series {
+		for _, in := range se.Instances {
+			syntax[in.SOPInstanceUID] = in.TransferSyntax
+		}
+		if _, err := viewer.LoadSeries(ctx, se, nil); err != nil {
+			t.Fatalf("load the pulled series: %v", err)
+		}
+	}
+	if syntax[lsUID] != "1.2.840.10008.1.2.1" || syntax[plainUID] != "1.2.840.10008.1.2.1" {
+		t.Fatalf("cached transfer syntaxes %v", syntax)
+	}
+}
+
+// TestBackoffGrowsWithJitterAndCap: the n-th wait is base·2ⁿ⁻¹ capped, times a factor in [0.5, 1.5).
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	base, max := 100*time.Millisecond, 2*time.Second
+	for n := 1; n <= 10; n++ {
+		want := base << (n - 1)
+		if want > max {
+			want = max
+		}
+		for range 50 {
+			d := backoff(n, base, max)
+			if d < want/2 || d >= want*3/2 {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v)", n, d, want/2, want*3/2)
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func serverSide(t *testing.T) *stack.Stack {
+func serverSide(t testing.TB) *stack.Stack {
 	t.Helper()
 	if why := stack.Available(); why != "" {
 		t.Skip(why)
@@ -49,9 +50,9 @@ func serverSide(t *testing.T) *stack.Stack {
 const risUser = "ris1"
 
 // newEngine opens a fresh cache and an engine for it on the server at url.
-func newEngine(t *testing.T, url string, opts Options) (*Engine, *cache.Cache) {
+func newEngine(t testing.TB, url string, opts Options) (*Engine, *cache.Cache) {
 	t.Helper()
-	c, err := cache.Open(filepath.Join(t.TempDir(), "cache"), cache.Options{})
+	c, err := cache.Open(filepath.Join(t.TempDir(), "cache"), cache.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func newEngine(t *testing.T, url string, opts Options) (*Engine, *cache.Cache) {
 	return engineOn(t, c, url, opts), c
 }
 
-func engineOn(t *testing.T, c *cache.Cache, url string, opts Options) *Engine {
+func engineOn(t testing.TB, c *cache.Cache, url string, opts Options) *Engine {
 	t.Helper()
 	cl, err := client.New(url, client.Options{RequestTimeout: 10 * time.Second})
 	if err != nil {
@@ -79,7 +80,7 @@ func engineOn(t *testing.T, c *cache.Cache, url string, opts Options) *Engine {
 
 // localStudy imports a small study of the demo patient into the cache (the study results are recorded
 // on) and returns its UID.
-func localStudy(t *testing.T, c *cache.Cache) string {
+func localStudy(t testing.TB, c *cache.Cache) string {
 	t.Helper()
 	dir := t.TempDir()
 	study, series := testsvc.NewUID(), testsvc.NewUID()

@@ -320,7 +320,7 @@ func (e *Engine) fetchVerified(ctx context.Context, dir string, in client.Remote
 		select {
 		case <-ctx.Done():
 			return "", false, ctx.Err()
-		case <-time.After(backoff(attempt+1, e.opts.BackoffBase/4, e.opts.RoundRetryMax)):
+		case <-time.After(backoff(attempt+1, roundRetryBase, e.opts.RoundRetryMax)):
 		}
 	}
 }

@@ -96,7 +96,7 @@ func (e *Engine) sendWithRetries(ctx context.Context, it cache.OutboxItem, sum *
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff(attempt+1, e.opts.BackoffBase/4, e.opts.RoundRetryMax)):
+		case <-time.After(backoff(attempt+1, roundRetryBase, e.opts.RoundRetryMax)):
 		}
 	}
 }

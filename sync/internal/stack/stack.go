@@ -1,5 +1,5 @@
 // Package stack runs, for the sync tests, the whole server side as separate processes on loopback: a
-// redis-server, an Orthanc (with its DICOMweb and GDCM plugins) and the real neuronova-server binary built
+// redis-server, an Orthanc (with its DICOMweb plugin) and the real neuronova-server binary built
 // from this tree, started with --demo. Unlike internal/testsvc, each process can be killed with SIGKILL and
 // started again on the same port with the same storage, which the fault tests need. Everything lives in one
 // temporary folder removed by Close; children get SIGKILL when the test binary dies.
@@ -231,7 +231,10 @@ func Start(opts Options) (*Stack, error) {
 	}
 	s.OrthancURL, s.OrthancUser, s.OrthancPassw = "http://127.0.0.1:"+strconv.Itoa(oport), "neuronova", randomHex(12)
 	var plugins []string
-	for _, p := range []string{"libOrthancDicomWeb.so", "libOrthancGdcm.so"} {
+	// Not the GDCM plugin: with it loaded, Orthanc 1.10.1 (Debian, plugin 1.5) was seen to crash on
+	// POST /instances/{id}/modify {"Transcode": …} of JPEG Lossless and JPEG-LS instances, which the proxy's
+	// transcoding uses; Orthanc's own DCMTK transcoder serves them.
+	for _, p := range []string{"libOrthancDicomWeb.so"} {
 		if _, err := os.Stat(filepath.Join("/usr/share/orthanc/plugins", p)); err == nil {
 			plugins = append(plugins, filepath.Join("/usr/share/orthanc/plugins", p))
 		}

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/neuronova/neuronova/internal/testsvc"
+	"github.com/neuronova/neuronova/sync/cache"
+	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
+)
+
+// demoStudy finds the Orthanc ID of the 620-instance demo study.
+func demoStudy(b *testing.B, e *Engine, c *cache.Cache) (string, int) {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := e.Round(ctx, nil); err != nil { // the feed: the demo patient's id
+		b.Fatal(err)
+	}
+	pid, err := c.RemotePatientByNumber(ctx, viewerdemo.PatientID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	studies, err := e.Client().PatientStudies(ctx, pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, st := range studies {
+		list, err := e.Client().StudyInstances(ctx, st.OrthancID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(list) >= 620 {
+			return st.OrthancID, len(list)
+		}
+	}
+	b.Fatal("no study of 620 instances")
+	return "", 0
+}
+
+// BenchmarkPullDemoStudy: the demo study pulled through the server proxy into an empty cache (parallel,
+// each instance verified by size and MD5, imported and indexed) against curl downloading Orthanc's own ZIP
+// archive of the study directly (no verification, no import). scripts/bench-sync.sh prints the ratio.
+func BenchmarkPullDemoStudy(b *testing.B) {
+	s := serverSide(b)
+	ctx := context.Background()
+	e, c := newEngine(b, s.URL, Options{NoPrefetch: true})
+	if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
+		b.Fatal(err)
+	}
+	id, n := demoStudy(b, e, c)
+	b.Run("proxy", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			dc, err := cache.Open(filepath.Join(b.TempDir(), fmt.Sprint(i)), cache.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			de := New(dc, e.Client(), Options{NoPrefetch: true})
+			b.StartTimer()
+			sum, err := de.Prefetch(ctx, id, nil)
+			b.StopTimer()
+			if err != nil || sum.Pulled < n {
+				b.Fatalf("prefetch %+v %v", sum, err)
+			}
+			dc.Close()
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
+	})
+	b.Run("curl-archive", func(b *testing.B) {
+		out := filepath.Join(b.TempDir(), "study.zip")
+		for i := 0; i < b.N; i++ {
+			cmd := exec.Command("curl", "-sf", "-u", s.OrthancUser+":"+s.OrthancPassw, "-o", out, s.OrthancURL+"/studies/"+id+"/archive")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				panic(fmt.Sprintf("curl: %v %s", err, b))
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
+	})
+}
+
+// BenchmarkPush620Instances: 620 BraTS-size instances (240×240, 16 bits) sent as SEG results by the outbox
+// relay (one at a time, each confirmed by SOP Instance UID and MD5) against four parallel curl loops
+// POSTing the same files straight to Orthanc's /instances.
+func BenchmarkPush620Instances(b *testing.B) {
+	s := serverSide(b)
+	ctx := context.Background()
+	const n = 620
+	files := func(dir, study string) [][]byte {
+		out := make([][]byte, n)
+		series := testsvc.NewUID()
+		for i := range out {
+			out[i] = testsvc.DICOM(testsvc.Instance{PatientID: viewerdemo.PatientID, PatientName: "DEMO^PHANTOM", StudyUID: study,
+				SeriesUID: series, SOPUID: testsvc.NewUID(), SeriesDescription: "BENCH", InstanceNumber: i + 1, Rows: 240, Columns: 240})
+			if dir != "" {
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.dcm", i)), out[i], 0o600)
+			}
+		}
+		return out
+	}
+	b.Run("relay", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			e, c := newEngine(b, s.URL, Options{NoPrefetch: true})
+			if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
+				b.Fatal(err)
+			}
+			study := localStudy(b, c)
+			inputs := make([]cache.ResultInput, 0, n)
+			for _, f := range files("", study) {
+				inputs = append(inputs, cache.ResultInput{Kind: "seg", Payload: f})
+			}
+			if _, err := c.RecordResults(ctx, study, inputs); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			sum, err := e.Round(ctx, nil)
+			b.StopTimer()
+			if err != nil || sum.SEGs != n {
+				b.Fatalf("round %+v %v", sum, err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
+	})
+	b.Run("curl-x4", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			dir := b.TempDir()
+			files(dir, testsvc.NewUID())
+			script := `ls "$1"/*.dcm | split -n r/4 - "$1"/part.; for p in "$1"/part.*; do (while read f; do curl -sf -u "$2" -X POST --data-binary @"$f" "$3"/instances >/dev/null || exit 1; done < "$p") & done; wait`
+			b.StartTimer()
+			out, err := exec.Command("bash", "-c", script, "bash", dir, s.OrthancUser+":"+s.OrthancPassw, s.OrthancURL).CombinedOutput()
+			b.StopTimer()
+			if err != nil {
+				b.Fatalf("curl loops: %v %s", err, out)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
+	})
+}
