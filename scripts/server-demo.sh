@@ -29,7 +29,8 @@ cat >"$DIR/orthanc.json" <<JSON
   "RegisteredUsers": { "neuronova": "$ORTHANC_PASSWORD" },
   "StorageDirectory": "$DIR/orthanc-storage",
   "IndexDirectory": "$DIR/orthanc-index",
-  "Plugins": [ "/usr/share/orthanc/plugins" ]
+  "Plugins": [ "/usr/share/orthanc/plugins" ],
+  "GDCM": { "Enable": true, "RestrictTransferSyntaxes": [ "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93" ] }
 }
 JSON
 pids=()

@@ -15,6 +15,12 @@ import (
 // OrthancPlugins is where Debian installs Orthanc's plugins.
 const OrthancPlugins = "/usr/share/orthanc/plugins"
 
+// GDCMConfig limits the GDCM plugin to JPEG 2000, which Orthanc's own DCMTK codecs lack; JPEG, JPEG-LS
+// and RLE stay with DCMTK. Transcoding JPEG Lossless and JPEG-LS through GDCM (Debian's plugin 1.5 with
+// Orthanc 1.10.1) was seen to crash Orthanc.
+var GDCMConfig = map[string]any{"Enable": true, "RestrictTransferSyntaxes": []string{
+	"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"}}
+
 var (
 	orthancOnce sync.Once
 	orthancInst OrthancInstance
@@ -88,6 +94,7 @@ func startOrthanc(program string) (*service, OrthancInstance, error) {
 				"StableAge":             1,
 				"SaveJobs":              false,
 				"DicomWeb":              map[string]any{"Enable": true, "Root": "/dicom-web/"},
+				"GDCM":                  GDCMConfig,
 			}
 			b, err := json.MarshalIndent(cfg, "", "  ")
 			if err != nil {
