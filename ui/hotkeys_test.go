@@ -3,7 +3,6 @@ package ui
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 
@@ -307,21 +306,6 @@ func TestEveryHotkey(t *testing.T) {
 
 // oddWindow is a window no preset has.
 var oddWindow = viewer.Window{Center: 12345, Width: 7}
-
-// waitFor waits until cond holds (checked on the UI goroutine).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		ok := false
-		fyne.DoAndWait(func() { ok = cond() })
-		if ok {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
 
 func index[T comparable](s []T, x T) int {
 	for i, v := range s {

@@ -10,7 +10,7 @@ import (
 // TestOverlayPanel checks the panel against its markup golden and that its controls drive the reading
 // area's overlay settings.
 func TestOverlayPanel(t *testing.T) {
-	test.NewTempApp(t)
+	newTestApp(t)
 	r := NewReading()
 	p := NewOverlayPanel(r)
 	_, labels := testVolume(t)

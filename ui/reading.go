@@ -256,10 +256,10 @@ func (r *Reading) prefetch(series []*viewer.Series) {
 	go func() {
 		vols, err := viewer.LoadStudy(ctx, todo, func(done, total int) {
 			if report != nil {
-				fyne.Do(func() { report(float64(done)/float64(max(total, 1)), nil) })
+				do(func() { report(float64(done)/float64(max(total, 1)), nil) })
 			}
 		})
-		fyne.Do(func() {
+		do(func() {
 			if r.study != study {
 				return
 			}
@@ -380,7 +380,7 @@ func (r *Reading) ToggleCine() {
 				return
 			case <-time.After(time.Second / time.Duration(max(fps, 1))):
 			}
-			fyne.DoAndWait(func() {
+			doAndWait(func() {
 				if s, n := vp.Slice(); n > 0 {
 					vp.SetSlice((s + 1) % n)
 				}

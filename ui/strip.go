@@ -79,7 +79,7 @@ func (s *Strip) SetVolume(se *viewer.Series, vol *viewer.Volume, labels *viewer.
 		}
 		go func() {
 			img := thumbnail(vol, labels)
-			fyne.Do(func() {
+			do(func() {
 				t.img.Image = img
 				t.img.Refresh()
 			})

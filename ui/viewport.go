@@ -592,7 +592,7 @@ func (v *Viewport) renderLoop() {
 			continue
 		}
 		img, err := v.draw(f)
-		fyne.DoAndWait(func() {
+		doAndWait(func() {
 			if err != nil || v.lastErr != nil {
 				v.lastErr = err
 				v.Refresh()

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -64,20 +63,14 @@ func expected(t *testing.T, v *viewer.Volume, labels *viewer.LabelMap, slice int
 // waitShown waits until the viewport's image equals want (the worker renders asynchronously).
 func waitShown(t *testing.T, vp *Viewport, want *image.RGBA, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		var got *image.RGBA
-		fyne.DoAndWait(func() { got, _ = vp.img.Image.(*image.RGBA) })
-		if got != nil && got.Rect == want.Rect && bytes.Equal(got.Pix, want.Pix) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: the viewport never showed the expected image", what)
+	waitFor(t, what, func() bool {
+		got, _ := vp.img.Image.(*image.RGBA)
+		return got != nil && got.Rect == want.Rect && bytes.Equal(got.Pix, want.Pix)
+	})
 }
 
 func TestViewportScrollWindowOverlay(t *testing.T) {
-	test.NewTempApp(t)
+	newTestApp(t)
 	vol, labels := testVolume(t)
 	vp := NewViewport()
 	var last Status
@@ -157,7 +150,7 @@ func TestViewportScrollWindowOverlay(t *testing.T) {
 }
 
 func TestViewportRejectsLabelsOffGrid(t *testing.T) {
-	test.NewTempApp(t)
+	newTestApp(t)
 	vol, _ := testVolume(t)
 	other := viewer.NewLabelMap(viewer.Geometry{Size: [3]int{8, 8, 8}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection})
 	if err := NewViewport().SetSeries(viewer.NewVolumeSeries("1.2.3", "test", viewer.T1, vol), vol, other, render.Axial); err == nil || !strings.Contains(err.Error(), "not on the series' grid") {
@@ -186,9 +179,14 @@ func BenchmarkViewportScrollStep(b *testing.B) {
 	if err := vp.SetSeries(viewer.NewVolumeSeries("1", "bench", viewer.T1, vol), vol, labels, render.Axial); err != nil {
 		b.Fatal(err)
 	}
+	// The benchmark acts as the UI goroutine, letting the render worker's callback in while it waits.
+	uiLock.Lock()
+	defer uiLock.Unlock()
 	waitFrames := func(n int64) {
 		for vp.shown.Load() < n {
+			uiLock.Unlock()
 			runtime.Gosched()
+			uiLock.Lock()
 		}
 	}
 	waitFrames(1)
@@ -206,7 +204,7 @@ func BenchmarkViewportScrollStep(b *testing.B) {
 // TestViewportGolden renders a viewport with the overlay, a length and an ellipse ROI, rotated a quarter
 // turn and zoomed, against a PNG golden: annotations and edge letters must follow the transform.
 func TestViewportGolden(t *testing.T) {
-	test.NewTempApp(t)
+	newTestApp(t)
 	vol, labels := testVolume(t)
 	vp := NewViewport()
 	w := test.NewWindow(vp)

@@ -186,7 +186,7 @@ func (w *Worklist) Refresh() {
 	lib, sort := w.lib, map[int]string{0: "name", 1: "id"}[w.sortCol]
 	go func() {
 		found, more, err := lib.Worklist(context.Background(), query, sort, worklistLimit)
-		fyne.Do(func() {
+		do(func() {
 			if gen != w.gen {
 				return
 			}
@@ -239,7 +239,7 @@ func (w *Worklist) OpenRow(i int) {
 	lib := w.lib
 	go func() {
 		st, err := lib.Open(context.Background(), r.UID)
-		fyne.Do(func() {
+		do(func() {
 			if err != nil {
 				w.fail(fmt.Errorf("open study %s: %w", r.UID, err))
 				return

@@ -21,6 +21,7 @@ type Workstation struct {
 	Worklist *Worklist
 	Strip    *Strip
 	Overlay  *OverlayPanel
+	Sync     *SyncPanel
 
 	canvas   fyne.Canvas
 	content  fyne.CanvasObject
@@ -39,10 +40,16 @@ type Workstation struct {
 	OnImported func(report string, err error)
 }
 
-// NewWorkstation lays out the workstation for the library lib (the local cache; nil for none) and the
-// session's studies, and opens the first session study. c is the window's canvas (for the help overlay and
-// drag and drop).
-func NewWorkstation(c fyne.Canvas, lib Library, session []*viewer.Study) *Workstation {
+// Services are what the workstation works with beyond its own window; either may be nil.
+type Services struct {
+	Library Library // the local cache
+	Sync    Syncer  // the link to the central server
+}
+
+// NewWorkstation lays out the workstation for its services and the session's studies, and opens the first
+// session study. c is the window's canvas (for the help overlay and drag and drop).
+func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Workstation {
+	lib := svc.Library
 	w := &Workstation{canvas: c, lib: lib, Reading: NewReading(), Worklist: NewWorklist(lib, session), Strip: NewStrip(),
 		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
 	w.cancelButton = widget.NewButton("Cancel import", func() {
@@ -52,6 +59,9 @@ func NewWorkstation(c fyne.Canvas, lib Library, session []*viewer.Study) *Workst
 	})
 	w.cancelButton.Hide()
 	w.Overlay = NewOverlayPanel(w.Reading)
+	w.Sync = NewSyncPanel(svc.Sync)
+	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
+	w.Sync.OnSynced = func(string, error) { w.Worklist.Refresh() }
 	w.progress.Hide()
 	w.message.Wrapping = fyne.TextWrapWord
 	w.Reading.OnStatus = func(s Status) {
@@ -100,8 +110,9 @@ func NewWorkstation(c fyne.Canvas, lib Library, session []*viewer.Study) *Workst
 		widget.NewButton("Cine", func() { w.Reading.ToggleCine(); w.refreshStatus() }),
 		widget.NewButton("Help (?)", w.ToggleHelp),
 	)
-	left := container.NewVSplit(w.Worklist.Content(),
-		container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), w.Overlay.Content(), w.message), nil, nil, w.Strip.Content()))
+	series := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), w.Overlay.Content()), nil, nil, w.Strip.Content())
+	tabs := container.NewAppTabs(container.NewTabItem("Series", series), container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
+	left := container.NewVSplit(w.Worklist.Content(), container.NewBorder(nil, w.message, nil, nil, tabs))
 	left.Offset = 0.3
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
 	split := container.NewHSplit(left, main)
@@ -134,9 +145,9 @@ func (w *Workstation) Import(paths []string) {
 	w.message.SetText(fmt.Sprintf("Importing %s…", strings.Join(paths, ", ")))
 	go func() {
 		report, err := w.lib.Import(ctx, paths, func(done, total int) {
-			fyne.Do(func() { w.progress.SetValue(float64(done) / float64(max(total, 1))) })
+			do(func() { w.progress.SetValue(float64(done) / float64(max(total, 1))) })
 		})
-		fyne.Do(func() {
+		do(func() {
 			cancel()
 			w.cancelImport = nil
 			w.cancelButton.Hide()
@@ -289,7 +300,10 @@ func (w *Workstation) refreshStatus() {
 		line += fmt.Sprintf("   cine %d fps", w.Reading.CineFPS())
 	}
 	if !w.Reading.Sync {
-		line += "   sync off"
+		line += "   scroll sync off"
+	}
+	if st := w.Sync.Status(); st.Configured {
+		line += "   │ " + SyncLine(st)
 	}
 	w.status.SetText(line)
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -38,10 +37,10 @@ func smallStudy(t *testing.T) *viewer.Study {
 // newTestWorkstation opens studies in a test window and waits until the hanging protocol is shown.
 func newTestWorkstation(t *testing.T, studies ...*viewer.Study) (*Workstation, fyne.Window) {
 	t.Helper()
-	test.NewTempApp(t)
+	newTestApp(t)
 	win := test.NewWindow(nil)
 	t.Cleanup(win.Close)
-	w := NewWorkstation(win.Canvas(), nil, studies)
+	w := NewWorkstation(win.Canvas(), Services{}, studies)
 	win.SetContent(w.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 	waitLoaded(t, w)
@@ -51,20 +50,14 @@ func newTestWorkstation(t *testing.T, studies ...*viewer.Study) (*Workstation, f
 // waitLoaded waits until every visible viewport shows the series assigned to it.
 func waitLoaded(t *testing.T, w *Workstation) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ready := true
-		fyne.DoAndWait(func() {
-			for i, vp := range w.Reading.Visible() {
-				ready = ready && vp.Volume() != nil && vp.Series() == w.Reading.shown[i]
+	waitFor(t, "the viewports to show their series", func() bool {
+		for i, vp := range w.Reading.Visible() {
+			if vp.Volume() == nil || vp.Series() != w.Reading.shown[i] {
+				return false
 			}
-		})
-		if ready {
-			return
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("the viewports never showed their series")
+		return true
+	})
 }
 
 func TestHangingProtocol(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,28 +31,33 @@ func TestWorkstationOnCache(t *testing.T) {
 	}
 	defer c.Close()
 
+	// The test is the UI goroutine: it holds uiLock while it acts and releases it while it waits.
 	test.NewTempApp(t)
+	ui.SerializeCallbacks(&uiLock)
+	uiLock.Lock()
+	defer uiLock.Unlock()
 	win := test.NewWindow(nil)
 	defer win.Close()
-	ws := ui.NewWorkstation(win.Canvas(), library{c}, nil)
+	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}}, nil)
 	win.SetContent(ws.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 
-	reports := make(chan string, 1)
+	var reports []string
 	ws.OnImported = func(report string, err error) {
 		if err != nil {
 			t.Errorf("import: %v", err)
 		}
-		reports <- report
+		reports = append(reports, report)
 	}
 	ws.Import([]string{studyDir})
-	report := <-reports
-	if !strings.Contains(report, "Imported 620 instances") {
-		t.Fatalf("first import: %q", report)
+	waitUntil(t, "the first import", func() bool { return len(reports) == 1 })
+	if !strings.Contains(reports[0], "Imported 620 instances") {
+		t.Fatalf("first import: %q", reports[0])
 	}
 	ws.Import([]string{studyDir})
-	if report := <-reports; !strings.Contains(report, "Imported 0 instances") || !strings.Contains(report, "620 already in the cache") {
-		t.Fatalf("second import: %q", report)
+	waitUntil(t, "the second import", func() bool { return len(reports) == 2 })
+	if r := reports[1]; !strings.Contains(r, "Imported 0 instances") || !strings.Contains(r, "620 already in the cache") {
+		t.Fatalf("second import: %q", r)
 	}
 
 	var rows []ui.WorklistRow
@@ -88,16 +94,18 @@ func TestWorkstationOnCache(t *testing.T) {
 	}
 }
 
+var uiLock sync.Mutex
+
+// waitUntil waits until cond holds, releasing uiLock in between so that the workstation's callbacks run.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		ok := false
-		fyne.DoAndWait(func() { ok = cond() })
-		if ok {
-			return
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
+		uiLock.Unlock()
 		time.Sleep(10 * time.Millisecond)
+		uiLock.Lock()
 	}
-	t.Fatalf("timed out waiting for %s", what)
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/dialog"
 
 	"github.com/neuronova/neuronova/assets"
+	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/sync/engine"
 	"github.com/neuronova/neuronova/ui"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -19,6 +22,7 @@ func cmdView(args []string, stderr io.Writer) error {
 	fs := newFlags("neuronova", stderr)
 	input := fs.String("input", "", "DICOM file or folder, or BraTS NIfTI folder (default: the demo study)")
 	data := dataFlag(fs)
+	server := fs.String("server", os.Getenv("NEURONOVA_SERVER"), "central server URL for sync (default $NEURONOVA_SERVER; none: offline only)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,20 +44,28 @@ func cmdView(args []string, stderr io.Writer) error {
 	studies = append(studies, demo.Study())
 
 	// The local cache feeds the worklist and receives imports; without it the session studies still open.
-	var lib ui.Library
+	var svc ui.Services
 	c, err := openCacheDir(*data, false, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "neuronova: the local cache is not available (%v); showing this session's studies only\n", err)
 	} else {
 		defer c.Close()
-		lib = library{c}
+		svc.Library = library{c}
+		// Sync needs the cache (outbox, cached credential) and a server address.
+		if *server != "" {
+			cl, err := client.New(*server, client.Options{})
+			if err != nil {
+				return fmt.Errorf("%w: --server: %v", errUsage, err)
+			}
+			svc.Sync = syncer{e: engine.New(c, cl, engine.Options{Logger: discardLogger()}), server: cl.BaseURL()}
+		}
 	}
 
 	a := app.NewWithID("org.neuronova.workstation")
 	a.SetIcon(assets.Icon)
 	a.Settings().SetTheme(ui.ReadingRoom{})
 	w := a.NewWindow("NeuroNova")
-	ws := ui.NewWorkstation(w.Canvas(), lib, studies)
+	ws := ui.NewWorkstation(w.Canvas(), svc, studies)
 	w.SetContent(ws.Content())
 	w.Canvas().SetOnTypedKey(ws.TypedKey)
 	w.Canvas().SetOnTypedRune(ws.TypedRune)

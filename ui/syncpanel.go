@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+)
+
+// SyncStatus is where the workstation stands with the central server.
+type SyncStatus struct {
+	Configured bool   // a server is configured at all
+	Server     string // its address
+	Online     bool   // the last call to the server got an answer
+	LoggedIn   bool
+	Offline    bool // the session rests on the cached credential
+	User       string
+	Outbox     int // items waiting to be sent
+	Dead       int // items the server refused for good
+	LastSync   time.Time
+	LastError  string
+	Running    bool
+}
+
+// Syncer is the workstation's link to the central server; sync/engine implements it through an adapter
+// in cmd/neuronova, so that this package builds without cgo.
+type Syncer interface {
+	Status(ctx context.Context) (SyncStatus, error)
+	// Login logs in online, or offline with the cached credential when the server cannot be reached.
+	Login(ctx context.Context, user, password string) error
+	// Round pulls the worklist and studies and pushes the outbox once; p may be called from any goroutine.
+	Round(ctx context.Context, p func(phase string, done, total int)) (summary string, err error)
+}
+
+// SyncPanel shows the link to the server (online or offline, the outbox, the last sync), logs in, and runs
+// a sync round on demand with progress and cancel. Status is polled every few seconds in a worker.
+type SyncPanel struct {
+	// OnStatus receives every status read, for the status bar; OnSynced is called after a round.
+	OnStatus func(SyncStatus)
+	OnSynced func(summary string, err error)
+
+	s        Syncer
+	state    *widget.Label
+	user     *widget.Entry
+	password *widget.Entry
+	login    *widget.Button
+	syncNow  *widget.Button
+	cancel   *widget.Button
+	progress *widget.ProgressBar
+	result   *widget.Label
+	stop     context.CancelFunc // cancels the running round
+	box      *fyne.Container
+	last     SyncStatus
+}
+
+// syncPoll is how often the panel reads the status.
+const syncPoll = 5 * time.Second
+
+// NewSyncPanel makes the panel for s (nil: no server configured) and starts polling its status.
+func NewSyncPanel(s Syncer) *SyncPanel {
+	p := &SyncPanel{s: s, state: widget.NewLabel(""), user: widget.NewEntry(), password: widget.NewPasswordEntry(),
+		progress: widget.NewProgressBar(), result: widget.NewLabel("")}
+	p.state.Wrapping, p.result.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
+	p.user.SetPlaceHolder("login ID")
+	p.password.SetPlaceHolder("password")
+	p.password.OnSubmitted = func(string) { p.Login() }
+	p.login = widget.NewButton("Log in", p.Login)
+	p.syncNow = widget.NewButton("Sync now", p.Sync)
+	p.cancel = widget.NewButton("Cancel", func() {
+		if p.stop != nil {
+			p.stop()
+		}
+	})
+	p.progress.Hide()
+	p.cancel.Hide()
+	p.box = container.NewVBox(p.state, p.user, p.password, p.login, container.NewBorder(nil, nil, nil, p.cancel, p.syncNow), p.progress, p.result)
+	if s == nil {
+		p.show(SyncStatus{})
+		return p
+	}
+	p.Poll()
+	go func() {
+		for range time.Tick(syncPoll) {
+			do(p.Poll)
+		}
+	}()
+	return p
+}
+
+// Content is the panel's canvas object.
+func (p *SyncPanel) Content() fyne.CanvasObject { return p.box }
+
+// Status returns the status last read.
+func (p *SyncPanel) Status() SyncStatus { return p.last }
+
+// Poll reads the status in a worker and shows it.
+func (p *SyncPanel) Poll() {
+	if p.s == nil {
+		return
+	}
+	s := p.s
+	go func() {
+		st, err := s.Status(context.Background())
+		do(func() {
+			if err != nil {
+				st.LastError = err.Error()
+			}
+			p.show(st)
+		})
+	}()
+}
+
+func (p *SyncPanel) show(st SyncStatus) {
+	p.last = st
+	p.state.SetText(SyncLine(st))
+	loggedIn := st.LoggedIn
+	for _, o := range []fyne.CanvasObject{p.user, p.password, p.login} {
+		if st.Configured && !loggedIn {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
+	if st.Configured && loggedIn && p.stop == nil {
+		p.syncNow.Enable()
+	} else {
+		p.syncNow.Disable()
+	}
+	if p.OnStatus != nil {
+		p.OnStatus(st)
+	}
+}
+
+// Login logs in with the entered credentials (in a worker).
+func (p *SyncPanel) Login() {
+	if p.s == nil {
+		return
+	}
+	s, user, password := p.s, p.user.Text, p.password.Text
+	p.login.Disable()
+	go func() {
+		err := s.Login(context.Background(), user, password)
+		do(func() {
+			p.login.Enable()
+			p.password.SetText("")
+			if err != nil {
+				p.result.SetText("Login failed: " + err.Error())
+			} else {
+				p.result.SetText("")
+			}
+			p.Poll()
+		})
+	}()
+}
+
+// Sync runs one round in a worker, with progress and a cancel button.
+func (p *SyncPanel) Sync() {
+	if p.s == nil || p.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	p.syncNow.Disable()
+	p.cancel.Show()
+	p.progress.SetValue(0)
+	p.progress.Show()
+	p.result.SetText("Syncing…")
+	s := p.s
+	go func() {
+		summary, err := s.Round(ctx, func(phase string, done, total int) {
+			do(func() {
+				p.progress.SetValue(float64(done) / float64(max(total, 1)))
+				p.result.SetText(fmt.Sprintf("Syncing: %s %d/%d", phase, done, total))
+			})
+		})
+		do(func() {
+			cancel()
+			p.stop = nil
+			p.cancel.Hide()
+			p.progress.Hide()
+			if err != nil {
+				summary = fmt.Sprintf("%s\nSync incomplete: %v", summary, err)
+			}
+			p.result.SetText(summary)
+			p.Poll()
+			if p.OnSynced != nil {
+				p.OnSynced(summary, err)
+			}
+		})
+	}()
+}
+
+// SyncLine says where the workstation stands, in one line, for the panel and the status bar.
+func SyncLine(st SyncStatus) string {
+	if !st.Configured {
+		return "No server configured (--server URL or NEURONOVA_SERVER): working from the local cache."
+	}
+	var line string
+	switch {
+	case !st.LoggedIn:
+		line = "Not logged in to " + st.Server
+	case st.Online && !st.Offline:
+		line = fmt.Sprintf("Online as %s", st.User)
+	case st.Offline:
+		line = fmt.Sprintf("Offline as %s (cached login)", st.User)
+	default:
+		line = fmt.Sprintf("Offline as %s", st.User)
+	}
+	line += fmt.Sprintf(" · outbox %d", st.Outbox)
+	if st.Dead > 0 {
+		line += fmt.Sprintf(" (%d refused)", st.Dead)
+	}
+	if st.LastSync.IsZero() {
+		line += " · never synced"
+	} else {
+		line += " · last sync " + st.LastSync.Format("2006-01-02 15:04")
+	}
+	if st.LastError != "" {
+		line += " · " + st.LastError
+	}
+	return line
+}
