@@ -14,7 +14,7 @@ import (
 // TestEveryHotkey presses every key of the help overlay's table and checks that it does what the help
 // says. A key added to the table without a check here fails the test.
 func TestEveryHotkey(t *testing.T) {
-	w, _ := newTestWorkstation(t, smallStudy(t))
+	w, _ := newTestWorkstation(t, Services{}, smallStudy(t))
 	r := w.Reading
 	active := func() *Viewport { return r.Active() }
 	slice := func() int { s, _ := active().Slice(); return s }

@@ -78,6 +78,14 @@ func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
 	p.box.Refresh()
 }
 
+// SetBanner shows a model's banner above the labels (call after SetLabels).
+func (p *OverlayPanel) SetBanner(banner string) {
+	b := canvas.NewText(banner, color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff})
+	b.TextStyle.Bold = true
+	p.box.Objects = append([]fyne.CanvasObject{p.box.Objects[0], b}, p.box.Objects[1:]...)
+	p.box.Refresh()
+}
+
 // Sync shows the reading area's current settings.
 func (p *OverlayPanel) Sync() {
 	o := p.r.Overlay

@@ -46,6 +46,8 @@ type Reading struct {
 	OnLoading func(fraction float64, err error)
 
 	study    *viewer.Study
+	labels   *viewer.LabelMap // drawn over the viewports: the study's own, or an AI result
+	banner   string           // shown with labels when they are an AI result
 	layout   Layout
 	ports    [4]*Viewport
 	shown    [4]*viewer.Series // what each viewport shows or is loading
@@ -109,7 +111,7 @@ func (r *Reading) Open(st *viewer.Study) {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.study = st
+	r.study, r.labels, r.banner = st, st.Labels, ""
 	r.volumes, r.loading = map[*viewer.Series]*viewer.Volume{}, map[*viewer.Series][]func(*viewer.Volume){}
 	r.shown = [4]*viewer.Series{}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
@@ -197,15 +199,34 @@ func (r *Reading) assign(i int, se *viewer.Series, o render.Orientation) {
 		if r.shown[i] != se {
 			return // another series was put there meanwhile
 		}
-		labels := r.study.Labels
-		if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
-			labels = nil
-		}
-		if err := r.ports[i].SetSeries(se, vol, labels, o); err != nil && r.OnLoading != nil {
+		if err := r.ports[i].SetSeries(se, vol, r.labelsOn(vol), o); err != nil && r.OnLoading != nil {
 			r.OnLoading(1, err)
 		}
+		r.ports[i].SetLabels(r.labelsOn(vol), r.banner)
 	})
 }
+
+// labelsOn returns the label map drawn over vol: the reading's, when it lies on vol's grid.
+func (r *Reading) labelsOn(vol *viewer.Volume) *viewer.LabelMap {
+	if r.labels != nil && r.labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
+		return r.labels
+	}
+	return nil
+}
+
+// SetLabels draws m over every viewport whose series lies on its grid (nil: none), with banner (the model's,
+// for an AI result; "" for the study's own label map).
+func (r *Reading) SetLabels(m *viewer.LabelMap, banner string) {
+	r.labels, r.banner = m, banner
+	for _, vp := range r.ports {
+		if vol := vp.Volume(); vol != nil {
+			vp.SetLabels(r.labelsOn(vol), banner)
+		}
+	}
+}
+
+// Labels returns the label map drawn over the viewports and its banner.
+func (r *Reading) Labels() (*viewer.LabelMap, string) { return r.labels, r.banner }
 
 // NextSeries shows the study's next (or, for negative step, previous) series in the active viewport.
 func (r *Reading) NextSeries(step int) {

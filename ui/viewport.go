@@ -103,6 +103,7 @@ type Viewport struct {
 	bottomLeft  *canvas.Text
 	edges       [4]*canvas.Text // left, right, top, bottom orientation letters
 	placeholder *canvas.Text
+	banner      *canvas.Text        // the model's banner when the label map is an AI result
 	vectors     []fyne.CanvasObject // measurements, reference lines, crosshair
 
 	mu      sync.Mutex // guards want
@@ -159,6 +160,9 @@ func NewViewport() *Viewport {
 	v.border = canvas.NewRectangle(color.Transparent)
 	v.border.StrokeWidth = 1
 	v.topLeft, v.bottomLeft, v.placeholder = newText(""), newText(""), newText("Drop a series here")
+	v.banner = newText("")
+	v.banner.Color = edgeColor
+	v.banner.TextStyle.Bold = true
 	for i := range v.edges {
 		v.edges[i] = newText("")
 		v.edges[i].Color = edgeColor
@@ -198,6 +202,18 @@ func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *view
 	if v.OnSlice != nil {
 		v.OnSlice()
 	}
+	return nil
+}
+
+// SetLabels replaces the label map drawn (nil for none; it must lie on the series' grid) and the banner
+// shown with it: the model card's banner when the map is an AI result, "" otherwise.
+func (v *Viewport) SetLabels(labels *viewer.LabelMap, banner string) error {
+	if labels != nil && v.vol != nil && !labels.Geometry.SameGrid(v.vol.Geometry, 1e-3) {
+		return fmt.Errorf("viewport %s: the label map (%s) is not on the series' grid", v.title, labels.Source)
+	}
+	v.labels = labels
+	v.banner.Text = banner
+	v.changed()
 	return nil
 }
 
@@ -647,7 +663,7 @@ func (r *viewportRenderer) Objects() []fyne.CanvasObject {
 	v := r.v
 	objs := []fyne.CanvasObject{v.bg, v.img}
 	objs = append(objs, v.vectors...)
-	return append(objs, v.topLeft, v.bottomLeft, v.edges[0], v.edges[1], v.edges[2], v.edges[3], v.placeholder, v.border)
+	return append(objs, v.topLeft, v.bottomLeft, v.edges[0], v.edges[1], v.edges[2], v.edges[3], v.placeholder, v.banner, v.border)
 }
 
 func (r *viewportRenderer) Layout(size fyne.Size) {
@@ -671,6 +687,8 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 	place(v.edges[2], 0.5, 0)
 	place(v.edges[3], 0.5, 1)
 	place(v.placeholder, 0.5, 0.5)
+	bm := v.banner.MinSize()
+	v.banner.Move(fyne.NewPos((size.Width-bm.Width)/2, size.Height-bm.Height-pad-v.edges[3].MinSize().Height))
 	r.layoutVectors()
 }
 
@@ -769,6 +787,7 @@ func (r *viewportRenderer) Refresh() {
 	if v.lastErr != nil {
 		v.placeholder.Text, v.placeholder.Hidden = v.lastErr.Error(), false
 	}
+	v.banner.Hidden = v.banner.Text == "" || v.vol == nil || v.labels == nil || (v.Overlay != nil && !v.Overlay.Visible)
 	v.border.StrokeColor = color.Transparent
 	if v.active {
 		v.border.StrokeColor = activeColor

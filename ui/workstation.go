@@ -22,6 +22,7 @@ type Workstation struct {
 	Strip    *Strip
 	Overlay  *OverlayPanel
 	Sync     *SyncPanel
+	AI       *AIPanel
 
 	canvas   fyne.Canvas
 	content  fyne.CanvasObject
@@ -42,8 +43,9 @@ type Workstation struct {
 
 // Services are what the workstation works with beyond its own window; either may be nil.
 type Services struct {
-	Library Library // the local cache
-	Sync    Syncer  // the link to the central server
+	Library Library  // the local cache
+	Sync    Syncer   // the link to the central server
+	AI      Analyzer // the AI models
 }
 
 // NewWorkstation lays out the workstation for its services and the session's studies, and opens the first
@@ -62,6 +64,15 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	w.Sync = NewSyncPanel(svc.Sync)
 	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
 	w.Sync.OnSynced = func(string, error) { w.Worklist.Refresh() }
+	w.AI = NewAIPanel(svc.AI)
+	w.AI.OnResult = func(res *AIResult) { w.showLabels(res.Labels, res.Banner) }
+	w.AI.OnOverlay = func(ai bool) {
+		if res := w.AI.Result(); ai && res != nil {
+			w.showLabels(res.Labels, res.Banner)
+		} else if st := w.Reading.Study(); st != nil {
+			w.showLabels(st.Labels, "")
+		}
+	}
 	w.progress.Hide()
 	w.message.Wrapping = fyne.TextWrapWord
 	w.Reading.OnStatus = func(s Status) {
@@ -111,7 +122,8 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 		widget.NewButton("Help (?)", w.ToggleHelp),
 	)
 	series := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), w.Overlay.Content()), nil, nil, w.Strip.Content())
-	tabs := container.NewAppTabs(container.NewTabItem("Series", series), container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
+	tabs := container.NewAppTabs(container.NewTabItem("Series", series), container.NewTabItem("AI", container.NewVScroll(w.AI.Content())),
+		container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
 	left := container.NewVSplit(w.Worklist.Content(), container.NewBorder(nil, w.message, nil, nil, tabs))
 	left.Offset = 0.3
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
@@ -184,9 +196,19 @@ func (w *Workstation) Open(st *viewer.Study) {
 	w.Strip.SetSeries(st.Series)
 	w.Overlay.SetLabels(st.Labels)
 	w.Reading.Open(st)
+	w.AI.SetStudy(st)
 	w.layouts.SetSelected(w.Reading.Layout().String())
 	for _, se := range st.Series {
 		w.Reading.withVolume(se, func(vol *viewer.Volume) { w.Strip.SetVolume(se, vol, st.Labels) })
+	}
+}
+
+// showLabels draws m (the study's label map, or an AI result with its banner) and lists its labels.
+func (w *Workstation) showLabels(m *viewer.LabelMap, banner string) {
+	w.Reading.SetLabels(m, banner)
+	w.Overlay.SetLabels(m)
+	if banner != "" {
+		w.Overlay.SetBanner(banner)
 	}
 }
 

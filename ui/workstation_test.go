@@ -34,13 +34,13 @@ func smallStudy(t *testing.T) *viewer.Study {
 	return st
 }
 
-// newTestWorkstation opens studies in a test window and waits until the hanging protocol is shown.
-func newTestWorkstation(t *testing.T, studies ...*viewer.Study) (*Workstation, fyne.Window) {
+// newTestWorkstation opens studies in a test window with svc and waits until the hanging protocol is shown.
+func newTestWorkstation(t *testing.T, svc Services, studies ...*viewer.Study) (*Workstation, fyne.Window) {
 	t.Helper()
 	newTestApp(t)
 	win := test.NewWindow(nil)
 	t.Cleanup(win.Close)
-	w := NewWorkstation(win.Canvas(), Services{}, studies)
+	w := NewWorkstation(win.Canvas(), svc, studies)
 	win.SetContent(w.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 	waitLoaded(t, w)
@@ -61,7 +61,7 @@ func waitLoaded(t *testing.T, w *Workstation) {
 }
 
 func TestHangingProtocol(t *testing.T) {
-	w, _ := newTestWorkstation(t, smallStudy(t))
+	w, _ := newTestWorkstation(t, Services{}, smallStudy(t))
 	r := w.Reading
 	if r.Layout() != Layout2x2 {
 		t.Fatalf("layout %s, want 2×2", r.Layout())
@@ -82,7 +82,7 @@ func TestHangingProtocol(t *testing.T) {
 }
 
 func TestSynchronisedScrollAndReferenceLines(t *testing.T) {
-	w, _ := newTestWorkstation(t, smallStudy(t))
+	w, _ := newTestWorkstation(t, Services{}, smallStudy(t))
 	r := w.Reading
 	r.Viewport(0).SetSlice(2)
 	for i := 1; i < 4; i++ {
@@ -122,7 +122,7 @@ func TestSynchronisedScrollAndReferenceLines(t *testing.T) {
 }
 
 func TestDropSeriesOntoViewport(t *testing.T) {
-	w, _ := newTestWorkstation(t, smallStudy(t))
+	w, _ := newTestWorkstation(t, Services{}, smallStudy(t))
 	r := w.Reading
 	t2 := r.Viewport(2).Series()
 	target := r.Viewport(3)
@@ -141,7 +141,7 @@ func TestWorklistSearchAndSort(t *testing.T) {
 	a, b := smallStudy(t), smallStudy(t)
 	b.PatientName, b.PatientID, b.StudyDate, b.Description = "ALPHA^ANNA", "P2", "20230505", "follow-up"
 	b.Series = b.Series[:1]
-	w, _ := newTestWorkstation(t, a, b)
+	w, _ := newTestWorkstation(t, Services{}, a, b)
 	wl := w.Worklist
 	if got := wl.Rows(); len(got) != 2 || got[0].study != a {
 		t.Fatalf("default order (newest first): %v", names(got))
@@ -193,7 +193,7 @@ func TestMeasurementsOnDemoStudy(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := demo.Study()
-	w, _ := newTestWorkstation(t, st)
+	w, _ := newTestWorkstation(t, Services{}, st)
 	w.SetLayout(Layout1x1)
 	vp := w.Reading.Viewport(0)
 	if vp.Series().Type != viewer.T1 {

@@ -1,0 +1,172 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// Analyzer runs the AI models on a study; inference/ implements it through an adapter in cmd/neuronova, so
+// that this package builds without cgo.
+type Analyzer interface {
+	// RunM1 segments the tumour and runs the M1 heads on st, reporting each stage's progress from any
+	// goroutine, and keeps the result (the local cache's outbox, or files).
+	RunM1(ctx context.Context, st *viewer.Study, p func(stage string, done, total int)) (*AIResult, error)
+}
+
+// AIResult is what the AI panel shows of a model run.
+type AIResult struct {
+	Model  string           // model id and version
+	Banner string           // the model card's banner, shown wherever the output appears
+	Labels *viewer.LabelMap // the segmentation, on the grid of one of the study's series
+	Lines  []string         // volumes, probabilities, risk group: one finding a line
+	Saved  string           // where the result was kept
+}
+
+// AIPanel runs M1 on the open study with per-stage progress and cancel, shows the result card with the
+// model's banner, and shows the segmentation in the viewports instead of the study's own label map.
+type AIPanel struct {
+	// OnResult is called with each result; OnOverlay when the reader switches between the AI segmentation
+	// (ai true) and the study's own label map.
+	OnResult  func(*AIResult)
+	OnOverlay func(ai bool)
+
+	a       Analyzer
+	study   *viewer.Study
+	run     *widget.Button
+	cancel  *widget.Button
+	stage   *widget.Label
+	bar     *widget.ProgressBar
+	banner  *canvas.Text
+	card    *widget.Label
+	show    *widget.Check
+	stop    context.CancelFunc
+	result  *AIResult
+	box     *fyne.Container
+	results map[*viewer.Study]*AIResult
+}
+
+// NewAIPanel makes the panel for a (nil: no models available).
+func NewAIPanel(a Analyzer) *AIPanel {
+	p := &AIPanel{a: a, stage: widget.NewLabel(""), bar: widget.NewProgressBar(), card: widget.NewLabel(""),
+		results: map[*viewer.Study]*AIResult{}}
+	p.stage.Wrapping, p.card.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
+	p.banner = canvas.NewText("", theme.Color(theme.ColorNameWarning))
+	p.banner.TextStyle.Bold = true
+	p.run = widget.NewButton("Run M1 (tumour segmentation, grade, IDH, MGMT, risk)", p.Run)
+	p.cancel = widget.NewButton("Cancel", func() {
+		if p.stop != nil {
+			p.stop()
+		}
+	})
+	p.show = widget.NewCheck("Show the AI segmentation", func(on bool) {
+		if p.OnOverlay != nil {
+			p.OnOverlay(on)
+		}
+	})
+	p.bar.Hide()
+	p.cancel.Hide()
+	p.show.Hide()
+	p.box = container.NewVBox(p.run, container.NewBorder(nil, nil, nil, p.cancel, p.bar), p.stage, p.banner, p.card, p.show)
+	if a == nil {
+		p.run.Disable()
+		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
+	}
+	p.SetStudy(nil)
+	return p
+}
+
+// Content is the panel's canvas object.
+func (p *AIPanel) Content() fyne.CanvasObject { return p.box }
+
+// Result returns the result shown, or nil.
+func (p *AIPanel) Result() *AIResult { return p.result }
+
+// SetStudy is called when a study opens; its earlier result, if any, is shown again.
+func (p *AIPanel) SetStudy(st *viewer.Study) {
+	if p.stop != nil {
+		p.stop()
+	}
+	p.study = st
+	if p.a != nil {
+		if st == nil {
+			p.run.Disable()
+		} else {
+			p.run.Enable()
+		}
+	}
+	p.showResult(p.results[st])
+}
+
+// Run runs M1 on the open study in a worker.
+func (p *AIPanel) Run() {
+	if p.a == nil || p.study == nil || p.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	p.run.Disable()
+	p.cancel.Show()
+	p.bar.SetValue(0)
+	p.bar.Show()
+	p.stage.SetText("Starting M1…")
+	a, st := p.a, p.study
+	go func() {
+		res, err := a.RunM1(ctx, st, func(stage string, done, total int) {
+			do(func() {
+				p.bar.SetValue(float64(done) / float64(max(total, 1)))
+				p.stage.SetText(fmt.Sprintf("%s (%d/%d)", stage, done, total))
+			})
+		})
+		do(func() {
+			cancel()
+			p.stop = nil
+			p.cancel.Hide()
+			p.bar.Hide()
+			p.run.Enable()
+			if p.study != st {
+				return // another study opened meanwhile
+			}
+			if err != nil {
+				p.stage.SetText("M1 failed: " + err.Error())
+				return
+			}
+			p.stage.SetText("")
+			p.results[st] = res
+			p.showResult(res)
+			if p.OnResult != nil {
+				p.OnResult(res)
+			}
+			p.show.SetChecked(true)
+		})
+	}()
+}
+
+func (p *AIPanel) showResult(res *AIResult) {
+	p.result = res
+	if res == nil {
+		p.banner.Text, p.card.Text = "", ""
+		p.show.Hide()
+		p.banner.Refresh()
+		p.card.Refresh()
+		return
+	}
+	p.banner.Text = res.Banner
+	p.banner.Color = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
+	text := res.Model + "\n" + strings.Join(res.Lines, "\n")
+	if res.Saved != "" {
+		text += "\nKept: " + res.Saved
+	}
+	p.card.SetText(text)
+	p.banner.Refresh()
+	p.show.Show()
+}
