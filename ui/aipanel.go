@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"image/color"
 	"strings"
 
@@ -43,13 +42,11 @@ type AIPanel struct {
 	a       Analyzer
 	study   *viewer.Study
 	run     *widget.Button
-	cancel  *widget.Button
-	stage   *widget.Label
-	bar     *widget.ProgressBar
+	job     *task
+	stage   *widget.Label // why the panel cannot run, or why the last run failed
 	banner  *canvas.Text
 	card    *widget.Label
 	show    *widget.Check
-	stop    context.CancelFunc
 	result  *AIResult
 	box     *fyne.Container
 	results map[*viewer.Study]*AIResult
@@ -57,26 +54,19 @@ type AIPanel struct {
 
 // NewAIPanel makes the panel for a (nil: no models available).
 func NewAIPanel(a Analyzer) *AIPanel {
-	p := &AIPanel{a: a, stage: widget.NewLabel(""), bar: widget.NewProgressBar(), card: widget.NewLabel(""),
+	p := &AIPanel{a: a, stage: widget.NewLabel(""), job: newTask(), card: widget.NewLabel(""),
 		results: map[*viewer.Study]*AIResult{}}
 	p.stage.Wrapping, p.card.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
 	p.banner = canvas.NewText("", theme.Color(theme.ColorNameWarning))
 	p.banner.TextStyle.Bold = true
 	p.run = widget.NewButton("Run M1 (tumour segmentation, grade, IDH, MGMT, risk)", p.Run)
-	p.cancel = widget.NewButton("Cancel", func() {
-		if p.stop != nil {
-			p.stop()
-		}
-	})
 	p.show = widget.NewCheck("Show the AI segmentation", func(on bool) {
 		if p.OnOverlay != nil {
 			p.OnOverlay(on)
 		}
 	})
-	p.bar.Hide()
-	p.cancel.Hide()
 	p.show.Hide()
-	p.box = container.NewVBox(p.run, container.NewBorder(nil, nil, nil, p.cancel, p.bar), p.stage, p.banner, p.card, p.show)
+	p.box = container.NewVBox(p.run, p.job.content(), p.stage, p.banner, p.card, p.show)
 	if a == nil {
 		p.run.Disable()
 		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
@@ -93,8 +83,8 @@ func (p *AIPanel) Result() *AIResult { return p.result }
 
 // SetStudy is called when a study opens; its earlier result, if any, is shown again.
 func (p *AIPanel) SetStudy(st *viewer.Study) {
-	if p.stop != nil {
-		p.stop()
+	if p.job.stop != nil {
+		p.job.stop()
 	}
 	p.study = st
 	if p.a != nil {
@@ -109,46 +99,33 @@ func (p *AIPanel) SetStudy(st *viewer.Study) {
 
 // Run runs M1 on the open study in a worker.
 func (p *AIPanel) Run() {
-	if p.a == nil || p.study == nil || p.stop != nil {
+	if p.a == nil || p.study == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.stop = cancel
-	p.run.Disable()
-	p.cancel.Show()
-	p.bar.SetValue(0)
-	p.bar.Show()
-	p.stage.SetText("Starting M1…")
 	a, st := p.a, p.study
-	go func() {
-		res, err := a.RunM1(ctx, st, func(stage string, done, total int) {
-			do(func() {
-				p.bar.SetValue(float64(done) / float64(max(total, 1)))
-				p.stage.SetText(fmt.Sprintf("%s (%d/%d)", stage, done, total))
-			})
-		})
-		do(func() {
-			cancel()
-			p.stop = nil
-			p.cancel.Hide()
-			p.bar.Hide()
-			p.run.Enable()
-			if p.study != st {
-				return // another study opened meanwhile
-			}
-			if err != nil {
-				p.stage.SetText("M1 failed: " + err.Error())
-				return
-			}
-			p.stage.SetText("")
+	var res *AIResult
+	started := p.job.start("M1", func(ctx context.Context, prog progressFunc) (err error) {
+		res, err = a.RunM1(ctx, st, prog)
+		return err
+	}, func(err error) {
+		p.run.Enable()
+		switch {
+		case p.study != st: // another study opened meanwhile
+		case err != nil:
+			p.stage.SetText("M1 failed: " + err.Error())
+		default:
 			p.results[st] = res
 			p.showResult(res)
 			if p.OnResult != nil {
 				p.OnResult(res)
 			}
 			p.show.SetChecked(true)
-		})
-	}()
+		}
+	})
+	if started {
+		p.run.Disable()
+		p.stage.SetText("")
+	}
 }
 
 func (p *AIPanel) showResult(res *AIResult) {

@@ -48,10 +48,8 @@ type SyncPanel struct {
 	password *widget.Entry
 	login    *widget.Button
 	syncNow  *widget.Button
-	cancel   *widget.Button
-	progress *widget.ProgressBar
+	round    *task
 	result   *widget.Label
-	stop     context.CancelFunc // cancels the running round
 	box      *fyne.Container
 	last     SyncStatus
 }
@@ -62,21 +60,14 @@ const syncPoll = 5 * time.Second
 // NewSyncPanel makes the panel for s (nil: no server configured) and starts polling its status.
 func NewSyncPanel(s Syncer) *SyncPanel {
 	p := &SyncPanel{s: s, state: widget.NewLabel(""), user: widget.NewEntry(), password: widget.NewPasswordEntry(),
-		progress: widget.NewProgressBar(), result: widget.NewLabel("")}
+		round: newTask(), result: widget.NewLabel("")}
 	p.state.Wrapping, p.result.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
 	p.user.SetPlaceHolder("login ID")
 	p.password.SetPlaceHolder("password")
 	p.password.OnSubmitted = func(string) { p.Login() }
 	p.login = widget.NewButton("Log in", p.Login)
 	p.syncNow = widget.NewButton("Sync now", p.Sync)
-	p.cancel = widget.NewButton("Cancel", func() {
-		if p.stop != nil {
-			p.stop()
-		}
-	})
-	p.progress.Hide()
-	p.cancel.Hide()
-	p.box = container.NewVBox(p.state, p.user, p.password, p.login, container.NewBorder(nil, nil, nil, p.cancel, p.syncNow), p.progress, p.result)
+	p.box = container.NewVBox(p.state, p.user, p.password, p.login, p.syncNow, p.round.content(), p.result)
 	if s == nil {
 		p.show(SyncStatus{})
 		return p
@@ -124,7 +115,7 @@ func (p *SyncPanel) show(st SyncStatus) {
 			o.Hide()
 		}
 	}
-	if st.Configured && loggedIn && p.stop == nil {
+	if st.Configured && loggedIn && !p.round.running() {
 		p.syncNow.Enable()
 	} else {
 		p.syncNow.Disable()
@@ -158,39 +149,28 @@ func (p *SyncPanel) Login() {
 
 // Sync runs one round in a worker, with progress and a cancel button.
 func (p *SyncPanel) Sync() {
-	if p.s == nil || p.stop != nil {
+	if p.s == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.stop = cancel
-	p.syncNow.Disable()
-	p.cancel.Show()
-	p.progress.SetValue(0)
-	p.progress.Show()
-	p.result.SetText("Syncing…")
+	var summary string
 	s := p.s
-	go func() {
-		summary, err := s.Round(ctx, func(phase string, done, total int) {
-			do(func() {
-				p.progress.SetValue(float64(done) / float64(max(total, 1)))
-				p.result.SetText(fmt.Sprintf("Syncing: %s %d/%d", phase, done, total))
-			})
-		})
-		do(func() {
-			cancel()
-			p.stop = nil
-			p.cancel.Hide()
-			p.progress.Hide()
-			if err != nil {
-				summary = fmt.Sprintf("%s\nSync incomplete: %v", summary, err)
-			}
-			p.result.SetText(summary)
-			p.Poll()
-			if p.OnSynced != nil {
-				p.OnSynced(summary, err)
-			}
-		})
-	}()
+	started := p.round.start("Syncing", func(ctx context.Context, prog progressFunc) (err error) {
+		summary, err = s.Round(ctx, prog)
+		return err
+	}, func(err error) {
+		if err != nil {
+			summary = fmt.Sprintf("%s\nSync incomplete: %v", summary, err)
+		}
+		p.result.SetText(summary)
+		p.Poll()
+		if p.OnSynced != nil {
+			p.OnSynced(summary, err)
+		}
+	})
+	if started {
+		p.syncNow.Disable()
+		p.result.SetText("")
+	}
 }
 
 // SyncLine says where the workstation stands, in one line, for the panel and the status bar.

@@ -80,8 +80,8 @@ func TestSyncPanel(t *testing.T) {
 	// A round that is cancelled reports so, and the next one completes.
 	s.block = make(chan struct{})
 	test.Tap(p.syncNow)
-	waitFor(t, "the round to start", func() bool { return !p.cancel.Hidden && strings.Contains(p.result.Text, "push 1/2") })
-	test.Tap(p.cancel)
+	waitFor(t, "the round to start", func() bool { return !p.round.cancel.Hidden && strings.Contains(p.round.line.Text, "push 1/2") })
+	test.Tap(p.round.cancel)
 	waitFor(t, "the cancellation", func() bool { return strings.Contains(p.result.Text, "Sync incomplete: context canceled") })
 	s.block = nil
 	var summary string

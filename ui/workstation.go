@@ -34,9 +34,8 @@ type Workstation struct {
 	help     *widget.PopUp
 	last     Status
 
-	lib          Library
-	cancelImport context.CancelFunc // nil when no import runs
-	cancelButton *widget.Button
+	lib       Library
+	importing *task
 	// OnImported is called after an import ends, with its report and error.
 	OnImported func(report string, err error)
 }
@@ -54,12 +53,7 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	lib := svc.Library
 	w := &Workstation{canvas: c, lib: lib, Reading: NewReading(), Worklist: NewWorklist(lib, session), Strip: NewStrip(),
 		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
-	w.cancelButton = widget.NewButton("Cancel import", func() {
-		if w.cancelImport != nil {
-			w.cancelImport()
-		}
-	})
-	w.cancelButton.Hide()
+	w.importing = newTask()
 	w.Overlay = NewOverlayPanel(w.Reading)
 	w.Sync = NewSyncPanel(svc.Sync)
 	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
@@ -129,7 +123,7 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
 	split := container.NewHSplit(left, main)
 	split.Offset = 0.24
-	w.content = container.NewBorder(nil, container.NewVBox(container.NewBorder(nil, nil, nil, w.cancelButton, w.progress), w.status), nil, nil, split)
+	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.importing.content(), w.status), nil, nil, split)
 	if len(session) > 0 {
 		w.Open(session[0])
 	}
@@ -145,35 +139,25 @@ func (w *Workstation) Import(paths []string) {
 	case w.lib == nil:
 		w.message.SetText("No local cache is open: nothing can be imported.")
 		return
-	case w.cancelImport != nil:
-		w.message.SetText("An import is running: wait for it or cancel it first.")
-		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancelImport = cancel
-	w.cancelButton.Show()
-	w.progress.SetValue(0)
-	w.progress.Show()
-	w.message.SetText(fmt.Sprintf("Importing %s…", strings.Join(paths, ", ")))
-	go func() {
-		report, err := w.lib.Import(ctx, paths, func(done, total int) {
-			do(func() { w.progress.SetValue(float64(done) / float64(max(total, 1))) })
-		})
-		do(func() {
-			cancel()
-			w.cancelImport = nil
-			w.cancelButton.Hide()
-			w.progress.Hide()
-			if err != nil {
-				report = strings.TrimSpace(report + "\nImport stopped: " + err.Error())
-			}
-			w.message.SetText(report)
-			w.Worklist.Refresh()
-			if w.OnImported != nil {
-				w.OnImported(report, err)
-			}
-		})
-	}()
+	lib := w.lib
+	var report string
+	started := w.importing.start(fmt.Sprintf("Importing %s", strings.Join(paths, ", ")), func(ctx context.Context, prog progressFunc) (err error) {
+		report, err = lib.Import(ctx, paths, func(done, total int) { prog("files", done, total) })
+		return err
+	}, func(err error) {
+		if err != nil {
+			report = strings.TrimSpace(report + "\nImport stopped: " + err.Error())
+		}
+		w.message.SetText(report)
+		w.Worklist.Refresh()
+		if w.OnImported != nil {
+			w.OnImported(report, err)
+		}
+	})
+	if !started {
+		w.message.SetText("An import is running: wait for it or cancel it first.")
+	}
 }
 
 func toolLabels() []string {
