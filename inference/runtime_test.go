@@ -120,8 +120,11 @@ func TestLoadCachesAndChecksFamily(t *testing.T) {
 	if _, err := rt.LoadFamily(ctx, model.FamilyMM, "mg-demo"); !errors.Is(err, inference.ErrWrongFamily) {
 		t.Errorf("MG model as MM: %v", err)
 	}
-	if _, err := rt.LoadFamily(ctx, model.FamilyM1, ""); !errors.Is(err, model.ErrNotFound) {
-		t.Errorf("no M1 model yet: %v", err)
+	if m, err := rt.LoadFamily(ctx, model.FamilyM1, ""); err != nil || m.Card.ID != "m1-demo" {
+		t.Errorf("default M1 model: %v", err)
+	}
+	if _, err := rt.LoadFamily(ctx, model.FamilyM1, "mg-demo"); !errors.Is(err, inference.ErrWrongFamily) {
+		t.Errorf("MG model as M1: %v", err)
 	}
 	if err := rt.Preload(ctx, model.FamilyM1, model.FamilyMG, model.FamilyMM); err != nil {
 		t.Errorf("preload: %v", err)

@@ -36,6 +36,12 @@ Usage:
   neuronova cache check [--data DIR]
                                 verify the index and the stored files; sweep orphans of interrupted work
                                 (--data defaults to $NEURONOVA_DATA, else the user data directory)
+  neuronova models [--models DIR]
+                                list the AI models (embedded demo models and the user model directory)
+  neuronova infer --model m1|mg|mm --input PATH|demo [--genes CSV] [--proteins CSV] --out DIR
+                   [--series T1CE=UID,…] [--reference T1CE] [--provider auto|cuda|cpu] [--threads N]
+                                run a model headless; for m1 DIR receives m1-result.json (provenance),
+                                m1-seg.dcm (DICOM SEG) and m1-labels.nii.gz (label map on the reference grid)
   neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h]
                                 one sync round with the server: worklist and studies pulled, AI results,
                                 SEGs, reports and audit events pushed; prints a summary (password from
@@ -76,6 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdExport(rest, stdout, stderr)
 	case "cache":
 		err = cmdCache(rest, stdout, stderr)
+	case "models":
+		err = cmdModels(rest, stdout, stderr)
+	case "infer":
+		err = cmdInfer(rest, stdout, stderr)
 	case "sync":
 		err = cmdSync(rest, stdout, stderr)
 	case "help", "-h", "--help":

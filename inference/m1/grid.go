@@ -160,7 +160,6 @@ func Resample(ctx context.Context, src *viewer.Volume, g viewer.Geometry, dst []
 	o, st := affineTo(src.Geometry, g)
 	sx, sy, sz := src.Size[0], src.Size[1], src.Size[2]
 	data, ns := src.Data, src.Samples
-	at := func(i, j, k int) float32 { return data[(i+sx*(j+sy*k))*ns] }
 	return parallelSlices(ctx, g.Size[2], func(k int) {
 		for j := 0; j < g.Size[1]; j++ {
 			p := o.Add(st[1].Scale(float64(j))).Add(st[2].Scale(float64(k)))
@@ -174,12 +173,26 @@ func Resample(ctx context.Context, src *viewer.Volume, g viewer.Geometry, dst []
 				// Clamp to the edge voxels within half a voxel of the border.
 				x, y, z = min(max(x, 0), float64(sx-1)), min(max(y, 0), float64(sy-1)), min(max(z, 0), float64(sz-1))
 				i0, j0, k0 := int(x), int(y), int(z)
-				i1, j1, k1 := min(i0+1, sx-1), min(j0+1, sy-1), min(k0+1, sz-1)
+				base := i0 + sx*(j0+sy*k0)
+				// Neighbour offsets; 0 on an axis whose lower voxel is the last one.
+				di, dj, dk := ns, sx*ns, sx*sy*ns
+				if i0 == sx-1 {
+					di = 0
+				}
+				if j0 == sy-1 {
+					dj = 0
+				}
+				if k0 == sz-1 {
+					dk = 0
+				}
+				b := base * ns
 				fx, fy, fz := float32(x-float64(i0)), float32(y-float64(j0)), float32(z-float64(k0))
-				c00 := at(i0, j0, k0) + fx*(at(i1, j0, k0)-at(i0, j0, k0))
-				c10 := at(i0, j1, k0) + fx*(at(i1, j1, k0)-at(i0, j1, k0))
-				c01 := at(i0, j0, k1) + fx*(at(i1, j0, k1)-at(i0, j0, k1))
-				c11 := at(i0, j1, k1) + fx*(at(i1, j1, k1)-at(i0, j1, k1))
+				v000, v100, v010, v110 := data[b], data[b+di], data[b+dj], data[b+di+dj]
+				v001, v101, v011, v111 := data[b+dk], data[b+di+dk], data[b+dj+dk], data[b+di+dj+dk]
+				c00 := v000 + fx*(v100-v000)
+				c10 := v010 + fx*(v110-v010)
+				c01 := v001 + fx*(v101-v001)
+				c11 := v011 + fx*(v111-v011)
 				c0 := c00 + fy*(c10-c00)
 				c1 := c01 + fy*(c11-c01)
 				out[i] = c0 + fz*(c1-c0)

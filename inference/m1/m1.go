@@ -176,14 +176,13 @@ func Select(st *viewer.Study, manual map[viewer.SeriesType]string) ([4]*viewer.S
 
 // spec is what the pipeline needs from a card.
 type spec struct {
-	input                          *model.Input
-	size                           [3]int
-	probs, grade, idh, mgmt, risk  *model.Output
-	embedding                      *model.Output
-	classOf                        [4]uint8 // network class index → viewer label value
-	regions                        []model.Region
-	normalisation                  string
-	gradeLabels, idhLbl, mgmtLabel []string
+	input                         *model.Input
+	size                          [3]int
+	probs, grade, idh, mgmt, risk *model.Output
+	embedding                     *model.Output
+	classOf                       [4]uint8 // network class index → viewer label value
+	regions                       []model.Region
+	normalisation                 string
 }
 
 // cardSpec checks that the card is one this pipeline can run.

@@ -168,17 +168,17 @@ func TestEmbeddedRegistry(t *testing.T) {
 		}
 		ids = append(ids, e.Card.ID)
 	}
-	if !reflect.DeepEqual(ids, []string{"mg-demo", "mm-demo"}) {
+	if !reflect.DeepEqual(ids, []string{"m1-demo", "mg-demo", "mm-demo"}) {
 		t.Errorf("ids %v", ids)
 	}
 	if e, err := r.Default(FamilyMG); err != nil || e.Card.ID != "mg-demo" {
 		t.Errorf("default MG: %v %v", e.Card, err)
 	}
-	if _, err := r.Default(FamilyM1); !errors.Is(err, ErrNotFound) {
-		t.Errorf("default M1: %v, want ErrNotFound", err)
+	if e, err := r.Default(FamilyM1); err != nil || e.Card.ID != "m1-demo" {
+		t.Errorf("default M1: %v %v", e.Card, err)
 	}
-	if _, err := r.Get("m1-demo"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("get m1-demo: %v", err)
+	if _, err := r.Get("m2-demo"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get m2-demo: %v", err)
 	}
 	e, err := r.Get("mg-demo")
 	if err != nil {

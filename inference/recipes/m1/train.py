@@ -149,27 +149,9 @@ def seg_loss(logits, y):
     return ce + dice
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/tmp/m1data")
-    ap.add_argument("--out", default="assets/models/m1-demo.onnx")
-    ap.add_argument("--samples", type=int, default=100)
-    ap.add_argument("--iterations", type=int, default=500)
-    ap.add_argument("--patch", type=int, default=40)
-    ap.add_argument("--head-steps", type=int, default=3000)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    torch.manual_seed(SEED)
-    rng = np.random.default_rng(SEED)
-    torch.use_deterministic_algorithms(True)
-    meta = json.load(open(os.path.join(a.data, "meta.json")))[: a.samples]
-    xs, ys = load(a.data, len(meta))
-
-    unet = UNet()
-    print("parameters", sum(p.numel() for p in unet.parameters()), flush=True)
+def train_unet(unet, xs, ys, rng, a, t0):
     opt = torch.optim.Adam(unet.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=a.iterations, pct_start=0.1)
-    t0 = time.time()
     unet.train()
     for it in range(a.iterations):
         i = int(rng.integers(len(xs)))
@@ -181,16 +163,47 @@ def main():
         sched.step()
         if it % 25 == 0 or it == a.iterations - 1:
             print("it %d loss %.4f %.0fs" % (it, loss.item(), time.time() - t0), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/tmp/m1data")
+    ap.add_argument("--out", default="assets/models/m1-demo.onnx")
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--iterations", type=int, default=1400)
+    ap.add_argument("--patch", type=int, default=40)
+    ap.add_argument("--head-steps", type=int, default=2000)
+    ap.add_argument("--checkpoint", default="", help="save the trained U-Net here; with --reuse, load it instead of training")
+    ap.add_argument("--reuse", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    torch.use_deterministic_algorithms(True)
+    meta = json.load(open(os.path.join(a.data, "meta.json")))[: a.samples]
+    xs, ys = load(a.data, len(meta))
+
+    unet = UNet()
+    print("parameters", sum(p.numel() for p in unet.parameters()), flush=True)
+    t0 = time.time()
+    if a.reuse and a.checkpoint and os.path.exists(a.checkpoint):
+        unet.load_state_dict(torch.load(a.checkpoint))
+    else:
+        train_unet(unet, xs, ys, rng, a, t0)
+        if a.checkpoint:
+            torch.save(unet.state_dict(), a.checkpoint)
     unet.eval()
 
-    # Heads: trained on statistics pooled over the ground-truth regions (one-hot), which the segmentation
-    # approximates at inference.
+    # Heads: trained on statistics pooled over the regions the trained network predicts on each full training
+    # volume (exactly what the exported graph computes at inference).
     feats = []
     with torch.no_grad():
-        for x, y in zip(xs, ys):
+        for n, x in enumerate(xs):
             xt = torch.from_numpy(np.array(x, dtype=np.float32))[None]
-            oh = F.one_hot(torch.from_numpy(y.astype(np.int64)), 4).permute(3, 0, 1, 2).float()[None]
-            feats.append(pooled_features(xt, oh)[0].numpy())
+            feats.append(pooled_features(xt, torch.softmax(unet(xt), 1))[0].numpy())
+            if n % 20 == 0:
+                print("head features %d/%d %.0fs" % (n, len(xs), time.time() - t0), flush=True)
+    torch.manual_seed(SEED + 1)  # the heads' noise does not depend on how the U-Net was obtained
     f = np.stack(feats)
     mean, sd = f.mean(0), f.std(0) + 1e-3
     heads = Heads(mean, sd)
@@ -199,9 +212,9 @@ def main():
     idh = torch.tensor([m["idh"] for m in meta])
     mgmt = torch.tensor([m["mgmt"] for m in meta])
     risk = torch.tensor([[m["risk"]] for m in meta], dtype=torch.float32)
-    hopt = torch.optim.Adam(heads.parameters(), lr=1e-3, weight_decay=1e-4)
+    hopt = torch.optim.Adam(heads.parameters(), lr=1e-3, weight_decay=1e-3)
     for step in range(a.head_steps):
-        noisy = ft + 0.05 * torch.randn_like(ft) * torch.from_numpy(sd)
+        noisy = ft + 0.15 * torch.randn_like(ft) * torch.from_numpy(sd)
         _, g, i, m, r = heads(noisy)
         loss = F.cross_entropy(g, grade) + F.cross_entropy(i, idh) + F.cross_entropy(m, mgmt) + \
             F.binary_cross_entropy_with_logits(r, risk)
