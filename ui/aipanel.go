@@ -78,6 +78,14 @@ func NewAIPanel(a Analyzer) *AIPanel {
 // Content is the panel's canvas object.
 func (p *AIPanel) Content() fyne.CanvasObject { return p.box }
 
+// Failure says why the last run failed, or "".
+func (p *AIPanel) Failure() string {
+	if strings.HasPrefix(p.stage.Text, "M1 failed: ") {
+		return p.stage.Text
+	}
+	return ""
+}
+
 // Result returns the result shown, or nil.
 func (p *AIPanel) Result() *AIResult { return p.result }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/neuronova/neuronova/assets/models"
@@ -20,6 +19,7 @@ import (
 	"github.com/neuronova/neuronova/inference/mm"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
+	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -34,8 +34,6 @@ const (
 	mmResultFile = "mm-result.json"
 	sourceDir    = "source" // DICOM copy of an input that was not DICOM, for the SEG to reference
 )
-
-var uidPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)+$`)
 
 // inferRuntime makes the runtime the CLI uses: the embedded models, plus the user model directory (--models, or
 // the conventional one when it exists).
@@ -95,7 +93,8 @@ func cmdModels(args []string, stdout, stderr io.Writer) error {
 func cmdInfer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("infer", stderr)
 	which := fs.String("model", "", "m1, mg, mm, or a model id")
-	input := fs.String("input", "", "m1: a DICOM folder or file, a BraTS NIfTI folder, or \"demo\"; mm: the same, or an M1 result JSON")
+	input := fs.String("input", "", "m1: a DICOM folder or file, a BraTS NIfTI folder, \"demo\", or a study of the local cache (UID, accession, patient ID); mm: the same, or an M1 result JSON")
+	data := dataFlag(fs)
 	genes := fs.String("genes", "", "gene-expression CSV (Hugo_Symbol,Entrez_Gene_Id,Expression) for mg, or for mm (MG runs first)")
 	proteins := fs.String("proteins", "", "RPPA CSV (Protein_Name,Expression) for mm")
 	out := fs.String("out", "", "directory for the results")
@@ -135,7 +134,24 @@ func cmdInfer(args []string, stdout, stderr io.Writer) error {
 		if *input == "" {
 			return fmt.Errorf("%w: m1 needs --input", errUsage)
 		}
-		_, err = inferM1(ctx, rt, m1Options{model: modelID, input: *input, series: *series, reference: *reference, out: *out}, stdout, stderr)
+		o := m1Options{model: modelID, input: *input, series: *series, reference: *reference, out: *out}
+		if _, statErr := os.Stat(*input); statErr != nil && *input != "demo" {
+			// Not a path: a study of the local cache (UID, UID prefix, accession or patient ID).
+			c, err := openCacheDir(*data, false, stderr)
+			if err != nil {
+				return fmt.Errorf("--input %s is neither a file nor a folder, and the local cache is not available: %w", *input, err)
+			}
+			defer c.Close()
+			uid, err := c.FindStudy(ctx, *input)
+			if err != nil {
+				return fmt.Errorf("--input %s: %w", *input, err)
+			}
+			if o.study, err = c.OpenStudy(ctx, uid); err != nil {
+				return err
+			}
+			o.cache = c
+		}
+		_, err = inferM1(ctx, rt, o, stdout, stderr)
 		return err
 	case model.FamilyMG:
 		if *genes == "" {
@@ -150,6 +166,10 @@ func cmdInfer(args []string, stdout, stderr io.Writer) error {
 
 type m1Options struct {
 	model, input, series, reference, out string
+	// study and cache are set when the input is a study of the local cache: the result is then also kept
+	// there, in the outbox for the next sync.
+	study *viewer.Study
+	cache *cache.Cache
 }
 
 // loadStudy opens the input as one study: "demo" is the embedded demo study.
@@ -158,9 +178,6 @@ func loadStudy(ctx context.Context, input string) (*viewer.Study, error) {
 		return demo.Study(), nil
 	}
 	if _, err := os.Stat(input); err != nil {
-		if uidPattern.MatchString(input) {
-			return nil, fmt.Errorf("%s looks like a StudyInstanceUID: this build of infer reads studies from folders only (the local cache lookup is not wired in); give the study's folder", input)
-		}
 		return nil, err
 	}
 	res, err := viewer.Open(ctx, []string{input})
@@ -206,9 +223,12 @@ func writeJSON(path string, v any) error {
 
 // inferM1 runs M1 and writes the JSON result, the label map as NIfTI on the reference grid, and the DICOM SEG.
 func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, stderr io.Writer) (*m1.Result, error) {
-	st, err := loadStudy(ctx, o.input)
-	if err != nil {
-		return nil, err
+	st := o.study
+	if st == nil {
+		var err error
+		if st, err = loadStudy(ctx, o.input); err != nil {
+			return nil, err
+		}
 	}
 	choice, err := parseSeriesChoice(o.series)
 	if err != nil {
@@ -236,7 +256,11 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 		return nil, err
 	}
 	refSeries := seriesByUID(st, res.Reference.SeriesUID)
-	if len(refSeries.Instances) == 0 {
+	if o.cache != nil {
+		if refSeries, err = scannedSeries(ctx, st, res.Reference.SeriesUID); err != nil {
+			return nil, err
+		}
+	} else if len(refSeries.Instances) == 0 {
 		// Not DICOM (the demo study, a NIfTI folder): write the study as DICOM beside the results, so that the SEG
 		// references images that exist.
 		src := filepath.Join(o.out, sourceDir)
@@ -253,23 +277,44 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 		}
 		fmt.Fprintf(stderr, "m1: the input is not DICOM; wrote it as DICOM under %s for the SEG to reference\n", src)
 	}
+	if err := writeM1SEG(filepath.Join(o.out, m1SEGFile), st, refSeries, res); err != nil {
+		return nil, err
+	}
+	if o.cache != nil {
+		if err := recordM1(ctx, o.cache, st.UID, res, filepath.Join(o.out, m1SEGFile)); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "kept in the local cache: the result and its SEG wait in the outbox for the next `neuronova sync`\n")
+	}
+	fmt.Fprintf(stdout, "%s\n%s %s on study %s (reference %s %s), provider %s\n", res.Banner, res.Model.ID, res.Model.Version, st.UID,
+		res.Reference.Type, res.Reference.SeriesUID, res.Runtime.Provider.Used)
+	for _, line := range m1Findings(res) {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s, %s in %s\n", m1ResultFile, m1SEGFile, m1LabelsFile, o.out)
+	return res, nil
+}
+
+// writeM1SEG writes res's label map as a DICOM SEG of refSeries, a DICOM series of st.
+func writeM1SEG(path string, st *viewer.Study, refSeries *viewer.Series, res *m1.Result) error {
 	labels := *res.Labels
 	labels.Geometry = refSeries.Grid // the same grid, as DICOM positions describe it
 	if !refSeries.Grid.SameGrid(res.Labels.Geometry, 1e-3) {
-		return nil, fmt.Errorf("the reference series' DICOM grid differs from the grid M1 ran on")
+		return fmt.Errorf("the reference series' DICOM grid differs from the grid M1 ran on")
 	}
-	if err := dicomseg.Write(filepath.Join(o.out, m1SEGFile), &labels, dicomseg.Options{Study: st, Reference: refSeries,
-		Algorithm: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, SoftwareVersions: dcmwrite.ImplementationVersionName}); err != nil {
-		return nil, err
-	}
+	return dicomseg.Write(path, &labels, dicomseg.Options{Study: st, Reference: refSeries,
+		Algorithm: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, SoftwareVersions: dcmwrite.ImplementationVersionName})
+}
+
+// m1Findings are an M1 result's volumes and heads, a line each, as the CLI and the AI panel show them.
+func m1Findings(res *m1.Result) []string {
 	v := res.Volumes
-	fmt.Fprintf(stdout, "%s\n%s %s on study %s (reference %s %s), provider %s\n", res.Banner, res.Model.ID, res.Model.Version, st.UID,
-		res.Reference.Type, res.Reference.SeriesUID, res.Runtime.Provider.Used)
-	fmt.Fprintf(stdout, "volumes (mL): NCR %.2f  ED %.2f  ET %.2f  WT %.2f  TC %.2f\n", v.NCR, v.ED, v.ET, v.WT, v.TC)
-	fmt.Fprintf(stdout, "grade %s (%.2f)  IDH %s (%.2f)  MGMT %s (%.2f)  risk %.2f %s\n", res.Grade.PredictedClass, res.Grade.Probability,
-		res.IDH.PredictedClass, res.IDH.Probability, res.MGMT.PredictedClass, res.MGMT.Probability, res.Risk.Score, res.Risk.Group)
-	fmt.Fprintf(stdout, "wrote %s, %s, %s in %s\n", m1ResultFile, m1SEGFile, m1LabelsFile, o.out)
-	return res, nil
+	return []string{
+		fmt.Sprintf("volumes (mL): NCR %.2f  ED %.2f  ET %.2f  WT %.2f  TC %.2f", v.NCR, v.ED, v.ET, v.WT, v.TC),
+		fmt.Sprintf("grade %s (%.2f)  IDH %s (%.2f)  MGMT %s (%.2f)", res.Grade.PredictedClass, res.Grade.Probability,
+			res.IDH.PredictedClass, res.IDH.Probability, res.MGMT.PredictedClass, res.MGMT.Probability),
+		fmt.Sprintf("survival risk %.2f: %s", res.Risk.Score, res.Risk.Group),
+	}
 }
 
 func seriesByUID(st *viewer.Study, uid string) *viewer.Series {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -38,7 +39,12 @@ func TestWorkstationOnCache(t *testing.T) {
 	defer uiLock.Unlock()
 	win := test.NewWindow(nil)
 	defer win.Close()
-	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}}, nil)
+	rt, closeRT, err := inferRuntime("", "cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRT()
+	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}, AI: analyzer{rt: rt, cache: c}}, nil)
 	win.SetContent(ws.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 
@@ -84,6 +90,28 @@ func TestWorkstationOnCache(t *testing.T) {
 	if st := ws.Reading.Study(); st.Labels != nil {
 		t.Error("a cached study has a label map although none was imported")
 	}
+
+	// M1 from the AI panel: the segmentation replaces the overlay with the model's banner, and the result
+	// and its SEG wait in the cache's outbox for the next sync.
+	ws.AI.Run()
+	waitUntil(t, "the M1 result", func() bool { return ws.AI.Result() != nil || ws.AI.Failure() != "" })
+	res := ws.AI.Result()
+	if res == nil {
+		t.Fatal(ws.AI.Failure())
+	}
+	if m, banner := ws.Reading.Labels(); m == nil || m != res.Labels || !strings.Contains(strings.ToLower(banner), "not for clinical use") {
+		t.Errorf("overlay after M1: labels %v, banner %q", m != nil, banner)
+	}
+	if !strings.Contains(res.Saved, "outbox") || len(res.Lines) == 0 || !strings.Contains(res.Lines[0], "WT") {
+		t.Errorf("result card: kept in %q, findings %q", res.Saved, res.Lines)
+	}
+	n, err := c.OutboxCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Pending != 2 {
+		t.Errorf("outbox holds %d items after M1, want 2 (the result and its SEG)", n.Pending)
+	}
 	// The search box takes the query language of `neuronova ls`.
 	for _, tc := range []struct {
 		query string
@@ -107,5 +135,40 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		uiLock.Unlock()
 		time.Sleep(10 * time.Millisecond)
 		uiLock.Lock()
+	}
+}
+
+// TestInferOnCachedStudy runs `neuronova infer` on a study of the local cache named by its patient ID: the
+// result and its SEG are written out and also kept in the cache's outbox for the next sync.
+func TestInferOnCachedStudy(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(dir + "/demo"); err != nil {
+		t.Fatal(err)
+	}
+	data := dir + "/cache"
+	if code, _, stderr := runCmd("import", "--data", data, dir+"/demo"); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runCmd("infer", "--model", "m1", "--data", data, "--input", "SYNTHETIC-PHANTOM-0001", "--out", dir+"/out", "--provider", "cpu")
+	if code != 0 {
+		t.Fatalf("infer: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "kept in the local cache") || !strings.Contains(strings.ToLower(stdout), "not for clinical use") {
+		t.Errorf("infer said %q", stdout)
+	}
+	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, err := c.OutboxCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Pending != 2 {
+		t.Errorf("outbox holds %d items, want 2 (the result and its SEG)", n.Pending)
+	}
+	if code, _, stderr := runCmd("infer", "--model", "m1", "--data", data, "--input", "NOBODY-HERE", "--out", dir+"/out2", "--provider", "cpu"); code != 1 || !strings.Contains(stderr, "NOBODY-HERE") {
+		t.Errorf("unknown study: exit %d, %q", code, stderr)
 	}
 }

@@ -64,6 +64,14 @@ func cmdView(args []string, stderr io.Writer) error {
 	a := app.NewWithID("org.neuronova.workstation")
 	a.SetIcon(assets.Icon)
 	a.Settings().SetTheme(ui.ReadingRoom{})
+	// The AI models, on the GPU when ONNX Runtime's CUDA build is installed, else on the CPU.
+	if rt, closeRT, err := inferRuntime("", "auto", 1); err != nil {
+		fmt.Fprintf(stderr, "neuronova: the AI models are not available: %v\n", err)
+	} else {
+		defer closeRT()
+		svc.AI = analyzer{rt: rt, cache: c}
+	}
+
 	w := a.NewWindow("NeuroNova")
 	ws := ui.NewWorkstation(w.Canvas(), svc, studies)
 	w.SetContent(ws.Content())

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/neuronova/neuronova/inference"
+	"github.com/neuronova/neuronova/inference/m1"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// analyzer adapts the M1 pipeline to the workstation's ui.Analyzer. Results of cached studies are kept in
+// the cache: the JSON and the SEG with their outbox rows in one transaction, sent at the next sync.
+type analyzer struct {
+	rt    *inference.Runtime
+	cache *cache.Cache // nil: results are shown, not kept
+}
+
+var _ ui.Analyzer = analyzer{}
+
+func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Progress: p})
+	if err != nil {
+		return nil, err
+	}
+	out := &ui.AIResult{Model: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, Labels: res.Labels, Lines: m1Findings(res)}
+	if out.Saved, err = a.keep(ctx, st, res); err != nil {
+		return nil, fmt.Errorf("M1 ran but its result could not be kept: %w", err)
+	}
+	return out, nil
+}
+
+// keep records res in the cache when st is a cached study, and says where it went.
+func (a analyzer) keep(ctx context.Context, st *viewer.Study, res *m1.Result) (string, error) {
+	if a.cache == nil {
+		return "nowhere: no local cache is open", nil
+	}
+	if _, err := a.cache.StudyInfo(ctx, st.UID); err != nil {
+		return "nowhere: the study is not in the local cache (import it to keep AI results); `neuronova infer` writes files", nil
+	}
+	ref, err := scannedSeries(ctx, st, res.Reference.SeriesUID)
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "neuronova-m1-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	segPath := filepath.Join(dir, m1SEGFile)
+	if err := writeM1SEG(segPath, st, ref, res); err != nil {
+		return "", err
+	}
+	if err := recordM1(ctx, a.cache, st.UID, res, segPath); err != nil {
+		return "", err
+	}
+	return "the local cache (result and SEG in the outbox, sent at the next sync)", nil
+}
+
+// scannedSeries reads the headers of series uid of st again: the cache lists a study's instances without
+// their positions, which the SEG needs to reference each slice.
+func scannedSeries(ctx context.Context, st *viewer.Study, uid string) (*viewer.Series, error) {
+	se := seriesByUID(st, uid)
+	if se == nil || len(se.Instances) == 0 {
+		return nil, fmt.Errorf("the reference series %s has no DICOM instances for the SEG to reference", uid)
+	}
+	paths := make([]string, len(se.Instances))
+	for i, in := range se.Instances {
+		paths[i] = in.Path
+	}
+	res, err := viewer.Scan(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range res.Studies {
+		if found := seriesByUID(s, uid); found != nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("the files of the reference series %s could not be read again", uid)
+}
+
+// recordM1 keeps an M1 result and its SEG (the file at segPath) in the cache: both with their outbox rows in
+// one transaction, for the next sync.
+func recordM1(ctx context.Context, c *cache.Cache, studyUID string, res *m1.Result, segPath string) error {
+	seg, err := os.ReadFile(segPath)
+	if err != nil {
+		return err
+	}
+	js, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = c.RecordResults(ctx, studyUID, []cache.ResultInput{{Kind: "m1", Payload: js}, {Kind: "seg", Payload: seg}})
+	return err
+}
