@@ -2,13 +2,10 @@ package ui
 
 import (
 	"context"
-	"image/color"
 	"strings"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/neuronova/neuronova/viewer"
@@ -44,7 +41,7 @@ type AIPanel struct {
 	run     *widget.Button
 	job     *task
 	stage   *widget.Label // why the panel cannot run, or why the last run failed
-	banner  *canvas.Text
+	banner  *widget.Label
 	card    *widget.Label
 	show    *widget.Check
 	result  *AIResult
@@ -57,16 +54,20 @@ func NewAIPanel(a Analyzer) *AIPanel {
 	p := &AIPanel{a: a, stage: widget.NewLabel(""), job: newTask(), card: widget.NewLabel(""),
 		results: map[*viewer.Study]*AIResult{}}
 	p.stage.Wrapping, p.card.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
-	p.banner = canvas.NewText("", theme.Color(theme.ColorNameWarning))
+	p.banner = widget.NewLabel("")
+	p.banner.Wrapping = fyne.TextWrapWord
+	p.banner.Importance = widget.WarningImportance
 	p.banner.TextStyle.Bold = true
-	p.run = widget.NewButton("Run M1 (tumour segmentation, grade, IDH, MGMT, risk)", p.Run)
+	p.run = widget.NewButton("Run M1", p.Run)
+	help := widget.NewLabel("Tumour segmentation (NCR, ED, ET) with volumes, grade, IDH, MGMT and survival risk.")
+	help.Wrapping = fyne.TextWrapWord
 	p.show = widget.NewCheck("Show the AI segmentation", func(on bool) {
 		if p.OnOverlay != nil {
 			p.OnOverlay(on)
 		}
 	})
 	p.show.Hide()
-	p.box = container.NewVBox(p.run, p.job.content(), p.stage, p.banner, p.card, p.show)
+	p.box = container.NewVBox(help, p.run, p.job.content(), p.stage, p.banner, p.card, p.show)
 	if a == nil {
 		p.run.Disable()
 		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
@@ -139,19 +140,16 @@ func (p *AIPanel) Run() {
 func (p *AIPanel) showResult(res *AIResult) {
 	p.result = res
 	if res == nil {
-		p.banner.Text, p.card.Text = "", ""
+		p.banner.SetText("")
+		p.card.SetText("")
 		p.show.Hide()
-		p.banner.Refresh()
-		p.card.Refresh()
 		return
 	}
-	p.banner.Text = res.Banner
-	p.banner.Color = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
+	p.banner.SetText(res.Banner)
 	text := res.Model + "\n" + strings.Join(res.Lines, "\n")
 	if res.Saved != "" {
 		text += "\nKept: " + res.Saved
 	}
 	p.card.SetText(text)
-	p.banner.Refresh()
 	p.show.Show()
 }

@@ -688,7 +688,7 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 	place(v.edges[3], 0.5, 1)
 	place(v.placeholder, 0.5, 0.5)
 	bm := v.banner.MinSize()
-	v.banner.Move(fyne.NewPos((size.Width-bm.Width)/2, size.Height-bm.Height-pad-v.edges[3].MinSize().Height))
+	v.banner.Move(fyne.NewPos(pad, size.Height-bl.Height-bm.Height-pad)) // above the bottom-left annotation
 	r.layoutVectors()
 }
 
