@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite/dcmcheck"
 )
 
 // `neuronova infer --model m1` on the demo study written as DICOM: a SEG that dciodvfy passes and Orthanc stores,
@@ -77,15 +77,7 @@ func TestInferM1OnDemoStudyThenMM(t *testing.T) {
 
 	// The SEG: dciodvfy without errors, and Orthanc stores it.
 	seg := filepath.Join(out, m1SEGFile)
-	if _, err := exec.LookPath("dciodvfy"); err != nil {
-		t.Fatal("dciodvfy (dicom3tools) is required")
-	}
-	v, _ := exec.Command("dciodvfy", seg).CombinedOutput()
-	for _, line := range strings.Split(string(v), "\n") {
-		if strings.HasPrefix(line, "Error") {
-			t.Errorf("dciodvfy: %s", line)
-		}
-	}
+	dcmcheck.Dciodvfy(t, seg)
 	url, user, pass := testsvc.FreshOrthanc(t)
 	body, err := os.ReadFile(seg)
 	if err != nil {
