@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench-sync.sh: the sync engine side by side with curl on the same machine, against a real Redis, Orthanc and
 # neuronova-server --demo started by the benchmark (sync/engine/bench_test.go):
-#   pull: the 620-instance demo study through the server proxy into an empty cache (parallel, every instance
-#         verified by size and MD5, imported) vs curl of Orthanc's /studies/{id}/archive (direct, no checks);
+#   pull: the 620-instance demo study through the server proxy into an empty cache (the manifest, four series
+#         streams in parallel, every instance verified by size and MD5, imported) vs curl of Orthanc's
+#         /studies/{id}/archive (direct, no checks);
 #   push: 620 BraTS-size instances through the outbox relay (each confirmed by SOP Instance UID and MD5) vs
 #         four parallel curl POST loops straight to Orthanc's /instances.
 # A ratio ≥ 1 means the engine is at least as fast as curl. Usage: BENCHTIME=3x scripts/bench-sync.sh (default 2x)

@@ -109,6 +109,9 @@ func (s *Server) table() []*Route {
 		{Method: "POST", Pattern: "/api/jobs/{id}/complete/{$}", Roles: aiRunners, RateLimited: true, PatientData: true, Action: "job.complete", MaxBody: 5 << 20, handle: s.completeJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/fail/{$}", Roles: aiRunners, RateLimited: true, PatientData: true, Action: "job.fail", handle: s.failJob},
 
+		// Not a path of Orthanc: the server's own list of a study's instances with their stored sizes and MD5s.
+		{Method: "GET", Pattern: "/api/orthanc/studies/{id}/manifest", Roles: imageReaders, PatientData: true, Action: "orthanc.manifest", handle: s.studyManifest},
+
 		{Method: "GET", Pattern: "/ws/notifications", Roles: allRoles, PatientData: true, Action: "notifications.connect", handle: s.notifications},
 	}
 	return append(r, s.proxyRoutes()...)

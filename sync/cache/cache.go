@@ -242,6 +242,9 @@ func (c *Cache) Close() error {
 // Dir is the cache directory (absolute).
 func (c *Cache) Dir() string { return c.dir }
 
+// TmpDir is the cache's scratch folder, on the same file system as its store (see Adopt).
+func (c *Cache) TmpDir() string { return filepath.Join(c.dir, tmpDir) }
+
 // Warnings says what is wrong with where the cache lives (a network or synced folder), empty when nothing.
 func (c *Cache) Warnings() []string { return c.warnings }
 

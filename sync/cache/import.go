@@ -53,6 +53,7 @@ type FileNote struct {
 type candidate struct {
 	path   string // readable file
 	origin string // what to report: the input path, "archive.zip!entry" or "folder (converted NIfTI)"
+	move   bool   // the file is the cache's own (under tmp/): move it into the store rather than copy it
 }
 
 // record is an instance parsed and stored, ready for the index.
@@ -101,6 +102,41 @@ func (c *Cache) Import(ctx context.Context, paths []string, p viewer.Progress) (
 		err = aerr
 	}
 	c.log.Info("import", "dir", c.dir, "summary", detail)
+	return sum, err
+}
+
+// Adopt imports DICOM files that the caller wrote under the cache's tmp/ folder (TmpDir), such as
+// downloads: each new instance's file is moved into the store (hashed and fsynced, not copied). Files not
+// taken (already present, duplicates, rejected) stay where they are for the caller to remove. source says
+// where the files came from, in the index and the audit log. Otherwise it is Import, without unpacking.
+func (c *Cache) Adopt(ctx context.Context, files []string, source string) (*ImportSummary, error) {
+	sum := &ImportSummary{Files: len(files)}
+	tmp, err := filepath.Abs(c.TmpDir())
+	if err != nil {
+		return sum, err
+	}
+	cands := make([]candidate, 0, len(files))
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if rel, rerr := filepath.Rel(tmp, abs); err != nil || rerr != nil || !filepath.IsLocal(rel) {
+			sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: f, Err: fmt.Errorf("not under the cache's tmp folder %s", tmp)})
+			continue
+		}
+		cands = append(cands, candidate{path: abs, origin: source, move: true})
+	}
+	err = c.exclusive(ctx, func() error { return c.importFiles(ctx, cands, sum, nil) })
+	sort.Strings(sum.Studies)
+	sum.Studies = compactStrings(sum.Studies)
+	detail := fmt.Sprintf("%d files: %d imported, %d skipped, %d rejected", sum.Files, sum.Imported, len(sum.Skipped), len(sum.Rejected))
+	if err != nil {
+		detail += "; stopped: " + err.Error()
+	}
+	actx := context.WithoutCancel(ctx)
+	if aerr := c.write(actx, func(tx *sql.Tx) error {
+		return audit(actx, tx, "import", source, detail)
+	}); aerr != nil && err == nil {
+		err = aerr
+	}
 	return sum, err
 }
 
@@ -266,8 +302,12 @@ func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportS
 	defer cancel()
 	fail := func(err error) { once.Do(func() { storeErr = err; cancel() }) }
 
+	workers := max(1, runtime.GOMAXPROCS(0))
+	if len(cands) > 0 && cands[0].move {
+		workers = max(workers, 4) // adopting is mostly waiting for fsync: overlap more of it
+	}
 	var wg sync.WaitGroup
-	for range max(1, runtime.GOMAXPROCS(0)) {
+	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				rec, note, rej, err := c.prepare(wctx, cands[i], present, &mu, claimed)
@@ -402,7 +442,11 @@ func (c *Cache) prepare(ctx context.Context, cd candidate, present *sql.Stmt, mu
 	case !errors.Is(err, sql.ErrNoRows):
 		return record{}, nil, nil, err
 	}
-	rec.obj, err = c.storeFile(cd.path, c.limits.MaxFileBytes)
+	if cd.move {
+		rec.obj, err = c.adoptFile(cd.path, c.limits.MaxFileBytes)
+	} else {
+		rec.obj, err = c.storeFile(cd.path, c.limits.MaxFileBytes)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return record{}, nil, nil, ctx.Err()
@@ -441,12 +485,21 @@ var typeBits = map[viewer.SeriesType]int64{
 // how many instances were new and their bytes.
 func (c *Cache) commitBatch(ctx context.Context, batch []record) (int, int64, error) {
 	dirs := map[string]bool{filepath.Join(c.dir, objectsDir): true}
+	whole := false
 	for _, r := range batch {
 		dirs[r.obj.dir] = true
+		whole = whole || !r.obj.synced
 	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
+	if whole {
+		// Files not fsynced one by one: one sync of the file system covers them and their folders.
+		if err := syncFS(c.dir); err != nil {
 			return 0, 0, err
+		}
+	} else {
+		for d := range dirs {
+			if err := syncDir(d); err != nil {
+				return 0, 0, err
+			}
 		}
 	}
 	added, bytes := 0, int64(0)

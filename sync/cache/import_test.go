@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,4 +292,77 @@ func TestImportCancel(t *testing.T) {
 	if err != nil || mustStats(t, c).Instances != 620 || again.AlreadyPresent() != s.Instances {
 		t.Fatalf("import after cancel: %+v %v", mustStats(t, c), err)
 	}
+}
+
+// TestAdoptMovesDownloadsIntoTheStore: files written under the cache's tmp/ are moved into the store, not
+// copied; a file outside tmp/ is refused and left as it is; adopting the same instances again takes
+// nothing and leaves the files for the caller; the cache stays consistent and the study opens.
+func TestAdoptMovesDownloadsIntoTheStore(t *testing.T) {
+	ctx := context.Background()
+	src, st := smallStudy(t, 901) // written with fresh UIDs: the study is found by what Adopt reports
+	dataDir := t.TempDir()
+	c := openCache(t, dataDir)
+	files := dicomFiles(t, src)
+	download := func() []string {
+		work, err := os.MkdirTemp(c.TmpDir(), "pull-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(work, fmt.Sprintf("%d.dcm", i))
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+
+	outside := files[0]
+	got := download()
+	sum, err := c.Adopt(ctx, append(got, outside), "server study test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Imported != len(files) || len(sum.Rejected) != 1 || sum.Rejected[0].Path != outside ||
+		!strings.Contains(sum.Rejected[0].Err.Error(), "not under the cache's tmp folder") {
+		t.Fatalf("adopt: %d imported, rejected %v; want %d and the outside file", sum.Imported, sum.Rejected, len(files))
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Fatalf("the file outside tmp/ was touched: %v", err)
+	}
+	if len(sum.Studies) != 1 {
+		t.Fatalf("adopted into studies %v, want one", sum.Studies)
+	}
+	studyUID := sum.Studies[0]
+	for _, f := range got {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s was not moved into the store: %v", f, err)
+		}
+	}
+
+	again := download()
+	sum, err = c.Adopt(ctx, again, "server study test")
+	if err != nil || sum.Imported != 0 || sum.AlreadyPresent() != len(files) {
+		t.Fatalf("second adopt: %+v %v", sum, err)
+	}
+	for _, f := range again {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("a file not taken was removed: %v", err)
+		}
+	}
+	if s := mustStats(t, c); s.Instances != len(files) || s.Files != len(files) {
+		t.Fatalf("stats %+v, want %d instances and files", s, len(files))
+	}
+	opened, err := c.Study(ctx, studyUID)
+	if err != nil || len(opened.Series) != len(st.Series) {
+		t.Fatalf("study %v: %v", opened, err)
+	}
+	c.Close()
+	assertConsistent(t, dataDir)
 }

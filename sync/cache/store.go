@@ -27,9 +27,10 @@ func (c *Cache) ObjectPath(sum string) (string, error) {
 
 // stored is a file put into the store.
 type stored struct {
-	sum  string
-	size int64
-	dir  string // folder of the object, to fsync before the row naming it commits
+	sum    string
+	size   int64
+	dir    string // folder of the object, to fsync before the row naming it commits
+	synced bool   // the file itself is fsynced (else the batch's file-system sync covers it)
 }
 
 // storeFile copies src into the store atomically: into a temporary file in tmp/, hashing as it goes,
@@ -73,7 +74,7 @@ func (c *Cache) storeFile(src string, maxBytes int64) (stored, error) {
 	if st, err := os.Stat(dst); err == nil && st.Size() == n {
 		os.Remove(tmpName)
 		ok = true
-		return stored{sum: sum, size: n, dir: dir}, nil
+		return stored{sum: sum, size: n, dir: dir, synced: true}, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return stored{}, fmt.Errorf("store %s: %w", src, err)
@@ -82,7 +83,45 @@ func (c *Cache) storeFile(src string, maxBytes int64) (stored, error) {
 		return stored{}, fmt.Errorf("store %s: %w", src, err)
 	}
 	ok = true
-	return stored{sum: sum, size: n, dir: dir}, nil
+	return stored{sum: sum, size: n, dir: dir, synced: true}, nil
+}
+
+// adoptFile moves src, a file of the cache's tmp/, into the store: hashed and renamed to objects/ab/cdef….
+// When the content is already stored src is left alone. Where the file system can be synced as a whole
+// (Linux syncfs), the batch's commit does that once for all its files and folders; elsewhere the file is
+// fsynced here and the caller fsyncs the returned folder before it records the file.
+func (c *Cache) adoptFile(src string, maxBytes int64) (stored, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return stored{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return stored{}, fmt.Errorf("store %s: %w", src, err)
+	}
+	if n > maxBytes {
+		return stored{}, fmt.Errorf("store %s: larger than the %d-byte limit for one file", src, maxBytes)
+	}
+	if !canSyncFS {
+		if err := f.Sync(); err != nil {
+			return stored{}, fmt.Errorf("store %s: fsync: %w", src, err)
+		}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	dst := c.objectPath(sum)
+	dir := filepath.Dir(dst)
+	if st, err := os.Stat(dst); err == nil && st.Size() == n {
+		return stored{sum: sum, size: n, dir: dir, synced: true}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return stored{}, fmt.Errorf("store %s: %w", src, err)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return stored{}, fmt.Errorf("store %s: %w", src, err)
+	}
+	return stored{sum: sum, size: n, dir: dir, synced: !canSyncFS}, nil
 }
 
 // syncDir fsyncs a folder so that renames into it survive a power cut.

@@ -8,22 +8,25 @@ import (
 	"testing"
 )
 
-// FuzzParseInstanceList: Orthanc's instance listing, whatever it holds, is parsed without panicking, and
-// every entry accepted has a valid Orthanc ID, a SOP Instance UID and a positive size.
-func FuzzParseInstanceList(f *testing.F) {
-	f.Add([]byte(`[{"ID":"2f859814-2cf8fe4f-c7963e7d-d32c018d-66fc8cfa","FileSize":9830,"ParentSeries":"211fb9b0-46831f91-29422fb0-3d1353fd-1a2228a9","IndexInSeries":1,"MainDicomTags":{"SOPInstanceUID":"1.2.3"}}]`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(`[{"ID":"../../system","FileSize":1,"MainDicomTags":{"SOPInstanceUID":"1"}}]`))
-	f.Add([]byte(`{"ID":1}`))
+// FuzzParseManifest: the server's study manifest, whatever it holds, is parsed without panicking, and every
+// entry accepted has a valid Orthanc ID, UIDs, a positive size and an MD5 of 32 hex digits.
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(`{"orthanc_id":"211fb9b0-46831f91-29422fb0-3d1353fd-1a2228a9","study_instance_uid":"1.2","instances":[{"orthanc_id":"2f859814-2cf8fe4f-c7963e7d-d32c018d-66fc8cfa","sop_instance_uid":"1.2.3","series_instance_uid":"1.2.4","size":9830,"md5":"86ecb6d98939d8c2ecb51a154bdd6e7e"}]}`))
+	f.Add([]byte(`{"orthanc_id":"211fb9b0-46831f91-29422fb0-3d1353fd-1a2228a9","study_instance_uid":"1.2","instances":[]}`))
+	f.Add([]byte(`{"orthanc_id":"../../system","instances":[{"orthanc_id":"x","size":-1,"md5":"zz"}]}`))
+	f.Add([]byte(`[1]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		list, err := ParseInstanceList(b)
+		m, err := ParseManifest(b)
 		if err != nil {
 			return
 		}
-		for _, in := range list {
-			if !ValidOrthancID(in.ID) || in.SOPUID == "" || in.FileSize <= 0 {
+		seen := map[string]bool{}
+		for _, in := range m.Instances {
+			if !ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID) || in.Size <= 0 ||
+				len(in.MD5) != 32 || seen[in.SOPInstanceUID] {
 				t.Fatalf("accepted %+v", in)
 			}
+			seen[in.SOPInstanceUID] = true
 		}
 	})
 }

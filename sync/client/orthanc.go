@@ -8,10 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/neuronova/neuronova/api"
 )
 
 // The Orthanc proxy: every path below is under /api/orthanc/ on the server, which alone holds Orthanc's
@@ -24,50 +28,103 @@ var orthancID = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
 // ValidOrthancID reports whether id looks like an Orthanc resource ID.
 func ValidOrthancID(id string) bool { return orthancID.MatchString(id) }
 
-// RemoteInstance is one instance of a study as Orthanc lists it.
-type RemoteInstance struct {
-	ID       string // Orthanc ID
-	SOPUID   string
-	FileSize int64
-	Series   string // Orthanc ID of the series
-	Index    int    // IndexInSeries
-}
-
-// StudyInstances lists the instances of an Orthanc study (ID, SOP Instance UID, file size).
-func (c *Client) StudyInstances(ctx context.Context, studyID string) ([]RemoteInstance, error) {
+// StudyManifest lists every instance of an Orthanc study with the size and MD5 of its stored file, as the
+// server read them from Orthanc.
+func (c *Client) StudyManifest(ctx context.Context, studyID string) (*api.StudyManifest, error) {
 	if !ValidOrthancID(studyID) {
 		return nil, fmt.Errorf("%q is not an Orthanc study ID", studyID)
 	}
 	var raw []byte
-	err := c.getBytes(ctx, "/api/orthanc/studies/"+studyID+"/instances", 256<<20, &raw)
-	if err != nil {
+	if err := c.getBytes(ctx, "/api/orthanc/studies/"+studyID+"/manifest", 256<<20, &raw); err != nil {
 		return nil, err
 	}
-	return ParseInstanceList(raw)
+	return ParseManifest(raw)
 }
 
-// ParseInstanceList reads Orthanc's answer to GET /studies/{id}/instances (or /series/{id}/instances).
-func ParseInstanceList(raw []byte) ([]RemoteInstance, error) {
-	var list []struct {
-		ID            string
-		FileSize      int64
-		ParentSeries  string
-		IndexInSeries int
-		MainDicomTags struct{ SOPInstanceUID string }
+// dicomUID matches a DICOM UID: digits and dots, at most 64 characters.
+var dicomUID = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
+// ParseManifest reads the server's study manifest and checks every entry: Orthanc ID, SOP and series UIDs,
+// a positive size, an MD5 of 32 hex digits, no SOP Instance UID twice.
+func ParseManifest(raw []byte) (*api.StudyManifest, error) {
+	var m api.StudyManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("study manifest: %w", err)
 	}
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("instance list: %w", err)
+	if !ValidOrthancID(m.OrthancID) || !validUID(m.StudyInstanceUID) {
+		return nil, fmt.Errorf("study manifest: study %q has Study Instance UID %q", m.OrthancID, m.StudyInstanceUID)
 	}
-	out := make([]RemoteInstance, 0, len(list))
-	for i, it := range list {
-		if !ValidOrthancID(it.ID) || it.MainDicomTags.SOPInstanceUID == "" || it.FileSize <= 0 {
-			return nil, fmt.Errorf("instance list: entry %d is incomplete (ID %q, SOP Instance UID %q, size %d)", i, it.ID,
-				it.MainDicomTags.SOPInstanceUID, it.FileSize)
+	seen := make(map[string]bool, len(m.Instances))
+	for i, in := range m.Instances {
+		_, hexErr := hex.DecodeString(in.MD5)
+		switch {
+		case !ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID):
+			return nil, fmt.Errorf("study manifest: entry %d is incomplete (ID %q, SOP Instance UID %q, series %q)", i,
+				in.OrthancID, in.SOPInstanceUID, in.SeriesInstanceUID)
+		case in.Size <= 0:
+			return nil, fmt.Errorf("study manifest: instance %s has size %d", in.SOPInstanceUID, in.Size)
+		case len(in.MD5) != 32 || hexErr != nil:
+			return nil, fmt.Errorf("study manifest: instance %s has MD5 %q, not 32 hex digits", in.SOPInstanceUID, in.MD5)
+		case seen[in.SOPInstanceUID]:
+			return nil, fmt.Errorf("study manifest: SOP Instance UID %s is listed twice", in.SOPInstanceUID)
 		}
-		out = append(out, RemoteInstance{ID: it.ID, SOPUID: it.MainDicomTags.SOPInstanceUID, FileSize: it.FileSize, Series: it.ParentSeries,
-			Index: it.IndexInSeries})
+		seen[in.SOPInstanceUID] = true
+		m.Instances[i].MD5 = strings.ToLower(in.MD5)
 	}
-	return out, nil
+	return &m, nil
+}
+
+func validUID(s string) bool { return len(s) <= 64 && dicomUID.MatchString(s) }
+
+// RetrieveSeries streams the instances of a series as Orthanc stored them (DICOMweb WADO-RS with
+// transfer-syntax=*, one multipart answer) and calls part with each in turn. A stream cut off is an
+// OfflineError; an error of part ends the stream and is returned as it is.
+func (c *Client) RetrieveSeries(ctx context.Context, studyUID, seriesUID string, part func(io.Reader) error) error {
+	if !validUID(studyUID) || !validUID(seriesUID) {
+		return fmt.Errorf("study %q, series %q: not DICOM UIDs", studyUID, seriesUID)
+	}
+	resp, cancel, err := c.do(ctx, request{method: http.MethodGet, path: "/api/orthanc/dicom-web/studies/" + studyUID + "/series/" + seriesUID,
+		auth: true, download: true, header: http.Header{"Accept": {`multipart/related; type="application/dicom"; transfer-syntax=*`}}})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/related" || params["boundary"] == "" {
+		return fmt.Errorf("series %s: answer of type %q, not multipart/related with a boundary", seriesUID, resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &OfflineError{Err: fmt.Errorf("series %s: stream cut off: %w", seriesUID, err)}
+		}
+		r := &readErr{r: p}
+		if err := part(r); err != nil {
+			if r.err != nil && r.err != io.EOF {
+				return &OfflineError{Err: fmt.Errorf("series %s: stream cut off: %w", seriesUID, r.err)}
+			}
+			return err
+		}
+	}
+}
+
+// readErr remembers the error its reader returned, to tell a cut stream from a consumer's own failure.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // InstanceMD5 returns the MD5 (hex) Orthanc recorded for the stored file of an instance.

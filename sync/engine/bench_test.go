@@ -30,12 +30,12 @@ func demoStudy(b *testing.B, e *Engine, c *cache.Cache) (string, int) {
 		b.Fatal(err)
 	}
 	for _, st := range studies {
-		list, err := e.Client().StudyInstances(ctx, st.OrthancID)
+		m, err := e.Client().StudyManifest(ctx, st.OrthancID)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(list) >= 620 {
-			return st.OrthancID, len(list)
+		if len(m.Instances) >= 620 {
+			return st.OrthancID, len(m.Instances)
 		}
 	}
 	b.Fatal("no study of 620 instances")

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -148,35 +151,50 @@ var decodable = map[string]bool{
 // Decodable reports whether the viewer decodes a transfer syntax without the server's help.
 func Decodable(ts string) bool { return decodable[ts] }
 
-// prefetch pulls the instances of an Orthanc study the cache lacks: Workers downloads in parallel into the
-// cache's tmp/, each verified (size and Orthanc's MD5), transcoded by the server when not decodable here,
+// streamAtLeast is how many instances of a series must be missing for the series to come in one DICOMweb
+// stream rather than file by file (also at least a quarter of the series).
+const streamAtLeast = 4
+
+// prefetch pulls the instances of an Orthanc study the cache lacks. The server's manifest gives each
+// instance's size and MD5; a series mostly missing comes in one DICOMweb stream of the stored files, the
+// rest (and whatever a cut stream did not deliver) file by file. Workers series or files are in flight at
+// once. Every file is verified against the manifest, transcoded by the server when not decodable here,
 // then imported in batches (each batch one commit), so that a cancelled or killed prefetch keeps what it
 // committed and the next one skips it by SOP Instance UID.
 func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p ProgressFunc) error {
-	list, err := e.client.StudyInstances(ctx, studyID)
+	m, err := e.client.StudyManifest(ctx, studyID)
 	if err != nil {
 		return err
 	}
-	uids := make([]string, len(list))
-	for i, in := range list {
-		uids[i] = in.SOPUID
+	uids := make([]string, len(m.Instances))
+	perSeries := map[string]int{}
+	for i, in := range m.Instances {
+		uids[i] = in.SOPInstanceUID
+		perSeries[in.SeriesInstanceUID]++
 	}
 	have, err := e.cache.HaveInstances(ctx, uids)
 	if err != nil {
 		return err
 	}
-	var todo []client.RemoteInstance
-	for _, in := range list {
-		if !have[in.SOPUID] {
-			todo = append(todo, in)
+	missing := map[string][]api.ManifestInstance{}
+	var series []string // in manifest order
+	todo := 0
+	for _, in := range m.Instances {
+		if have[in.SOPInstanceUID] {
+			continue
 		}
+		if missing[in.SeriesInstanceUID] == nil {
+			series = append(series, in.SeriesInstanceUID)
+		}
+		missing[in.SeriesInstanceUID] = append(missing[in.SeriesInstanceUID], in)
+		todo++
 	}
 	sum.Studies++
-	sum.AlreadyCached += len(list) - len(todo)
-	if len(todo) == 0 {
+	sum.AlreadyCached += len(m.Instances) - todo
+	if todo == 0 {
 		return nil
 	}
-	work, err := os.MkdirTemp(filepath.Join(e.cache.Dir(), "tmp"), "pull-*")
+	work, err := os.MkdirTemp(e.cache.TmpDir(), "pull-*")
 	if err != nil {
 		return err
 	}
@@ -197,42 +215,70 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan client.RemoteInstance)
+	// A job is a series to stream, or one instance to fetch.
+	type job struct {
+		series []api.ManifestInstance
+		one    api.ManifestInstance
+	}
+	jobs := make(chan job)
 	verified := make(chan string, importBatch)
+	deliver := func(path string, transcoded bool) {
+		if transcoded {
+			mu.Lock()
+			sum.Transcoded++
+			mu.Unlock()
+		}
+		select {
+		case verified <- path:
+		case <-ctx.Done():
+			os.Remove(path)
+		}
+	}
 	var wg sync.WaitGroup
 	for range e.opts.Workers {
 		wg.Go(func() {
-			for in := range jobs {
-				path, transcoded, err := e.fetchVerified(ctx, work, in)
-				if err != nil {
-					if client.IsOffline(err) || ctx.Err() != nil {
-						fail(err)
-						cancel()
+			for j := range jobs {
+				left := []api.ManifestInstance{j.one}
+				if j.series != nil {
+					left = e.streamSeries(ctx, work, m.StudyInstanceUID, j.series, deliver)
+				}
+				for _, in := range left {
+					if ctx.Err() != nil {
+						break
+					}
+					path, transcoded, err := e.fetchVerified(ctx, work, in)
+					if err != nil {
+						if client.IsOffline(err) || ctx.Err() != nil {
+							fail(err)
+							cancel()
+							break
+						}
+						mu.Lock()
+						sum.PullFailed++
+						sum.Errors = append(sum.Errors, fmt.Sprintf("instance %s: %v", in.SOPInstanceUID, err))
+						mu.Unlock()
 						continue
 					}
-					mu.Lock()
-					sum.PullFailed++
-					sum.Errors = append(sum.Errors, fmt.Sprintf("instance %s: %v", in.SOPUID, err))
-					mu.Unlock()
-					continue
-				}
-				if transcoded {
-					mu.Lock()
-					sum.Transcoded++
-					mu.Unlock()
-				}
-				select {
-				case verified <- path:
-				case <-ctx.Done():
+					deliver(path, transcoded)
 				}
 			}
 		})
 	}
 	go func() {
 		defer close(jobs)
-		for _, in := range todo {
+		var js []job
+		for _, se := range series {
+			if list := missing[se]; len(list) >= streamAtLeast && 4*len(list) >= perSeries[se] {
+				js = append(js, job{series: list})
+			} else {
+				for _, in := range list {
+					js = append(js, job{one: in})
+				}
+			}
+		}
+		for _, j := range js {
 			select {
-			case jobs <- in:
+			case jobs <- j:
 			case <-ctx.Done():
 				return
 			}
@@ -252,8 +298,9 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 				size += st.Size()
 			}
 		}
-		// A batch already downloaded is committed even when the prefetch is being cancelled.
-		res, err := e.cache.Import(context.WithoutCancel(ctx), batch, nil)
+		// A batch already downloaded is committed even when the prefetch is being cancelled. Adopt moves
+		// the files it takes into the store; the rest are removed.
+		res, err := e.cache.Adopt(context.WithoutCancel(ctx), batch, "server study "+studyID)
 		for _, f := range batch {
 			os.Remove(f)
 		}
@@ -275,7 +322,7 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 		mu.Unlock()
 		n := done.Add(int64(res.Imported + res.AlreadyPresent()))
 		bytes.Add(size)
-		p(Progress{Phase: PhasePrefetch, Done: int(n), Total: len(todo), Bytes: bytes.Load()})
+		p(Progress{Phase: PhasePrefetch, Done: int(n), Total: todo, Bytes: bytes.Load()})
 		return nil
 	}
 	var importErr error
@@ -306,9 +353,94 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 	return nil
 }
 
-// fetchVerified downloads one instance into dir and verifies it against Orthanc's size and MD5, retrying a
-// cut download; an instance whose transfer syntax the viewer cannot decode is then fetched transcoded.
-func (e *Engine) fetchVerified(ctx context.Context, dir string, in client.RemoteInstance) (path string, transcoded bool, err error) {
+// streamSeries receives the missing instances of one series in a single DICOMweb stream of the stored
+// files, verifies each against the manifest and delivers it. It returns the instances it did not deliver
+// (the stream was cut or refused, a file did not match): the caller fetches those one by one, which retries.
+func (e *Engine) streamSeries(ctx context.Context, dir, studyUID string, want []api.ManifestInstance,
+	deliver func(path string, transcoded bool)) []api.ManifestInstance {
+	bySOP := make(map[string]api.ManifestInstance, len(want))
+	for _, in := range want {
+		bySOP[in.SOPInstanceUID] = in
+	}
+	err := e.client.RetrieveSeries(ctx, studyUID, want[0].SeriesInstanceUID, func(r io.Reader) error {
+		path, n, sum, ts, sop, err := receivePart(dir, r)
+		if err != nil {
+			return err
+		}
+		in, ok := bySOP[sop]
+		if !ok || n != in.Size || sum != in.MD5 {
+			// Cached already, stored after the manifest was made, or not what Orthanc recorded: the file
+			// path (which verifies again) has the last word on whatever stays missing.
+			os.Remove(path)
+			return nil
+		}
+		path, transcoded, err := e.decodableCopy(ctx, dir, in, path, ts)
+		if err != nil {
+			return nil // fetched again one by one, which reports the error
+		}
+		delete(bySOP, sop)
+		deliver(path, transcoded)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		e.log.Info("series stream ended early; fetching the rest file by file", "series", want[0].SeriesInstanceUID, "left", len(bySOP), "err", err)
+	}
+	var left []api.ManifestInstance
+	for _, in := range want {
+		if _, ok := bySOP[in.SOPInstanceUID]; ok {
+			left = append(left, in)
+		}
+	}
+	return left
+}
+
+// inMemoryPart is the largest part of a series stream held in memory to be checked before it is written;
+// larger ones are written as they come and read back.
+const inMemoryPart = 16 << 20
+
+// receivePart writes one part of a series stream to a new file in dir and returns its path, size, MD5
+// (hex), transfer syntax and SOP Instance UID.
+func receivePart(dir string, r io.Reader) (path string, n int64, sum, ts, sop string, err error) {
+	b, err := io.ReadAll(io.LimitReader(r, inMemoryPart+1))
+	if err != nil {
+		return "", 0, "", "", "", err
+	}
+	f, err := os.CreateTemp(dir, "part-*.dcm")
+	if err != nil {
+		return "", 0, "", "", "", err
+	}
+	path = f.Name()
+	h := md5.New()
+	h.Write(b)
+	_, err = f.Write(b)
+	if err == nil {
+		var rest int64
+		rest, err = io.Copy(io.MultiWriter(f, h), r)
+		n = int64(len(b)) + rest
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", 0, "", "", "", err
+	}
+	if n > int64(len(b)) {
+		ts, sop, err = fileSyntaxAndUID(path)
+		if err != nil {
+			os.Remove(path)
+			return "", 0, "", "", "", err
+		}
+	} else {
+		ts, sop = syntaxAndUID(b)
+	}
+	return path, n, hex.EncodeToString(h.Sum(nil)), ts, sop, nil
+}
+
+// fetchVerified downloads one instance into dir and verifies it against the manifest's size and MD5,
+// retrying a cut download; an instance whose transfer syntax the viewer cannot decode is then fetched
+// transcoded.
+func (e *Engine) fetchVerified(ctx context.Context, dir string, in api.ManifestInstance) (path string, transcoded bool, err error) {
 	for attempt := 0; ; attempt++ {
 		path, transcoded, err = e.fetchOnce(ctx, dir, in)
 		if err == nil || ctx.Err() != nil || attempt >= e.opts.RoundRetries {
@@ -327,17 +459,13 @@ func (e *Engine) fetchVerified(ctx context.Context, dir string, in client.Remote
 
 var errMismatch = errors.New("the file received does not match what Orthanc recorded")
 
-func (e *Engine) fetchOnce(ctx context.Context, dir string, in client.RemoteInstance) (string, bool, error) {
-	want, err := e.client.InstanceMD5(ctx, in.ID)
-	if err != nil {
-		return "", false, err
-	}
-	path := filepath.Join(dir, in.ID+".dcm")
+func (e *Engine) fetchOnce(ctx context.Context, dir string, in api.ManifestInstance) (string, bool, error) {
+	path := filepath.Join(dir, in.OrthancID+".dcm")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", false, err
 	}
-	got, err := e.client.DownloadInstance(ctx, in.ID, f)
+	got, err := e.client.DownloadInstance(ctx, in.OrthancID, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -345,46 +473,63 @@ func (e *Engine) fetchOnce(ctx context.Context, dir string, in client.RemoteInst
 		os.Remove(path)
 		return "", false, err
 	}
-	if got.Size != in.FileSize || got.MD5 != want {
+	if got.Size != in.Size || got.MD5 != in.MD5 {
 		os.Remove(path)
-		return "", false, fmt.Errorf("%w: %d bytes with MD5 %s, Orthanc recorded %d bytes with MD5 %s", errMismatch, got.Size, got.MD5, in.FileSize, want)
+		return "", false, fmt.Errorf("%w: %d bytes with MD5 %s, Orthanc recorded %d bytes with MD5 %s", errMismatch, got.Size, got.MD5, in.Size, in.MD5)
 	}
-	b, err := os.ReadFile(path)
+	ts, sop, err := fileSyntaxAndUID(path)
 	if err != nil {
+		os.Remove(path)
 		return "", false, err
 	}
-	ts, sop := syntaxAndUID(b)
-	if sop != "" && sop != in.SOPUID {
+	if sop != "" && sop != in.SOPInstanceUID {
 		os.Remove(path)
-		return "", false, fmt.Errorf("file of instance %s carries SOP Instance UID %s", in.SOPUID, sop)
+		return "", false, fmt.Errorf("file of instance %s carries SOP Instance UID %s", in.SOPInstanceUID, sop)
 	}
+	return e.decodableCopy(ctx, dir, in, path, ts)
+}
+
+// decodableCopy returns path when the viewer decodes its transfer syntax ts (or it is unreadable: the
+// import then says why); otherwise it replaces the file by a copy the server transcoded (same SOP
+// Instance UID).
+func (e *Engine) decodableCopy(ctx context.Context, dir string, in api.ManifestInstance, path, ts string) (string, bool, error) {
 	if ts == "" || decodable[ts] {
 		return path, false, nil
 	}
-	// Not decodable here: ask the server for a transcoded copy (same SOP Instance UID).
-	tpath := filepath.Join(dir, in.ID+".ts.dcm")
+	defer os.Remove(path)
+	tpath := filepath.Join(dir, in.OrthancID+".ts.dcm")
 	tf, err := os.Create(tpath)
 	if err != nil {
 		return "", false, err
 	}
-	_, err = e.client.TranscodeInstance(ctx, in.ID, e.opts.TransferSyntax, tf)
+	_, err = e.client.TranscodeInstance(ctx, in.OrthancID, e.opts.TransferSyntax, tf)
 	if cerr := tf.Close(); err == nil {
 		err = cerr
 	}
-	os.Remove(path)
 	if err != nil {
 		os.Remove(tpath)
 		return "", false, fmt.Errorf("transcode from %s: %w", ts, err)
 	}
-	tb, err := os.ReadFile(tpath)
+	ts2, sop2, err := fileSyntaxAndUID(tpath)
 	if err != nil {
+		os.Remove(tpath)
 		return "", false, err
 	}
-	if ts2, sop2 := syntaxAndUID(tb); sop2 != in.SOPUID || !decodable[ts2] {
+	if sop2 != in.SOPInstanceUID || !decodable[ts2] {
 		os.Remove(tpath)
-		return "", false, fmt.Errorf("transcoded copy of %s came back as %s in %s", in.SOPUID, sop2, ts2)
+		return "", false, fmt.Errorf("transcoded copy of %s came back as %s in %s", in.SOPInstanceUID, sop2, ts2)
 	}
 	return tpath, true, nil
+}
+
+// fileSyntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file.
+func fileSyntaxAndUID(path string) (ts, sop string, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	ts, sop = syntaxAndUID(b)
+	return ts, sop, nil
 }
 
 // syntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file (empty when unreadable: the
