@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -32,7 +33,21 @@ type Issuer struct {
 	secret    []byte
 	accessTTL time.Duration
 	now       func() time.Time
+
+	// verified remembers the tokens whose signature and claims were checked, so that each request of a
+	// token's life does not parse and check it again: the same bytes under the same secret verify the same
+	// way, and the time checks are redone on every use. It is emptied when it reaches maxVerified tokens.
+	mu       sync.RWMutex
+	verified map[string]verifiedToken
 }
+
+// verifiedToken is a token that verified, with the times between which it is valid.
+type verifiedToken struct {
+	p                  server.Principal
+	notBefore, expires time.Time // valid at t when !t.Before(notBefore) && t.Before(expires)
+}
+
+const maxVerified = 8192
 
 // NewIssuer returns an issuer signing with secret; tokens live accessTTL.
 func NewIssuer(secret []byte, accessTTL time.Duration) (*Issuer, error) {
@@ -42,14 +57,19 @@ func NewIssuer(secret []byte, accessTTL time.Duration) (*Issuer, error) {
 	if accessTTL <= 0 {
 		return nil, fmt.Errorf("access token lifetime %v must be positive", accessTTL)
 	}
-	return &Issuer{secret: secret, accessTTL: accessTTL, now: time.Now}, nil
+	return &Issuer{secret: secret, accessTTL: accessTTL, now: time.Now, verified: map[string]verifiedToken{}}, nil
 }
 
 // AccessTTL is the lifetime of the access tokens the issuer signs.
 func (i *Issuer) AccessTTL() time.Duration { return i.accessTTL }
 
 // SetClock replaces the issuer's clock (tests of expiry).
-func (i *Issuer) SetClock(now func() time.Time) { i.now = now }
+func (i *Issuer) SetClock(now func() time.Time) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.now = now
+	clear(i.verified)
+}
 
 type claims struct {
 	jwt.RegisteredClaims
@@ -80,27 +100,57 @@ func (i *Issuer) IssueAccess(u *server.User) (token string, p server.Principal, 
 // Verify checks a token's signature, algorithm, issuer, audience and lifetime and returns its principal.
 // Every failure is a *server.Error with CodeUnauthorized saying what was wrong.
 func (i *Issuer) Verify(token string) (server.Principal, error) {
+	i.mu.RLock()
+	v, ok := i.verified[token]
+	now := i.now
+	i.mu.RUnlock()
+	if ok {
+		if t := now(); !t.Before(v.notBefore) && t.Before(v.expires) {
+			return v.p, nil
+		}
+	}
+	p, c, err := i.verify(token, now)
+	if err != nil {
+		return p, err
+	}
+	v = verifiedToken{p: p, expires: c.ExpiresAt.Time}
+	for _, d := range []*jwt.NumericDate{c.IssuedAt, c.NotBefore} {
+		if d != nil && d.Time.After(v.notBefore) {
+			v.notBefore = d.Time
+		}
+	}
+	i.mu.Lock()
+	if len(i.verified) >= maxVerified {
+		clear(i.verified)
+	}
+	i.verified[token] = v
+	i.mu.Unlock()
+	return p, nil
+}
+
+// verify checks a token fully.
+func (i *Issuer) verify(token string, now func() time.Time) (server.Principal, claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return i.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(issuer), jwt.WithAudience(audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(i.now))
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(now))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return server.Principal{}, server.Errorf(api.CodeUnauthorized, "access token expired")
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token expired")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return server.Principal{}, server.Errorf(api.CodeUnauthorized, "access token signature is invalid")
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token signature is invalid")
 	case err != nil:
-		return server.Principal{}, server.Errorf(api.CodeUnauthorized, "access token is invalid: %v", err)
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token is invalid: %v", err)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 || c.ID == "" || c.IssuedAtMillis <= 0 {
-		return server.Principal{}, server.Errorf(api.CodeUnauthorized, "access token lacks a subject, jti or issue time")
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token lacks a subject, jti or issue time")
 	}
 	if _, err := api.ParseRole(string(c.Role)); err != nil {
-		return server.Principal{}, server.Errorf(api.CodeUnauthorized, "access token names an unknown role")
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token names an unknown role")
 	}
 	return server.Principal{UserID: id, LoginID: c.LoginID, Name: c.Name, Role: c.Role, MustChangePassword: c.MustChangePassword,
-		TokenID: c.ID, IssuedAt: time.UnixMilli(c.IssuedAtMillis), ExpiresAt: c.ExpiresAt.Time}, nil
+		TokenID: c.ID, IssuedAt: time.UnixMilli(c.IssuedAtMillis), ExpiresAt: c.ExpiresAt.Time}, c, nil
 }
 
 // NewRefreshToken returns a new opaque refresh token and the hash to store.

@@ -51,11 +51,31 @@ func (a *auditWriter) enqueue(it auditItem) error {
 // record queues rec and waits until it is stored. Once queued, it waits for its transaction even if the
 // request is cancelled meanwhile.
 func (a *auditWriter) record(ctx context.Context, rec server.AuditRecord) error {
+	return a.start(rec).wait()
+}
+
+// pendingAudit is a queued audit record; wait says whether its transaction committed.
+type pendingAudit struct {
+	err    error // the record was not queued
+	result chan error
+}
+
+// start queues rec and returns at once, so that the caller can work while the record's transaction runs;
+// the caller must wait before the answer it audits is complete.
+func (a *auditWriter) start(rec server.AuditRecord) pendingAudit {
 	item := auditItem{rec: rec, result: make(chan error, 1)}
 	if err := a.enqueue(item); err != nil {
-		return err
+		return pendingAudit{err: err}
 	}
-	return <-item.result
+	return pendingAudit{result: item.result}
+}
+
+// wait returns once the record is stored, or with the reason it was not.
+func (p pendingAudit) wait() error {
+	if p.err != nil {
+		return p.err
+	}
+	return <-p.result
 }
 
 // flush waits until every record queued before it is stored.

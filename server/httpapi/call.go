@@ -42,6 +42,17 @@ type call struct {
 	header    http.Header
 	streamed  bool // the handler wrote the answer itself (proxy, WebSocket)
 	auditDone bool // the handler committed its audit record itself, before streaming
+
+	// admission is the Redis gate's answer (revocation) still on its way, on routes that let their handler
+	// start a side-effect-free upstream call meanwhile; admitted waits for it.
+	admission chan admission
+	admitErr  error
+}
+
+// admission is what the gate answered, or why it could not.
+type admission struct {
+	adm server.Admission
+	err error
 }
 
 func errorf(code api.ErrorCode, format string, args ...any) error {
@@ -124,14 +135,21 @@ func (c *call) guard(addr string) error {
 		return err
 	}
 	p.ClientAddr = addr
+	if rt.admitsAlongside() && !rt.RateLimited && !p.MustChangePassword && !p.Role.PatientScoped() && slices.Contains(rt.Roles, p.Role) {
+		// The signature, lifetime and role are checked; the revocation check in Redis runs while the
+		// handler starts its upstream call, and the handler uses nothing of that call before admitted
+		// passes (finish waits for it too). Patient-scoped roles go the sequential way: their ownership
+		// check comes first.
+		c.p = p
+		c.admission = make(chan admission, 1)
+		go func() {
+			adm, err := s.Gate.Admit(c.ctx, "user:"+strconv.FormatInt(p.UserID, 10), p.TokenID, p.UserID, p.IssuedAt, false)
+			c.admission <- admission{adm, err}
+		}()
+		return nil
+	}
 	adm, err := s.Gate.Admit(c.ctx, "user:"+strconv.FormatInt(p.UserID, 10), p.TokenID, p.UserID, p.IssuedAt, rt.RateLimited)
-	if err != nil {
-		return err
-	}
-	if adm.Revoked {
-		return errorf(api.CodeUnauthorized, "access token was revoked (logout, password change or deactivation); log in again")
-	}
-	if err := rateLimited(c.w, adm.RetryAfter); err != nil {
+	if err := c.checkAdmission(admission{adm, err}); err != nil {
 		return err
 	}
 	c.p = p
@@ -144,6 +162,27 @@ func (c *call) guard(addr string) error {
 	return nil
 }
 
+// checkAdmission turns the gate's answer into the call's refusal, if any.
+func (c *call) checkAdmission(a admission) error {
+	if a.err != nil {
+		return a.err
+	}
+	if a.adm.Revoked {
+		return errorf(api.CodeUnauthorized, "access token was revoked (logout, password change or deactivation); log in again")
+	}
+	return rateLimited(c.w, a.adm.RetryAfter)
+}
+
+// admitted waits for the revocation check that guard left running, if any, and returns its refusal. Calls
+// without one were admitted before their handler ran.
+func (c *call) admitted() error {
+	if c.admission != nil {
+		c.admitErr = c.checkAdmission(<-c.admission)
+		c.admission = nil
+	}
+	return c.admitErr
+}
+
 func rateLimited(w http.ResponseWriter, wait time.Duration) error {
 	if wait <= 0 {
 		return nil
@@ -154,6 +193,9 @@ func rateLimited(w http.ResponseWriter, wait time.Duration) error {
 
 // finish audits the call when its route asks for it and sends the answer held for it.
 func (c *call) finish(err error) {
+	if aerr := c.admitted(); aerr != nil {
+		err = aerr // a revoked token or an unreachable gate outranks whatever the handler found
+	}
 	if err != nil {
 		c.setError(err)
 	}

@@ -36,9 +36,18 @@ var (
 	forwardedResponseHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "ETag", "Last-Modified"}
 )
 
+// admitsAlongside reports whether the route's handler may start its upstream call while the revocation check
+// runs: the GETs of the proxy's allow-list (actions orthanc.read and orthanc.search, named by proxyRoutes),
+// which change nothing in Orthanc and use nothing of its answer before admitted passes.
+func (rt *Route) admitsAlongside() bool {
+	return rt.Method == http.MethodGet && (rt.Action == "orthanc."+string(proxyRead) || rt.Action == "orthanc."+string(proxySearch))
+}
+
 // proxy forwards one allow-listed call to the Orthanc path template. The upstream URL is built from the
 // template and validated identifiers only; patient-scoped roles are checked against the resource's patient
-// first; the audit record is committed before any byte of the answer leaves; the answer is streamed.
+// first; the answer is streamed. On GETs, the token's revocation check runs alongside Orthanc's request and
+// the audit record's transaction alongside the streaming, and the answer's end (its last byte, or its last
+// chunk) leaves only once the record is committed; other calls commit the record before any byte leaves.
 func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 	return func(c *call) error {
 		path, err := orthanc.UpstreamPath(template, c.r.PathValue)
@@ -96,6 +105,9 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 			return err
 		}
 		defer resp.Body.Close()
+		if err := c.admitted(); err != nil {
+			return err // a revoked token: Orthanc's answer is dropped unread
+		}
 		if resp.StatusCode/100 != 2 {
 			return orthancError(resp, c.r.Method, path)
 		}
@@ -129,9 +141,16 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 			answer = bytes.NewReader(b)
 		}
+		// The audit record's transaction runs while a GET's answer streams; the answer is not complete until
+		// it has committed (see below). Other calls wait for it before their answer starts, so that a failed
+		// record still answers a clean 500.
 		c.auditDone = true
-		if err := s.audit.record(c.ctx, c.auditRecord(resp.StatusCode)); err != nil {
-			return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
+		audit := s.audit.start(c.auditRecord(resp.StatusCode))
+		overlap := c.r.Method == http.MethodGet
+		if !overlap {
+			if err := audit.wait(); err != nil {
+				return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
+			}
 		}
 		out := c.w.Header()
 		for _, h := range forwardedResponseHeaders {
@@ -153,14 +172,39 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 		}
 		c.streamed = true
 		c.w.WriteHeader(resp.StatusCode)
-		_, err = io.Copy(dst, answer)
-		if err == nil && rewrite != nil {
-			if err = rewrite.Flush(); err == nil {
-				err = buffered.Flush()
+		var last []byte
+		if overlap && rewrite == nil && resp.ContentLength > 0 {
+			// With a Content-Length the client holds the whole answer once it has the last byte: keep that
+			// byte until the audit record is stored.
+			if _, err = io.CopyN(dst, answer, resp.ContentLength-1); err == nil {
+				last = make([]byte, 1)
+				_, err = io.ReadFull(answer, last)
+			}
+		} else {
+			// Without one (chunked), the answer ends with the last chunk, which net/http sends after the
+			// handler returns, that is after the wait below.
+			_, err = io.Copy(dst, answer)
+			if err == nil && rewrite != nil {
+				if err = rewrite.Flush(); err == nil {
+					err = buffered.Flush()
+				}
 			}
 		}
 		if err != nil {
 			s.log.Warn("proxy stream ended early", "path", path, "user", c.p.LoginID, "err", err)
+			last = nil
+		}
+		if overlap {
+			if err := audit.wait(); err != nil {
+				// The answer has begun and cannot turn into an error: cut the connection, so that the
+				// client never holds a complete answer whose audit record is missing.
+				s.log.Error("audit write failed; answer cut off before its end", "route", c.route.Name(), "path", path,
+					"user", c.p.LoginID, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+		}
+		if last != nil {
+			c.w.Write(last)
 		}
 		return nil
 	}

@@ -131,6 +131,28 @@ func (c *Client) Admit(ctx context.Context, key, jti string, userID int64, issue
 	if userID != 0 {
 		validKey = c.prefix + "validafter:" + strconv.FormatInt(userID, 10)
 	}
+	if !limit {
+		// Revocation only (the Orthanc proxy): one MGET of the two marks is cheaper for Redis than the script.
+		// RevokeAccessToken sets the first, RevokeUserTokens the second.
+		vals, err := c.rdb.MGet(ctx, revokedKey, validKey).Result()
+		if err != nil {
+			return server.Admission{}, unavailable("admit request", err)
+		}
+		if vals[0] != nil {
+			return server.Admission{Revoked: true}, nil
+		}
+		if vals[1] != nil {
+			s, _ := vals[1].(string)
+			va, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return server.Admission{}, fmt.Errorf("redis key %s holds %q, not a time in ms", validKey, s)
+			}
+			if issuedAt.UnixMilli() < va {
+				return server.Admission{Revoked: true}, nil
+			}
+		}
+		return server.Admission{}, nil
+	}
 	res, err := admitScript.Run(ctx, c.rdb, []string{revokedKey, validKey, c.prefix + "rl:" + key},
 		issuedAt.UnixMilli(), limitArg, c.cfg.Rate, c.cfg.Burst).Int64Slice()
 	if err != nil {

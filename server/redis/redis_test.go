@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -88,36 +89,44 @@ func TestRateLimitTokenBucket(t *testing.T) {
 }
 
 // TestRevocation: a revoked access token is refused; revoking a user's tokens refuses those issued before the
-// mark and not those issued after.
+// mark and not those issued after. Both ways of Admit: with the rate limit (the script) and without (the
+// Orthanc proxy's revocation-only check).
 func TestRevocation(t *testing.T) {
-	c, raw, prefix := open(t, redis.Config{})
+	c, raw, prefix := open(t, redis.Config{Rate: 1e6, Burst: 1e6})
 	ctx := context.Background()
-	issued := time.Now().Add(-time.Minute)
-	if err := c.RevokeAccessToken(ctx, "jti-a", time.Now().Add(10*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if adm, err := c.Admit(ctx, "user:7", "jti-a", 7, issued, false); err != nil || !adm.Revoked {
-		t.Fatalf("revoked token admitted: %+v %v", adm, err)
-	}
-	if adm, err := c.Admit(ctx, "user:7", "jti-b", 7, issued, false); err != nil || adm.Revoked {
-		t.Fatalf("another token of the same user refused: %+v %v", adm, err)
-	}
-	// The revocation outlives the token by a little and then goes.
-	if ttl, err := raw.TTL(ctx, prefix+"revoked:jti-a").Result(); err != nil || ttl <= 10*time.Minute || ttl > 12*time.Minute {
-		t.Fatalf("revocation TTL %v (%v)", ttl, err)
-	}
-	mark := time.Now()
-	if err := c.RevokeUserTokens(ctx, 7, mark); err != nil {
-		t.Fatal(err)
-	}
-	if adm, err := c.Admit(ctx, "user:7", "jti-b", 7, issued, false); err != nil || !adm.Revoked {
-		t.Fatalf("token issued before the user's revocation admitted: %+v %v", adm, err)
-	}
-	if adm, err := c.Admit(ctx, "user:7", "jti-c", 7, mark.Add(time.Second), false); err != nil || adm.Revoked {
-		t.Fatalf("token issued after the user's revocation refused: %+v %v", adm, err)
-	}
-	if adm, err := c.Admit(ctx, "user:8", "jti-d", 8, issued, false); err != nil || adm.Revoked {
-		t.Fatalf("another user's token refused: %+v %v", adm, err)
+	for i, limit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("limit=%v", limit), func(t *testing.T) {
+			user, other := int64(7+10*i), int64(8+10*i)
+			key := fmt.Sprintf("user:%d", user)
+			jti := func(s string) string { return fmt.Sprintf("jti-%s-%d", s, i) }
+			issued := time.Now().Add(-time.Minute)
+			if err := c.RevokeAccessToken(ctx, jti("a"), time.Now().Add(10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if adm, err := c.Admit(ctx, key, jti("a"), user, issued, limit); err != nil || !adm.Revoked {
+				t.Fatalf("revoked token admitted: %+v %v", adm, err)
+			}
+			if adm, err := c.Admit(ctx, key, jti("b"), user, issued, limit); err != nil || adm.Revoked {
+				t.Fatalf("another token of the same user refused: %+v %v", adm, err)
+			}
+			// The revocation outlives the token by a little and then goes.
+			if ttl, err := raw.TTL(ctx, prefix+"revoked:"+jti("a")).Result(); err != nil || ttl <= 10*time.Minute || ttl > 12*time.Minute {
+				t.Fatalf("revocation TTL %v (%v)", ttl, err)
+			}
+			mark := time.Now()
+			if err := c.RevokeUserTokens(ctx, user, mark); err != nil {
+				t.Fatal(err)
+			}
+			if adm, err := c.Admit(ctx, key, jti("b"), user, issued, limit); err != nil || !adm.Revoked {
+				t.Fatalf("token issued before the user's revocation admitted: %+v %v", adm, err)
+			}
+			if adm, err := c.Admit(ctx, key, jti("c"), user, mark.Add(time.Second), limit); err != nil || adm.Revoked {
+				t.Fatalf("token issued after the user's revocation refused: %+v %v", adm, err)
+			}
+			if adm, err := c.Admit(ctx, fmt.Sprintf("user:%d", other), jti("d"), other, issued, limit); err != nil || adm.Revoked {
+				t.Fatalf("another user's token refused: %+v %v", adm, err)
+			}
+		})
 	}
 }
 

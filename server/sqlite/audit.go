@@ -8,37 +8,49 @@ import (
 	"github.com/neuronova/neuronova/server"
 )
 
+// auditInsertSQL appends one audit record; it is prepared once, when the store opens.
+const auditInsertSQL = `INSERT OR IGNORE INTO audit (at, user_id, login_id, role, action, object_type,
+	object_id, patient_id, outcome, status, client_addr, method, path, detail, source, event_id, occurred_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // AppendAudit appends audit records in one transaction; forwarded records already stored are skipped.
 func (s *Store) AppendAudit(ctx context.Context, recs []server.AuditRecord) (int, error) {
+	if len(recs) == 1 {
+		// One record is one statement, which SQLite commits as its own transaction: no BEGIN and COMMIT
+		// statements around it.
+		return insertAudit(ctx, s.auditInsert, recs[0])
+	}
 	stored := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit (at, user_id, login_id, role, action, object_type,
-			object_id, patient_id, outcome, status, client_addr, method, path, detail, source, event_id, occurred_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
+		// The writer has one connection, on which the statement is already prepared: this reuses it.
+		stmt := tx.StmtContext(ctx, s.auditInsert)
 		defer stmt.Close()
 		stored = 0
 		for _, r := range recs {
-			var eventID any
-			if r.EventID != "" {
-				eventID = r.EventID
-			}
-			res, err := stmt.ExecContext(ctx, ts(r.At), nullID(r.UserID), r.LoginID, r.Role, r.Action, r.ObjectType, r.ObjectID,
-				nullID(r.PatientID), r.Outcome, r.Status, r.ClientAddr, r.Method, r.Path, r.Detail, r.Source, eventID, nullTS(r.OccurredAt))
+			n, err := insertAudit(ctx, stmt, r)
 			if err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			stored += int(n)
+			stored += n
 		}
 		return nil
 	})
 	return stored, err
+}
+
+// insertAudit inserts one record with the prepared statement; it returns 0 for a forwarded record already stored.
+func insertAudit(ctx context.Context, stmt *sql.Stmt, r server.AuditRecord) (int, error) {
+	var eventID any
+	if r.EventID != "" {
+		eventID = r.EventID
+	}
+	res, err := stmt.ExecContext(ctx, ts(r.At), nullID(r.UserID), r.LoginID, r.Role, r.Action, r.ObjectType, r.ObjectID,
+		nullID(r.PatientID), r.Outcome, r.Status, r.ClientAddr, r.Method, r.Path, r.Detail, r.Source, eventID, nullTS(r.OccurredAt))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // QueryAudit returns audit records, newest first.

@@ -31,6 +31,8 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 type Store struct {
 	write *sql.DB // one connection: SQLite has one writer
 	read  *sql.DB
+	// auditInsert is prepared once on the writer: every audited call inserts through it.
+	auditInsert *sql.Stmt
 }
 
 var _ server.Store = (*Store)(nil)
@@ -66,11 +68,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if s.auditInsert, err = write.PrepareContext(ctx, auditInsertSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare the audit insert of %s: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.read.Close(), s.write.Close()) }
+func (s *Store) Close() error {
+	var err error
+	if s.auditInsert != nil {
+		err = s.auditInsert.Close()
+	}
+	return errors.Join(err, s.read.Close(), s.write.Close())
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
