@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -398,13 +399,19 @@ func (e *Engine) streamSeries(ctx context.Context, dir, studyUID string, want []
 // larger ones are written as they come and read back.
 const inMemoryPart = 16 << 20
 
+// partBuffers hold parts of series streams while they are checked.
+var partBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // receivePart writes one part of a series stream to a new file in dir and returns its path, size, MD5
 // (hex), transfer syntax and SOP Instance UID.
 func receivePart(dir string, r io.Reader) (path string, n int64, sum, ts, sop string, err error) {
-	b, err := io.ReadAll(io.LimitReader(r, inMemoryPart+1))
-	if err != nil {
+	buf := partBuffers.Get().(*bytes.Buffer)
+	defer partBuffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, inMemoryPart+1)); err != nil {
 		return "", 0, "", "", "", err
 	}
+	b := buf.Bytes()
 	f, err := os.CreateTemp(dir, "part-*.dcm")
 	if err != nil {
 		return "", 0, "", "", "", err
