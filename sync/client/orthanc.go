@@ -41,6 +41,48 @@ func (c *Client) StudyManifest(ctx context.Context, studyID string) (*api.StudyM
 	return ParseManifest(raw)
 }
 
+// StudySeries returns the Study Instance UID of an Orthanc study and the Series Instance UIDs of its series.
+func (c *Client) StudySeries(ctx context.Context, studyID string) (string, []string, error) {
+	if !ValidOrthancID(studyID) {
+		return "", nil, fmt.Errorf("%q is not an Orthanc study ID", studyID)
+	}
+	var study struct {
+		MainDicomTags struct{ StudyInstanceUID string }
+	}
+	if err := c.getJSON(ctx, "/api/orthanc/studies/"+studyID, 1<<20, &study); err != nil {
+		return "", nil, err
+	}
+	var series []struct {
+		MainDicomTags struct{ SeriesInstanceUID string }
+	}
+	if err := c.getJSON(ctx, "/api/orthanc/studies/"+studyID+"/series", 64<<20, &series); err != nil {
+		return "", nil, err
+	}
+	uid := study.MainDicomTags.StudyInstanceUID
+	if !validUID(uid) {
+		return "", nil, fmt.Errorf("study %s: Study Instance UID %q", studyID, uid)
+	}
+	out := make([]string, 0, len(series))
+	for _, se := range series {
+		if !validUID(se.MainDicomTags.SeriesInstanceUID) {
+			return "", nil, fmt.Errorf("study %s: a series with Series Instance UID %q", studyID, se.MainDicomTags.SeriesInstanceUID)
+		}
+		out = append(out, se.MainDicomTags.SeriesInstanceUID)
+	}
+	return uid, out, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any) error {
+	var raw []byte
+	if err := c.getBytes(ctx, path, limit, &raw); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
 // dicomUID matches a DICOM UID: digits and dots, at most 64 characters.
 var dicomUID = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 )
 
@@ -161,51 +163,32 @@ const streamAtLeast = 4
 // rest (and whatever a cut stream did not deliver) file by file. Workers series or files are in flight at
 // once. Every file is verified against the manifest, transcoded by the server when not decodable here,
 // then imported in batches (each batch one commit), so that a cancelled or killed prefetch keeps what it
-// committed and the next one skips it by SOP Instance UID.
+// committed and the next one skips it by SOP Instance UID. The manifest takes the server a while (one MD5
+// per instance from Orthanc): the series of a study the cache holds nothing of start streaming meanwhile.
 func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p ProgressFunc) error {
-	m, err := e.client.StudyManifest(ctx, studyID)
-	if err != nil {
-		return err
-	}
-	uids := make([]string, len(m.Instances))
-	perSeries := map[string]int{}
-	for i, in := range m.Instances {
-		uids[i] = in.SOPInstanceUID
-		perSeries[in.SeriesInstanceUID]++
-	}
-	have, err := e.cache.HaveInstances(ctx, uids)
-	if err != nil {
-		return err
-	}
-	missing := map[string][]api.ManifestInstance{}
-	var series []string // in manifest order
-	todo := 0
-	for _, in := range m.Instances {
-		if have[in.SOPInstanceUID] {
-			continue
-		}
-		if missing[in.SeriesInstanceUID] == nil {
-			series = append(series, in.SeriesInstanceUID)
-		}
-		missing[in.SeriesInstanceUID] = append(missing[in.SeriesInstanceUID], in)
-		todo++
-	}
-	sum.Studies++
-	sum.AlreadyCached += len(m.Instances) - todo
-	if todo == 0 {
-		return nil
-	}
-	work, err := os.MkdirTemp(e.cache.TmpDir(), "pull-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		m     *api.StudyManifest
+		mErr  error
+		ready = make(chan struct{})
+	)
+	go func() {
+		defer close(ready)
+		m, mErr = e.client.StudyManifest(ctx, studyID)
+	}()
+	studyUID, early := e.uncachedSeries(ctx, studyID)
 
 	var (
-		done, bytes atomic.Int64
-		mu          sync.Mutex
-		firstErr    error
-		studies     = map[string]bool{}
+		mu        sync.Mutex // guards sum, firstErr, studies
+		firstErr  error
+		studies   = map[string]bool{}
+		todo      int
+		missing   = map[string][]api.ManifestInstance{}
+		order     []string // series with missing instances, in manifest order
+		perSeries = map[string]int{}
+		planned   = make(chan struct{}) // closed once the above are set from the manifest
+		planErr   error
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -214,11 +197,67 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 		}
 		mu.Unlock()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// A job is a series to stream, or one instance to fetch.
+	// plan reads the manifest: what the cache lacks, series by series.
+	plan := func() error {
+		<-ready
+		if mErr != nil {
+			return mErr
+		}
+		uids := make([]string, len(m.Instances))
+		for i, in := range m.Instances {
+			uids[i] = in.SOPInstanceUID
+			perSeries[in.SeriesInstanceUID]++
+		}
+		have, err := e.cache.HaveInstances(ctx, uids)
+		if err != nil {
+			return err
+		}
+		for _, in := range m.Instances {
+			if have[in.SOPInstanceUID] {
+				continue
+			}
+			if missing[in.SeriesInstanceUID] == nil {
+				order = append(order, in.SeriesInstanceUID)
+			}
+			missing[in.SeriesInstanceUID] = append(missing[in.SeriesInstanceUID], in)
+			todo++
+		}
+		mu.Lock()
+		sum.Studies++
+		sum.AlreadyCached += len(m.Instances) - todo
+		mu.Unlock()
+		return nil
+	}
+	if early == nil {
+		if err := plan(); err != nil {
+			return err
+		}
+		close(planned)
+		if todo == 0 {
+			return nil
+		}
+		studyUID = m.StudyInstanceUID
+	} else {
+		go func() {
+			if planErr = plan(); planErr != nil {
+				fail(planErr)
+				cancel()
+			}
+			close(planned)
+		}()
+	}
+	work, err := os.MkdirTemp(e.cache.TmpDir(), "pull-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	var done, bytes atomic.Int64
+	// A job is a series to stream (list nil: its missing instances are known once planned), or one
+	// instance to fetch.
 	type job struct {
-		series []api.ManifestInstance
+		series string
+		list   []api.ManifestInstance
 		one    api.ManifestInstance
 	}
 	jobs := make(chan job)
@@ -240,8 +279,14 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 		wg.Go(func() {
 			for j := range jobs {
 				left := []api.ManifestInstance{j.one}
-				if j.series != nil {
-					left = e.streamSeries(ctx, work, m.StudyInstanceUID, j.series, deliver)
+				if j.series != "" {
+					left = e.streamSeries(ctx, work, studyUID, j.series, func() []api.ManifestInstance {
+						if j.list == nil {
+							<-planned
+							return missing[j.series]
+						}
+						return j.list
+					}, deliver)
 				}
 				for _, in := range left {
 					if ctx.Err() != nil {
@@ -267,21 +312,39 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 	}
 	go func() {
 		defer close(jobs)
-		var js []job
-		for _, se := range series {
-			if list := missing[se]; len(list) >= streamAtLeast && 4*len(list) >= perSeries[se] {
-				js = append(js, job{series: list})
-			} else {
-				for _, in := range list {
-					js = append(js, job{one: in})
-				}
-			}
-		}
-		for _, j := range js {
+		send := func(j job) bool {
 			select {
 			case jobs <- j:
+				return true
 			case <-ctx.Done():
+				return false
+			}
+		}
+		streamed := map[string]bool{}
+		for _, se := range early {
+			streamed[se] = true
+			if !send(job{series: se}) {
 				return
+			}
+		}
+		<-planned
+		if planErr != nil {
+			return
+		}
+		for _, se := range order {
+			list := missing[se]
+			switch {
+			case streamed[se]:
+			case len(list) >= streamAtLeast && 4*len(list) >= perSeries[se]:
+				if !send(job{series: se, list: list}) {
+					return
+				}
+			default:
+				for _, in := range list {
+					if !send(job{one: in}) {
+						return
+					}
+				}
 			}
 		}
 	}()
@@ -355,19 +418,24 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 }
 
 // streamSeries receives the missing instances of one series in a single DICOMweb stream of the stored
-// files, verifies each against the manifest and delivers it. It returns the instances it did not deliver
-// (the stream was cut or refused, a file did not match): the caller fetches those one by one, which retries.
-func (e *Engine) streamSeries(ctx context.Context, dir, studyUID string, want []api.ManifestInstance,
+// files, verifies each against the manifest and delivers it. want gives the instances wanted (it may wait
+// for the manifest). It returns those it did not deliver (the stream was cut or refused, a file did not
+// match): the caller fetches them one by one, which retries.
+func (e *Engine) streamSeries(ctx context.Context, dir, studyUID, seriesUID string, want func() []api.ManifestInstance,
 	deliver func(path string, transcoded bool)) []api.ManifestInstance {
-	bySOP := make(map[string]api.ManifestInstance, len(want))
-	for _, in := range want {
-		bySOP[in.SOPInstanceUID] = in
-	}
-	err := e.client.RetrieveSeries(ctx, studyUID, want[0].SeriesInstanceUID, func(r io.Reader) error {
+	wanted := sync.OnceValue(func() map[string]api.ManifestInstance {
+		bySOP := map[string]api.ManifestInstance{}
+		for _, in := range want() {
+			bySOP[in.SOPInstanceUID] = in
+		}
+		return bySOP
+	})
+	err := e.client.RetrieveSeries(ctx, studyUID, seriesUID, func(r io.Reader) error {
 		path, n, sum, ts, sop, err := receivePart(dir, r)
 		if err != nil {
 			return err
 		}
+		bySOP := wanted()
 		in, ok := bySOP[sop]
 		if !ok || n != in.Size || sum != in.MD5 {
 			// Cached already, stored after the manifest was made, or not what Orthanc recorded: the file
@@ -384,15 +452,30 @@ func (e *Engine) streamSeries(ctx context.Context, dir, studyUID string, want []
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		e.log.Info("series stream ended early; fetching the rest file by file", "series", want[0].SeriesInstanceUID, "left", len(bySOP), "err", err)
+		e.log.Info("series stream ended early; fetching the rest file by file", "series", seriesUID, "err", err)
 	}
 	var left []api.ManifestInstance
-	for _, in := range want {
+	bySOP := wanted()
+	for _, in := range want() {
 		if _, ok := bySOP[in.SOPInstanceUID]; ok {
 			left = append(left, in)
 		}
 	}
 	return left
+}
+
+// uncachedSeries returns the Study Instance UID of an Orthanc study and its Series Instance UIDs when the
+// cache holds nothing of the study, so that all of it can stream before the manifest is in; nothing when
+// the cache holds some of it or the server cannot say (the manifest then decides).
+func (e *Engine) uncachedSeries(ctx context.Context, studyID string) (string, []string) {
+	uid, series, err := e.client.StudySeries(ctx, studyID)
+	if err != nil || len(series) == 0 {
+		return "", nil
+	}
+	if _, err := e.cache.StudyInfo(ctx, uid); !errors.Is(err, cache.ErrNotFound) {
+		return "", nil
+	}
+	return uid, series
 }
 
 // inMemoryPart is the largest part of a series stream held in memory to be checked before it is written;
@@ -539,9 +622,12 @@ func fileSyntaxAndUID(path string) (ts, sop string, err error) {
 	return ts, sop, nil
 }
 
-// syntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file (empty when unreadable: the
-// import then says why).
+// syntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file: from its file meta
+// information when it has one, else from the whole header; empty when unreadable (the import then says why).
 func syntaxAndUID(b []byte) (ts, sop string) {
+	if ts, sop, ok := metaSyntaxAndUID(b); ok {
+		return ts, sop
+	}
 	ds, err := parseHeader(b)
 	if err != nil {
 		return "", ""
@@ -558,4 +644,36 @@ func syntaxAndUID(b []byte) (ts, sop string) {
 		return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
 	}
 	return get(tag.TransferSyntaxUID), get(tag.SOPInstanceUID)
+}
+
+// metaSyntaxAndUID reads Transfer Syntax UID (0002,0010) and Media Storage SOP Instance UID (0002,0003)
+// from the file meta information after the preamble (group 0002, always explicit VR little endian),
+// without parsing the data set. ok is false when the file has no such group or it lacks either.
+func metaSyntaxAndUID(b []byte) (ts, sop string, ok bool) {
+	if len(b) < 132 || string(b[128:132]) != "DICM" {
+		return "", "", false
+	}
+	for i := 132; i+8 <= len(b) && binary.LittleEndian.Uint16(b[i:]) == 0x0002; {
+		elem := binary.LittleEndian.Uint16(b[i+2:])
+		n, hdr := int(binary.LittleEndian.Uint16(b[i+6:])), 8
+		switch string(b[i+4 : i+6]) {
+		case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
+			if i+12 > len(b) {
+				return "", "", false
+			}
+			n, hdr = int(binary.LittleEndian.Uint32(b[i+8:])), 12
+		}
+		if n < 0 || n > len(b)-i-hdr {
+			return "", "", false
+		}
+		v := strings.TrimRight(string(b[i+hdr:i+hdr+n]), "\x00 ")
+		switch elem {
+		case 0x0003:
+			sop = v
+		case 0x0010:
+			ts = v
+		}
+		i += hdr + n
+	}
+	return ts, sop, ts != "" && sop != ""
 }
