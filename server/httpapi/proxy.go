@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/neuronova/neuronova/api"
@@ -176,14 +177,14 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 		if overlap && rewrite == nil && resp.ContentLength > 0 {
 			// With a Content-Length the client holds the whole answer once it has the last byte: keep that
 			// byte until the audit record is stored.
-			if _, err = io.CopyN(dst, answer, resp.ContentLength-1); err == nil {
+			if _, err = copyLarge(dst, io.LimitReader(answer, resp.ContentLength-1)); err == nil {
 				last = make([]byte, 1)
 				_, err = io.ReadFull(answer, last)
 			}
 		} else {
 			// Without one (chunked), the answer ends with the last chunk, which net/http sends after the
 			// handler returns, that is after the wait below.
-			_, err = io.Copy(dst, answer)
+			_, err = copyLarge(dst, answer)
 			if err == nil && rewrite != nil {
 				if err = rewrite.Flush(); err == nil {
 					err = buffered.Flush()
@@ -208,6 +209,18 @@ func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
 		}
 		return nil
 	}
+}
+
+// copyBuffers are the buffers of copyLarge.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// copyLarge copies src to dst in pieces of up to 256 KiB (io.Copy's are 32 KiB): a study streams through
+// in a few large writes rather than many small ones. A short final piece arrives as src has it.
+func copyLarge(dst io.Writer, src io.Reader) (int64, error) {
+	b := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(b)
+	// Hide dst's ReadFrom and src's WriteTo, which would pick their own 32 KiB buffer.
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *b)
 }
 
 // stowStudy finds the study UIDs in a STOW-RS answer's retrieve URLs.

@@ -43,6 +43,7 @@ func New(baseURL, user, password string) (*Client, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 120 * time.Second, // the seed's proxy timeout for DICOM routes
 		DisableCompression:    true,              // pass bytes through as Orthanc sends them
+		ReadBufferSize:        256 << 10,         // studies stream through: a few large reads rather than many 4 KiB ones
 	}
 	return &Client{base: u, user: user, password: password, http: &http.Client{Transport: transport}}, nil
 }
