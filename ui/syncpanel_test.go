@@ -82,7 +82,10 @@ func TestSyncPanel(t *testing.T) {
 	test.Tap(p.syncNow)
 	waitFor(t, "the round to start", func() bool { return !p.round.cancel.Hidden && strings.Contains(p.round.line.Text, "push 1/2") })
 	test.Tap(p.round.cancel)
-	waitFor(t, "the cancellation", func() bool { return strings.Contains(p.result.Text, "Sync incomplete: context canceled") })
+	// Sync now comes back with the status read after the round (Poll, in a worker).
+	waitFor(t, "the cancellation", func() bool {
+		return strings.Contains(p.result.Text, "Sync incomplete: context canceled") && !p.syncNow.Disabled()
+	})
 	s.block = nil
 	var summary string
 	p.OnSynced = func(s string, err error) { summary = s }
