@@ -180,19 +180,26 @@ func TestPhantomThroughCommittedM1(t *testing.T) {
 			t.Fatal(err)
 		}
 		truth := ph.GroundTruth()
-		want := map[string]float64{"WT": (truth.NCR + truth.ED + truth.ET) / 1000, "TC": (truth.NCR + truth.ET) / 1000}
-		got := map[string]float64{"WT": aniso.Volumes.WT, "TC": aniso.Volumes.TC}
+		want := map[string]float64{"NCR": truth.NCR / 1000, "ED": truth.ED / 1000, "ET": truth.ET / 1000,
+			"WT": (truth.NCR + truth.ED + truth.ET) / 1000, "TC": (truth.NCR + truth.ET) / 1000}
+		v := aniso.Volumes
+		got := map[string]float64{"NCR": v.NCR, "ED": v.ED, "ET": v.ET, "WT": v.WT, "TC": v.TC}
 		iso := map[string]float64{"WT": res.Volumes.WT, "TC": res.Volumes.TC}
-		t.Logf("volumes %+v (voxel %.3f mm³); 1 mm run %+v; truth NCR %.2f ED %.2f ET %.2f mL", aniso.Volumes, aniso.Reference.VoxelMM3,
-			res.Volumes, truth.NCR/1000, truth.ED/1000, truth.ET/1000)
+		t.Logf("volumes %+v (voxel %.3f mm³); 1 mm run %+v", v, aniso.Reference.VoxelMM3, res.Volumes)
+		for _, k := range []string{"NCR", "ED", "ET", "WT", "TC"} {
+			t.Logf("%-3s %6.2f mL, analytic ground truth %6.2f mL: %+5.1f %%", k, got[k], want[k], 100*(got[k]-want[k])/want[k])
+		}
 		for _, k := range []string{"WT", "TC"} {
 			// Voxel size: the 3 mm slices give the volumes of the 1 mm grid within 3 % (counting voxels as 1 mm³,
 			// as the seed did, would be 2.43 times off).
 			if e := math.Abs(got[k]-iso[k]) / iso[k]; e > 0.03 {
 				t.Errorf("%s volume on 0.9×0.9×3 mm slices %.2f mL, on the 1 mm grid %.2f mL: %.1f %% apart", k, got[k], iso[k], 100*e)
 			}
-			// Against the analytic ground truth: the demo model's own segmentation error adds to that (it
-			// under-segments this phantom's oedema by a few per cent on any grid); 5 % is what it achieves.
+			// Against the analytic ground truth the demo model's own segmentation error adds to that. The pipeline
+			// is not the cause: on the model grid the rasterised truth is within 0.1 % of the analytic volumes, and
+			// mapping back keeps the network's WT and TC within about 1.5 %. The network puts the oedema's outer edge
+			// a fraction of a voxel inside (ED −7 to −10 % here) and the core's slightly outside, on any grid. 5 % is
+			// what it achieves; the issue asks for 3 %.
 			if e := math.Abs(got[k]-want[k]) / want[k]; e > 0.05 {
 				t.Errorf("%s volume %.2f mL, truth %.2f mL: %.1f %% off", k, got[k], want[k], 100*e)
 			}
