@@ -16,7 +16,7 @@ type Gate interface {
 	Admit(ctx context.Context, key, jti string, userID int64, issuedAt time.Time, limit bool) (Admission, error)
 	// RevokeAccessToken revokes one access token until it expires.
 	RevokeAccessToken(ctx context.Context, jti string, expires time.Time) error
-	// RevokeUserTokens revokes every access token of userID issued before at.
+	// RevokeUserTokens revokes every access token of userID issued at or before at (to the millisecond).
 	RevokeUserTokens(ctx context.Context, userID int64, at time.Time) error
 }
 

@@ -211,7 +211,8 @@ func (s *Server) changePassword(c *call) error {
 	if err := s.Store.RevokeUserRefreshTokens(c.ctx, u.ID, now); err != nil {
 		return err
 	}
-	if err := s.Gate.RevokeUserTokens(c.ctx, u.ID, now); err != nil {
+	// The new session's token may carry this very millisecond: revoke up to the one before.
+	if err := s.Gate.RevokeUserTokens(c.ctx, u.ID, now.Add(-time.Millisecond)); err != nil {
 		return err
 	}
 	c.action = "PASSWORD_CHANGED"

@@ -96,7 +96,7 @@ func unavailable(op string, err error) error {
 var admitScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0} end
 local va = redis.call('GET', KEYS[2])
-if va and tonumber(ARGV[1]) < tonumber(va) then return {1, 0} end
+if va and tonumber(ARGV[1]) <= tonumber(va) then return {1, 0} end
 if ARGV[2] == '0' then return {0, 0} end
 local rate = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
@@ -147,7 +147,7 @@ func (c *Client) Admit(ctx context.Context, key, jti string, userID int64, issue
 			if err != nil {
 				return server.Admission{}, fmt.Errorf("redis key %s holds %q, not a time in ms", validKey, s)
 			}
-			if issuedAt.UnixMilli() < va {
+			if issuedAt.UnixMilli() <= va {
 				return server.Admission{Revoked: true}, nil
 			}
 		}
@@ -170,7 +170,8 @@ func (c *Client) RevokeAccessToken(ctx context.Context, jti string, expires time
 	return nil
 }
 
-// RevokeUserTokens revokes every access token of a user issued before at. The mark outlives any access token.
+// RevokeUserTokens revokes every access token of a user issued at or before at, to the millisecond (a
+// token issued in the same millisecond as a deactivation is revoked too). The mark outlives any access token.
 func (c *Client) RevokeUserTokens(ctx context.Context, userID int64, at time.Time) error {
 	if err := c.rdb.Set(ctx, c.prefix+"validafter:"+strconv.FormatInt(userID, 10), at.UnixMilli(), 7*24*time.Hour).Err(); err != nil {
 		return unavailable("revoke user tokens", err)

@@ -120,7 +120,10 @@ func TestRevocation(t *testing.T) {
 			if adm, err := c.Admit(ctx, key, jti("b"), user, issued, limit); err != nil || !adm.Revoked {
 				t.Fatalf("token issued before the user's revocation admitted: %+v %v", adm, err)
 			}
-			if adm, err := c.Admit(ctx, key, jti("c"), user, mark.Add(time.Second), limit); err != nil || adm.Revoked {
+			if adm, err := c.Admit(ctx, key, jti("e"), user, mark, limit); err != nil || !adm.Revoked {
+				t.Fatalf("token issued in the millisecond of the user's revocation admitted: %+v %v", adm, err)
+			}
+			if adm, err := c.Admit(ctx, key, jti("c"), user, mark.Add(time.Millisecond), limit); err != nil || adm.Revoked {
 				t.Fatalf("token issued after the user's revocation refused: %+v %v", adm, err)
 			}
 			if adm, err := c.Admit(ctx, fmt.Sprintf("user:%d", other), jti("d"), other, issued, limit); err != nil || adm.Revoked {
