@@ -19,7 +19,7 @@ const bratsSample = "/work/shared/data/brats-sub-0004"
 func needBraTSSample(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(bratsSample); err != nil {
-		t.Skipf("BraTS sample folder %s is absent (%v): skipping the test on real data", bratsSample, err)
+		t.Skipf("the shared BraTS subject %s is absent (%v): this test reads real data, which lies beside the project checkout (../shared), never in it", bratsSample, err)
 	}
 }
 

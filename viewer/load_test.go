@@ -17,6 +17,8 @@ import (
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 const (
@@ -42,11 +44,9 @@ const (
 // that the comparison is of stored values.
 func pydicomDump(t *testing.T, files []string) (values map[string][]float32, errs map[string]string) {
 	t.Helper()
-	if _, err := os.Stat(systemPython); err != nil {
-		t.Skipf("%s not found: install python3-pydicom python3-numpy to compare with pydicom", systemPython)
-	}
 	if out, err := exec.Command(systemPython, "-c", "import pydicom, numpy").CombinedOutput(); err != nil {
-		t.Skipf("python3-pydicom or python3-numpy missing (%v: %s): install them to compare with pydicom", err, out)
+		testenv.Missing(t, fmt.Sprintf("pydicom or numpy for %s (%v: %s)", systemPython, err, bytes.TrimSpace(out)),
+			"compare the pixel values read with pydicom's", "apt-get install python3-pydicom python3-numpy")
 	}
 	dir := t.TempDir()
 	script := `
@@ -107,7 +107,7 @@ for i, path in enumerate(files):
 func corpusFiles(t *testing.T) []string {
 	t.Helper()
 	if _, err := os.Stat(pydicomCorpus); err != nil {
-		t.Skipf("pydicom's test corpus is not at %s (install python3-pydicom)", pydicomCorpus)
+		testenv.Missing(t, "pydicom's test corpus "+pydicomCorpus, "read its 94 real DICOM files of many kinds", "apt-get install python3-pydicom")
 	}
 	var files []string
 	filepath.WalkDir(pydicomCorpus, func(path string, d fs.DirEntry, err error) error {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 // packBits encodes src as a PackBits stream (runs of 2 or more repeated bytes are replicate runs).
@@ -109,7 +111,7 @@ func TestRLERoundTrip(t *testing.T) {
 // TestRLEAgainstDcmtk decodes files RLE-encoded by dcmtk's dcmcrle and compares them with the originals.
 func TestRLEAgainstDcmtk(t *testing.T) {
 	if _, err := exec.LookPath("dcmcrle"); err != nil {
-		t.Skip("dcmcrle (dcmtk) not installed: no independent RLE encoder to compare with")
+		testenv.Missing(t, "dcmcrle", "compare the RLE decoder with files an independent encoder wrote", "apt-get install dcmtk")
 	}
 	dir := t.TempDir()
 	for _, c := range []struct {

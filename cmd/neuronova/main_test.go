@@ -106,7 +106,7 @@ func TestBadInput(t *testing.T) {
 // TestRenderBraTSOverlay renders the real subject with its ground truth, as the check does.
 func TestRenderBraTSOverlay(t *testing.T) {
 	if !viewer.IsBraTSDir(bratsSubject) {
-		t.Skipf("%s not found: the shared BraTS subject is only beside the project checkout", bratsSubject)
+		t.Skipf("the shared BraTS subject %s is absent: this test renders real data, which lies beside the project checkout (../shared), never in it", bratsSubject)
 	}
 	out := filepath.Join(t.TempDir(), "brats.png")
 	code, stdout, stderr := runCmd("render", "--input", bratsSubject, "--series", "FLAIR", "--plane", "coronal", "--overlay", "--out", out)

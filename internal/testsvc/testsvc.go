@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 // dirPrefix names the temporary folders; the PID in them tells whose they are.
@@ -195,7 +197,7 @@ func findProgram(t testing.TB, install string, candidates ...string) string {
 			return p
 		}
 	}
-	t.Skipf("%s is not installed (%s); this test needs the real program", candidates[0], install)
+	testenv.Missing(t, candidates[0], "run against the real service", install)
 	return ""
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neuronova/neuronova/internal/testenv"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite/dcmcheck"
 )
@@ -130,7 +131,7 @@ func TestExportAnonymizedDemo(t *testing.T) {
 func dcmdumpText(t *testing.T, path string) string {
 	t.Helper()
 	if _, err := exec.LookPath("dcmdump"); err != nil {
-		t.Skip("dcmdump (dcmtk) is not installed: no independent reader to check the export with")
+		testenv.Missing(t, "dcmdump", "check the exported files with an independent reader", "apt-get install dcmtk")
 	}
 	out, err := execOutput("dcmdump", path)
 	if err != nil {

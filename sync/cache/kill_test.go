@@ -127,7 +127,7 @@ func orphanFiles(t *testing.T, dataDir string) int {
 // import then completes with every instance exactly once.
 func TestKillDuringImport(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill test skipped in -short mode")
+		t.Skip("-short: the kill test SIGKILLs an importing child process 20 times, which takes tens of seconds; run without -short")
 	}
 	src := demoDir(t)
 	seed := uint64(time.Now().UnixNano())

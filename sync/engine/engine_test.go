@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/testenv"
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
@@ -276,7 +277,7 @@ func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
 	ctx := context.Background()
 	dcmcjpeg, err := exec.LookPath("dcmcjpeg")
 	if err != nil {
-		t.Skip("dcmcjpeg (dcmtk) is not installed")
+		testenv.Missing(t, "dcmcjpeg", "store a JPEG Lossless instance the viewer cannot decode, for the server to transcode", "apt-get install dcmtk")
 	}
 	dir := t.TempDir()
 	study, series := testsvc.NewUID(), testsvc.NewUID()

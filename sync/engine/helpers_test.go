@@ -34,9 +34,7 @@ func TestMain(m *testing.M) {
 
 func serverSide(t testing.TB) *stack.Stack {
 	t.Helper()
-	if why := stack.Available(); why != "" {
-		t.Skip(why)
-	}
+	stack.Require(t)
 	if shared == nil {
 		s, err := stack.Start(stack.Options{Demo: true})
 		if err != nil {

@@ -29,9 +29,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, string, e
 // server returns, one `neuronova sync` delivers them once (result on the server, SEG in Orthanc), and another
 // sends nothing.
 func TestSyncAsANewUserWouldTryIt(t *testing.T) {
-	if why := stack.Available(); why != "" {
-		t.Skip(why)
-	}
+	stack.Require(t)
 	s, err := stack.Start(stack.Options{Demo: true})
 	if err != nil {
 		t.Fatal(err)

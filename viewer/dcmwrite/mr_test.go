@@ -300,7 +300,7 @@ func BenchmarkWriteSeries240x240x155(b *testing.B) {
 func TestWriteStudyFromBraTS(t *testing.T) {
 	const sample = "/work/shared/data/brats-sub-0004"
 	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("BraTS sample folder %s is absent (%v): skipping the NIfTI-to-DICOM test on real data", sample, err)
+		t.Skipf("the shared BraTS subject %s is absent (%v): this test converts real data, which lies beside the project checkout (../shared), never in it", sample, err)
 	}
 	st, err := viewer.LoadBraTS(sample)
 	if err != nil {

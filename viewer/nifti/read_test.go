@@ -21,7 +21,7 @@ func bratsFile(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(bratsDir, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("BraTS sample %s is absent (%v): skipping the test on real data", p, err)
+		t.Skipf("the shared BraTS subject %s is absent (%v): this test reads real data, which lies beside the project checkout (../shared), never in it", p, err)
 	}
 	return p
 }

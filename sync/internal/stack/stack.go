@@ -26,7 +26,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 // Proc is one child process that can be killed and started again.
@@ -189,14 +192,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Available reports why the stack cannot run here ("" when it can): a missing program.
-func Available() string {
+// Require stops t (testenv.Missing) unless every program the stack runs is installed.
+func Require(t testing.TB) {
+	t.Helper()
 	for _, p := range []string{"redis-server", "Orthanc", "go"} {
 		if _, err := exec.LookPath(p); err != nil {
-			return p + " is not installed"
+			testenv.Missing(t, p, "sync against a real Redis, Orthanc and neuronova-server (built with go)",
+				"scripts/setup.sh (apt-get install redis-server orthanc orthanc-dicomweb orthanc-gdcm; Go 1.26)")
 		}
 	}
-	return ""
 }
 
 // Start starts Redis, Orthanc and the server (with --demo when asked) and waits until the server is ready.

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 // Python is the interpreter that sees Debian's python3-pydicom (the python3 on PATH may not).
@@ -21,7 +23,7 @@ func lookPath(t testing.TB, tool string) string {
 	t.Helper()
 	p, err := exec.LookPath(tool)
 	if err != nil {
-		t.Skipf("%s is not installed (%v): skipping the cross-check", tool, err)
+		testenv.Missing(t, tool, "cross-check the DICOM written with an independent reader", "apt-get install dcmtk dicom3tools")
 	}
 	return p
 }
@@ -94,11 +96,9 @@ json.dump({'Rows': int(ds[0].Rows), 'Columns': int(ds[0].Columns), 'Orientation'
 // Pydicom reads every *.dcm file of dir with pydicom.
 func Pydicom(t testing.TB, dir string) *Series {
 	t.Helper()
-	if _, err := os.Stat(Python); err != nil {
-		t.Skipf("%s is absent: skipping the pydicom cross-check", Python)
-	}
 	if err := exec.Command(Python, "-c", "import pydicom, numpy").Run(); err != nil {
-		t.Skipf("pydicom or numpy is not importable by %s (%v): skipping the cross-check", Python, err)
+		testenv.Missing(t, "pydicom or numpy for "+Python+" ("+err.Error()+")", "cross-check the DICOM written with pydicom",
+			"apt-get install python3-pydicom python3-numpy")
 	}
 	raw := filepath.Join(t.TempDir(), "values.f32")
 	var stderr bytes.Buffer
