@@ -68,11 +68,11 @@ func FreshOrthanc(t testing.TB) (url, user, password string) {
 func startOrthanc(program string) (*service, OrthancInstance, error) {
 	var inst OrthancInstance
 	s, err := withRetries(func() (*service, error) {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
-		inst = OrthancInstance{URL: "http://127.0.0.1:" + strconv.Itoa(port), User: "neuronova", Password: randomHex(12)}
+		inst = OrthancInstance{URL: "http://127.0.0.1:" + strconv.Itoa(port), User: "neuronova", Password: RandomHex(12)}
 		s, err := launch("orthanc", program, func(dir string) ([]string, error) {
 			var plugins []string
 			for _, p := range []string{"libOrthancDicomWeb.so", "libOrthancGdcm.so"} {

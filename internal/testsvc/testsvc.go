@@ -179,8 +179,8 @@ func (s *service) waitReady(timeout time.Duration, ready func() error) error {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -201,7 +201,8 @@ func findProgram(t testing.TB, install string, candidates ...string) string {
 	return ""
 }
 
-func randomHex(n int) string {
+// RandomHex returns n random bytes in hex (passwords, secrets).
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
@@ -264,7 +265,7 @@ func FreshRedis(t testing.TB) string {
 func startRedis(program string) (*service, string, error) {
 	var addr string
 	s, err := withRetries(func() (*service, error) {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +277,7 @@ func startRedis(program string) (*service, string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.waitReady(10*time.Second, func() error { return pingRedis(addr) }); err != nil {
+		if err := s.waitReady(10*time.Second, func() error { return PingRedis(addr) }); err != nil {
 			s.stop()
 			return nil, err
 		}
@@ -285,8 +286,8 @@ func startRedis(program string) (*service, string, error) {
 	return s, addr, err
 }
 
-// pingRedis sends PING over a raw connection and expects +PONG.
-func pingRedis(addr string) error {
+// PingRedis sends PING over a raw connection and expects +PONG.
+func PingRedis(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ func TestMain(m *testing.M) { os.Exit(Run(m)) }
 
 func TestRedisAnswersPing(t *testing.T) {
 	addr := Redis(t)
-	if err := pingRedis(addr); err != nil {
+	if err := PingRedis(addr); err != nil {
 		t.Fatalf("shared redis at %s: %v", addr, err)
 	}
 	if again := Redis(t); again != addr {
@@ -28,11 +28,11 @@ func TestFreshRedisStopsWithItsTest(t *testing.T) {
 		if addr == Redis(t) {
 			t.Fatalf("fresh redis has the shared address %s", addr)
 		}
-		if err := pingRedis(addr); err != nil {
+		if err := PingRedis(addr); err != nil {
 			t.Fatalf("fresh redis: %v", err)
 		}
 	})
-	if err := pingRedis(addr); err == nil {
+	if err := PingRedis(addr); err == nil {
 		t.Fatalf("fresh redis at %s still answers after its test ended", addr)
 	}
 }

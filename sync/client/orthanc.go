@@ -49,13 +49,13 @@ func (c *Client) StudySeries(ctx context.Context, studyID string) (string, []str
 	var study struct {
 		MainDicomTags struct{ StudyInstanceUID string }
 	}
-	if err := c.getJSON(ctx, "/api/orthanc/studies/"+studyID, 1<<20, &study); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/api/orthanc/studies/"+studyID, nil, nil, &study, true); err != nil {
 		return "", nil, err
 	}
 	var series []struct {
 		MainDicomTags struct{ SeriesInstanceUID string }
 	}
-	if err := c.getJSON(ctx, "/api/orthanc/studies/"+studyID+"/series", 64<<20, &series); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/api/orthanc/studies/"+studyID+"/series", nil, nil, &series, true); err != nil {
 		return "", nil, err
 	}
 	uid := study.MainDicomTags.StudyInstanceUID
@@ -70,17 +70,6 @@ func (c *Client) StudySeries(ctx context.Context, studyID string) (string, []str
 		out = append(out, se.MainDicomTags.SeriesInstanceUID)
 	}
 	return uid, out, nil
-}
-
-func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any) error {
-	var raw []byte
-	if err := c.getBytes(ctx, path, limit, &raw); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	return nil
 }
 
 // dicomUID matches a DICOM UID: digits and dots, at most 64 characters.

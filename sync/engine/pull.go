@@ -632,18 +632,7 @@ func syntaxAndUID(b []byte) (ts, sop string) {
 	if err != nil {
 		return "", ""
 	}
-	get := func(t tag.Tag) string {
-		el, err := ds.FindElementByTag(t)
-		if err != nil {
-			return ""
-		}
-		v, ok := el.Value.GetValue().([]string)
-		if !ok || len(v) == 0 {
-			return ""
-		}
-		return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
-	}
-	return get(tag.TransferSyntaxUID), get(tag.SOPInstanceUID)
+	return tagString(ds, tag.TransferSyntaxUID), tagString(ds, tag.SOPInstanceUID)
 }
 
 // metaSyntaxAndUID reads Transfer Syntax UID (0002,0010) and Media Storage SOP Instance UID (0002,0003)

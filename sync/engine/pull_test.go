@@ -45,12 +45,9 @@ func TestMetaSyntaxAndUIDMatchesTheParser(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("%s: meta ok %v, parser %v", f, ok, err)
 		}
-		get := func(tg tag.Tag) string {
-			el, _ := ds.FindElementByTag(tg)
-			return strings.TrimRight(el.Value.GetValue().([]string)[0], "\x00 ")
-		}
-		if ts != get(tag.TransferSyntaxUID) || sop != get(tag.SOPInstanceUID) {
-			t.Fatalf("%s: meta %q %q, parser %q %q", f, ts, sop, get(tag.TransferSyntaxUID), get(tag.SOPInstanceUID))
+		if wantTS, wantSOP := tagString(ds, tag.TransferSyntaxUID), tagString(ds, tag.SOPInstanceUID); wantTS == "" || wantSOP == "" ||
+			ts != wantTS || sop != wantSOP {
+			t.Fatalf("%s: meta %q %q, parser %q %q", f, ts, sop, wantTS, wantSOP)
 		}
 	}
 }

@@ -212,16 +212,25 @@ func segInfo(b []byte) (sopUID, sum string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	el, err := ds.FindElementByTag(tag.SOPInstanceUID)
-	if err != nil {
-		return "", "", fmt.Errorf("no SOP Instance UID: %w", err)
-	}
-	v, ok := el.Value.GetValue().([]string)
-	if !ok || len(v) == 0 || strings.TrimSpace(strings.TrimRight(v[0], "\x00")) == "" {
-		return "", "", fmt.Errorf("empty SOP Instance UID")
+	sopUID = tagString(ds, tag.SOPInstanceUID)
+	if sopUID == "" {
+		return "", "", fmt.Errorf("no SOP Instance UID")
 	}
 	h := md5.Sum(b)
-	return strings.TrimSpace(strings.TrimRight(v[0], "\x00")), hex.EncodeToString(h[:]), nil
+	return sopUID, hex.EncodeToString(h[:]), nil
+}
+
+// tagString returns the first value of a text element of ds, trimmed; empty when absent.
+func tagString(ds dicom.Dataset, t tag.Tag) string {
+	el, err := ds.FindElementByTag(t)
+	if err != nil {
+		return ""
+	}
+	v, ok := el.Value.GetValue().([]string)
+	if !ok || len(v) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
 }
 
 // parseHeader parses a DICOM object without its pixel data, turning the library's panics into errors.

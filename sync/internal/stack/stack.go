@@ -6,16 +6,12 @@
 package stack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +26,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/internal/testenv"
+	"github.com/neuronova/neuronova/internal/testsvc"
 )
 
 // Proc is one child process that can be killed and started again.
@@ -177,21 +174,6 @@ func ServerBinary() (string, error) {
 	return buildPath, buildErr
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // Require stops t (testenv.Missing) unless every program the stack runs is installed.
 func Require(t testing.TB) {
 	t.Helper()
@@ -220,7 +202,7 @@ func Start(opts Options) (*Stack, error) {
 			s.Close()
 		}
 	}()
-	rport, err := freePort()
+	rport, err := testsvc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -229,11 +211,11 @@ func Start(opts Options) (*Stack, error) {
 	if err := s.Redis.Start(); err != nil {
 		return nil, err
 	}
-	oport, err := freePort()
+	oport, err := testsvc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	s.OrthancURL, s.OrthancUser, s.OrthancPassw = "http://127.0.0.1:"+strconv.Itoa(oport), "neuronova", randomHex(12)
+	s.OrthancURL, s.OrthancUser, s.OrthancPassw = "http://127.0.0.1:"+strconv.Itoa(oport), "neuronova", testsvc.RandomHex(12)
 	var plugins []string
 	// Not the GDCM plugin: with it loaded, Orthanc 1.10.1 (Debian, plugin 1.5) was seen to crash on
 	// POST /instances/{id}/modify {"Transcode": …} of JPEG Lossless and JPEG-LS instances, which the proxy's
@@ -258,16 +240,16 @@ func Start(opts Options) (*Stack, error) {
 	if err := s.StartOrthanc(); err != nil {
 		return nil, err
 	}
-	if err := waitFor(20*time.Second, func() error { return pingRedis("127.0.0.1:" + strconv.Itoa(rport)) }); err != nil {
+	if err := waitFor(20*time.Second, func() error { return testsvc.PingRedis("127.0.0.1:" + strconv.Itoa(rport)) }); err != nil {
 		return nil, fmt.Errorf("redis: %w\n%s", err, s.Redis.LogTail())
 	}
-	sport, err := freePort()
+	sport, err := testsvc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	s.URL = "http://127.0.0.1:" + strconv.Itoa(sport)
 	env := append(os.Environ(), "ORTHANC_URL="+s.OrthancURL, "ORTHANC_USER="+s.OrthancUser, "ORTHANC_PASSWORD="+s.OrthancPassw,
-		"REDIS_ADDR=127.0.0.1:"+strconv.Itoa(rport), "NEURONOVA_DB="+filepath.Join(dir, "server.db"), "NEURONOVA_JWT_SECRET="+randomHex(32),
+		"REDIS_ADDR=127.0.0.1:"+strconv.Itoa(rport), "NEURONOVA_DB="+filepath.Join(dir, "server.db"), "NEURONOVA_JWT_SECRET="+testsvc.RandomHex(32),
 		"NEURONOVA_RATE=2000", "NEURONOVA_BURST=4000", "NEURONOVA_LOG_LEVEL=warn")
 	args := []string{bin, "--addr", "127.0.0.1:" + strconv.Itoa(sport), "--bcrypt-cost", "4"}
 	if opts.Demo {
@@ -413,24 +395,4 @@ func waitFor(timeout time.Duration, ready func() error) error {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-}
-
-func pingRedis(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("redis answered %q", line)
-	}
-	return nil
 }
