@@ -252,7 +252,7 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 	}
 	defer os.RemoveAll(work)
 
-	var done, bytes atomic.Int64
+	var done, received atomic.Int64
 	// A job is a series to stream (list nil: its missing instances are known once planned), or one
 	// instance to fetch.
 	type job struct {
@@ -356,12 +356,6 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 		if len(batch) == 0 {
 			return nil
 		}
-		var size int64
-		for _, f := range batch {
-			if st, err := os.Stat(f); err == nil {
-				size += st.Size()
-			}
-		}
 		// A batch already downloaded is committed even when the prefetch is being cancelled. Adopt moves
 		// the files it takes into the store; the rest are removed.
 		res, err := e.cache.Adopt(context.WithoutCancel(ctx), batch, "server study "+studyID)
@@ -385,8 +379,8 @@ func (e *Engine) prefetch(ctx context.Context, studyID string, sum *Summary, p P
 		}
 		mu.Unlock()
 		n := done.Add(int64(res.Imported + res.AlreadyPresent()))
-		bytes.Add(size)
-		p(Progress{Phase: PhasePrefetch, Done: int(n), Total: todo, Bytes: bytes.Load()})
+		received.Add(res.Bytes)
+		p(Progress{Phase: PhasePrefetch, Done: int(n), Total: todo, Bytes: received.Load()})
 		return nil
 	}
 	var importErr error
