@@ -12,7 +12,6 @@
 package testsvc
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -44,12 +43,17 @@ type service struct {
 	err  error         // its exit status, valid after done
 }
 
-// stop kills the process (its storage is temporary, so there is nothing to flush) and removes its folder.
-func (s *service) stop() {
+// kill sends sig to the process and waits until it has exited.
+func (s *service) kill(sig syscall.Signal) {
 	if s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGKILL)
+		s.cmd.Process.Signal(sig)
 		<-s.done
 	}
+}
+
+// stop kills the process (its storage is temporary, so there is nothing to flush) and removes its folder.
+func (s *service) stop() {
+	s.kill(syscall.SIGKILL)
 	os.RemoveAll(s.dir)
 }
 
@@ -143,9 +147,17 @@ func launch(name, program string, args func(dir string) ([]string, error)) (*ser
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	log, err := os.Create(filepath.Join(dir, name+".log"))
+	s, err := launchIn(name, dir, program, argv)
 	if err != nil {
 		os.RemoveAll(dir)
+	}
+	return s, err
+}
+
+// launchIn starts program with argv in dir (again, for a restart), appending to <dir>/<name>.log.
+func launchIn(name, dir, program string, argv []string) (*service, error) {
+	log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
@@ -153,7 +165,6 @@ func launch(name, program string, args func(dir string) ([]string, error)) (*ser
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
 	s := &service{name: name, cmd: cmd, dir: dir, done: make(chan struct{})}
 	if err := start(cmd); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", program, err)
 	}
 	go func() { s.err = cmd.Wait(); close(s.done) }()
@@ -219,90 +230,4 @@ func withRetries(fn func() (*service, error)) (*service, error) {
 		errs = append(errs, err)
 	}
 	return nil, errors.Join(errs...)
-}
-
-// --- Redis ---
-
-var (
-	redisOnce sync.Once
-	redisAddr string
-	redisErr  error
-)
-
-// Redis returns the address of the redis-server shared by the tests of this binary. Tests sharing it must keep
-// their keys apart (the server's key prefix does that).
-func Redis(t testing.TB) string {
-	t.Helper()
-	program := findProgram(t, "apt-get install redis-server", "redis-server")
-	redisOnce.Do(func() {
-		var s *service
-		s, redisAddr, redisErr = startRedis(program)
-		if redisErr == nil {
-			sharedMu.Lock()
-			shared = append(shared, s)
-			sharedMu.Unlock()
-		}
-	})
-	if redisErr != nil {
-		t.Fatalf("start redis-server: %v", redisErr)
-	}
-	return redisAddr
-}
-
-// FreshRedis starts a redis-server for the calling test alone and stops it when the test ends.
-func FreshRedis(t testing.TB) string {
-	t.Helper()
-	program := findProgram(t, "apt-get install redis-server", "redis-server")
-	s, addr, err := startRedis(program)
-	if err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(s.stop)
-	return addr
-}
-
-// startRedis starts one redis-server without persistence on a free loopback port.
-func startRedis(program string) (*service, string, error) {
-	var addr string
-	s, err := withRetries(func() (*service, error) {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr = "127.0.0.1:" + strconv.Itoa(port)
-		s, err := launch("redis", program, func(dir string) ([]string, error) {
-			return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-				"--dir", dir, "--protected-mode", "yes"}, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := s.waitReady(10*time.Second, func() error { return PingRedis(addr) }); err != nil {
-			s.stop()
-			return nil, err
-		}
-		return s, nil
-	})
-	return s, addr, err
-}
-
-// PingRedis sends PING over a raw connection and expects +PONG.
-func PingRedis(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("redis answered %q to PING", line)
-	}
-	return nil
 }
