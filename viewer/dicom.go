@@ -24,9 +24,9 @@ var (
 	// ErrTruncated is returned when a file ends before the data its header declares, or when its pixel data
 	// is shorter than Rows×Columns×Frames×Samples×BitsAllocated/8.
 	ErrTruncated = errors.New("DICOM data truncated")
-	// ErrUnsupportedTransferSyntax is returned for pixel data in an encoding the viewer cannot decode
-	// (JPEG-LS, JPEG 2000, JPEG lossless, …) and for unknown transfer syntax UIDs; the message names the
-	// syntax and its UID.
+	// ErrUnsupportedTransferSyntax is returned for pixel data in an encoding no decoder of this build
+	// handles (see RegisterCodec) and for unknown transfer syntax UIDs; the message names the syntax and
+	// its UID.
 	ErrUnsupportedTransferSyntax = errors.New("unsupported transfer syntax")
 )
 
@@ -78,6 +78,7 @@ type File struct {
 	pixelLen int64       // declared length of native pixel data; -1 when encapsulated
 	native   []byte      // raw native pixel bytes, kept with WithPixelData
 	frags    [][]byte    // encapsulated fragments, kept with WithPixelData
+	offsets  []uint32    // the Basic Offset Table of encapsulated data, when it has one
 }
 
 // hasPixels reports whether the file carries its pixel bytes (parsed WithPixelData).
@@ -142,7 +143,7 @@ const (
 	syntaxNative       syntaxKind = iota // implicit/explicit VR, little/big endian, deflated
 	syntaxRLE                            // RLE Lossless, decoded by rle.go
 	syntaxJPEGBaseline                   // JPEG Baseline (Process 1), decoded by jpeg.go
-	syntaxUndecodable                    // encapsulated, no decoder here
+	syntaxEncapsulated                   // other encapsulated syntaxes: decoded by a registered Codec
 )
 
 func (ts transferSyntax) String() string { return fmt.Sprintf("%s (%s)", ts.name, ts.uid) }
@@ -167,7 +168,7 @@ func lookupTransferSyntax(u string) (transferSyntax, error) {
 	}
 	// The library reads every other known transfer syntax as explicit VR little endian with encapsulated
 	// pixel data.
-	ts := transferSyntax{uid: u, name: info.Name, kind: syntaxUndecodable}
+	ts := transferSyntax{uid: u, name: info.Name, kind: syntaxEncapsulated}
 	switch u {
 	case "1.2.840.10008.1.2.5":
 		ts.kind = syntaxRLE
@@ -1075,6 +1076,7 @@ func (f *File) takePixels(e *dicom.Element) error {
 		f.native = info.UnprocessedValueData
 		return nil
 	}
+	f.offsets = info.Offsets
 	f.frags = make([][]byte, 0, len(info.Frames))
 	for _, fr := range info.Frames {
 		if fr != nil {

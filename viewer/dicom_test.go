@@ -536,9 +536,9 @@ func TestLookupTransferSyntax(t *testing.T) {
 		{tsBig, syntaxNative, "Explicit VR Big Endian", false},
 		{tsRLE, syntaxRLE, "RLE Lossless", false},
 		{tsJPEG, syntaxJPEGBaseline, "JPEG Baseline (Process 1)", false},
-		{"1.2.840.10008.1.2.4.80", syntaxUndecodable, "JPEG-LS Lossless Image Compression", false},
-		{tsJ2K, syntaxUndecodable, "JPEG 2000 Image Compression (Lossless Only)", false},
-		{"1.2.840.10008.1.2.4.70", syntaxUndecodable, "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", false},
+		{"1.2.840.10008.1.2.4.80", syntaxEncapsulated, "JPEG-LS Lossless Image Compression", false},
+		{tsJ2K, syntaxEncapsulated, "JPEG 2000 Image Compression (Lossless Only)", false},
+		{"1.2.840.10008.1.2.4.70", syntaxEncapsulated, "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", false},
 		{"1.2.840.10008.5.1.4.1.1.4", 0, "", true}, // a SOP class, not a transfer syntax
 		{"", 0, "", true},
 	}

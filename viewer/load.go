@@ -81,8 +81,8 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress, limit int64
 		if _, ok := data[sl.f]; ok {
 			continue
 		}
-		if sl.f.syntax.kind == syntaxUndecodable {
-			return nil, fmt.Errorf("%s: %w: %s", sl.f.Instance.Path, ErrUnsupportedTransferSyntax, sl.f.syntax)
+		if !CanDecode(sl.f.syntax.uid) {
+			return nil, fmt.Errorf("%s: %w: %s (no decoder for it in this build)", sl.f.Instance.Path, ErrUnsupportedTransferSyntax, sl.f.syntax)
 		}
 		fd, err := sl.f.frameData()
 		if err != nil {
@@ -175,38 +175,80 @@ func (f *File) frameData() ([][]byte, error) {
 		return frags, nil
 	case n == 1 && len(frags) > 0:
 		return [][]byte{bytes.Join(frags, nil)}, nil
-	case f.syntax.kind == syntaxJPEGBaseline:
-		var out [][]byte
-		for _, fr := range frags {
-			if len(fr) >= 2 && fr[0] == 0xFF && fr[1] == 0xD8 || len(out) == 0 {
-				out = append(out, append([]byte(nil), fr...))
-			} else {
-				out[len(out)-1] = append(out[len(out)-1], fr...)
-			}
+	}
+	if out, ok := framesByOffsets(frags, f.offsets, n); ok {
+		return out, nil
+	}
+	var out [][]byte
+	for _, fr := range frags {
+		if startsFrame(fr) || len(out) == 0 {
+			out = append(out, append([]byte(nil), fr...))
+		} else {
+			out[len(out)-1] = append(out[len(out)-1], fr...)
 		}
-		if len(out) == n {
-			return out, nil
-		}
+	}
+	if len(out) == n {
+		return out, nil
 	}
 	return nil, fmt.Errorf("%d encapsulated fragments do not make %d frames", len(frags), n)
 }
 
+// framesByOffsets joins fragments into n frames by the Basic Offset Table: offsets of each frame's first
+// fragment, counted from the first fragment's item tag (8 bytes of item header per fragment).
+func framesByOffsets(frags [][]byte, offsets []uint32, n int) ([][]byte, bool) {
+	if len(offsets) != n {
+		return nil, false
+	}
+	out := make([][]byte, 0, n)
+	pos := uint64(0)
+	next := 0 // the next frame's offset to find
+	for _, fr := range frags {
+		switch {
+		case next < n && pos == uint64(offsets[next]):
+			out = append(out, append([]byte(nil), fr...))
+			next++
+		case len(out) == 0 || next < n && pos > uint64(offsets[next]):
+			return nil, false
+		default:
+			out[len(out)-1] = append(out[len(out)-1], fr...)
+		}
+		pos += 8 + uint64(len(fr))
+	}
+	return out, len(out) == n
+}
+
+// startsFrame reports a fragment that begins a compressed image: a JPEG start-of-image marker (JPEG,
+// JPEG-LS), a JPEG 2000 codestream's SOC and SIZ markers, or a JP2 file's signature box.
+func startsFrame(b []byte) bool {
+	return bytes.HasPrefix(b, []byte{0xFF, 0xD8}) || bytes.HasPrefix(b, []byte{0xFF, 0x4F, 0xFF, 0x51}) ||
+		bytes.HasPrefix(b, []byte("\x00\x00\x00\x0cjP  "))
+}
+
 // decodeFrame writes frame `frame` of f into dst (rows·cols·samples values) as m applied to the stored
-// values; colour data becomes RGB when toRGB is set (JPEG frames are always RGB).
+// values; colour data becomes RGB when toRGB is set (codecs that convert colour themselves, like JPEG,
+// always give RGB).
 func decodeFrame(dst []float32, f *File, frame int, data [][]byte, m affine, toRGB bool, scratch *[]byte) error {
+	photometric, err := decodeFramePhotometric(dst, f, frame, data, m, scratch)
+	if err == nil && toRGB && f.pix.samples == 3 && strings.HasPrefix(photometric, "YBR_FULL") {
+		ybrToRGB(dst, f.pix.bitsStored)
+	}
+	return err
+}
+
+// decodeFramePhotometric is decodeFrame without colour conversion; it returns the photometric
+// interpretation of the values written.
+func decodeFramePhotometric(dst []float32, f *File, frame int, data [][]byte, m affine, scratch *[]byte) (string, error) {
 	p := &f.pix
 	if frame < 0 || frame >= p.frames {
-		return fmt.Errorf("internal: frame %d of %d", frame, p.frames)
+		return "", fmt.Errorf("internal: frame %d of %d", frame, p.frames)
 	}
 	switch f.syntax.kind {
 	case syntaxNative:
 		if p.bitsAllocated == 1 {
 			n := p.rows * p.cols
-			return convertBits(dst, data[0], frame*n, n, m)
+			return p.photometric, convertBits(dst, data[0], frame*n, n, m)
 		}
-		if err := convertNative(dst, data[frame], p, f.syntax.bigEndian, m); err != nil {
-			return err
-		}
+		return p.photometric, convertNative(dst, data[frame], p, f.syntax.bigEndian, m)
 	case syntaxRLE:
 		bytesPer := p.bitsAllocated / 8
 		need := p.rows * p.cols * p.samples * bytesPer
@@ -215,25 +257,47 @@ func decodeFrame(dst []float32, f *File, frame int, data [][]byte, m affine, toR
 		}
 		buf := (*scratch)[:need]
 		if err := decodeRLE(buf, data[frame], p.rows*p.cols, p.samples, bytesPer); err != nil {
-			return err
+			return "", err
 		}
 		q := *p
 		q.planar = false // RLE segments are per sample; decodeRLE interleaves them
 		if q.photometric == "YBR_FULL_422" {
 			q.photometric = "YBR_FULL" // RLE carries full-resolution chroma
 		}
-		if err := convertNative(dst, buf, &q, false, m); err != nil {
-			return err
-		}
+		return q.photometric, convertNative(dst, buf, &q, false, m)
 	case syntaxJPEGBaseline:
-		return decodeJPEG(dst, data[frame], p, m)
-	default:
-		return fmt.Errorf("%w: %s", ErrUnsupportedTransferSyntax, f.syntax)
+		if p.samples == 3 {
+			return "RGB", decodeJPEG(dst, data[frame], p, m)
+		}
+		return p.photometric, decodeJPEG(dst, data[frame], p, m)
 	}
-	if toRGB && p.samples == 3 && strings.HasPrefix(p.photometric, "YBR_FULL") {
-		ybrToRGB(dst, p.bitsStored)
+	return decodeWithCodec(dst, f, data[frame], m, scratch)
+}
+
+// Decode decodes every frame of a file parsed WithPixelData: rows·columns·samples values per frame,
+// interleaved, frame after frame. The values are the stored ones (no rescale, no MONOCHROME1 inversion);
+// colour stays as the encoding holds it unless its codec converts it. It returns the photometric
+// interpretation of the values.
+func (f *File) Decode() (values []float32, photometric string, err error) {
+	if !f.hasPixels() {
+		return nil, "", fmt.Errorf("%s: pixel data was not read (parse WithPixelData)", f.Instance.Path)
 	}
-	return nil
+	if !CanDecode(f.syntax.uid) {
+		return nil, "", fmt.Errorf("%s: %w: %s (no decoder for it in this build)", f.Instance.Path, ErrUnsupportedTransferSyntax, f.syntax)
+	}
+	fd, err := f.frameData()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", f.Instance.Path, err)
+	}
+	n := f.pix.rows * f.pix.cols * f.pix.samples
+	values = make([]float32, n*f.pix.frames)
+	var scratch []byte
+	for i := 0; i < f.pix.frames; i++ {
+		if photometric, err = decodeFramePhotometric(values[i*n:(i+1)*n], f, i, fd, identity, &scratch); err != nil {
+			return nil, "", fmt.Errorf("%s: frame %d: %w", f.Instance.Path, i+1, err)
+		}
+	}
+	return values, photometric, nil
 }
 
 // LoadStudy loads the volumes of series (of one study, typically the four a hanging protocol shows) all at

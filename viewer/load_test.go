@@ -39,7 +39,8 @@ const (
 )
 
 // pydicomDump runs pydicom over files and returns each one's pixel_array as float32 (frames, rows, columns,
-// samples flattened), or pydicom's error. pydicom 2.3 returns the container values without applying
+// samples flattened), or pydicom's error. pydicom decodes with its own NumPy and RLE handlers only (not
+// GDCM, which set-up installs for the codec conformance test in viewer/codec/conformance). pydicom 2.3 returns the container values without applying
 // BitsStored/HighBit; the dump applies them (mask and sign extension, PS3.5 8.1.1) as the viewer does, so
 // that the comparison is of stored values.
 func pydicomDump(t *testing.T, files []string) (values map[string][]float32, errs map[string]string) {
@@ -52,6 +53,8 @@ func pydicomDump(t *testing.T, files []string) (values map[string][]float32, err
 	script := `
 import json, sys, warnings
 import numpy as np, pydicom
+from pydicom.pixel_data_handlers import numpy_handler, rle_handler
+pydicom.config.pixel_data_handlers = [numpy_handler, rle_handler]
 warnings.simplefilter("ignore")
 files = json.load(sys.stdin)
 for i, path in enumerate(files):
