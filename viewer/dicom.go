@@ -148,6 +148,13 @@ const (
 
 func (ts transferSyntax) String() string { return fmt.Sprintf("%s (%s)", ts.name, ts.uid) }
 
+// newerSyntaxes are encapsulated transfer syntaxes the DICOM library's dictionary lacks.
+var newerSyntaxes = map[string]string{
+	"1.2.840.10008.1.2.4.201": "High-Throughput JPEG 2000 Image Compression (Lossless Only)",
+	"1.2.840.10008.1.2.4.202": "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
+	"1.2.840.10008.1.2.4.203": "High-Throughput JPEG 2000 Image Compression",
+}
+
 // lookupTransferSyntax maps a UID to what the parser and the pixel decoder need.
 func lookupTransferSyntax(u string) (transferSyntax, error) {
 	switch u {
@@ -161,6 +168,9 @@ func lookupTransferSyntax(u string) (transferSyntax, error) {
 		return transferSyntax{uid: u, name: "Deflated Explicit VR Little Endian", deflated: true}, nil
 	case "":
 		return transferSyntax{}, fmt.Errorf("%w: the file meta information has no TransferSyntaxUID", ErrUnsupportedTransferSyntax)
+	}
+	if name, ok := newerSyntaxes[u]; ok {
+		return transferSyntax{uid: u, name: name, kind: syntaxEncapsulated}, nil
 	}
 	info, err := uid.Lookup(u)
 	if err != nil || info.Type != uid.TypeTransferSyntax {
@@ -186,6 +196,23 @@ func ParseFile(path string, opts ...Option) (*File, error) {
 	return parseFileConfig(path, &cfg)
 }
 
+// ParseReader is ParseFile for the size bytes of a file read from r, without a file system; errors, and
+// the instance's Path, carry name.
+func ParseReader(r io.ReaderAt, size int64, name string, opts ...Option) (*File, error) {
+	cfg := newConfig(opts)
+	return parseNamed(r, size, name, &cfg)
+}
+
+// parseNamed is parseDICOM with errors and the instance's Path naming the file.
+func parseNamed(r io.ReaderAt, size int64, name string, cfg *config) (*File, error) {
+	f, err := parseDICOM(r, size, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f.Instance.Path = name
+	return f, nil
+}
+
 var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // parseDICOM parses a file of size bytes: first the length guard (walkFile), then the library, then the
@@ -207,7 +234,7 @@ func parseDICOM(r io.ReaderAt, size int64, cfg *config) (*File, error) {
 	}
 	br := bufPool.Get().(*bufio.Reader)
 	br.Reset(io.NewSectionReader(r, 0, end))
-	ds, err := libraryParse(br, end, lay.forceImplicit, opts)
+	ds, err := libraryParse(br, end, lay, opts)
 	br.Reset(nil)
 	bufPool.Put(br)
 	if err != nil {
@@ -217,7 +244,7 @@ func parseDICOM(r io.ReaderAt, size int64, cfg *config) (*File, error) {
 }
 
 // libraryParse runs the library's parser over a whole file and turns its panics into errors.
-func libraryParse(r io.Reader, size int64, forceImplicit bool, opts []dicom.ParseOption) (ds dicom.Dataset, err error) {
+func libraryParse(r io.Reader, size int64, lay *fileLayout, opts []dicom.ParseOption) (ds dicom.Dataset, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("DICOM parser panicked: %v", p)
@@ -227,8 +254,11 @@ func libraryParse(r io.Reader, size int64, forceImplicit bool, opts []dicom.Pars
 	if err != nil {
 		return ds, fmt.Errorf("parse: %w", err)
 	}
-	if forceImplicit {
+	switch {
+	case lay.forceImplicit:
 		p.SetTransferSyntax(binary.LittleEndian, true)
+	case lay.syntax.kind != syntaxNative:
+		p.SetTransferSyntax(binary.LittleEndian, false) // the library fails on syntaxes it does not know
 	}
 	ds.Elements = append(ds.Elements, p.GetMetadata().Elements...)
 	for {

@@ -6,7 +6,43 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+
+	jpegcodec "github.com/neuronova/neuronova/viewer/codec/jpeg"
 )
+
+// The JPEG processes decoded in Go besides baseline: lossless (process 14, any predictor, and its
+// selection value 1 syntax) and extended (processes 2 and 4, 8 or 12 bits).
+func init() {
+	for _, ts := range []string{"1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.51"} {
+		RegisterCodec(Codec{TransferSyntax: ts, Library: "Go", Decode: decodeJPEGFrame})
+	}
+}
+
+// decodeJPEGFrame is the FrameDecoder of JPEG lossless and extended frames (package codec/jpeg).
+func decodeJPEGFrame(dst, frame []byte, info FrameInfo) (FrameInfo, error) {
+	h, err := jpegcodec.ReadHeader(frame)
+	if err != nil {
+		return info, err
+	}
+	switch {
+	case h.Width != info.Columns || h.Height != info.Rows:
+		return info, fmt.Errorf("JPEG frame is %d×%d, the header says %d×%d", h.Width, h.Height, info.Columns, info.Rows)
+	case h.Components != info.Samples:
+		return info, fmt.Errorf("JPEG frame has %d components, the header says %d samples per pixel", h.Components, info.Samples)
+	case h.Precision > info.BitsAllocated:
+		return info, fmt.Errorf("JPEG frame has %d-bit samples, BitsAllocated is %d", h.Precision, info.BitsAllocated)
+	}
+	if h, err = jpegcodec.Decode(dst, frame, info.BitsAllocated/8); err != nil {
+		return info, err
+	}
+	if h.ColourTransform {
+		info.Photometric = "RGB"
+	}
+	if h.Precision > info.BitsStored {
+		info.BitsStored = h.Precision // the stream's samples are wider than the header says: keep them whole
+	}
+	return info, nil
+}
 
 // decodeJPEG decodes one JPEG Baseline (Process 1) frame into dst: grey values, or RGB whatever colour space
 // the JPEG stream is coded in (the decoder follows its JFIF/Adobe markers, as the standard intends).

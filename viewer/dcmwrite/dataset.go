@@ -2,6 +2,8 @@ package dcmwrite
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/frame"
 	"github.com/suyashkumar/dicom/pkg/tag"
 	"github.com/suyashkumar/dicom/pkg/uid"
 )
@@ -141,6 +144,21 @@ func (b *Builder) NativePixels(data []byte) {
 	b.add(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: data})
 }
 
+// EncapsulatedPixels adds Pixel Data in encapsulated form (PS3.5 A.4): an empty Basic Offset Table, then one
+// fragment per frame. The file must be encoded with EncodeSyntax and the frames' transfer syntax.
+func (b *Builder) EncapsulatedPixels(frames ...[]byte) { b.Add(EncapsulatedPixelData(nil, frames...)) }
+
+// EncapsulatedPixelData returns a Pixel Data element with these fragments and Basic Offset Table.
+func EncapsulatedPixelData(offsets []uint32, fragments ...[]byte) *dicom.Element {
+	info := dicom.PixelDataInfo{IsEncapsulated: true, Offsets: offsets}
+	for _, f := range fragments {
+		info.Frames = append(info.Frames, &frame.Frame{Encapsulated: true, EncapsulatedData: frame.EncapsulatedFrame{Data: f}})
+	}
+	v, _ := dicom.NewValue(info)
+	return &dicom.Element{Tag: tag.PixelData, ValueRepresentation: tag.VRPixelData, RawValueRepresentation: "OB",
+		ValueLength: tag.VLUndefinedLength, Value: v}
+}
+
 // Add appends elements built elsewhere.
 func (b *Builder) Add(e ...*dicom.Element) { b.elems = append(b.elems, e...) }
 
@@ -211,6 +229,16 @@ func sortElements(elems []*dicom.Element) {
 // followed by elems in tag order. Specific Character Set ISO_IR 192 is added when a string is not ASCII
 // and elems do not set one. The elems slice keeps its order; the items of its sequences are sorted in place.
 func Encode(w io.Writer, elems []*dicom.Element) error {
+	return EncodeSyntax(w, elems, uid.ExplicitVRLittleEndian)
+}
+
+// EncodeSyntax is Encode with another transfer syntax in the file meta: an encapsulated one (JPEG, JPEG-LS,
+// JPEG 2000, HTJ2K, RLE), whose dataset is explicit VR little endian like Encode's and whose Pixel Data
+// must already be encapsulated in it.
+func EncodeSyntax(w io.Writer, elems []*dicom.Element, transferSyntax string) error {
+	if transferSyntax != uid.ExplicitVRLittleEndian && !encapsulatedSyntax(transferSyntax) {
+		return fmt.Errorf("dcmwrite: transfer syntax %s: only explicit VR little endian and encapsulated syntaxes are written", transferSyntax)
+	}
 	var classUID, instanceUID string
 	hasCharset := false
 	for _, e := range elems {
@@ -233,24 +261,86 @@ func Encode(w io.Writer, elems []*dicom.Element) error {
 	b.Bytes(tag.FileMetaInformationVersion, []byte{0, 1})
 	b.String(tag.MediaStorageSOPClassUID, classUID)
 	b.String(tag.MediaStorageSOPInstanceUID, instanceUID)
-	b.String(tag.TransferSyntaxUID, uid.ExplicitVRLittleEndian)
+	b.String(tag.TransferSyntaxUID, transferSyntax)
 	b.String(tag.ImplementationClassUID, ImplementationClassUID)
 	b.String(tag.ImplementationVersionName, ImplementationVersionName)
-	if !hasCharset && !isASCII(elems) {
-		b.String(tag.SpecificCharacterSet, "ISO_IR 192")
-	}
-	all, err := b.Elements()
+	meta, err := b.Elements()
 	if err != nil {
 		return err
 	}
-	all = append(all, elems...)
-	sortElements(all)
-	for i := 1; i < len(all); i++ {
-		if all[i].Tag == all[i-1].Tag {
-			return fmt.Errorf("dcmwrite: %s appears twice", tag.DebugString(all[i].Tag))
+	var data []*dicom.Element
+	if !hasCharset && !isASCII(elems) {
+		var cs Builder
+		cs.String(tag.SpecificCharacterSet, "ISO_IR 192")
+		data, _ = cs.Elements()
+	}
+	data = append(data, elems...)
+	sortElements(data)
+	for i := 1; i < len(data); i++ {
+		if data[i].Tag == data[i-1].Tag {
+			return fmt.Errorf("dcmwrite: %s appears twice", tag.DebugString(data[i].Tag))
 		}
 	}
-	return dicom.Write(w, dicom.Dataset{Elements: all})
+	return writePart10(w, meta, data)
+}
+
+// encapsulatedSyntax reports the transfer syntaxes whose pixel data is encapsulated in an explicit VR little
+// endian dataset: every known one but the four native ones.
+func encapsulatedSyntax(ts string) bool {
+	switch ts {
+	case uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian, uid.DeflatedExplicitVRLittleEndian:
+		return false
+	case "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203": // HTJ2K
+		return true
+	}
+	info, err := uid.Lookup(ts)
+	return err == nil && info.Type == uid.TypeTransferSyntax
+}
+
+// writePart10 writes the preamble, "DICM", the file meta group with its group length, and the dataset, all
+// explicit VR little endian. (dicom.Write refuses transfer syntaxes newer than its dictionary, HTJ2K's.)
+func writePart10(w io.Writer, meta, data []*dicom.Element) error {
+	var mb bytes.Buffer
+	mw, err := dicom.NewWriter(&mb)
+	if err != nil {
+		return err
+	}
+	mw.SetTransferSyntax(binary.LittleEndian, false)
+	for _, e := range meta {
+		if err := mw.WriteElement(e); err != nil {
+			return err
+		}
+	}
+	length, err := dicom.NewElement(tag.FileMetaInformationGroupLength, []int{mb.Len()})
+	if err != nil {
+		return err
+	}
+	var head bytes.Buffer
+	head.Write(make([]byte, 128))
+	head.WriteString("DICM")
+	hw, err := dicom.NewWriter(&head)
+	if err != nil {
+		return err
+	}
+	hw.SetTransferSyntax(binary.LittleEndian, false)
+	if err := hw.WriteElement(length); err != nil {
+		return err
+	}
+	head.Write(mb.Bytes())
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return err
+	}
+	dw, err := dicom.NewWriter(w)
+	if err != nil {
+		return err
+	}
+	dw.SetTransferSyntax(binary.LittleEndian, false)
+	for _, e := range data {
+		if err := dw.WriteElement(e); err != nil {
+			return fmt.Errorf("dcmwrite: %s: %w", tag.DebugString(e.Tag), err)
+		}
+	}
+	return nil
 }
 
 func firstString(e *dicom.Element) string {
