@@ -111,7 +111,7 @@ func decodeWithCodec(dst []float32, f *File, frame []byte, m affine, scratch *[]
 	if got.BitsStored > 0 && got.BitsStored <= q.bitsAllocated {
 		q.bitsStored, q.signed = got.BitsStored, got.Signed
 	}
-	q.planar = false                // decoders interleave samples by pixel
+	q.planar = false             // decoders interleave samples by pixel
 	q.highBit = q.bitsStored - 1 // and write values from bit 0
 	if q.photometric == "YBR_FULL_422" {
 		q.photometric = "YBR_FULL" // decoders return full-resolution chroma
