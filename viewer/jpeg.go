@@ -38,9 +38,6 @@ func decodeJPEGFrame(dst, frame []byte, info FrameInfo) (FrameInfo, error) {
 	if h.ColourTransform {
 		info.Photometric = "RGB"
 	}
-	if h.Precision > info.BitsStored {
-		info.BitsStored = h.Precision // the stream's samples are wider than the header says: keep them whole
-	}
 	return info, nil
 }
 

@@ -508,44 +508,65 @@ func (d *decoder) restartAt() {
 	}
 }
 
-// output writes the planes into dst, upsampling subsampled components by replication and turning YCbCr
-// into RGB when the frame is coded that way.
+// output writes the planes into dst, upsampling subsampled components, and turning YCbCr into RGB when
+// the frame is coded that way.
 func (d *decoder) output(dst []byte, bytesPer int) {
 	h := &d.hdr
 	nc, w := h.Components, h.Width
-	if h.ColourTransform {
-		maxv := int32(1)<<h.Precision - 1
-		for y := 0; y < h.Height; y++ {
-			var rows [3][]uint16
-			for ci := range rows {
-				c := &d.comps[ci]
-				rows[ci] = c.plane[(y*c.v/d.vmax)*c.stride:]
+	rows := make([][]uint16, nc)
+	wide := make([][]uint16, nc) // rows upsampled to the full width
+	for ci := range d.comps {
+		if d.comps[ci].h != d.hmax {
+			wide[ci] = make([]uint16, w+1)
+		}
+	}
+	maxv := int32(1)<<h.Precision - 1
+	for y := 0; y < h.Height; y++ {
+		for ci := range d.comps {
+			c := &d.comps[ci]
+			rows[ci] = c.plane[(y*c.v/d.vmax)*c.stride:]
+			if wide[ci] != nil {
+				upsample(wide[ci], rows[ci], c.h, d.hmax, (w*c.h+d.hmax-1)/d.hmax)
+				rows[ci] = wide[ci]
 			}
-			o := y * w * 3 * bytesPer
+		}
+		o := y * w * nc * bytesPer
+		if h.ColourTransform {
 			for x := 0; x < w; x++ {
-				var v [3]int32
-				for ci := range v {
-					v[ci] = int32(rows[ci][x*d.comps[ci].h/d.hmax])
-				}
-				r, g, b := ycc(v[0], v[1], v[2], h.Precision, maxv)
+				r, g, b := ycc(int32(rows[0][x]), int32(rows[1][x]), int32(rows[2][x]), h.Precision, maxv)
 				put(dst, o, r, bytesPer)
 				put(dst, o+bytesPer, g, bytesPer)
 				put(dst, o+2*bytesPer, b, bytesPer)
 				o += 3 * bytesPer
 			}
+			continue
 		}
-		return
-	}
-	for ci := range d.comps {
-		c := &d.comps[ci]
-		for y := 0; y < h.Height; y++ {
-			row := c.plane[(y*c.v/d.vmax)*c.stride:]
-			o := (y*w*nc + ci) * bytesPer
-			for x := 0; x < w; x++ {
-				put(dst, o, row[x*c.h/d.hmax], bytesPer)
-				o += nc * bytesPer
+		for x := 0; x < w; x++ {
+			for ci := 0; ci < nc; ci++ {
+				put(dst, o, rows[ci][x], bytesPer)
+				o += bytesPer
 			}
 		}
+	}
+}
+
+// upsample widens n samples of a component sampled h times where the frame's maximum is hmax: halved
+// components (the YBR_FULL_422 case) with the IJG's "fancy" triangle filter (jdsample.c
+// h2v1_fancy_upsample), others by replication. Vertical subsampling is replicated.
+func upsample(dst, src []uint16, h, hmax, n int) {
+	if 2*h == hmax && n >= 2 {
+		dst[0], dst[1] = src[0], uint16((3*int(src[0])+int(src[1])+2)>>2)
+		for i := 1; i < n-1; i++ {
+			v := 3 * int(src[i])
+			dst[2*i] = uint16((v + int(src[i-1]) + 1) >> 2)
+			dst[2*i+1] = uint16((v + int(src[i+1]) + 2) >> 2)
+		}
+		dst[2*n-2] = uint16((3*int(src[n-1]) + int(src[n-2]) + 1) >> 2)
+		dst[2*n-1] = src[n-1]
+		return
+	}
+	for x := range dst {
+		dst[x] = src[min(x*h/hmax, len(src)-1)]
 	}
 }
 
