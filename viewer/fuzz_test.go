@@ -30,6 +30,12 @@ func fuzzSeeds(f *testing.F) {
 	for _, ts := range []string{tsImplicit, tsExplicit, tsBig, tsDeflated} {
 		add(ts, grey.elems(ts == tsBig))
 	}
+	// The same without preamble, without "DICM", and without file meta (Part10).
+	if b, err := encodeDICOM(tsBig, grey.elems(true)); err == nil {
+		f.Add(b[128:])
+		f.Add(b[132:])
+		f.Add(b[132+12+int(b[140])|int(b[141])<<8:])
+	}
 	rgb := slice{study: "1", series: "1.2", number: 1, rows: 2, cols: 2, bits: 8, samples: 3, photometric: "YBR_FULL", planar: 1, values: ramp(12, 0, 20)}
 	add(tsExplicit, rgb.elems(false))
 	bits := slice{study: "1", series: "1.3", number: 1, rows: 4, cols: 4, bits: 1, frames: 2, values: ramp(32, 0, 1)}
