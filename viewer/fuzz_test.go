@@ -34,7 +34,7 @@ func fuzzSeeds(f *testing.F) {
 	if b, err := encodeDICOM(tsBig, grey.elems(true)); err == nil {
 		f.Add(b[128:])
 		f.Add(b[132:])
-		f.Add(b[132+12+int(b[140])|int(b[141])<<8:])
+		f.Add(b[132+12+(int(b[140])|int(b[141])<<8):])
 	}
 	rgb := slice{study: "1", series: "1.2", number: 1, rows: 2, cols: 2, bits: 8, samples: 3, photometric: "YBR_FULL", planar: 1, values: ramp(12, 0, 20)}
 	add(tsExplicit, rgb.elems(false))
