@@ -269,35 +269,37 @@ func countNonce(t *testing.T, e *Engine, patientID int64, nonce string) int {
 	return n
 }
 
-// TestPrefetchTranscodesWhatTheViewerCannotDecode: an instance stored in Orthanc as JPEG Lossless SV1 (which the
-// viewer does not decode) arrives in the cache transcoded by the server to Explicit VR Little Endian, with
-// its SOP Instance UID, and the viewer loads it; instances in a decodable syntax arrive as stored.
+// TestPrefetchTranscodesWhatTheViewerCannotDecode: an instance stored in Orthanc as JPEG-LS (which this
+// test binary, linking no CharLS, cannot decode) arrives in the cache transcoded by the server to Explicit VR
+// Little Endian, with its SOP Instance UID, and the viewer loads it; instances in a syntax the workstation
+// decodes (native, and JPEG Lossless SV1, decoded in Go since the codecs came) arrive as stored.
 func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
 	s := serverSide(t)
 	ctx := context.Background()
-	dcmcjpeg, err := exec.LookPath("dcmcjpeg")
-	if err != nil {
-		testenv.Missing(t, "dcmcjpeg", "store a JPEG Lossless instance the viewer cannot decode, for the server to transcode", "apt-get install dcmtk")
+	encoders := map[string][]string{"jpegls": {"dcmcjpls"}, "jpeg-lossless": {"dcmcjpeg", "+e1"}}
+	for _, args := range encoders {
+		if _, err := exec.LookPath(args[0]); err != nil {
+			testenv.Missing(t, args[0], "store compressed instances for the server to transcode or not", "apt-get install dcmtk")
+		}
 	}
 	dir := t.TempDir()
 	study, series := testsvc.NewUID(), testsvc.NewUID()
-	var lsUID, plainUID, orthancStudy string
-	for i, name := range []string{"plain", "jpegls"} {
+	sops := map[string]string{}
+	var orthancStudy string
+	for i, name := range []string{"plain", "jpegls", "jpeg-lossless"} {
 		sop := testsvc.NewUID()
+		sops[name] = sop
 		b := testsvc.DICOM(testsvc.Instance{PatientID: viewerdemo.PatientID, PatientName: "DEMO^PHANTOM", StudyUID: study, SeriesUID: series,
 			SOPUID: sop, SeriesDescription: "T2", InstanceNumber: i + 1, Rows: 32, Columns: 32})
 		path := filepath.Join(dir, name+".dcm")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if name == "jpegls" {
-			lsUID = sop
-			if out, err := exec.Command(dcmcjpeg, path, path+".ls").CombinedOutput(); err != nil {
-				t.Fatalf("dcmcjpeg: %v\n%s", err, out)
+		if enc := encoders[name]; enc != nil {
+			if out, err := exec.Command(enc[0], append(enc[1:], path, path+".c")...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", enc[0], err, out)
 			}
-			path += ".ls"
-		} else {
-			plainUID = sop
+			path += ".c"
 		}
 		raw, _ := os.ReadFile(path)
 		ans, err := s.OrthancPost("/instances", raw)
@@ -308,12 +310,15 @@ func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
 		json.Unmarshal(ans, &st)
 		orthancStudy = st.ParentStudy
 	}
+	if Decodable("1.2.840.10008.1.2.4.80") || !Decodable("1.2.840.10008.1.2.4.70") {
+		t.Fatalf("this test expects JPEG-LS undecodable here and JPEG Lossless SV1 decodable")
+	}
 	e, c := newEngine(t, s.URL, Options{NoPrefetch: true})
 	if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := e.Prefetch(ctx, orthancStudy, nil)
-	if err != nil || sum.Pulled != 2 || sum.Transcoded != 1 || sum.PullFailed != 0 {
+	if err != nil || sum.Pulled != 3 || sum.Transcoded != 1 || sum.PullFailed != 0 {
 		t.Fatalf("prefetch %+v %v\northanc log:\n%s\nserver log:\n%s", sum, err, s.Orthanc.LogTail(), s.Server.LogTail())
 	}
 	st, err := c.Study(ctx, study)
@@ -329,8 +334,11 @@ func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
 			t.Fatalf("load the pulled series: %v", err)
 		}
 	}
-	if syntax[lsUID] != "1.2.840.10008.1.2.1" || syntax[plainUID] != "1.2.840.10008.1.2.1" {
-		t.Fatalf("cached transfer syntaxes %v", syntax)
+	want := map[string]string{"plain": "1.2.840.10008.1.2.1", "jpegls": "1.2.840.10008.1.2.1", "jpeg-lossless": "1.2.840.10008.1.2.4.70"}
+	for name, ts := range want {
+		if syntax[sops[name]] != ts {
+			t.Errorf("%s instance cached as %q, want %s", name, syntax[sops[name]], ts)
+		}
 	}
 }
 

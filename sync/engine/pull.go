@@ -24,6 +24,7 @@ import (
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 var randRead = rand.Read
@@ -145,14 +146,10 @@ func (e *Engine) Prefetch(ctx context.Context, orthancStudyID string, p Progress
 // importBatch is how many verified files go into one cache import (one commit).
 const importBatch = 64
 
-// decodable are the transfer syntaxes the viewer decodes itself (viewer.lookupTransferSyntax).
-var decodable = map[string]bool{
-	"1.2.840.10008.1.2": true, "1.2.840.10008.1.2.1": true, "1.2.840.10008.1.2.2": true, "1.2.840.10008.1.2.1.99": true,
-	"1.2.840.10008.1.2.5": true, "1.2.840.10008.1.2.4.50": true,
-}
-
-// Decodable reports whether the viewer decodes a transfer syntax without the server's help.
-func Decodable(ts string) bool { return decodable[ts] }
+// Decodable reports whether the workstation decodes a transfer syntax without the server's help: the
+// viewer's own decoders and the codecs linked into the binary (viewer.CanDecode). Transcoding on the server
+// stays the way for anything else.
+func Decodable(ts string) bool { return viewer.CanDecode(ts) }
 
 // streamAtLeast is how many instances of a series must be missing for the series to come in one DICOMweb
 // stream rather than file by file (also at least a quarter of the series).
@@ -577,7 +574,7 @@ func (e *Engine) fetchOnce(ctx context.Context, dir string, in api.ManifestInsta
 // import then says why); otherwise it replaces the file by a copy the server transcoded (same SOP
 // Instance UID).
 func (e *Engine) decodableCopy(ctx context.Context, dir string, in api.ManifestInstance, path, ts string) (string, bool, error) {
-	if ts == "" || decodable[ts] {
+	if ts == "" || Decodable(ts) {
 		return path, false, nil
 	}
 	defer os.Remove(path)
@@ -599,7 +596,7 @@ func (e *Engine) decodableCopy(ctx context.Context, dir string, in api.ManifestI
 		os.Remove(tpath)
 		return "", false, err
 	}
-	if sop2 != in.SOPInstanceUID || !decodable[ts2] {
+	if sop2 != in.SOPInstanceUID || !Decodable(ts2) {
 		os.Remove(tpath)
 		return "", false, fmt.Errorf("transcoded copy of %s came back as %s in %s", in.SOPInstanceUID, sop2, ts2)
 	}
