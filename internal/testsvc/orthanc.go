@@ -5,26 +5,26 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/neuronova/neuronova/deploy"
 )
 
-// OrthancPlugins is where Debian installs Orthanc's plugins.
-const OrthancPlugins = "/usr/share/orthanc/plugins"
+const orthancInstall = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm"
 
-// GDCMConfig limits the GDCM plugin to JPEG 2000, which Orthanc's own DCMTK codecs lack; JPEG, JPEG-LS
-// and RLE stay with DCMTK. Transcoding JPEG Lossless and JPEG-LS through GDCM (Debian's plugin 1.5 with
-// Orthanc 1.10.1) was seen to crash Orthanc.
-var GDCMConfig = map[string]any{"Enable": true, "RestrictTransferSyntaxes": []string{
-	"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"}}
+// orthancPrograms are where Orthanc is looked for (Debian installs it in /usr/sbin).
+var orthancPrograms = []string{"Orthanc", "/usr/sbin/Orthanc"}
 
 var (
-	orthancOnce sync.Once
-	orthancInst OrthancInstance
-	orthancErr  error
+	orthancOnce   sync.Once
+	orthancSetup  OrthancSetup // of the shared Orthanc
+	orthancShared *service
+	orthancErr    error
 )
 
 // OrthancInstance is a running Orthanc: its base URL and the one registered user's credentials.
@@ -32,31 +32,30 @@ type OrthancInstance struct {
 	URL, User, Password string
 }
 
-// Orthanc returns the Orthanc shared by the tests of this binary: loopback only, authentication on, DICOMweb
-// and GDCM plugins loaded, storage in a temporary folder. Tests sharing it must use their own patients.
+// Orthanc returns the Orthanc shared by the tests of this binary, run with the production configuration (see
+// PrepareOrthanc). Tests sharing it must use their own patients.
 func Orthanc(t testing.TB) (url, user, password string) {
 	t.Helper()
-	program := findProgram(t, "apt-get install orthanc orthanc-dicomweb orthanc-gdcm", "Orthanc", "/usr/sbin/Orthanc")
+	findProgram(t, orthancInstall, orthancPrograms...)
 	orthancOnce.Do(func() {
-		var s *service
-		s, orthancInst, orthancErr = startOrthanc(program)
+		orthancShared, orthancSetup, orthancErr = startOrthanc(orthancVariant{})
 		if orthancErr == nil {
 			sharedMu.Lock()
-			shared = append(shared, s)
+			shared = append(shared, orthancShared)
 			sharedMu.Unlock()
 		}
 	})
 	if orthancErr != nil {
 		t.Fatalf("start Orthanc: %v", orthancErr)
 	}
-	return orthancInst.URL, orthancInst.User, orthancInst.Password
+	return orthancSetup.URL, orthancSetup.User, orthancSetup.Password
 }
 
 // FreshOrthanc starts an Orthanc for the calling test alone (empty archive) and stops it when the test ends.
 func FreshOrthanc(t testing.TB) (url, user, password string) {
 	t.Helper()
-	program := findProgram(t, "apt-get install orthanc orthanc-dicomweb orthanc-gdcm", "Orthanc", "/usr/sbin/Orthanc")
-	s, inst, err := startOrthanc(program)
+	findProgram(t, orthancInstall, orthancPrograms...)
+	s, inst, err := startOrthanc(orthancVariant{})
 	if err != nil {
 		t.Fatalf("start Orthanc: %v", err)
 	}
@@ -64,52 +63,113 @@ func FreshOrthanc(t testing.TB) (url, user, password string) {
 	return inst.URL, inst.User, inst.Password
 }
 
-// startOrthanc writes a configuration with a free HTTP port and starts Orthanc with it.
-func startOrthanc(program string) (*service, OrthancInstance, error) {
-	var inst OrthancInstance
+// OrthancSetup is how to start one Orthanc: the command line, the environment and what it will answer as.
+type OrthancSetup struct {
+	Argv []string // the Orthanc program and its configuration file
+	Env  []string // this process's environment and LD_PRELOAD of loopback-bind
+	OrthancInstance
+	DicomPort int // where the DICOM server would listen (it is off unless the variant turns it on)
+}
+
+// orthancVariant says how a test's Orthanc departs from deploy/orthanc/orthanc.json.
+type orthancVariant struct {
+	// dicomHost, when set, runs deploy/orthanc/orthanc-dicom.json instead: the DICOM server on, bound to
+	// dicomHost (LOOPBACK_BIND_EXCEPT), its example modality registered from modalityHost.
+	dicomHost, modalityHost string
+}
+
+// PrepareOrthanc writes in dir the production configuration deploy/orthanc/orthanc.json as a test runs it
+// (HTTP on port, a free DICOM port, storage and index in dir, a random password) and returns how to start
+// Orthanc with it, kept on loopback by loopback-bind (built on first use).
+func PrepareOrthanc(dir string, port int) (OrthancSetup, error) {
+	return prepareOrthanc(dir, port, orthancVariant{})
+}
+
+func prepareOrthanc(dir string, port int, v orthancVariant) (o OrthancSetup, err error) {
+	var program string
+	for _, p := range orthancPrograms {
+		if program, err = exec.LookPath(p); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return OrthancSetup{}, err
+	}
+	lib, err := LoopbackBind()
+	if err != nil {
+		return OrthancSetup{}, err
+	}
+	dicomPort, err := FreePort()
+	if err != nil {
+		return OrthancSetup{}, err
+	}
+	src := deploy.OrthancJSON
+	if v.dicomHost != "" {
+		src = deploy.OrthancDicomJSON
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(src, &cfg); err != nil {
+		return OrthancSetup{}, fmt.Errorf("the production Orthanc configuration: %w", err)
+	}
+	host := "127.0.0.1:" + strconv.Itoa(port)
+	o = OrthancSetup{OrthancInstance: OrthancInstance{URL: "http://" + host, User: "neuronova", Password: RandomHex(12)},
+		DicomPort: dicomPort}
+	cfg["Name"] = "neuronova-test"
+	cfg["StorageDirectory"] = filepath.Join(dir, "storage")
+	cfg["IndexDirectory"] = filepath.Join(dir, "index")
+	cfg["HttpPort"] = port
+	cfg["DicomPort"] = dicomPort
+	cfg["RegisteredUsers"] = map[string]string{o.User: o.Password}
+	dicomWeb, ok := cfg["DicomWeb"].(map[string]any)
+	if !ok {
+		return OrthancSetup{}, fmt.Errorf("the production Orthanc configuration has no DicomWeb section")
+	}
+	dicomWeb["Host"] = host
+	env := append(os.Environ(), "LD_PRELOAD="+lib)
+	if v.dicomHost != "" {
+		modalities, _ := cfg["DicomModalities"].(map[string]any)
+		for _, m := range modalities {
+			m.(map[string]any)["Host"] = v.modalityHost
+		}
+		env = append(env, fmt.Sprintf("LOOPBACK_BIND_EXCEPT=%d=%s", dicomPort, v.dicomHost))
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return OrthancSetup{}, err
+	}
+	path := filepath.Join(dir, "orthanc.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return OrthancSetup{}, err
+	}
+	o.Argv, o.Env = []string{program, path}, env
+	return o, nil
+}
+
+// startOrthanc starts an Orthanc on a free HTTP port and waits until it answers.
+func startOrthanc(v orthancVariant) (*service, OrthancSetup, error) {
+	var setup OrthancSetup
 	s, err := withRetries(func() (*service, error) {
 		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
-		inst = OrthancInstance{URL: "http://127.0.0.1:" + strconv.Itoa(port), User: "neuronova", Password: RandomHex(12)}
-		s, err := launch("orthanc", program, func(dir string) ([]string, error) {
-			var plugins []string
-			for _, p := range []string{"libOrthancDicomWeb.so", "libOrthancGdcm.so"} {
-				if _, err := os.Stat(filepath.Join(OrthancPlugins, p)); err == nil {
-					plugins = append(plugins, filepath.Join(OrthancPlugins, p))
-				}
-			}
-			cfg := map[string]any{
-				"Name":                  "neuronova-test",
-				"StorageDirectory":      filepath.Join(dir, "storage"),
-				"IndexDirectory":        filepath.Join(dir, "index"),
-				"HttpPort":              port,
-				"DicomServerEnabled":    false,
-				"RemoteAccessAllowed":   false,
-				"AuthenticationEnabled": true,
-				"RegisteredUsers":       map[string]string{inst.User: inst.Password},
-				"Plugins":               plugins,
-				"HttpThreadsCount":      50,
-				"StableAge":             1,
-				"SaveJobs":              false,
-				"DicomWeb":              map[string]any{"Enable": true, "Root": "/dicom-web/"},
-				"GDCM":                  GDCMConfig,
-			}
-			b, err := json.MarshalIndent(cfg, "", "  ")
-			if err != nil {
-				return nil, err
-			}
-			path := filepath.Join(dir, "orthanc.json")
-			return []string{path}, os.WriteFile(path, b, 0o600)
-		})
+		dir, err := newDir("orthanc")
 		if err != nil {
+			return nil, err
+		}
+		if setup, err = prepareOrthanc(dir, port, v); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		s, err := launchIn("orthanc", dir, setup.Argv, setup.Env)
+		if err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		client := &http.Client{Timeout: time.Second}
 		err = s.waitReady(20*time.Second, func() error {
-			req, _ := http.NewRequest(http.MethodGet, inst.URL+"/system", nil)
-			req.SetBasicAuth(inst.User, inst.Password)
+			req, _ := http.NewRequest(http.MethodGet, setup.URL+"/system", nil)
+			req.SetBasicAuth(setup.User, setup.Password)
 			resp, err := client.Do(req)
 			if err != nil {
 				return err
@@ -126,5 +186,41 @@ func startOrthanc(program string) (*service, OrthancInstance, error) {
 		}
 		return s, nil
 	})
-	return s, inst, err
+	return s, setup, err
+}
+
+var (
+	bindOnce sync.Once
+	bindLib  string
+	bindErr  error
+)
+
+// LoopbackBind builds deploy/loopback-bind once per test binary and returns the library's path.
+func LoopbackBind() (string, error) {
+	bindOnce.Do(func() {
+		cc, err := exec.LookPath("cc")
+		if err != nil {
+			bindErr = fmt.Errorf("no C compiler to build loopback-bind (apt-get install gcc): %w", err)
+			return
+		}
+		dir, err := newDir("loopback-bind")
+		if err != nil {
+			bindErr = err
+			return
+		}
+		sharedMu.Lock()
+		sharedDirs = append(sharedDirs, dir)
+		sharedMu.Unlock()
+		src := filepath.Join(dir, "loopback-bind.c")
+		if bindErr = os.WriteFile(src, deploy.LoopbackBindC, 0o600); bindErr != nil {
+			return
+		}
+		lib := filepath.Join(dir, "loopback-bind.so")
+		if out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-Wall", "-o", lib, src).CombinedOutput(); err != nil {
+			bindErr = fmt.Errorf("build loopback-bind: %w\n%s", err, out)
+			return
+		}
+		bindLib = lib
+	})
+	return bindLib, bindErr
 }

@@ -20,9 +20,9 @@ import (
 const redisInstall = "apt-get install redis-server"
 
 var (
-	redisOnce sync.Once
-	redisAddr string
-	redisErr  error
+	redisOnce   sync.Once
+	redisShared *RedisServer
+	redisErr    error
 )
 
 // Redis returns the address of the redis-server shared by the tests of this binary. Tests sharing it must keep
@@ -31,19 +31,17 @@ func Redis(t testing.TB) string {
 	t.Helper()
 	program := findProgram(t, redisInstall, "redis-server")
 	redisOnce.Do(func() {
-		var r *RedisServer
-		r, redisErr = newRedis(program, false)
+		redisShared, redisErr = newRedis(program, false)
 		if redisErr == nil {
-			redisAddr = r.Addr
 			sharedMu.Lock()
-			shared = append(shared, r.svc)
+			shared = append(shared, redisShared.svc)
 			sharedMu.Unlock()
 		}
 	})
 	if redisErr != nil {
 		t.Fatalf("start redis-server: %v", redisErr)
 	}
-	return redisAddr
+	return redisShared.Addr
 }
 
 // FreshRedis starts a redis-server for the calling test alone and stops it when the test ends.
@@ -125,7 +123,7 @@ func (r *RedisServer) stop() {
 
 // relaunch starts the process again in the same folder with the same arguments; r.mu is held.
 func (r *RedisServer) relaunch() error {
-	svc, err := launchIn("redis", r.svc.dir, r.program, r.argv)
+	svc, err := launchIn("redis", r.svc.dir, append([]string{r.program}, r.argv...), nil)
 	if err != nil {
 		return err
 	}
@@ -148,18 +146,10 @@ func newRedis(program string, asInstalled bool) (*RedisServer, error) {
 		}
 		r = &RedisServer{Addr: "127.0.0.1:" + strconv.Itoa(port), program: program}
 		svc, err := launch("redis", program, func(dir string) ([]string, error) {
+			var err error
 			r.Dir = filepath.Join(dir, "data")
-			if err := os.Mkdir(r.Dir, 0o700); err != nil {
-				return nil, err
-			}
-			conf, password, err := redisConf(deploy.RedisConf, port, r.Dir, asInstalled)
-			if err != nil {
-				return nil, err
-			}
-			r.Password = password
-			path := filepath.Join(dir, "redis.conf")
-			r.argv = []string{path}
-			return r.argv, os.WriteFile(path, []byte(conf), 0o600)
+			r.argv, r.Password, err = prepareRedis(dir, port, asInstalled)
+			return r.argv, err
 		})
 		if err != nil {
 			return nil, err
@@ -172,6 +162,26 @@ func newRedis(program string, asInstalled bool) (*RedisServer, error) {
 		return svc, nil
 	})
 	return r, err
+}
+
+// PrepareRedis writes in dir deploy/redis/redis.conf as the harness runs it (on port, its data in dir/data, no
+// password, SHUTDOWN enabled) and returns the arguments of redis-server that start it.
+func PrepareRedis(dir string, port int) ([]string, error) {
+	argv, _, err := prepareRedis(dir, port, false)
+	return argv, err
+}
+
+func prepareRedis(dir string, port int, asInstalled bool) (argv []string, password string, err error) {
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		return nil, "", err
+	}
+	conf, password, err := redisConf(deploy.RedisConf, port, data, asInstalled)
+	if err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(dir, "redis.conf")
+	return []string{path}, password, os.WriteFile(path, []byte(conf), 0o600)
 }
 
 // redisConf rewrites a redis.conf for a test: its port and dir replaced; when asInstalled, its password

@@ -1,6 +1,7 @@
 // Package testsvc starts the real services tests need — redis-server and Orthanc — on free loopback ports with
-// temporary storage, and stops them afterwards. A test that calls Redis or Orthanc is skipped, with a message
-// naming the missing program, when that program is not installed.
+// temporary storage, and stops them afterwards. They run the production configuration of deploy/ (Orthanc with
+// loopback-bind preloaded), with only ports, folders and passwords replaced. A test that calls Redis or Orthanc
+// is skipped, with a message naming the missing program, when that program is not installed.
 //
 // Shared instances (Redis, Orthanc) start once per test binary on first use; FreshRedis and FreshOrthanc start
 // one for the calling test alone and stop it when the test ends. Child processes die with the test binary
@@ -68,9 +69,10 @@ func (s *service) logTail() string {
 }
 
 var (
-	sharedMu sync.Mutex
-	shared   []*service
-	sweep    sync.Once
+	sharedMu   sync.Mutex
+	shared     []*service
+	sharedDirs []string // folders of the binary's life that are not a service's (the loopback-bind build)
+	sweep      sync.Once
 )
 
 // Run runs the tests of m, then stops the shared services and removes their folders. Use it from TestMain.
@@ -90,7 +92,10 @@ func StopShared() {
 		go func() { defer wg.Done(); s.stop() }()
 	}
 	wg.Wait()
-	shared = nil
+	for _, d := range sharedDirs {
+		os.RemoveAll(d)
+	}
+	shared, sharedDirs = nil, nil
 }
 
 // newDir makes a temporary folder for one service, after removing those of test binaries that no longer run.
@@ -147,25 +152,26 @@ func launch(name, program string, args func(dir string) ([]string, error)) (*ser
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s, err := launchIn(name, dir, program, argv)
+	s, err := launchIn(name, dir, append([]string{program}, argv...), nil)
 	if err != nil {
 		os.RemoveAll(dir)
 	}
 	return s, err
 }
 
-// launchIn starts program with argv in dir (again, for a restart), appending to <dir>/<name>.log.
-func launchIn(name, dir, program string, argv []string) (*service, error) {
+// launchIn starts argv (a program and its arguments) in dir, again for a restart, appending to <dir>/<name>.log;
+// env nil is this process's environment.
+func launchIn(name, dir string, argv, env []string) (*service, error) {
 	log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
-	cmd := exec.Command(program, argv...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = dir, log, log, env
 	s := &service{name: name, cmd: cmd, dir: dir, done: make(chan struct{})}
 	if err := start(cmd); err != nil {
-		return nil, fmt.Errorf("start %s: %w", program, err)
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	go func() { s.err = cmd.Wait(); close(s.done) }()
 	return s, nil

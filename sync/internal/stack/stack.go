@@ -1,8 +1,9 @@
 // Package stack runs, for the sync tests, the whole server side as separate processes on loopback: a
-// redis-server, an Orthanc (with its DICOMweb plugin) and the real neuronova-server binary built
-// from this tree, started with --demo. Unlike internal/testsvc, each process can be killed with SIGKILL and
-// started again on the same port with the same storage, which the fault tests need. Everything lives in one
-// temporary folder removed by Close; children get SIGKILL when the test binary dies.
+// redis-server and an Orthanc with the production configuration of deploy/ (as internal/testsvc runs it) and
+// the real neuronova-server binary built from this tree, started with --demo. Unlike internal/testsvc, each
+// process can be killed with SIGKILL and started again on the same port with the same storage, which the
+// fault tests need. Everything lives in one temporary folder removed by Close; children get SIGKILL when the
+// test binary dies.
 package stack
 
 import (
@@ -206,8 +207,13 @@ func Start(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Redis and Orthanc run the production configuration (deploy/), as internal/testsvc runs it.
+	redisArgs, err := testsvc.PrepareRedis(dir, rport)
+	if err != nil {
+		return nil, err
+	}
 	s.Redis = &Proc{name: "redis", dir: dir, log: filepath.Join(dir, "redis.log"),
-		argv: []string{"redis-server", "--port", strconv.Itoa(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}}
+		argv: append([]string{"redis-server"}, redisArgs...)}
 	if err := s.Redis.Start(); err != nil {
 		return nil, err
 	}
@@ -215,28 +221,13 @@ func Start(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.OrthancURL, s.OrthancUser, s.OrthancPassw = "http://127.0.0.1:"+strconv.Itoa(oport), "neuronova", testsvc.RandomHex(12)
-	var plugins []string
-	// Not the GDCM plugin: with it loaded, Orthanc 1.10.1 (Debian, plugin 1.5) was seen to crash on
-	// POST /instances/{id}/modify {"Transcode": …} of JPEG Lossless and JPEG-LS instances, which the proxy's
-	// transcoding uses; Orthanc's own DCMTK transcoder serves them.
-	for _, p := range []string{"libOrthancDicomWeb.so"} {
-		if _, err := os.Stat(filepath.Join("/usr/share/orthanc/plugins", p)); err == nil {
-			plugins = append(plugins, filepath.Join("/usr/share/orthanc/plugins", p))
-		}
-	}
-	cfg, _ := json.Marshal(map[string]any{"Name": "neuronova-sync-test", "StorageDirectory": filepath.Join(dir, "orthanc-storage"),
-		"IndexDirectory": filepath.Join(dir, "orthanc-index"), "HttpPort": oport, "DicomServerEnabled": false, "RemoteAccessAllowed": false,
-		"AuthenticationEnabled": true, "RegisteredUsers": map[string]string{s.OrthancUser: s.OrthancPassw}, "Plugins": plugins,
-		"HttpThreadsCount": 50, "StableAge": 1, "SaveJobs": false, "DicomWeb": map[string]any{"Enable": true, "Root": "/dicom-web/"}})
-	if err := os.WriteFile(filepath.Join(dir, "orthanc.json"), cfg, 0o600); err != nil {
-		return nil, err
-	}
-	orthanc, err := exec.LookPath("Orthanc")
+	orthanc, err := testsvc.PrepareOrthanc(dir, oport)
 	if err != nil {
 		return nil, err
 	}
-	s.Orthanc = &Proc{name: "orthanc", dir: dir, log: filepath.Join(dir, "orthanc.log"), argv: []string{orthanc, filepath.Join(dir, "orthanc.json")}}
+	s.OrthancURL, s.OrthancUser, s.OrthancPassw = orthanc.URL, orthanc.User, orthanc.Password
+	s.Orthanc = &Proc{name: "orthanc", dir: dir, log: filepath.Join(dir, "orthanc.log"), argv: orthanc.Argv,
+		env: orthanc.Env}
 	if err := s.StartOrthanc(); err != nil {
 		return nil, err
 	}
