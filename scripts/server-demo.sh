@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts a private Orthanc and Redis on loopback ports, then `neuronova-server --demo` next to them, exactly as
-# the README's "Central server" section does by hand. Everything lives in a temporary folder (or $DIR) and
-# stops on Ctrl-C. The server prints one "demo account: ROLE login_id password" line per role.
+# Starts a private Orthanc and Redis with the production configuration of deploy/ (ports, folders and passwords
+# replaced), then `neuronova-server --demo` next to them. Orthanc, Redis and the server listen on 127.0.0.1
+# only; Orthanc's DICOM server is off. Everything lives in a temporary folder (or $DIR) and stops on Ctrl-C. The
+# server prints one "demo account: ROLE login_id password" line per role.
 #   scripts/server-demo.sh            # server on 127.0.0.1:8080, Orthanc on 8042, Redis on 6379
 #   PORT=18080 ORTHANC_PORT=18042 REDIS_PORT=16379 scripts/server-demo.sh
 set -euo pipefail
@@ -9,30 +10,38 @@ cd "$(dirname "$0")/.."
 export GOFLAGS=${GOFLAGS:--tags=libsqlite3}
 PORT=${PORT:-8080}
 ORTHANC_PORT=${ORTHANC_PORT:-8042}
-DICOM_PORT=${DICOM_PORT:-4242}
 REDIS_PORT=${REDIS_PORT:-6379}
 DIR=${DIR:-$(mktemp -d -t neuronova-server-XXXXXX)}
+BIND_LIB=$PWD/.deps/loopback-bind.so
 mkdir -p "$DIR"
 for p in Orthanc redis-server; do
 	command -v "$p" >/dev/null || { echo "$p is not installed: apt-get install orthanc orthanc-dicomweb orthanc-gdcm redis-server" >&2; exit 1; }
 done
+if ! [ -f "$BIND_LIB" ] || [ deploy/loopback-bind/loopback-bind.c -nt "$BIND_LIB" ]; then
+	echo "$BIND_LIB is missing or older than its source: run scripts/setup.sh" >&2
+	exit 1
+fi
+secret() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+ORTHANC_PASSWORD=${ORTHANC_PASSWORD:-$(secret)}
+REDIS_PASSWORD=${REDIS_PASSWORD:-$(secret)}
 
-# Orthanc: loopback only (remote access off), authentication on; only the server knows the password.
-ORTHANC_PASSWORD=${ORTHANC_PASSWORD:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-cat >"$DIR/orthanc.json" <<JSON
-{
-  "Name": "NeuroNova PACS",
-  "HttpPort": $ORTHANC_PORT,
-  "DicomPort": $DICOM_PORT,
-  "RemoteAccessAllowed": false,
-  "AuthenticationEnabled": true,
-  "RegisteredUsers": { "neuronova": "$ORTHANC_PASSWORD" },
-  "StorageDirectory": "$DIR/orthanc-storage",
-  "IndexDirectory": "$DIR/orthanc-index",
-  "Plugins": [ "/usr/share/orthanc/plugins" ],
-  "GDCM": { "Enable": true, "RestrictTransferSyntaxes": [ "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93" ] }
-}
-JSON
+# Orthanc: deploy/orthanc/orthanc.json with this demo's port, folders and password.
+sed -e "s|\"HttpPort\": 8042,|\"HttpPort\": $ORTHANC_PORT,|" \
+	-e "s|\"Host\": \"127.0.0.1:8042\",|\"Host\": \"127.0.0.1:$ORTHANC_PORT\",|" \
+	-e "s|\"StorageDirectory\": \"/var/lib/orthanc/db\",|\"StorageDirectory\": \"$DIR/orthanc-storage\",|" \
+	-e "s|\"IndexDirectory\": \"/var/lib/orthanc/db\",|\"IndexDirectory\": \"$DIR/orthanc-index\",|" \
+	-e "s|\"CHANGE-THIS-PASSWORD\"|\"$ORTHANC_PASSWORD\"|" deploy/orthanc/orthanc.json >"$DIR/orthanc.json"
+# Redis: deploy/redis/redis.conf with this demo's port, folder and password.
+sed -e "s|^port 6379$|port $REDIS_PORT|" -e "s|^dir /var/lib/redis$|dir $DIR|" \
+	-e "s|^requirepass CHANGE-THIS-PASSWORD$|requirepass $REDIS_PASSWORD|" deploy/redis/redis.conf >"$DIR/redis.conf"
+chmod 600 "$DIR/orthanc.json" "$DIR/redis.conf"
+for f in "$DIR/orthanc.json" "$DIR/redis.conf"; do
+	if grep -v '^#' "$f" | grep -q 'CHANGE-THIS-PASSWORD\|/var/lib/'; then
+		echo "$f still holds a production value: deploy/ changed, update this script" >&2
+		exit 1
+	fi
+done
+
 pids=()
 cleanup() {
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -40,9 +49,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-Orthanc "$DIR/orthanc.json" >"$DIR/orthanc.log" 2>&1 &
+LD_PRELOAD=$BIND_LIB Orthanc "$DIR/orthanc.json" >"$DIR/orthanc.log" 2>&1 &
 pids+=($!)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" >"$DIR/redis.log" 2>&1 &
+redis-server "$DIR/redis.conf" >"$DIR/redis.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
 	if curl -sf -u "neuronova:$ORTHANC_PASSWORD" "http://127.0.0.1:$ORTHANC_PORT/system" >/dev/null &&
@@ -53,10 +62,10 @@ for _ in $(seq 100); do
 done
 
 go build -o "$DIR/neuronova-server" ./cmd/neuronova-server
-echo "Orthanc on 127.0.0.1:$ORTHANC_PORT, Redis on 127.0.0.1:$REDIS_PORT, files in $DIR; starting the server (Ctrl-C stops all three)"
+echo "Orthanc on 127.0.0.1:$ORTHANC_PORT (DICOM off), Redis on 127.0.0.1:$REDIS_PORT, files in $DIR; starting the server (Ctrl-C stops all three)"
 NEURONOVA_ADDR=127.0.0.1:$PORT NEURONOVA_DB=$DIR/neuronova-server.db \
 	ORTHANC_URL=http://127.0.0.1:$ORTHANC_PORT ORTHANC_USER=neuronova ORTHANC_PASSWORD=$ORTHANC_PASSWORD \
-	REDIS_ADDR=127.0.0.1:$REDIS_PORT \
+	REDIS_ADDR=127.0.0.1:$REDIS_PORT REDIS_PASSWORD=$REDIS_PASSWORD \
 	"$DIR/neuronova-server" --demo "$@" 2>"$DIR/server.log" &
 server=$!
 pids+=("$server")

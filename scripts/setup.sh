@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what NeuroNova needs to build, run and test it, and only what is missing: Debian packages, the
-# en_US.UTF-8 locale and the ONNX Runtime library. Run as root (or with sudo available). Idempotent: when
+# en_US.UTF-8 locale, the ONNX Runtime library and the loopback-bind library. Run as root (or with sudo available). Idempotent: when
 # everything is there it returns in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +75,16 @@ if ! [ -f "$ORT_LIB" ] || ! echo "$ORT_SHA256  $ORT_LIB" | sha256sum -c --status
     { say "the ONNX Runtime library from npm does not have the expected sha256"; exit 1; }
   mkdir -p "$ORT_DIR"
   mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$ORT_LIB"
+fi
+
+# loopback-bind keeps Orthanc 1.10 on loopback (deploy/loopback-bind); scripts/server-demo.sh preloads it. The test
+# harness builds its own copy; a production host installs it as the README says.
+BIND_SRC=deploy/loopback-bind/loopback-bind.c
+BIND_LIB=.deps/loopback-bind.so
+if ! [ -f "$BIND_LIB" ] || [ "$BIND_SRC" -nt "$BIND_LIB" ]; then
+  say "building $BIND_LIB"
+  mkdir -p .deps
+  cc -shared -fPIC -O2 -Wall -o "$BIND_LIB" "$BIND_SRC"
 fi
 
 if ! command -v go >/dev/null; then
