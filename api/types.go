@@ -329,6 +329,15 @@ type AIResult struct {
 	ReviewComment string          `json:"review_comment,omitempty"`
 	ReviewedBy    *int64          `json:"reviewed_by,omitempty"`
 	ReviewedAt    *time.Time      `json:"reviewed_at,omitempty"`
+	// A withdrawn result (a bad upload an administrator took back) is kept but no longer listed or synced.
+	WithdrawnAt    *time.Time `json:"withdrawn_at,omitempty"`
+	WithdrawnBy    *int64     `json:"withdrawn_by,omitempty"`
+	WithdrawReason string     `json:"withdraw_reason,omitempty"`
+}
+
+// WithdrawRequest is the body of POST /api/ai/results/{id}/withdraw/.
+type WithdrawRequest struct {
+	Reason string `json:"reason"`
 }
 
 // ReviewRequest is the body of POST /api/ai/results/{id}/review/.
@@ -351,7 +360,7 @@ type Change struct {
 	Seq      int64           `json:"seq"`
 	Kind     string          `json:"kind"`
 	ObjectID string          `json:"object_id"`
-	Op       string          `json:"op"` // created or updated
+	Op       string          `json:"op"` // created, updated or withdrawn
 	At       time.Time       `json:"at"`
 	Data     json.RawMessage `json:"data"`
 }

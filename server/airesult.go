@@ -79,8 +79,8 @@ func ApplyReview(r *AIResult, req api.ReviewRequest, reviewer Principal, now tim
 	if req.Status != api.ReviewApproved && req.Status != api.ReviewRejected {
 		return Errorf(api.CodeInvalid, "review_status %q must be approved or rejected", req.Status)
 	}
-	if len(req.Comment) > 2000 {
-		return Errorf(api.CodeInvalid, "review_comment must be at most 2000 characters")
+	if err := ValidateMultilineText("review_comment", req.Comment, 0, 2000); err != nil {
+		return err
 	}
 	if r.ReviewStatus != api.ReviewPending {
 		return Errorf(api.CodeConflict, "AI result %s was already %s", r.ID, r.ReviewStatus)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"time"
@@ -206,8 +205,8 @@ func ApplyOrderAction(o *Order, act OrderAction, actor Actor, in OrderInput, now
 		next.Status, next.ConfirmedAt = api.OrderConfirmed, &now
 		h.Action = "CONFIRMED"
 	case ActCancel:
-		if in.Reason == "" || len(in.Reason) > 500 {
-			return h, Errorf(api.CodeInvalid, "cancel needs a reason of 1 to 500 characters")
+		if err := ValidateMultilineText("reason", in.Reason, 1, 500); err != nil {
+			return h, err
 		}
 		switch {
 		case isDoctor:
@@ -298,24 +297,3 @@ func validatePriority(p string) error {
 }
 
 // validateObject checks that raw, when present, is one JSON object.
-func validateObject(field string, raw json.RawMessage) error {
-	if raw == nil {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return Errorf(api.CodeInvalid, "%s must be a JSON object", field)
-	}
-	return nil
-}
-
-func compactJSON(raw json.RawMessage) json.RawMessage {
-	if raw == nil {
-		return nil
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return raw
-	}
-	return b.Bytes()
-}

@@ -55,15 +55,17 @@ func ApplyPatientUpdate(p *Patient, upd api.UpdatePatientRequest, now time.Time)
 }
 
 func validatePatient(p *Patient) error {
+	if err := ValidateText("name", p.Name, 1, 100); err != nil {
+		return err
+	}
+	if err := ValidateMultilineText("address", p.Address, 0, 300); err != nil {
+		return err
+	}
 	switch {
-	case p.Name == "" || len(p.Name) > 100:
-		return Errorf(api.CodeInvalid, "name must be 1 to 100 characters")
 	case p.Phone != "" && !phonePattern.MatchString(p.Phone):
 		return Errorf(api.CodeInvalid, "phone %q must look like 010-1234-5678", p.Phone)
 	case p.Email != "" && !validEmail(p.Email):
 		return Errorf(api.CodeInvalid, "email %q is not an e-mail address", p.Email)
-	case len(p.Address) > 300:
-		return Errorf(api.CodeInvalid, "address must be at most 300 characters")
 	case !slices.Contains(patientStatuses, p.Status):
 		return Errorf(api.CodeInvalid, "status %q must be one of %v", p.Status, patientStatuses)
 	case !slices.Contains(patientSeverities, p.Severity):

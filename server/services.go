@@ -7,30 +7,13 @@ import (
 	"github.com/neuronova/neuronova/api"
 )
 
-// Gate answers, for each request, whether its access token is still valid and whether its caller has
-// requests left. server/redis implements it with one round trip to Redis. When Redis cannot be reached it
-// returns an error (CodeUnavailable): requests are refused, never waved through.
+// Gate holds the per-caller token buckets of the rate limit. server/redis implements it in one round trip. When
+// Redis cannot be reached it returns an error (CodeUnavailable): requests are refused, never waved through.
+// Whether a token is still valid is the store's to say (Store.CheckAccess), not the gate's: a Redis restart
+// must not bring a revoked token back.
 type Gate interface {
-	// Admit checks that the token (jti, issued at issuedAt to userID) has not been revoked and, when limit is
-	// true, takes one request from the bucket of key. RetryAfter > 0 means the bucket is empty.
-	Admit(ctx context.Context, key, jti string, userID int64, issuedAt time.Time, limit bool) (Admission, error)
-	// RevokeAccessToken revokes one access token until it expires.
-	RevokeAccessToken(ctx context.Context, jti string, expires time.Time) error
-	// RevokeUserTokens revokes every access token of userID issued at or before at (to the millisecond).
-	RevokeUserTokens(ctx context.Context, userID int64, at time.Time) error
-}
-
-// Admission is the answer of Gate.Admit.
-type Admission struct {
-	Revoked    bool
-	RetryAfter time.Duration // > 0: rate-limited
-}
-
-// LoginCounter counts failed logins per login ID.
-type LoginCounter interface {
-	AddFailure(ctx context.Context, loginID string) (failures int, err error)
-	Failures(ctx context.Context, loginID string) (int, error)
-	Reset(ctx context.Context, loginID string) error
+	// Admit takes one request from the bucket of key; a positive wait means the bucket is empty.
+	Admit(ctx context.Context, key string) (wait time.Duration, err error)
 }
 
 // Cache keeps small values for a while (Orthanc study metadata, resource-to-patient lookups).
@@ -50,8 +33,13 @@ type Bus interface {
 // JobQueue is the queue of AI jobs run by GPU workstations and `neuronova worker` for clients without a GPU.
 // A claim holds a lease; a job whose lease is not completed or failed within the visibility timeout is
 // delivered again, and after the maximum number of deliveries it moves to the dead letters.
+//
+// The database keeps each job (Store.CreateJob) until it ends; the queue delivers it. Reconcile, run at start
+// and then periodically, queues again what the queue lost (a Redis that restarted without its data) and
+// returns what it finished, for the database to record.
 type JobQueue interface {
-	Submit(ctx context.Context, j *api.Job) error // sets ID, Status, SubmittedAt
+	Submit(ctx context.Context, j *api.Job) error // queues j as made by NewJob and stored
+	Reconcile(ctx context.Context, unfinished []*api.Job) (finished []*api.Job, requeued int, err error)
 	// Claim returns the next job for one of models, waiting up to wait; nil when there is none.
 	Claim(ctx context.Context, models []string, worker int64, wait time.Duration) (*api.Job, error)
 	// Holds checks that worker holds lease on job id and returns the job.

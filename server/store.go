@@ -23,13 +23,32 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
 	UserByLoginID(ctx context.Context, loginID string) (*User, error)
 	ListUsers(ctx context.Context, role api.Role) ([]*User, error) // role "" lists all
-	// UpdateUser runs fn on the user inside a transaction and stores what fn left, unless fn fails.
+	// UpdateUser runs fn on the user inside a transaction and stores what fn left, unless fn fails. Moving
+	// TokensValidAfter forward also revokes the sessions begun before it; unlocking forgets the failed logins.
 	UpdateUser(ctx context.Context, id int64, fn func(*User) error) (*User, error)
+
+	// CheckAccess fails with CodeUnauthorized, saying why, when the access token of p may no longer be used: its
+	// account is deactivated or locked, the account's tokens were revoked after p was issued (password change,
+	// deactivation, lockout), p's session was revoked, or p itself was (logout).
+	CheckAccess(ctx context.Context, p Principal) error
+	// RevokeAccessToken revokes one access token of userID until it expires.
+	RevokeAccessToken(ctx context.Context, jti string, userID int64, expires time.Time) error
+	// RevokeSession revokes a session (a refresh-token family) of userID, with the access tokens issued in it.
+	RevokeSession(ctx context.Context, family string, userID int64, now time.Time) error
+
+	// LoginFailures returns the failed logins counted for a login ID (known or not) and whether it is locked.
+	LoginFailures(ctx context.Context, loginID string) (failures int, locked bool, err error)
+	// AddLoginFailure counts a failed login. The count restarts when the first failure counted is older than
+	// window; at MaxLoginFailures the login ID locks, and so does its account if it has one, revoking its tokens.
+	AddLoginFailure(ctx context.Context, loginID string, now time.Time, window time.Duration) (failures int, locked bool, err error)
+	// StartSession records a successful login of userID: its last login time, its failed logins forgotten, and
+	// the first refresh token of a new session.
+	StartSession(ctx context.Context, userID int64, t RefreshToken, now time.Time) (*User, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// UseRefreshToken marks the token with hash used and stores next in its family, atomically. A token that
-	// was used or revoked before revokes its whole family and fails with CodeUnauthorized, as does an expired
-	// or unknown one.
+	// was used or revoked before, or whose account is deactivated or locked, revokes its whole family and fails
+	// with CodeUnauthorized, as does an expired or unknown one.
 	UseRefreshToken(ctx context.Context, hash string, next RefreshToken, now time.Time) (*RefreshToken, error)
 	// RevokeRefreshToken revokes the family of the token with hash, which must belong to userID.
 	RevokeRefreshToken(ctx context.Context, hash string, userID int64, now time.Time) error
@@ -59,6 +78,16 @@ type Store interface {
 	AIResult(ctx context.Context, id string) (*AIResult, error)
 	ListAIResults(ctx context.Context, scope Scope, f AIResultFilter) ([]*AIResult, error)
 	UpdateAIResult(ctx context.Context, id string, fn func(*AIResult) error) (*AIResult, error)
+	// WithdrawAIResult marks a result withdrawn: it leaves the lists and the change feed's copies of it are
+	// replaced by a withdrawal notice. The result itself stays stored.
+	WithdrawAIResult(ctx context.Context, id string, by int64, reason string, now time.Time) (*AIResult, error)
+
+	// CreateJob stores a job made by NewJob; CreateAIResult of a result with its JobID marks it done.
+	CreateJob(ctx context.Context, j *api.Job) error
+	Job(ctx context.Context, id string) (*api.Job, error)
+	UnfinishedJobs(ctx context.Context, limit int) ([]*api.Job, error)
+	// FinishJob records the end of a job: status done or failed.
+	FinishJob(ctx context.Context, j *api.Job, at time.Time) error
 
 	// Changes returns up to limit changes after cursor that scope sees, oldest first, and whether more follow.
 	Changes(ctx context.Context, scope Scope, cursor int64, limit int) ([]Change, bool, error)

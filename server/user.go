@@ -24,6 +24,8 @@ type User struct {
 	api.User
 	PasswordHash string
 	LockedAt     *time.Time
+	// TokensValidAfter: access tokens issued at or before it (to the millisecond) are refused.
+	TokensValidAfter time.Time
 }
 
 // Principal is the authenticated caller of one request, taken from a verified access token.
@@ -34,6 +36,7 @@ type Principal struct {
 	Role               api.Role
 	MustChangePassword bool
 	TokenID            string // the access token's jti
+	SessionID          string // the refresh-token family the token was issued in
 	IssuedAt           time.Time
 	ExpiresAt          time.Time
 	ClientAddr         string
@@ -73,8 +76,8 @@ func ValidateNewUser(creator Principal, req api.CreateUserRequest) error {
 	if _, err := api.ParseRole(string(req.Role)); err != nil {
 		return Errorf(api.CodeInvalid, "%v", err)
 	}
-	if req.Name == "" || len(req.Name) > 100 {
-		return Errorf(api.CodeInvalid, "name must be 1 to 100 characters")
+	if err := ValidateText("name", req.Name, 1, 100); err != nil {
+		return err
 	}
 	if req.Role == api.RoleSystemManager && creator.Role != api.RoleSystemManager {
 		return Errorf(api.CodeForbidden, "only a SYSTEMMANAGER may create a SYSTEMMANAGER account")
@@ -114,3 +117,25 @@ func (t RefreshToken) String() string {
 
 // MaxLoginFailures is the number of failed logins after which an account locks (the seed's 5).
 const MaxLoginFailures = 5
+
+// LoginFailureWindow is how long failed logins count towards the lockout; a lock itself lasts until an
+// administrator unlocks the account.
+const LoginFailureWindow = 24 * time.Hour
+
+// AccessRefusal is the refusal of an access token given what the store found: its account active and locked,
+// and whether the account's tokens, the token's session or the token itself were revoked. Nil: it may be used.
+func AccessRefusal(active, locked, userRevoked, sessionRevoked, tokenRevoked bool) error {
+	switch {
+	case !active:
+		return Errorf(api.CodeUnauthorized, "account is deactivated")
+	case locked:
+		return Errorf(api.CodeUnauthorized, "account is locked; an administrator must unlock it")
+	case userRevoked:
+		return Errorf(api.CodeUnauthorized, "access token was revoked (password change, deactivation or lockout); log in again")
+	case sessionRevoked:
+		return Errorf(api.CodeUnauthorized, "the session of this access token was ended (logout or a reused refresh token); log in again")
+	case tokenRevoked:
+		return Errorf(api.CodeUnauthorized, "access token was revoked (logout); log in again")
+	}
+	return nil
+}

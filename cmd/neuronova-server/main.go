@@ -1,6 +1,6 @@
 // Command neuronova-server is NeuroNova's central server: the single authenticated door to patients, orders,
-// AI results, audit and the hospital's Orthanc, with Redis for rate limits, revocation, caching,
-// notifications and the AI job queue. Configuration comes from flags and the environment (flags win).
+// AI results, audit and the hospital's Orthanc, with Redis for rate limits, caching, notifications and the
+// delivery of the AI job queue (what guards access, and the jobs themselves, are kept in the database). Configuration comes from flags and the environment (flags win).
 //
 //	neuronova-server [--demo] [--addr 127.0.0.1:8080] [--db neuronova-server.db] …
 package main
@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -36,6 +37,7 @@ import (
 // config is the server's configuration.
 type config struct {
 	Addr             string
+	PublicURL        string
 	DB               string
 	OrthancURL       string
 	OrthancUser      string
@@ -94,6 +96,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return n
 	}
 	fs.StringVar(&c.Addr, "addr", env("NEURONOVA_ADDR", "127.0.0.1:8080"), "listen address (NEURONOVA_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", env("NEURONOVA_PUBLIC_URL", ""), "URL clients reach the server on, for DICOMweb retrieve URLs (NEURONOVA_PUBLIC_URL; default http://ADDR)")
 	fs.StringVar(&c.DB, "db", env("NEURONOVA_DB", "neuronova-server.db"), "SQLite database file (NEURONOVA_DB)")
 	fs.StringVar(&c.OrthancURL, "orthanc-url", env("ORTHANC_URL", "http://127.0.0.1:8042"), "Orthanc base URL (ORTHANC_URL)")
 	fs.StringVar(&c.OrthancUser, "orthanc-user", env("ORTHANC_USER", ""), "Orthanc user (ORTHANC_USER)")
@@ -134,6 +137,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("rate %v and burst %d must be positive", c.Rate, c.Burst)
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return c, fmt.Errorf("public-url %q must be http(s)://host[:port][/path]", c.PublicURL)
 	}
 	return c, nil
 }
@@ -215,12 +224,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		}
 	}
 
-	srv, err := httpapi.New(httpapi.Deps{Store: store, Gate: rdb, Logins: rdb, Cache: rdb, Bus: rdb, Jobs: jobs, Orthanc: pacs,
+	srv, err := httpapi.New(httpapi.Deps{Store: store, Gate: rdb, Cache: rdb, Bus: rdb, Jobs: jobs, Orthanc: pacs,
 		Issuer: issuer, Passwords: passwords, Ready: map[string]func(context.Context) error{
 			"database": store.Ping,
 			"redis":    rdb.Ping,
 			"orthanc":  func(ctx context.Context) error { _, err := pacs.System(ctx); return err },
-		}}, httpapi.Config{RefreshTTL: cfg.RefreshTTL, MaxUploadBytes: cfg.MaxUploadBytes, Logger: log})
+		}}, httpapi.Config{RefreshTTL: cfg.RefreshTTL, MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -74,24 +74,29 @@ func (i *Issuer) SetClock(now func() time.Time) {
 type claims struct {
 	jwt.RegisteredClaims
 	IssuedAtMillis     int64    `json:"iat_ms"` // revocation compares at millisecond precision
+	SessionID          string   `json:"sid"`    // the refresh-token family: ending the session revokes the token
 	LoginID            string   `json:"lid"`
 	Name               string   `json:"name"`
 	Role               api.Role `json:"role"`
 	MustChangePassword bool     `json:"mcp,omitempty"`
 }
 
-// IssueAccess signs an access token for u and returns it with its expiry and jti.
-func (i *Issuer) IssueAccess(u *server.User) (token string, p server.Principal, err error) {
+// IssueAccess signs an access token for u in session (its refresh-token family) and returns it with its
+// expiry and jti.
+func (i *Issuer) IssueAccess(u *server.User, session string) (token string, p server.Principal, err error) {
+	if session == "" {
+		return "", p, errors.New("an access token needs the session it belongs to")
+	}
 	now := i.now().Truncate(time.Millisecond)
-	p = server.Principal{UserID: u.ID, LoginID: u.LoginID, Name: u.Name, Role: u.Role,
-		MustChangePassword: u.MustChangePassword, TokenID: RandomHex(16), IssuedAt: now, ExpiresAt: now.Add(i.accessTTL)}
+	p = server.Principal{UserID: u.ID, LoginID: u.LoginID, Name: u.Name, Role: u.Role, MustChangePassword: u.MustChangePassword,
+		TokenID: RandomHex(16), SessionID: session, IssuedAt: now, ExpiresAt: now.Add(i.accessTTL)}
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: issuer, Audience: jwt.ClaimStrings{audience}, Subject: strconv.FormatInt(u.ID, 10), ID: p.TokenID,
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(p.ExpiresAt),
 		},
-		IssuedAtMillis: now.UnixMilli(),
-		LoginID:        u.LoginID, Name: u.Name, Role: u.Role, MustChangePassword: u.MustChangePassword,
+		IssuedAtMillis: now.UnixMilli(), SessionID: session,
+		LoginID: u.LoginID, Name: u.Name, Role: u.Role, MustChangePassword: u.MustChangePassword,
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(i.secret)
 	return token, p, err
@@ -143,14 +148,14 @@ func (i *Issuer) verify(token string, now func() time.Time) (server.Principal, c
 		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token is invalid: %v", err)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
-	if err != nil || id <= 0 || c.ID == "" || c.IssuedAtMillis <= 0 {
-		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token lacks a subject, jti or issue time")
+	if err != nil || id <= 0 || c.ID == "" || c.SessionID == "" || c.IssuedAtMillis <= 0 {
+		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token lacks a subject, jti, session or issue time")
 	}
 	if _, err := api.ParseRole(string(c.Role)); err != nil {
 		return server.Principal{}, c, server.Errorf(api.CodeUnauthorized, "access token names an unknown role")
 	}
 	return server.Principal{UserID: id, LoginID: c.LoginID, Name: c.Name, Role: c.Role, MustChangePassword: c.MustChangePassword,
-		TokenID: c.ID, IssuedAt: time.UnixMilli(c.IssuedAtMillis), ExpiresAt: c.ExpiresAt.Time}, c, nil
+		TokenID: c.ID, SessionID: c.SessionID, IssuedAt: time.UnixMilli(c.IssuedAtMillis), ExpiresAt: c.ExpiresAt.Time}, c, nil
 }
 
 // NewRefreshToken returns a new opaque refresh token and the hash to store.

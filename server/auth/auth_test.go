@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/auth"
@@ -21,7 +23,7 @@ func TestVerifyRemembersOnlyWhatVerified(t *testing.T) {
 	now := time.Now()
 	iss.SetClock(func() time.Time { return now })
 	u := &server.User{User: api.User{ID: 42, LoginID: "doctor1", Name: "Dr One", Role: api.RoleDoctor}}
-	tok, want, err := iss.IssueAccess(u)
+	tok, want, err := iss.IssueAccess(u, "session-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +73,13 @@ func BenchmarkVerify(b *testing.B) {
 	u := &server.User{User: api.User{ID: 42, LoginID: "doctor1", Name: "Dr One", Role: api.RoleDoctor}}
 	b.Run("issue-and-first", func(b *testing.B) {
 		for b.Loop() {
-			tok, _, _ := iss.IssueAccess(u)
+			tok, _, _ := iss.IssueAccess(u, "session-1")
 			if _, err := iss.Verify(tok); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	tok, _, _ := iss.IssueAccess(u)
+	tok, _, _ := iss.IssueAccess(u, "session-1")
 	b.Run("again", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := iss.Verify(tok); err != nil {
@@ -85,4 +87,34 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTokenWithoutSessionIsRefused: an access token must name its session, which logout and a reused refresh
+// token end; one without it (as tokens were before sessions were checked) is refused.
+func TestTokenWithoutSessionIsRefused(t *testing.T) {
+	secret := []byte(strings.Repeat("k", auth.MinSecretBytes))
+	iss, err := auth.NewIssuer(secret, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &server.User{User: api.User{ID: 7, LoginID: "nurse1", Role: api.RoleNurse}}
+	if _, _, err := iss.IssueAccess(u, ""); err == nil {
+		t.Fatal("issued a token without a session")
+	}
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "neuronova-server", "aud": "neuronova-api", "sub": "7",
+		"jti": "j", "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(), "iat_ms": now.UnixMilli(), "role": "NURSE"}).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.Verify(tok); !server.IsCode(err, api.CodeUnauthorized) {
+		t.Fatalf("a token without a session verified: %v", err)
+	}
+	tok, p, err := iss.IssueAccess(u, "sess")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := iss.Verify(tok); err != nil || got.SessionID != "sess" || p.SessionID != "sess" {
+		t.Fatalf("verify: %+v %v", got, err)
+	}
 }

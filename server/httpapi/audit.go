@@ -167,7 +167,7 @@ func (c *call) auditRecord(status int) server.AuditRecord {
 	}
 	rec := server.AuditRecord{At: time.Now().UTC(), Action: action, ObjectType: c.objectType, ObjectID: c.objectID,
 		PatientID: c.patientID, Outcome: outcome, Status: status, ClientAddr: c.p.ClientAddr, Method: c.r.Method,
-		Path: c.r.URL.Path, Detail: c.detail, Source: "server"}
+		Path: auditPath(c.r), Detail: c.detail, Source: "server"}
 	if c.p.UserID != 0 {
 		id := c.p.UserID
 		rec.UserID, rec.LoginID, rec.Role = &id, c.p.LoginID, c.p.Role
@@ -175,4 +175,19 @@ func (c *call) auditRecord(status int) server.AuditRecord {
 		rec.LoginID = c.loginID
 	}
 	return rec
+}
+
+// maxAuditPath bounds the path recorded: an attacker's URL may be a megabyte long.
+const maxAuditPath = 4096
+
+// auditPath is the request's path with its query string, as the client sent them (bounded).
+func auditPath(r *http.Request) string {
+	p := r.URL.Path
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		p += "?" + r.URL.RawQuery
+	}
+	if len(p) > maxAuditPath {
+		p = p[:maxAuditPath] + "…(cut)"
+	}
+	return p
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/neuronova/neuronova/server/auth"
 )
 
-// login checks a password, counts failures in Redis and locks the account at the fifth, and answers the seed's
-// codes: LOGIN_FAIL with the attempts left, LOGIN_LOCKED, INACTIVE_USER. Unknown login IDs are counted and
-// timed like known ones, so the answers do not tell which accounts exist.
+// login checks a password, counts failures and locks the login ID at the fifth, and answers the seed's codes:
+// LOGIN_FAIL with the attempts left, LOGIN_LOCKED, INACTIVE_USER. Unknown login IDs are counted, locked and
+// timed like known ones, in the database, so the answers do not tell which accounts exist, not even after a
+// Redis restart.
 func (s *Server) login(c *call) error {
 	c.auditAlways = true
 	var req api.LoginRequest
@@ -22,20 +23,8 @@ func (s *Server) login(c *call) error {
 	if req.LoginID == "" || req.Password == "" || len(req.LoginID) > 50 || len(req.Password) > 200 {
 		return errorf(api.CodeInvalid, "login_id and password are required (login_id at most 50, password at most 200 characters)")
 	}
-	locked := func(u *server.User) error {
-		c.action = "LOGIN_LOCKED"
-		if u != nil && !u.IsLocked {
-			now := time.Now()
-			if _, err := s.Store.UpdateUser(c.ctx, u.ID, func(u *server.User) error {
-				u.IsLocked, u.LockedAt = true, &now
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return errorf(api.CodeLoginLocked, "account is locked after %d failed logins; an administrator must unlock it", server.MaxLoginFailures)
-	}
-	failures, err := s.Logins.Failures(c.ctx, req.LoginID)
+	errLocked := errorf(api.CodeLoginLocked, "account is locked after %d failed logins; an administrator must unlock it", server.MaxLoginFailures)
+	failures, locked, err := s.Store.LoginFailures(c.ctx, req.LoginID)
 	if err != nil {
 		return err
 	}
@@ -46,22 +35,29 @@ func (s *Server) login(c *call) error {
 	if err != nil {
 		return err
 	}
-	if failures >= server.MaxLoginFailures || (u != nil && u.IsLocked) {
-		return locked(u)
+	if locked || (u != nil && u.IsLocked) {
+		c.action = "LOGIN_LOCKED"
+		return errLocked
 	}
 	hash := ""
 	if u != nil {
 		hash = u.PasswordHash
 	}
 	if !s.Passwords.Check(hash, req.Password) {
-		n, err := s.Logins.AddFailure(c.ctx, req.LoginID)
+		// The record commits with the count; it names the lock this failure is expected to cause.
+		c.action = "LOGIN_FAIL"
+		c.expect(http.StatusUnauthorized)
+		if failures+1 >= server.MaxLoginFailures {
+			c.action = "LOGIN_LOCKED"
+			c.expect(http.StatusLocked)
+		}
+		n, locked, err := s.Store.AddLoginFailure(c.ctx, req.LoginID, time.Now(), server.LoginFailureWindow)
 		if err != nil {
 			return err
 		}
-		if n >= server.MaxLoginFailures {
-			return locked(u)
+		if locked {
+			return errLocked
 		}
-		c.action = "LOGIN_FAIL"
 		remain := server.MaxLoginFailures - n
 		return &server.Error{Code: api.CodeLoginFail, Message: "login ID or password is wrong", Remain: &remain}
 	}
@@ -69,40 +65,31 @@ func (s *Server) login(c *call) error {
 		c.action = "INACTIVE_USER"
 		return errorf(api.CodeInactiveUser, "account %s is deactivated", u.LoginID)
 	}
-	if err := s.Logins.Reset(c.ctx, req.LoginID); err != nil {
-		return err
-	}
-	now := time.Now()
-	u, err = s.Store.UpdateUser(c.ctx, u.ID, func(u *server.User) error {
-		u.LastLogin = &now
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	c.p.UserID, c.p.LoginID, c.p.Role = u.ID, u.LoginID, u.Role
 	c.action = "LOGIN_SUCCESS"
-	tokens, err := s.newSession(c, u)
+	tokens, err := s.newSession(c, u.ID)
 	if err != nil {
 		return err
 	}
 	return c.json(http.StatusOK, tokens)
 }
 
-// newSession stores a refresh token of a new family for u and answers it with a new access token.
-func (s *Server) newSession(c *call, u *server.User) (*api.Tokens, error) {
+// newSession records a login of userID with the first refresh token of a new family and answers it with an
+// access token of that session.
+func (s *Server) newSession(c *call, userID int64) (*api.Tokens, error) {
 	refresh, hash := auth.NewRefreshToken()
 	now := time.Now()
-	t := server.RefreshToken{Hash: hash, Family: auth.RandomHex(16), UserID: u.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
-	if err := s.Store.CreateRefreshToken(c.ctx, t); err != nil {
+	t := server.RefreshToken{Hash: hash, Family: auth.RandomHex(16), UserID: userID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	u, err := s.Store.StartSession(c.ctx, userID, t, now)
+	if err != nil {
 		return nil, err
 	}
-	return s.tokens(u, refresh, t.ExpiresAt)
+	return s.tokens(u, t.Family, refresh, t.ExpiresAt)
 }
 
-// tokens signs an access token for u and pairs it with a refresh token.
-func (s *Server) tokens(u *server.User, refresh string, refreshExpires time.Time) (*api.Tokens, error) {
-	access, p, err := s.Issuer.IssueAccess(u)
+// tokens signs an access token for u in session and pairs it with a refresh token.
+func (s *Server) tokens(u *server.User, session, refresh string, refreshExpires time.Time) (*api.Tokens, error) {
+	access, p, err := s.Issuer.IssueAccess(u, session)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +109,7 @@ func (s *Server) refresh(c *call) error {
 	now := time.Now()
 	refresh, nextHash := auth.NewRefreshToken()
 	next := server.RefreshToken{Hash: nextHash, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	c.action, c.refusedAction = "TOKEN_REFRESHED", "REFRESH_REFUSED"
 	used, err := s.Store.UseRefreshToken(c.ctx, auth.HashRefreshToken(req.Refresh), next, now)
 	if err != nil {
 		c.action = "REFRESH_REFUSED"
@@ -132,35 +120,33 @@ func (s *Server) refresh(c *call) error {
 		return err
 	}
 	c.p.UserID, c.p.LoginID, c.p.Role = u.ID, u.LoginID, u.Role
-	c.action = "TOKEN_REFRESHED"
-	if !u.IsActive || u.IsLocked {
-		c.action = "REFRESH_REFUSED"
-		if err := s.Store.RevokeRefreshToken(c.ctx, nextHash, u.ID, now); err != nil {
-			return err
-		}
-		return errorf(api.CodeUnauthorized, "account %s is deactivated or locked", u.LoginID)
-	}
-	tokens, err := s.tokens(u, refresh, next.ExpiresAt)
+	tokens, err := s.tokens(u, used.Family, refresh, next.ExpiresAt)
 	if err != nil {
 		return err
 	}
 	return c.json(http.StatusOK, tokens)
 }
 
-// logout revokes the caller's access token and, when given, the session of a refresh token.
+// logout ends the caller's session: the access token, the refresh tokens of its session (whether or not the
+// client sends one) and, when given, the session of another refresh token of the caller.
 func (s *Server) logout(c *call) error {
 	c.auditAlways = true
 	c.action = "LOGOUT"
+	c.expect(http.StatusNoContent)
 	var req api.RefreshRequest
 	if err := c.decodeOptional(&req); err != nil {
 		return err
 	}
+	now := time.Now()
 	if req.Refresh != "" {
-		if err := s.Store.RevokeRefreshToken(c.ctx, auth.HashRefreshToken(req.Refresh), c.p.UserID, time.Now()); err != nil {
+		if err := s.Store.RevokeRefreshToken(c.ctx, auth.HashRefreshToken(req.Refresh), c.p.UserID, now); err != nil {
 			return err
 		}
 	}
-	if err := s.Gate.RevokeAccessToken(c.ctx, c.p.TokenID, c.p.ExpiresAt); err != nil {
+	if err := s.Store.RevokeSession(c.ctx, c.p.SessionID, c.p.UserID, now); err != nil {
+		return err
+	}
+	if err := s.Store.RevokeAccessToken(c.ctx, c.p.TokenID, c.p.UserID, c.p.ExpiresAt); err != nil {
 		return err
 	}
 	return c.noContent()
@@ -200,23 +186,17 @@ func (s *Server) changePassword(c *call) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	u, err = s.Store.UpdateUser(c.ctx, u.ID, func(u *server.User) error {
-		u.PasswordHash, u.MustChangePassword = hash, false
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.Store.RevokeUserRefreshTokens(c.ctx, u.ID, now); err != nil {
-		return err
-	}
-	// The new session's token may carry this very millisecond: revoke up to the one before.
-	if err := s.Gate.RevokeUserTokens(c.ctx, u.ID, now.Add(-time.Millisecond)); err != nil {
-		return err
-	}
 	c.action = "PASSWORD_CHANGED"
-	tokens, err := s.newSession(c, u)
+	// The new session's token may carry this very millisecond: revoke up to the one before. The store
+	// revokes the sessions begun until then with the password change, in one transaction.
+	until := time.Now().Add(-time.Millisecond)
+	if _, err := s.Store.UpdateUser(c.ctx, u.ID, func(u *server.User) error {
+		u.PasswordHash, u.MustChangePassword, u.TokensValidAfter = hash, false, until
+		return nil
+	}); err != nil {
+		return err
+	}
+	tokens, err := s.newSession(c, u.ID)
 	if err != nil {
 		return err
 	}

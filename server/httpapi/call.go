@@ -34,6 +34,7 @@ type call struct {
 	objectType, objectID, detail, loginID string
 	patientID                             *int64
 	action                                string // overrides the route's action (auth events)
+	refusedAction                         string // the action of a write that answers a refusal
 	auditAlways                           bool   // write a record even on a route without PatientData
 
 	// The answer of a JSON handler is held until its audit record is committed.
@@ -43,16 +44,26 @@ type call struct {
 	streamed  bool // the handler wrote the answer itself (proxy, WebSocket)
 	auditDone bool // the handler committed its audit record itself, before streaming
 
-	// admission is the Redis gate's answer (revocation) still on its way, on routes that let their handler
-	// start a side-effect-free upstream call meanwhile; admitted waits for it.
-	admission chan admission
-	admitErr  error
+	// txAudit is the record the store inserts with the call's first write; okStatus is the status that
+	// record names (the handler's answer when the write succeeds; 200 unless the handler says otherwise).
+	txAudit  *server.TxAudit
+	okStatus int
 }
 
-// admission is what the gate answered, or why it could not.
-type admission struct {
-	adm server.Admission
-	err error
+// expect names the status the call answers if its write succeeds, for the record committed with the write.
+func (c *call) expect(status int) { c.okStatus = status }
+
+// writeRecord is the record committed with the call's first write (server.TxAudit): the call as it will
+// answer when the write commits, or the refusal the write is the store's answer to.
+func (c *call) writeRecord(refusal error) server.AuditRecord {
+	if refusal == nil {
+		return c.auditRecord(c.okStatus)
+	}
+	rec := c.auditRecord(statusOf(server.ErrorCodeOf(refusal)))
+	if c.refusedAction != "" {
+		rec.Action = c.refusedAction
+	}
+	return rec
 }
 
 func errorf(code api.ErrorCode, format string, args ...any) error {
@@ -90,7 +101,9 @@ func statusOf(code api.ErrorCode) int {
 // rate limit), the password-change gate, the role check, the handler, the audit record, the answer.
 func (s *Server) serve(rt *Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{s: s, w: w, r: r, ctx: r.Context(), route: rt, start: time.Now(), header: http.Header{}}
+		c := &call{s: s, w: w, r: r, route: rt, start: time.Now(), header: http.Header{}, okStatus: http.StatusOK}
+		c.txAudit = &server.TxAudit{Record: c.writeRecord}
+		c.ctx = server.WithTxAudit(r.Context(), c.txAudit)
 		addr := clientAddr(r)
 		err := c.guard(addr)
 		if err == nil {
@@ -115,16 +128,12 @@ func (c *call) runHandler() (err error) {
 // guard authenticates and authorises the request.
 func (c *call) guard(addr string) error {
 	rt, s := c.route, c.s
+	c.p.ClientAddr = addr
 	if rt.Public() {
-		c.p.ClientAddr = addr
 		if !rt.RateLimited {
 			return nil
 		}
-		adm, err := s.Gate.Admit(c.ctx, "ip:"+addr, "", 0, time.Time{}, true)
-		if err != nil {
-			return err
-		}
-		return rateLimited(c.w, adm.RetryAfter)
+		return c.rateLimit("ip:" + addr)
 	}
 	token, ok := strings.CutPrefix(c.r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
@@ -135,24 +144,15 @@ func (c *call) guard(addr string) error {
 		return err
 	}
 	p.ClientAddr = addr
-	if rt.admitsAlongside() && !rt.RateLimited && !p.MustChangePassword && !p.Role.PatientScoped() && slices.Contains(rt.Roles, p.Role) {
-		// The signature, lifetime and role are checked; the revocation check in Redis runs while the
-		// handler starts its upstream call, and the handler uses nothing of that call before admitted
-		// passes (finish waits for it too). Patient-scoped roles go the sequential way: their ownership
-		// check comes first.
-		c.p = p
-		c.admission = make(chan admission, 1)
-		go func() {
-			adm, err := s.Gate.Admit(c.ctx, "user:"+strconv.FormatInt(p.UserID, 10), p.TokenID, p.UserID, p.IssuedAt, false)
-			c.admission <- admission{adm, err}
-		}()
-		return nil
-	}
-	adm, err := s.Gate.Admit(c.ctx, "user:"+strconv.FormatInt(p.UserID, 10), p.TokenID, p.UserID, p.IssuedAt, rt.RateLimited)
-	if err := c.checkAdmission(admission{adm, err}); err != nil {
+	c.p = p // the signature holds: records of what is refused below name the account
+	if err := s.Store.CheckAccess(c.ctx, p); err != nil {
 		return err
 	}
-	c.p = p
+	if rt.RateLimited {
+		if err := c.rateLimit("user:" + strconv.FormatInt(p.UserID, 10)); err != nil {
+			return err
+		}
+	}
 	if p.MustChangePassword && !rt.BeforePasswordChange {
 		return errorf(api.CodePasswordChangeRequired, "change your password first (POST /api/auth/change-password/)")
 	}
@@ -162,40 +162,18 @@ func (c *call) guard(addr string) error {
 	return nil
 }
 
-// checkAdmission turns the gate's answer into the call's refusal, if any.
-func (c *call) checkAdmission(a admission) error {
-	if a.err != nil {
-		return a.err
+// rateLimit takes one request from the bucket of key.
+func (c *call) rateLimit(key string) error {
+	wait, err := c.s.Gate.Admit(c.ctx, key)
+	if err != nil || wait <= 0 {
+		return err
 	}
-	if a.adm.Revoked {
-		return errorf(api.CodeUnauthorized, "access token was revoked (logout, password change or deactivation); log in again")
-	}
-	return rateLimited(c.w, a.adm.RetryAfter)
-}
-
-// admitted waits for the revocation check that guard left running, if any, and returns its refusal. Calls
-// without one were admitted before their handler ran.
-func (c *call) admitted() error {
-	if c.admission != nil {
-		c.admitErr = c.checkAdmission(<-c.admission)
-		c.admission = nil
-	}
-	return c.admitErr
-}
-
-func rateLimited(w http.ResponseWriter, wait time.Duration) error {
-	if wait <= 0 {
-		return nil
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	c.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	return errorf(api.CodeRateLimited, "rate limit reached; retry in %v", wait.Round(time.Millisecond))
 }
 
 // finish audits the call when its route asks for it and sends the answer held for it.
 func (c *call) finish(err error) {
-	if aerr := c.admitted(); aerr != nil {
-		err = aerr // a revoked token or an unreachable gate outranks whatever the handler found
-	}
 	if err != nil {
 		c.setError(err)
 	}
@@ -203,8 +181,10 @@ func (c *call) finish(err error) {
 	if err != nil {
 		code = server.ErrorCodeOf(err)
 	}
-	// Rate-limited and unauthenticated calls reveal nothing and leave no record; denied ones do.
-	if (c.route.PatientData || c.auditAlways) && code != api.CodeRateLimited && code != api.CodeUnauthorized && !c.auditDone {
+	// Calls of patient-data routes leave a record, and so does every refused attempt (no or a bad token, a
+	// forbidden role, an unknown route) on any route; rate-limited calls do not, so that a flood stays a flood.
+	denied := code == api.CodeUnauthorized || code == api.CodeForbidden || c.route.Action == unknownRoute
+	if (c.route.PatientData || c.auditAlways || denied) && code != api.CodeRateLimited && !c.auditDone && !c.txAudit.Stored() {
 		if aerr := c.s.audit.record(c.ctx, c.auditRecord(c.status)); aerr != nil {
 			c.s.log.Error("audit write failed; answer withheld", "route", c.route.Name(), "err", aerr)
 			if !c.streamed {
@@ -272,6 +252,12 @@ func (c *call) noContent() error {
 	return nil
 }
 
+// Bounds of every JSON request body, beyond its size (free-form fields have tighter ones: server.MaxFieldDepth).
+const (
+	maxBodyDepth  = 32
+	maxBodyValues = 1_000_000
+)
+
 // decode reads the JSON body into v: one object, no unknown fields, at most the route's MaxBody bytes.
 func (c *call) decode(v any) error {
 	limit := c.route.MaxBody
@@ -288,6 +274,9 @@ func (c *call) decode(v any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errorf(api.CodeInvalid, "request body is empty; %s expects a JSON object", c.route.Name())
+	}
+	if err := server.CheckJSONShape(body, maxBodyDepth, maxBodyValues); err != nil {
+		return errorf(api.CodeInvalid, "request body of %s: %v", c.route.Name(), err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -35,6 +35,7 @@ type env struct {
 	srv       *httpapi.Server
 	ts        *httptest.Server
 	store     *sqlite.Store
+	dbPath    string
 	rdb       *redis.Client
 	jobs      *redis.Queue
 	pacs      *orthanc.Client
@@ -69,6 +70,9 @@ type envOptions struct {
 	burst         int
 	visibility    time.Duration
 	maxDeliveries int
+	redis         string // the Redis to use instead of the shared one (a test that restarts it)
+	// orthancVia, when set, gives the URL the server reaches Orthanc at (a fault-injecting relay in front of it).
+	orthancVia func(url string) string
 }
 
 // fast lifts the rate limit for tests that call many routes quickly.
@@ -79,9 +83,13 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	ctx := context.Background()
 	e := &env{t: t, users: map[api.Role]*testUser{}}
 	e.orthanc.url, e.orthanc.user, e.orthanc.password = testsvc.Orthanc(t)
-	redisAddr := testsvc.Redis(t)
+	redisAddr := opt.redis
+	if redisAddr == "" {
+		redisAddr = testsvc.Redis(t)
+	}
 	var err error
-	if e.store, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "server.db")); err != nil {
+	e.dbPath = filepath.Join(t.TempDir(), "server.db")
+	if e.store, err = sqlite.Open(ctx, e.dbPath); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })
@@ -94,7 +102,11 @@ func newEnv(t testing.TB, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.jobs.Close() })
-	if e.pacs, err = orthanc.New(e.orthanc.url, e.orthanc.user, e.orthanc.password); err != nil {
+	pacsURL := e.orthanc.url
+	if opt.orthancVia != nil {
+		pacsURL = opt.orthancVia(pacsURL)
+	}
+	if e.pacs, err = orthanc.New(pacsURL, e.orthanc.user, e.orthanc.password); err != nil {
 		t.Fatal(err)
 	}
 	e.secret = []byte(auth.RandomHex(32))
@@ -104,18 +116,22 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	if e.passwords, err = auth.NewPasswords(4); err != nil { // the lowest bcrypt cost keeps tests quick
 		t.Fatal(err)
 	}
-	e.srv, err = httpapi.New(httpapi.Deps{Store: e.store, Gate: e.rdb, Logins: e.rdb, Cache: e.rdb, Bus: e.rdb, Jobs: e.jobs,
+	// The listener exists before the server is built: its URL is the server's public URL.
+	var handler atomic.Pointer[http.Handler]
+	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	e.srv, err = httpapi.New(httpapi.Deps{Store: e.store, Gate: e.rdb, Cache: e.rdb, Bus: e.rdb, Jobs: e.jobs,
 		Orthanc: e.pacs, Issuer: e.issuer, Passwords: e.passwords, Ready: map[string]func(context.Context) error{
 			"database": e.store.Ping, "redis": e.rdb.Ping,
 			"orthanc": func(ctx context.Context) error { _, err := e.pacs.System(ctx); return err }}},
-		httpapi.Config{Logger: testLogger(t)})
+		httpapi.Config{Logger: testLogger(t), PublicURL: e.ts.URL, ReconcileEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.ts = httptest.NewServer(e.srv.Handler())
+	h := e.srv.Handler()
+	handler.Store(&h)
 	t.Cleanup(func() { e.ts.Close(); e.srv.Close() })
 	for _, r := range api.Roles {
 		e.users[r] = e.newUser(r)
@@ -151,7 +167,14 @@ func (e *env) noteAccess(req *http.Request, status int) {
 		return
 	}
 	e.accessMu.Lock()
-	e.accesses = append(e.accesses, access{p.UserID, req.Method, req.URL.Path, status})
+	path := req.URL.Path
+	if req.URL.RawQuery != "" {
+		path += "?" + req.URL.RawQuery
+	}
+	if len(path) > 4096 {
+		path = path[:4096] + "…(cut)" // as the server records a long path
+	}
+	e.accesses = append(e.accesses, access{p.UserID, req.Method, path, status})
 	e.accessMu.Unlock()
 }
 
@@ -209,9 +232,9 @@ func (e *env) login(loginID, password string) api.Tokens {
 	return tok
 }
 
-// token signs a fresh access token for u directly.
+// token signs a fresh access token for u directly, in a session of its own.
 func (e *env) token(u *testUser) string {
-	tok, _, err := e.issuer.IssueAccess(u.User)
+	tok, _, err := e.issuer.IssueAccess(u.User, "test-session-"+auth.RandomHex(4))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/auth"
 )
 
 // maxClaimWait bounds how long a claim waits for a job.
@@ -19,18 +20,22 @@ func (s *Server) submitJob(c *call) error {
 		return err
 	}
 	c.about("job", "", req.PatientID)
-	if !server.ValidModel(req.Model) {
-		return errorf(api.CodeInvalid, "model %q must be M1, MG or MM", req.Model)
+	j, err := server.NewJob(req, c.p.UserID, auth.RandomHex(12), time.Now())
+	if err != nil {
+		return err
 	}
 	if err := s.checkAITarget(c, req.PatientID, req.OrderID); err != nil {
 		return err
 	}
-	j := &api.Job{Model: req.Model, PatientID: req.PatientID, OrderID: req.OrderID, StudyUID: req.StudyUID, Inputs: req.Inputs,
-		SubmittedBy: c.p.UserID}
-	if err := s.Jobs.Submit(c.ctx, j); err != nil {
+	// The database keeps the job (with its audit record); Redis delivers it. Should Redis not take it now, the
+	// reconciler queues it within ReconcileEvery: the job is not lost, so the answer is still 201.
+	c.expect(http.StatusCreated)
+	if err := s.Store.CreateJob(c.ctx, j); err != nil {
 		return err
 	}
-	c.objectID = j.ID
+	if err := s.Jobs.Submit(c.ctx, j); err != nil {
+		s.log.Warn("job stored but not queued yet; the reconciler will queue it", "job", j.ID, "err", err)
+	}
 	return c.json(http.StatusCreated, j)
 }
 
@@ -63,6 +68,9 @@ func (s *Server) getJob(c *call) error {
 	id := c.r.PathValue("id")
 	c.about("job", id, 0)
 	j, err := s.Jobs.Job(c.ctx, id)
+	if server.IsCode(err, api.CodeNotFound) {
+		j, err = s.Store.Job(c.ctx, id) // Redis lost it, or it ended long ago: the database has it
+	}
 	if err != nil {
 		return err
 	}
@@ -128,6 +136,9 @@ func (s *Server) failJob(c *call) error {
 	c.about("job", id, j.PatientID)
 	c.detail = "now " + j.Status
 	if j.Status == api.JobFailed {
+		if err := s.Store.FinishJob(c.ctx, j, time.Now()); err != nil {
+			return err
+		}
 		s.publishJob(c, j)
 	}
 	return c.json(http.StatusOK, j)

@@ -142,6 +142,11 @@ var matrixCases = map[string]matrixCase{
 	"GET /api/ai/results/{id}/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
 		return idPath("/api/ai/results/%s/", e.result(f.patient, e.users[api.RoleDoctor]).ID)
 	},
+	"POST /api/ai/results/{id}/withdraw/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
+		r := idPath("/api/ai/results/%s/withdraw/", e.result(f.patient, e.users[api.RoleDoctor]).ID)
+		r.body = api.WithdrawRequest{Reason: "uploaded to the wrong patient"}
+		return r
+	},
 	"POST /api/ai/results/{id}/review/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
 		r := idPath("/api/ai/results/%s/review/", e.result(f.patient, e.users[api.RoleDoctor]).ID)
 		r.body = api.ReviewRequest{Status: api.ReviewApproved, Comment: "looks right"}
@@ -224,8 +229,14 @@ func stowBody(t testing.TB, files ...[]byte) ([]byte, string) {
 
 func (e *env) submitJob(p *server.Patient, model string, by *testUser) *api.Job {
 	e.t.Helper()
-	j := &api.Job{Model: model, PatientID: p.ID, SubmittedBy: by.ID}
-	if err := e.jobs.Submit(context.Background(), j); err != nil {
+	j, err := server.NewJob(api.JobRequest{Model: model, PatientID: p.ID}, by.ID, auth.RandomHex(12), time.Now())
+	if err == nil {
+		err = e.store.CreateJob(context.Background(), j)
+	}
+	if err == nil {
+		err = e.jobs.Submit(context.Background(), j)
+	}
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return j
@@ -294,7 +305,7 @@ func sendMatrix(t *testing.T, e *env, rt *httpapi.Route, f *matrixFixture, u *te
 	if req.token == "" {
 		req.token = u.token
 	}
-	call := matrixCall{route: rt, user: u, method: rt.Method, path: strings.SplitN(req.path, "?", 2)[0]}
+	call := matrixCall{route: rt, user: u, method: rt.Method, path: req.path} // audit records keep the query
 	if rt.Name() == "GET /ws/notifications" && allowed {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -51,6 +51,7 @@ func (s *Server) createOrder(c *call) error {
 	if err != nil {
 		return err
 	}
+	c.expect(http.StatusCreated)
 	if err := s.Store.CreateOrder(c.ctx, o, server.CreatedHistory(o, actor, now)); err != nil {
 		return err
 	}
@@ -131,12 +132,13 @@ func (s *Server) applyOrder(c *call, act server.OrderAction, in server.OrderInpu
 	var from api.OrderStatus
 	o, err := s.Store.UpdateOrder(c.ctx, c.r.PathValue("id"), func(o *server.Order) (server.OrderHistory, error) {
 		from = o.Status
-		return server.ApplyOrderAction(o, act, actor, in, time.Now().UTC())
+		h, err := server.ApplyOrderAction(o, act, actor, in, time.Now().UTC())
+		c.detail = fmt.Sprintf("%s: %s -> %s", act, from, o.Status) // in the record committed with the change
+		return h, err
 	})
 	if err != nil {
 		return err
 	}
-	c.detail = fmt.Sprintf("%s: %s -> %s", act, from, o.Status)
 	if act != server.ActUpdate && act != server.ActSaveResult {
 		typ := api.EventOrderStatusChanged
 		if o.Status == api.OrderCancelled {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/orthanc"
 )
+
+// maxSearchBytes bounds a patient search (SQLite refuses LIKE patterns over 50,000 bytes; names are ≤ 100).
+const maxSearchBytes = 200
 
 // studiesTTL is how long a patient's study list stays cached; an upload through the proxy drops it at once.
 const studiesTTL = 5 * time.Minute
@@ -20,7 +24,11 @@ func (s *Server) listPatients(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.objectType, c.detail = "patient", "query="+q.Get("q")
+	c.objectType = "patient"
+	if query := q.Get("q"); len(query) > maxSearchBytes || !utf8.ValidString(query) {
+		return errorf(api.CodeInvalid, "search q must be valid UTF-8 of at most %d bytes", maxSearchBytes)
+	}
+	c.detail = "query=" + q.Get("q")
 	list, err := s.Store.ListPatients(c.ctx, server.ScopeOf(c.p), server.PatientFilter{Query: q.Get("q"), Status: q.Get("status"), Limit: int(limit)})
 	if err != nil {
 		return err
@@ -37,6 +45,7 @@ func (s *Server) createPatient(c *call) error {
 	if err != nil {
 		return err
 	}
+	c.expect(http.StatusCreated)
 	if err := s.Store.CreatePatient(c.ctx, p); err != nil {
 		return err
 	}

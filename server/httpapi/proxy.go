@@ -11,10 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/neuronova/neuronova/api"
-	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/orthanc"
 )
 
@@ -28,187 +26,224 @@ const (
 	proxyTranscode proxyKind = "transcode" // POST /instances/{id}/modify with {"Transcode": …} only
 )
 
-// ownerTTL is how long the patient of an Orthanc resource stays cached; the link never changes.
-const ownerTTL = time.Hour
-
 // Request and response headers the proxy passes on; nothing else crosses, Authorization least of all.
 var (
 	forwardedRequestHeaders  = []string{"Accept", "Content-Type"}
 	forwardedResponseHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "ETag", "Last-Modified"}
 )
 
-// admitsAlongside reports whether the route's handler may start its upstream call while the revocation check
-// runs: the GETs of the proxy's allow-list (actions orthanc.read and orthanc.search, named by proxyRoutes),
-// which change nothing in Orthanc and use nothing of its answer before admitted passes.
-func (rt *Route) admitsAlongside() bool {
-	return rt.Method == http.MethodGet && (rt.Action == "orthanc."+string(proxyRead) || rt.Action == "orthanc."+string(proxySearch))
-}
-
-// proxy forwards one allow-listed call to the Orthanc path template. The upstream URL is built from the
-// template and validated identifiers only; patient-scoped roles are checked against the resource's patient
-// first; the answer is streamed. On GETs, the token's revocation check runs alongside Orthanc's request and
-// the audit record's transaction alongside the streaming, and the answer's end (its last byte, or its last
-// chunk) leaves only once the record is committed; other calls commit the record before any byte leaves.
-func (s *Server) proxy(template string, kind proxyKind) func(*call) error {
+// proxy forwards one allow-listed call to the Orthanc path template. It runs only once the call is
+// authenticated, its token found unrevoked and its role allowed (guard), and, for patient-scoped roles, the
+// resource found to belong to one of the caller's patients. The upstream URL is built from the template, the
+// validated identifiers and the route's allowed query parameters only; the answer is streamed, and its end
+// leaves only once the call's audit record, with the outcome the client saw, is committed.
+func (s *Server) proxy(template string, kind proxyKind, params orthanc.QueryParams) func(*call) error {
 	return func(c *call) error {
-		path, err := orthanc.UpstreamPath(template, c.r.PathValue)
-		c.objectType, c.objectID = "orthanc", path
+		up, err := s.upstreamRequest(c, template, kind, params)
 		if err != nil {
 			return err
 		}
-		query, err := orthanc.FilterQuery(c.r.URL.RawQuery)
-		if err != nil {
-			return err
+		if up.close != nil {
+			defer up.close()
 		}
 		if err := s.checkImageOwner(c, template); err != nil {
 			return err
 		}
-		header := http.Header{}
-		for _, h := range forwardedRequestHeaders {
-			if v := c.r.Header.Values(h); len(v) > 0 {
-				header[h] = v
-			}
-		}
-		var body io.Reader
-		var length int64
-		switch kind {
-		case proxyTranscode:
-			raw, err := readSmall(c, 4<<10)
-			if err != nil {
-				return err
-			}
-			ts, err := orthanc.ParseTranscodeRequest(raw)
-			if err != nil {
-				return err
-			}
-			// Orthanc gives a modified instance a new SOPInstanceUID unless told to keep it; a transcoded copy
-			// must stay the same instance for the workstation (Force allows keeping a UID).
-			b, _ := json.Marshal(map[string]any{"Transcode": ts, "Keep": []string{"SOPInstanceUID"}, "Force": true})
-			body, length = bytes.NewReader(b), int64(len(b))
-			header.Set("Content-Type", "application/json")
-			c.detail = "transcode to " + ts
-		case proxySearch:
-			if c.r.Method == http.MethodPost {
-				raw, err := readSmall(c, 64<<10)
-				if err != nil {
-					return err
-				}
-				body, length = bytes.NewReader(raw), int64(len(raw))
-			}
-		case proxyUpload:
-			if c.r.ContentLength > s.cfg.MaxUploadBytes {
-				return errorf(api.CodeTooLarge, "upload of %d bytes exceeds the limit of %d", c.r.ContentLength, s.cfg.MaxUploadBytes)
-			}
-			body, length = http.MaxBytesReader(c.w, c.r.Body, s.cfg.MaxUploadBytes), c.r.ContentLength
-		}
-		resp, err := s.Orthanc.Do(c.ctx, c.r.Method, path, query, header, body, length)
+		resp, err := s.Orthanc.Do(c.ctx, c.r.Method, up.path, up.query, up.header, up.body, up.length)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		if err := c.admitted(); err != nil {
-			return err // a revoked token: Orthanc's answer is dropped unread
-		}
 		if resp.StatusCode/100 != 2 {
-			return orthancError(resp, c.r.Method, path)
+			return orthancError(resp, c.r.Method, up.path)
 		}
-		var answer io.Reader = resp.Body
-		if kind == proxyUpload && path == "/instances" {
-			// Orthanc's answer to an upload is small: read it to drop the cached study list of its patient.
-			b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		answer, err := s.upstreamAnswer(c, kind, up.path, resp)
+		if err != nil {
+			return err
+		}
+		return s.relay(c, template, kind, resp, answer)
+	}
+}
+
+// upstream is the request the proxy sends to Orthanc.
+type upstream struct {
+	path, query string
+	header      http.Header
+	body        io.Reader
+	length      int64
+	close       func() // releases the spooled upload, if any
+}
+
+// upstreamRequest builds the request for Orthanc from the client's, keeping only what the route allows.
+func (s *Server) upstreamRequest(c *call, template string, kind proxyKind, params orthanc.QueryParams) (*upstream, error) {
+	path, err := orthanc.UpstreamPath(template, c.r.PathValue)
+	c.objectType, c.objectID = "orthanc", path
+	if err != nil {
+		return nil, err
+	}
+	up := &upstream{path: path, header: http.Header{}}
+	if up.query, err = orthanc.FilterQuery(c.r.URL.RawQuery, params); err != nil {
+		return nil, err
+	}
+	for _, h := range forwardedRequestHeaders {
+		if v := c.r.Header.Values(h); len(v) > 0 {
+			up.header[h] = v
+		}
+	}
+	switch kind {
+	case proxyTranscode:
+		raw, err := readSmall(c, 4<<10)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := orthanc.ParseTranscodeRequest(raw)
+		if err != nil {
+			return nil, err
+		}
+		// Orthanc gives a modified instance a new SOPInstanceUID unless told to keep it; a transcoded copy
+		// must stay the same instance for the workstation (Force allows keeping a UID).
+		b, _ := json.Marshal(map[string]any{"Transcode": ts, "Keep": []string{"SOPInstanceUID"}, "Force": true})
+		up.body, up.length = bytes.NewReader(b), int64(len(b))
+		up.header.Set("Content-Type", "application/json")
+		c.detail = "transcode to " + ts
+	case proxySearch:
+		if c.r.Method == http.MethodPost {
+			raw, err := readSmall(c, 64<<10)
 			if err != nil {
-				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer was cut off"), err)
+				return nil, err
 			}
-			stored, err := orthanc.ParseStored(b)
-			if err != nil {
-				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer is unreadable"), err)
-			}
-			if err := s.Cache.Delete(c.ctx, "studies:"+stored.ParentPatient); err != nil {
-				return err
-			}
-			c.detail = "stored " + stored.ID + " (" + stored.Status + ")"
-			answer = bytes.NewReader(b)
+			up.body, up.length = bytes.NewReader(raw), int64(len(raw))
 		}
-		if kind == proxyUpload && path == "/dicom-web/studies" {
-			// A STOW-RS answer is small JSON (a few hundred bytes per instance): read it to drop the cached
-			// study lists of the patients it touched, and to point its retrieve URLs at the proxy rather than
-			// at Orthanc, which clients never reach.
-			b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-			if err != nil {
-				return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's STOW answer was cut off"), err)
-			}
-			s.forgetStudyLists(c, b)
-			b = bytes.ReplaceAll(b, []byte(s.Orthanc.URL()+"/dicom-web/"), []byte(publicRoot(c.r)+"/api/orthanc/dicom-web/"))
-			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-			answer = bytes.NewReader(b)
+	case proxyUpload:
+		if c.r.ContentLength > s.cfg.MaxUploadBytes {
+			return nil, errorf(api.CodeTooLarge, "upload of %d bytes exceeds the limit of %d", c.r.ContentLength, s.cfg.MaxUploadBytes)
 		}
-		// The audit record's transaction runs while a GET's answer streams; the answer is not complete until
-		// it has committed (see below). Other calls wait for it before their answer starts, so that a failed
-		// record still answers a clean 500.
-		c.auditDone = true
-		audit := s.audit.start(c.auditRecord(resp.StatusCode))
-		overlap := c.r.Method == http.MethodGet
-		if !overlap {
-			if err := audit.wait(); err != nil {
-				return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
-			}
+		// The whole upload is read and checked before Orthanc sees a byte of it.
+		sp, err := spool(c, s.cfg.MaxUploadBytes)
+		if err != nil {
+			return nil, err
 		}
-		out := c.w.Header()
-		for _, h := range forwardedResponseHeaders {
-			if v := resp.Header.Values(h); len(v) > 0 {
-				out[h] = v
-			}
-		}
-		out.Set("Cache-Control", "no-store")
-		var dst io.Writer = c.w
-		var rewrite *replacingWriter
-		var buffered *bufio.Writer
-		if strings.HasPrefix(template, "/dicom-web/") && kind != proxyUpload && strings.Contains(resp.Header.Get("Content-Type"), "json") {
-			// DICOMweb JSON names Orthanc's own address in its retrieve and bulk data URIs: point them at the
-			// proxy while streaming (the length changes, so the answer goes chunked).
-			out.Del("Content-Length")
-			buffered = bufio.NewWriterSize(c.w, 64<<10)
-			rewrite = newReplacingWriter(buffered, s.Orthanc.URL()+"/dicom-web/", publicRoot(c.r)+"/api/orthanc/dicom-web/")
-			dst = rewrite
-		}
-		c.streamed = true
-		c.w.WriteHeader(resp.StatusCode)
-		var last []byte
-		if overlap && rewrite == nil && resp.ContentLength > 0 {
-			// With a Content-Length the client holds the whole answer once it has the last byte: keep that
-			// byte until the audit record is stored.
-			if _, err = copyLarge(dst, io.LimitReader(answer, resp.ContentLength-1)); err == nil {
-				last = make([]byte, 1)
-				_, err = io.ReadFull(answer, last)
-			}
-		} else {
-			// Without one (chunked), the answer ends with the last chunk, which net/http sends after the
-			// handler returns, that is after the wait below.
-			_, err = copyLarge(dst, answer)
-			if err == nil && rewrite != nil {
-				if err = rewrite.Flush(); err == nil {
-					err = buffered.Flush()
-				}
-			}
+		up.close = sp.close
+		ids, err := uploadIdentities(path, c.r.Header.Get("Content-Type"), sp.reader())
+		if err == nil {
+			err = s.checkUpload(c, ids)
 		}
 		if err != nil {
-			s.log.Warn("proxy stream ended early", "path", path, "user", c.p.LoginID, "err", err)
-			last = nil
+			sp.close()
+			return nil, err
 		}
-		if overlap {
-			if err := audit.wait(); err != nil {
-				// The answer has begun and cannot turn into an error: cut the connection, so that the
-				// client never holds a complete answer whose audit record is missing.
-				s.log.Error("audit write failed; answer cut off before its end", "route", c.route.Name(), "path", path,
-					"user", c.p.LoginID, "err", err)
-				panic(http.ErrAbortHandler)
-			}
+		if pid, _, err := s.Store.OwnershipByNumber(c.ctx, ids[0].PatientID); err == nil {
+			c.patientID = &pid
 		}
-		if last != nil {
-			c.w.Write(last)
+		c.detail = fmt.Sprintf("%d instance(s), PatientID %q, study %s", len(ids), ids[0].PatientID, ids[0].StudyUID)
+		up.body, up.length = sp.reader(), sp.size
+	}
+	return up, nil
+}
+
+// upstreamAnswer reads the small answers of uploads, to drop the study lists they change and, for STOW-RS, to
+// point retrieve URLs at the proxy; other answers stream as they come.
+func (s *Server) upstreamAnswer(c *call, kind proxyKind, path string, resp *http.Response) (io.Reader, error) {
+	if kind != proxyUpload {
+		return resp.Body, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer was cut off"), err)
+	}
+	if path == "/instances" {
+		stored, err := orthanc.ParseStored(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc's upload answer is unreadable"), err)
 		}
+		if err := s.Cache.Delete(c.ctx, "studies:"+stored.ParentPatient); err != nil {
+			return nil, err
+		}
+		c.detail = strings.TrimSpace(c.detail + "; stored " + stored.ID + " (" + stored.Status + ")")
+	} else {
+		s.forgetStudyLists(c, b)
+		b = bytes.ReplaceAll(b, []byte(s.Orthanc.URL()+"/dicom-web/"), []byte(s.publicRoot()+"/api/orthanc/dicom-web/"))
+	}
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	resp.ContentLength = int64(len(b))
+	return bytes.NewReader(b), nil
+}
+
+// relay sends Orthanc's answer to the client. The client holds a complete answer once it has the last byte
+// (with a Content-Length) or the last chunk (without, sent when the handler returns): both wait until the
+// call's audit record is committed. An answer Orthanc did not finish, or whose record could not be stored, is
+// cut off — the client sees a broken connection, never a clean end — and audited as failed.
+func (s *Server) relay(c *call, template string, kind proxyKind, resp *http.Response, answer io.Reader) error {
+	out := c.w.Header()
+	for _, h := range forwardedResponseHeaders {
+		if v := resp.Header.Values(h); len(v) > 0 {
+			out[h] = v
+		}
+	}
+	out.Set("Cache-Control", "no-store")
+	c.auditDone, c.streamed = true, true
+	if resp.ContentLength == 0 {
+		if err := s.audit.record(c.ctx, c.auditRecord(resp.StatusCode)); err != nil {
+			c.streamed = false // nothing is written yet: the client gets a clean 500
+			return fmt.Errorf("audit record for %s not stored: %w", c.route.Name(), err)
+		}
+		c.w.WriteHeader(resp.StatusCode)
 		return nil
 	}
+	var dst io.Writer = c.w
+	var rewrite *replacingWriter
+	var buffered *bufio.Writer
+	if strings.HasPrefix(template, "/dicom-web/") && kind != proxyUpload && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		// DICOMweb JSON names Orthanc's own address in its retrieve and bulk data URIs: point them at the
+		// proxy while streaming (the length changes, so the answer goes chunked).
+		out.Del("Content-Length")
+		buffered = bufio.NewWriterSize(c.w, 64<<10)
+		rewrite = newReplacingWriter(buffered, s.Orthanc.URL()+"/dicom-web/", s.publicRoot()+"/api/orthanc/dicom-web/")
+		dst = rewrite
+	}
+	var zip *zipTail
+	if strings.HasSuffix(template, "/archive") {
+		zip = &zipTail{}
+		dst = io.MultiWriter(dst, zip)
+	}
+	c.w.WriteHeader(resp.StatusCode)
+	var last []byte
+	var n int64
+	var err error
+	if rewrite == nil && resp.ContentLength > 0 {
+		if n, err = copyLarge(dst, io.LimitReader(answer, resp.ContentLength-1)); err == nil {
+			last = make([]byte, 1)
+			_, err = io.ReadFull(answer, last)
+		}
+	} else {
+		n, err = copyLarge(dst, answer)
+		if err == nil && rewrite != nil {
+			if err = rewrite.Flush(); err == nil {
+				err = buffered.Flush()
+			}
+		}
+	}
+	if err == nil && zip != nil {
+		err = zip.complete()
+	}
+	status := resp.StatusCode
+	if err != nil {
+		status = http.StatusBadGateway
+		c.detail = strings.TrimSpace(c.detail + fmt.Sprintf(" answer cut off after %d bytes: %v", n, err))
+		s.log.Warn("proxy answer cut off; the client's connection is broken", "path", c.objectID, "user", c.p.LoginID, "err", err)
+	}
+	if aerr := s.audit.record(c.ctx, c.auditRecord(status)); aerr != nil {
+		s.log.Error("audit write failed; answer cut off before its end", "route", c.route.Name(), "path", c.objectID,
+			"user", c.p.LoginID, "err", aerr)
+		err = aerr
+	}
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if last != nil {
+		c.w.Write(last)
+	}
+	return nil
 }
 
 // copyBuffers are the buffers of copyLarge.
@@ -236,11 +271,10 @@ func (s *Server) forgetStudyLists(c *call, stow []byte) {
 			continue
 		}
 		seen[uid] = true
-		id, err := s.Orthanc.ResourceByUID(c.ctx, uid, "Study")
-		if err == nil {
-			var patientID string
-			if patientID, err = s.Orthanc.PatientIDOf(c.ctx, "studies", id); err == nil {
-				err = s.Cache.Delete(c.ctx, studiesCacheKey(patientID))
+		patients, err := s.patientsOfUID(c, uid, "Study")
+		for _, p := range patients {
+			if err == nil {
+				err = s.Cache.Delete(c.ctx, studiesCacheKey(p))
 			}
 		}
 		if err != nil {
@@ -249,13 +283,9 @@ func (s *Server) forgetStudyLists(c *call, stow []byte) {
 	}
 }
 
-// publicRoot is the scheme and host the client called the server on.
-func publicRoot(r *http.Request) string {
-	if r.TLS != nil {
-		return "https://" + r.Host
-	}
-	return "http://" + r.Host
-}
+// publicRoot is the server's public URL as configured (never the request's Host header, which the client
+// chooses), or "" to write root-relative URLs.
+func (s *Server) publicRoot() string { return strings.TrimSuffix(s.cfg.PublicURL, "/") }
 
 func readSmall(c *call, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
@@ -263,63 +293,6 @@ func readSmall(c *call, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// checkImageOwner lets EXTERNAL and PATIENT users reach only the studies of their own patients: it resolves the
-// resource of the path (the deepest UID of a DICOMweb path, or the Orthanc ID) to its PatientID and that to a
-// registered patient they own. Other roles allowed on the route are not restricted.
-func (s *Server) checkImageOwner(c *call, template string) error {
-	if !c.p.Role.PatientScoped() {
-		return nil
-	}
-	var typ, key string
-	for _, t := range []struct{ param, typ string }{{"instance", "Instance"}, {"series", "Series"}, {"study", "Study"}} {
-		if v := c.r.PathValue(t.param); v != "" {
-			typ, key = t.typ, v
-			break
-		}
-	}
-	level := ""
-	if typ == "" {
-		level, key = strings.Split(template, "/")[1], c.r.PathValue("id")
-		if key == "" {
-			return errorf(api.CodeForbidden, "role %s may only open studies of its own patients", c.p.Role)
-		}
-	} else {
-		level = orthanc.ResourceTypes[typ]
-	}
-	cacheKey := "owner:" + level + ":" + key
-	patientID := ""
-	if b, ok, err := s.Cache.Get(c.ctx, cacheKey); err != nil {
-		return err
-	} else if ok {
-		patientID = string(b)
-	} else {
-		id := key
-		if typ != "" {
-			if id, err = s.Orthanc.ResourceByUID(c.ctx, key, typ); err != nil {
-				return err
-			}
-		}
-		if patientID, err = s.Orthanc.PatientIDOf(c.ctx, level, id); err != nil {
-			return err
-		}
-		if err := s.Cache.Set(c.ctx, cacheKey, []byte(patientID), ownerTTL); err != nil {
-			return err
-		}
-	}
-	pid, owner, err := s.Store.OwnershipByNumber(c.ctx, patientID)
-	if server.IsCode(err, api.CodeNotFound) {
-		return errorf(api.CodeForbidden, "this study belongs to no patient of yours")
-	}
-	if err != nil {
-		return err
-	}
-	c.patientID = &pid
-	if !server.ScopeOf(c.p).SeesImagesOf(owner) {
-		return errorf(api.CodeForbidden, "this study belongs to no patient of yours")
-	}
-	return nil
 }
 
 // orthancError turns a refusal of Orthanc into the API's error.

@@ -59,6 +59,7 @@ func (s *Server) uploadResult(c *call) error {
 	if err := s.checkAITarget(c, up.PatientID, up.OrderID); err != nil {
 		return err
 	}
+	c.expect(http.StatusCreated)
 	stored, created, err := s.Store.CreateAIResult(c.ctx, r, key, hash)
 	if err != nil {
 		return err
@@ -146,12 +147,34 @@ func (s *Server) reviewResult(c *call) error {
 		return err
 	}
 	r, err := s.Store.UpdateAIResult(c.ctx, c.r.PathValue("id"), func(r *server.AIResult) error {
-		return server.ApplyReview(r, req, c.p, time.Now().UTC())
+		err := server.ApplyReview(r, req, c.p, time.Now().UTC())
+		c.detail = "review " + r.ReviewStatus
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	c.detail = "review " + r.ReviewStatus
 	s.publishResult(c, api.EventAIReviewed, r, nil)
+	return c.json(http.StatusOK, r)
+}
+
+// withdrawResult takes back a result an administrator judges bad (a poisoned or mistaken upload): it stays
+// stored, leaves the lists, and workstations receive the withdrawal instead of its content.
+func (s *Server) withdrawResult(c *call) error {
+	var req api.WithdrawRequest
+	if err := c.decode(&req); err != nil {
+		return err
+	}
+	if err := server.ValidateText("reason", req.Reason, 1, 2000); err != nil {
+		return err
+	}
+	id := c.r.PathValue("id")
+	c.about("ai_result", id, 0)
+	r, err := s.Store.WithdrawAIResult(c.ctx, id, c.p.UserID, req.Reason, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	c.about("ai_result", id, r.PatientID)
+	c.detail = "withdrawn: " + req.Reason
 	return c.json(http.StatusOK, r)
 }

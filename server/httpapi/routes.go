@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/server/orthanc"
 )
 
 // Route is one entry of the route table.
@@ -96,11 +97,12 @@ func (s *Server) table() []*Route {
 		{Method: "GET", Pattern: "/api/ai/results/{$}", Roles: aiReaders, RateLimited: true, PatientData: true, Action: "ai_result.list", handle: s.listResults},
 		{Method: "GET", Pattern: "/api/ai/results/{id}/{$}", Roles: aiReaders, RateLimited: true, PatientData: true, Action: "ai_result.read", handle: s.getResult},
 		{Method: "POST", Pattern: "/api/ai/results/{id}/review/{$}", Roles: orderers, RateLimited: true, PatientData: true, Action: "ai_result.review", handle: s.reviewResult},
+		{Method: "POST", Pattern: "/api/ai/results/{id}/withdraw/{$}", Roles: admins, RateLimited: true, PatientData: true, Action: "ai_result.withdraw", handle: s.withdrawResult},
 
 		{Method: "GET", Pattern: "/api/changes/{$}", Roles: allRoles, RateLimited: true, PatientData: true, Action: "changes.read", handle: s.changes},
 
 		{Method: "POST", Pattern: "/api/audit/events/{$}", Roles: allRoles, RateLimited: true, Action: "audit.forward", MaxBody: 1 << 20, handle: s.forwardAudit},
-		{Method: "GET", Pattern: "/api/audit/{$}", Roles: admins, RateLimited: true, Action: "audit.query", handle: s.queryAudit},
+		{Method: "GET", Pattern: "/api/audit/{$}", Roles: admins, RateLimited: true, PatientData: true, Action: "audit.query", handle: s.queryAudit},
 
 		{Method: "POST", Pattern: "/api/jobs/{$}", Roles: jobClients, RateLimited: true, PatientData: true, Action: "job.submit", MaxBody: 1 << 20, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/claim/{$}", Roles: aiRunners, RateLimited: true, PatientData: true, Action: "job.claim", handle: s.claimJob},
@@ -123,46 +125,51 @@ func (s *Server) proxyRoutes() []*Route {
 		method, path string
 		roles        []api.Role
 		kind         proxyKind
+		query        orthanc.QueryParams // the query parameters forwarded; any other is refused
 	}
 	const dw = "/dicom-web/studies/{study}"
+	none := orthanc.NoQuery
 	list := []p{
-		{"GET", "/studies/{id}", imageReaders, proxyRead},
-		{"GET", "/studies/{id}/series", imageReaders, proxyRead},
-		{"GET", "/studies/{id}/instances", imageReaders, proxyRead},
-		{"GET", "/studies/{id}/archive", imageReaders, proxyRead},
-		{"GET", "/series/{id}", imageReaders, proxyRead},
-		{"GET", "/series/{id}/instances", imageReaders, proxyRead},
-		{"GET", "/series/{id}/archive", imageReaders, proxyRead},
-		{"GET", "/instances/{id}", imageReaders, proxyRead},
-		{"GET", "/instances/{id}/file", imageReaders, proxyRead},
-		{"GET", "/instances/{id}/simplified-tags", imageReaders, proxyRead},
-		{"GET", "/instances/{id}/tags", imageReaders, proxyRead},
-		{"GET", "/instances/{id}/preview", imageReaders, proxyRead},
-		{"GET", "/instances/{id}/attachments/dicom/md5", imageReaders, proxyRead},
-		{"POST", "/instances/{id}/modify", imageReaders, proxyTranscode},
-		{"POST", "/tools/find", imageSearchers, proxySearch},
-		{"POST", "/tools/lookup", imageSearchers, proxySearch},
-		{"POST", "/instances", imageWriters, proxyUpload},
-		{"GET", "/dicom-web/studies", imageSearchers, proxySearch},
-		{"POST", "/dicom-web/studies", imageWriters, proxyUpload},
-		{"GET", dw, imageReaders, proxyRead},
-		{"GET", dw + "/metadata", imageReaders, proxyRead},
-		{"GET", dw + "/series", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/metadata", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/instances", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/instances/{instance}", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/instances/{instance}/metadata", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/instances/{instance}/frames/{frames}", imageReaders, proxyRead},
-		{"GET", dw + "/series/{series}/instances/{instance}/bulk/{tag}", imageReaders, proxyRead},
+		{"GET", "/studies/{id}", imageReaders, proxyRead, orthanc.ResourceQuery},
+		{"GET", "/studies/{id}/series", imageReaders, proxyRead, orthanc.ChildrenQuery},
+		{"GET", "/studies/{id}/instances", imageReaders, proxyRead, orthanc.ChildrenQuery},
+		{"GET", "/studies/{id}/archive", imageReaders, proxyRead, none},
+		{"GET", "/series/{id}", imageReaders, proxyRead, orthanc.ResourceQuery},
+		{"GET", "/series/{id}/instances", imageReaders, proxyRead, orthanc.ChildrenQuery},
+		{"GET", "/series/{id}/archive", imageReaders, proxyRead, none},
+		{"GET", "/instances/{id}", imageReaders, proxyRead, orthanc.ResourceQuery},
+		{"GET", "/instances/{id}/file", imageReaders, proxyRead, none},
+		{"GET", "/instances/{id}/simplified-tags", imageReaders, proxyRead, orthanc.TagsQuery},
+		{"GET", "/instances/{id}/tags", imageReaders, proxyRead, orthanc.TagsQuery},
+		{"GET", "/instances/{id}/preview", imageReaders, proxyRead, none},
+		{"GET", "/instances/{id}/attachments/dicom/md5", imageReaders, proxyRead, none},
+		{"POST", "/instances/{id}/modify", imageReaders, proxyTranscode, none},
+		{"POST", "/tools/find", imageSearchers, proxySearch, none},
+		{"POST", "/tools/lookup", imageSearchers, proxySearch, none},
+		{"POST", "/instances", imageWriters, proxyUpload, none},
+		{"GET", "/dicom-web/studies", imageSearchers, proxySearch, orthanc.QIDOStudies},
+		{"POST", "/dicom-web/studies", imageWriters, proxyUpload, none},
+		{"GET", dw, imageReaders, proxyRead, none},
+		{"GET", dw + "/metadata", imageReaders, proxyRead, none},
+		{"GET", dw + "/series", imageReaders, proxyRead, orthanc.QIDOSeries},
+		{"GET", dw + "/series/{series}", imageReaders, proxyRead, none},
+		{"GET", dw + "/series/{series}/metadata", imageReaders, proxyRead, none},
+		{"GET", dw + "/series/{series}/instances", imageReaders, proxyRead, orthanc.QIDOInstances},
+		{"GET", dw + "/series/{series}/instances/{instance}", imageReaders, proxyRead, none},
+		{"GET", dw + "/series/{series}/instances/{instance}/metadata", imageReaders, proxyRead, none},
+		{"GET", dw + "/series/{series}/instances/{instance}/frames/{frames}", imageReaders, proxyRead, none},
+		{"GET", dw + "/series/{series}/instances/{instance}/bulk/{tag}", imageReaders, proxyRead, none},
 	}
 	out := make([]*Route, 0, len(list))
 	for _, e := range list {
 		out = append(out, &Route{Method: e.method, Pattern: "/api/orthanc" + e.path, Roles: e.roles, PatientData: true,
-			Action: "orthanc." + string(e.kind), handle: s.proxy(e.path, e.kind)})
+			Action: "orthanc." + string(e.kind), handle: s.proxy(e.path, e.kind, e.query)})
 	}
 	return out
 }
+
+// unknownRoute is the audit action of calls to paths outside the route table.
+const unknownRoute = "unknown_route"
 
 // buildMux registers every route, and the fallbacks that answer 401 without a token and 404 with one for
 // anything else under /api/ and /ws/.
@@ -180,7 +187,7 @@ func (s *Server) buildMux() (*http.ServeMux, error) {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.serve(rt))
 	}
 	for _, prefix := range []string{"/api/", "/ws/"} {
-		fallback := &Route{Method: "ANY", Pattern: prefix, Roles: allRoles, BeforePasswordChange: true, Action: "unknown_route",
+		fallback := &Route{Method: "ANY", Pattern: prefix, Roles: allRoles, BeforePasswordChange: true, Action: unknownRoute,
 			handle: func(c *call) error {
 				return errorf(api.CodeNotFound, "no route %s %s (Orthanc paths outside the proxy's allow-list are refused too)",
 					c.r.Method, c.r.URL.EscapedPath())

@@ -28,7 +28,7 @@ func badTokens(t *testing.T, e *env) map[string]string {
 		t.Fatal(err)
 	}
 	expiredIssuer.SetClock(func() time.Time { return time.Now().Add(-time.Hour) })
-	expired, _, err := expiredIssuer.IssueAccess(u.User)
+	expired, _, err := expiredIssuer.IssueAccess(u.User, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func badTokens(t *testing.T, e *env) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, _, _ := otherIssuer.IssueAccess(u.User)
+	foreign, _, _ := otherIssuer.IssueAccess(u.User, "s")
 
 	nurse := e.users[api.RoleNurse]
 	valid := e.token(nurse)

@@ -21,7 +21,6 @@ import (
 type Deps struct {
 	Store     server.Store
 	Gate      server.Gate
-	Logins    server.LoginCounter
 	Cache     server.Cache
 	Bus       server.Bus
 	Jobs      server.JobQueue
@@ -36,6 +35,11 @@ type Deps struct {
 type Config struct {
 	RefreshTTL     time.Duration // lifetime of a refresh token; default 24 h
 	MaxUploadBytes int64         // largest DICOM upload through the proxy; default 1 GiB
+	// PublicURL is the scheme, host and port clients reach the server on (http://host:8080): DICOMweb answers
+	// name it in their retrieve URLs. Empty: those URLs are root-relative. The request's Host is never used.
+	PublicURL string
+	// ReconcileEvery is how often the job queue is brought in line with the database; default 5 s.
+	ReconcileEvery time.Duration
 	Logger         *slog.Logger
 }
 
@@ -55,8 +59,8 @@ type Server struct {
 // New checks the dependencies and builds the routes.
 func New(d Deps, cfg Config) (*Server, error) {
 	switch {
-	case d.Store == nil, d.Gate == nil, d.Logins == nil, d.Cache == nil, d.Bus == nil, d.Jobs == nil:
-		return nil, errors.New("httpapi needs a store, a gate, a login counter, a cache, a bus and a job queue")
+	case d.Store == nil, d.Gate == nil, d.Cache == nil, d.Bus == nil, d.Jobs == nil:
+		return nil, errors.New("httpapi needs a store, a gate, a cache, a bus and a job queue")
 	case d.Orthanc == nil, d.Issuer == nil, d.Passwords == nil:
 		return nil, errors.New("httpapi needs an Orthanc client, a token issuer and a password hasher")
 	}
@@ -65,6 +69,9 @@ func New(d Deps, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = 1 << 30
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -92,6 +99,47 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Bus.Subscribe(ctx, s.hub.deliver); err != nil {
 		s.Close()
 		return fmt.Errorf("subscribe to notifications: %w", err)
+	}
+	if err := s.ReconcileJobs(ctx); err != nil {
+		s.log.Warn("job queue not reconciled at start; retrying in the background", "err", err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.cfg.ReconcileEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.ReconcileJobs(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("job queue not reconciled", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// ReconcileJobs queues again the jobs the database holds unfinished and Redis lost, and records in the
+// database the ends Redis reached (runs every ReconcileEvery; tests call it directly).
+func (s *Server) ReconcileJobs(ctx context.Context) error {
+	jobs, err := s.Store.UnfinishedJobs(ctx, 0)
+	if err != nil || len(jobs) == 0 {
+		return err
+	}
+	ended, requeued, err := s.Jobs.Reconcile(ctx, jobs)
+	if err != nil {
+		return err
+	}
+	if requeued > 0 {
+		s.log.Warn("jobs missing from redis queued again (redis restarted without its data?)", "jobs", requeued)
+	}
+	for _, j := range ended {
+		if err := s.Store.FinishJob(ctx, j, time.Now()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ func (s *Server) createUser(c *call) error {
 	}
 	u := &server.User{User: api.User{LoginID: req.LoginID, Name: req.Name, Email: req.Email, Role: req.Role, IsActive: true,
 		MustChangePassword: true, CreatedAt: time.Now().UTC()}, PasswordHash: hash}
+	c.expect(http.StatusCreated)
 	if err := s.Store.CreateUser(c.ctx, u); err != nil {
 		return err
 	}
@@ -67,8 +68,8 @@ func (s *Server) updateUser(c *call) error {
 			return err
 		}
 		if req.Name != nil {
-			if *req.Name == "" || len(*req.Name) > 100 {
-				return errorf(api.CodeInvalid, "name must be 1 to 100 characters")
+			if err := server.ValidateText("name", *req.Name, 1, 100); err != nil {
+				return err
 			}
 			u.Name = *req.Name
 		}
@@ -76,6 +77,9 @@ func (s *Server) updateUser(c *call) error {
 			u.Email = *req.Email
 		}
 		if req.IsActive != nil {
+			if u.IsActive && !*req.IsActive {
+				u.TokensValidAfter = time.Now() // its tokens and sessions end with the deactivation, in one transaction
+			}
 			u.IsActive = *req.IsActive
 		}
 		return nil
@@ -83,19 +87,10 @@ func (s *Server) updateUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	if !u.IsActive {
-		now := time.Now()
-		if err := s.Store.RevokeUserRefreshTokens(c.ctx, u.ID, now); err != nil {
-			return err
-		}
-		if err := s.Gate.RevokeUserTokens(c.ctx, u.ID, now); err != nil {
-			return err
-		}
-	}
 	return c.json(http.StatusOK, u.User)
 }
 
-// unlockUser lifts a lockout and forgets the failed logins.
+// unlockUser lifts a lockout; the store forgets the failed logins with it.
 func (s *Server) unlockUser(c *call) error {
 	c.auditAlways = true
 	id, err := c.idParam("id")
@@ -111,9 +106,6 @@ func (s *Server) unlockUser(c *call) error {
 		return nil
 	})
 	if err != nil {
-		return err
-	}
-	if err := s.Logins.Reset(c.ctx, u.LoginID); err != nil {
 		return err
 	}
 	return c.json(http.StatusOK, u.User)

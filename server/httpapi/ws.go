@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,11 +94,38 @@ var (
 	errExpired    = &closeReason{websocket.StatusPolicyViolation, "access token expired; reconnect with a fresh token"}
 )
 
+// checkUpgrade refuses a request that is not a WebSocket opening handshake (RFC 6455 §4.2.1), before anything
+// is recorded as a connection.
+func checkUpgrade(r *http.Request) error {
+	hasToken := func(header, token string) bool {
+		for _, v := range r.Header.Values(header) {
+			for _, t := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(t), token) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case !hasToken("Connection", "upgrade") || !hasToken("Upgrade", "websocket"):
+		return errorf(api.CodeInvalid, "this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return errorf(api.CodeInvalid, "WebSocket version %q is not supported; use 13", r.Header.Get("Sec-WebSocket-Version"))
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return errorf(api.CodeInvalid, "WebSocket handshake lacks Sec-WebSocket-Key")
+	}
+	return nil
+}
+
 // notifications upgrades to a WebSocket that carries the events the caller is entitled to until the access
 // token expires. The token comes in the Authorization header, never in the URL (where the seed put it, and
 // where proxies log it). The client may send {"type":"ping"}; the server answers {"type":"pong"}.
 func (s *Server) notifications(c *call) error {
 	c.objectType = "notifications"
+	if err := checkUpgrade(c.r); err != nil {
+		return err // an ordinary HTTP answer, audited as such
+	}
 	c.auditDone = true
 	if err := s.audit.record(c.ctx, c.auditRecord(http.StatusSwitchingProtocols)); err != nil {
 		return err

@@ -48,6 +48,9 @@ func New(baseURL, user, password string) (*Client, error) {
 	return &Client{base: u, user: user, password: password, http: &http.Client{Transport: transport}}, nil
 }
 
+// CloseIdleConnections drops the kept-alive connections to Orthanc (after it restarted, or moved).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // URL returns Orthanc's base URL without credentials.
 func (c *Client) URL() string { return c.base.String() }
 
@@ -141,27 +144,30 @@ func (c *Client) PatientIDOf(ctx context.Context, level, id string) (string, err
 // ResourceTypes maps the resource types of /tools/lookup to their REST levels.
 var ResourceTypes = map[string]string{"Study": "studies", "Series": "series", "Instance": "instances"}
 
-// ResourceByUID returns the Orthanc ID of the resource of type typ (Study, Series or Instance) with a DICOM UID.
-func (c *Client) ResourceByUID(ctx context.Context, uid, typ string) (string, error) {
+// ResourcesByUID returns the Orthanc IDs of every resource of type typ (Study, Series or Instance) with a DICOM
+// UID, none when Orthanc has none. One UID may name several resources: Orthanc keys a study by its PatientID
+// and StudyInstanceUID together, so the same UID stored under two PatientIDs is two studies.
+func (c *Client) ResourcesByUID(ctx context.Context, uid, typ string) ([]string, error) {
 	if !ValidUID(uid) {
-		return "", server.Errorf(api.CodeInvalid, "%q is not a DICOM UID", uid)
+		return nil, server.Errorf(api.CodeInvalid, "%q is not a DICOM UID", uid)
 	}
 	if _, ok := ResourceTypes[typ]; !ok {
-		return "", fmt.Errorf("resource type %q is not Study, Series or Instance", typ)
+		return nil, fmt.Errorf("resource type %q is not Study, Series or Instance", typ)
 	}
 	var found []struct {
 		ID   string
 		Type string
 	}
 	if err := c.callJSON(ctx, http.MethodPost, "/tools/lookup", rawText(uid), &found); err != nil {
-		return "", err
+		return nil, err
 	}
+	var ids []string
 	for _, f := range found {
-		if f.Type == typ {
-			return f.ID, nil
+		if f.Type == typ && ValidID(f.ID) {
+			ids = append(ids, f.ID)
 		}
 	}
-	return "", server.Errorf(api.CodeNotFound, "orthanc has no %s %s", strings.ToLower(typ), uid)
+	return ids, nil
 }
 
 // StudiesOf returns the studies whose PatientID is patientID.

@@ -16,7 +16,6 @@ var (
 	uidPattern       = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$`)
 	framesPattern    = regexp.MustCompile(`^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,63}$`)
 	patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	queryKeyPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	tagPattern       = regexp.MustCompile(`^[0-9a-f]{8}$`)
 )
 
@@ -71,9 +70,95 @@ func UpstreamPath(template string, value func(name string) string) (string, erro
 	return strings.Join(segs, "/"), nil
 }
 
-// FilterQuery re-encodes a query string for Orthanc, refusing what a DICOMweb or REST query never needs:
-// odd parameter names, control characters, overlong values.
-func FilterQuery(raw string) (string, error) {
+// QueryParams is the allow-list of one proxied route's query string: each parameter Orthanc documents for the
+// route, with the check its value must pass. A parameter not named is refused, whatever its case or encoding:
+// Orthanc turns a GET with "_method=DELETE" into a DELETE, so nothing may cross that the route does not need.
+type QueryParams struct {
+	names map[string]func(string) bool
+	// dicom admits DICOM attribute keys as QIDO-RS matching keys: the keywords listed, or a tag in eight hex digits.
+	dicom map[string]bool
+}
+
+// Has reports whether the allow-list admits a parameter named name.
+func (q QueryParams) Has(name string) bool {
+	_, ok := q.names[name]
+	return ok || q.dicom[name] || (q.dicom != nil && hexTagPattern.MatchString(name))
+}
+
+var (
+	hexTagPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}$`)
+	fieldPattern  = regexp.MustCompile(`^([A-Za-z]{1,64}|[0-9A-Fa-f]{8})$`)
+	countPattern  = regexp.MustCompile(`^[0-9]{1,6}$`)
+)
+
+func flag(v string) bool { return v == "" || v == "true" || v == "false" || v == "0" || v == "1" }
+
+// includeField is a QIDO-RS includefield value: "all", or up to 64 keywords or tags separated by commas.
+func includeField(v string) bool {
+	if v == "all" {
+		return true
+	}
+	fields := strings.Split(v, ",")
+	if len(fields) > 64 {
+		return false
+	}
+	for _, f := range fields {
+		if !fieldPattern.MatchString(f) {
+			return false
+		}
+	}
+	return true
+}
+func count(v string) bool { return countPattern.MatchString(v) }
+
+// dicomValue is a QIDO-RS matching value: printable text of at most 512 bytes (wildcards and ranges allowed).
+func dicomValue(v string) bool {
+	return len(v) <= 512 && !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+func params(names ...string) map[string]func(string) bool {
+	m := make(map[string]func(string) bool, len(names))
+	for _, n := range names {
+		m[n] = flag
+	}
+	return m
+}
+
+func keywords(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// qido is the allow-list of a QIDO-RS search (DICOM PS3.18 §8.3.4) at one level: its matching keys, and
+// includefield, limit, offset and fuzzymatching.
+func qido(attributes ...string) QueryParams {
+	return QueryParams{names: map[string]func(string) bool{"includefield": includeField, "limit": count,
+		"offset": count, "fuzzymatching": flag}, dicom: keywords(attributes...)}
+}
+
+// The allow-lists of the proxy's routes, from Orthanc's REST reference and PS3.18 (Orthanc 1.10).
+var (
+	// NoQuery: the route takes no query parameter (downloads, uploads, WADO-RS retrieval, tools).
+	NoQuery = QueryParams{}
+	// ResourceQuery: GET /{studies,series,instances}/{id}.
+	ResourceQuery = QueryParams{names: params("short", "full")}
+	// ChildrenQuery: the lists of a resource's series or instances.
+	ChildrenQuery = QueryParams{names: params("expand", "short", "full")}
+	// TagsQuery: GET /instances/{id}/tags and simplified-tags.
+	TagsQuery = QueryParams{names: params("short", "simplify", "whole")}
+	// QIDO-RS searches at the study, series and instance levels.
+	QIDOStudies = qido("StudyDate", "StudyTime", "AccessionNumber", "ModalitiesInStudy", "ReferringPhysicianName",
+		"PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyID", "StudyDescription")
+	QIDOSeries    = qido("Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "PerformedProcedureStepStartDate")
+	QIDOInstances = qido("SOPClassUID", "SOPInstanceUID", "InstanceNumber")
+)
+
+// FilterQuery re-encodes a query string for Orthanc with only the parameters allowed names, each value checked.
+// Anything else is refused with an error naming the parameter.
+func FilterQuery(raw string, allowed QueryParams) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
@@ -86,29 +171,40 @@ func FilterQuery(raw string) (string, error) {
 	}
 	keys := make([]string, 0, len(q))
 	for k, vs := range q {
-		if !queryKeyPattern.MatchString(k) {
-			return "", server.Errorf(api.CodeInvalid, "query parameter %q is not allowed", k)
+		if !allowed.Has(k) {
+			return "", server.Errorf(api.CodeInvalid, "query parameter %q is not allowed on this route", clip(k, 64))
 		}
-		for _, v := range vs {
-			if len(v) > 512 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-				return "", server.Errorf(api.CodeInvalid, "query parameter %q has an overlong value or control characters", k)
-			}
+		ok := allowed.names[k]
+		if ok == nil {
+			ok = dicomValue
+		}
+		if len(vs) > 1 {
+			return "", server.Errorf(api.CodeInvalid, "query parameter %q is given %d times", k, len(vs))
+		}
+		if !ok(vs[0]) {
+			return "", server.Errorf(api.CodeInvalid, "query parameter %q has a value this route does not accept", k)
 		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		for _, v := range q[k] {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(url.QueryEscape(k))
-			b.WriteByte('=')
-			b.WriteString(url.QueryEscape(v))
+		if b.Len() > 0 {
+			b.WriteByte('&')
 		}
+		b.WriteString(url.QueryEscape(k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(q[k][0]))
 	}
 	return b.String(), nil
+}
+
+// clip shortens s for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // Transfer syntaxes the proxy transcodes to on request.

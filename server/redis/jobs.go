@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,12 +51,9 @@ func (c *Client) Queue(ctx context.Context, cfg QueueConfig) (*Queue, error) {
 		cfg.MaxDeliveries = 3
 	}
 	q := &Queue{c: c, cfg: cfg, blocking: goredis.NewClient(clientOptions(c.cfg, 30*time.Second, 128))}
-	for _, m := range []string{api.ModelM1, api.ModelMG, api.ModelMM} {
-		err := c.rdb.XGroupCreateMkStream(ctx, q.stream(m), group, "0").Err()
-		if err != nil && !isBusyGroup(err) {
-			q.blocking.Close()
-			return nil, unavailable("create job stream", err)
-		}
+	if err := q.ensureStreams(ctx); err != nil {
+		q.blocking.Close()
+		return nil, err
 	}
 	return q, nil
 }
@@ -71,24 +69,75 @@ func (q *Queue) stream(model string) string { return q.c.prefix + "jobs:" + mode
 func (q *Queue) dead() string               { return q.c.prefix + "jobs:dead" }
 func (q *Queue) key(id string) string       { return q.c.prefix + "job:" + id }
 
-// Submit queues a job.
+// Submit queues a job made by server.NewJob (and stored by the database).
 func (q *Queue) Submit(ctx context.Context, j *api.Job) error {
-	if !server.ValidModel(j.Model) {
-		return server.Errorf(api.CodeInvalid, "model %q must be M1, MG or MM", j.Model)
+	if !server.ValidModel(j.Model) || j.ID == "" {
+		return server.Errorf(api.CodeInvalid, "job %q of model %q cannot be queued", j.ID, j.Model)
 	}
-	j.ID = auth.RandomHex(12)
-	j.Status = api.JobQueued
-	j.SubmittedAt = time.Now().UTC()
-	j.Attempts, j.ClaimedBy, j.Lease, j.ResultID, j.Error = 0, nil, "", "", ""
 	spec, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("marshal job: %w", err)
 	}
-	pipe := q.c.rdb.TxPipeline()
-	pipe.HSet(ctx, q.key(j.ID), "spec", spec, "status", api.JobQueued, "attempts", 0, "model", j.Model)
-	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: q.stream(j.Model), MaxLen: streamLen, Approx: true, Values: []string{"job", j.ID}})
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := restoreScript.Run(ctx, q.c.rdb, []string{q.key(j.ID), q.stream(j.Model)}, spec, j.Model, j.ID).Err(); err != nil {
 		return unavailable("submit job", err)
+	}
+	return nil
+}
+
+// restoreScript queues a job unless Redis holds it already. KEYS: job hash, stream. ARGV: spec, model, job ID.
+// Returns the job's status, "" when it was queued now.
+var restoreScript = goredis.NewScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if status then return status end
+redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'status', 'queued', 'attempts', 0, 'model', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '10000', '*', 'job', ARGV[3])
+return ''
+`)
+
+// Reconcile queues again the unfinished jobs Redis does not hold (it lost them in a restart) and returns those
+// it holds as ended, for the database to record.
+func (q *Queue) Reconcile(ctx context.Context, unfinished []*api.Job) ([]*api.Job, int, error) {
+	if err := q.ensureStreams(ctx); err != nil {
+		return nil, 0, err
+	}
+	pipe := q.c.rdb.Pipeline()
+	cmds := make([]*goredis.Cmd, len(unfinished))
+	for i, j := range unfinished {
+		spec, err := json.Marshal(j)
+		if err != nil {
+			return nil, 0, fmt.Errorf("marshal job: %w", err)
+		}
+		// Eval, not EvalSha: a Redis that lost its data lost its script cache too.
+		cmds[i] = restoreScript.Eval(ctx, pipe, []string{q.key(j.ID), q.stream(j.Model)}, spec, j.Model, j.ID)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, 0, unavailable("reconcile jobs", err)
+	}
+	var ended []*api.Job
+	requeued := 0
+	for i, cmd := range cmds {
+		switch status, _ := cmd.Text(); status {
+		case "":
+			requeued++
+		case api.JobDone, api.JobFailed:
+			j, err := q.Job(ctx, unfinished[i].ID)
+			if err != nil {
+				return nil, 0, err
+			}
+			ended = append(ended, j)
+		}
+	}
+	return ended, requeued, nil
+}
+
+// ensureStreams creates the job streams and their consumer group where they are missing (a Redis that
+// restarted empty has neither).
+func (q *Queue) ensureStreams(ctx context.Context) error {
+	for _, m := range []string{api.ModelM1, api.ModelMG, api.ModelMM} {
+		err := q.c.rdb.XGroupCreateMkStream(ctx, q.stream(m), group, "0").Err()
+		if err != nil && !isBusyGroup(err) {
+			return unavailable("create job stream", err)
+		}
 	}
 	return nil
 }
@@ -120,8 +169,20 @@ return 1
 `)
 
 // Claim returns the next job of one of models for worker, or nil when none came within wait. Entries claimed
-// by a worker that went quiet for longer than the visibility timeout are taken over first.
+// by a worker that went quiet for longer than the visibility timeout are taken over first. A Redis that lost
+// its streams gets them back (the jobs themselves come back with Reconcile).
 func (q *Queue) Claim(ctx context.Context, models []string, worker int64, wait time.Duration) (*api.Job, error) {
+	j, err := q.claim(ctx, models, worker, wait)
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		if err := q.ensureStreams(ctx); err != nil {
+			return nil, err
+		}
+		return q.claim(ctx, models, worker, wait)
+	}
+	return j, err
+}
+
+func (q *Queue) claim(ctx context.Context, models []string, worker int64, wait time.Duration) (*api.Job, error) {
 	if len(models) == 0 {
 		return nil, server.Errorf(api.CodeInvalid, "claim needs the models the worker can run")
 	}

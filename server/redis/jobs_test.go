@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +26,13 @@ func queue(t *testing.T, cfg redis.QueueConfig) (*redis.Queue, *redis.Client, st
 
 func submit(t *testing.T, q *redis.Queue, model string, patient int64) *api.Job {
 	t.Helper()
-	j := &api.Job{Model: model, PatientID: patient, SubmittedBy: 99, Inputs: []byte(`{"series":["1.2.3"]}`)}
-	if err := q.Submit(context.Background(), j); err != nil {
+	j, err := server.NewJob(api.JobRequest{Model: model, PatientID: patient, Inputs: []byte(`{"series":["1.2.3"]}`)}, 99,
+		fmt.Sprintf("job-%d-%d", patient, time.Now().UnixNano()), time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if j.ID == "" || j.Status != api.JobQueued || j.SubmittedAt.IsZero() {
-		t.Fatalf("submitted job not filled in: %+v", j)
+	if err := q.Submit(context.Background(), j); err != nil {
+		t.Fatal(err)
 	}
 	return j
 }
@@ -263,5 +265,40 @@ func TestQueueRefusesBadRequests(t *testing.T) {
 	}
 	if j, err := q.Claim(ctx, []string{api.ModelM1, api.ModelMG, api.ModelMM}, 1, 0); err != nil || j != nil {
 		t.Fatalf("a refused submission was queued: %+v (%v)", j, err)
+	}
+}
+
+// TestReconcileRequeuesWhatRedisLost: after Redis loses its data (here: every key of the prefix deleted, the
+// streams and their group included), Reconcile queues the database's unfinished jobs again so that a worker can
+// claim them, leaves a job Redis still holds alone, and returns those Redis has ended.
+func TestReconcileRequeuesWhatRedisLost(t *testing.T) {
+	q, _, prefix := queue(t, redis.QueueConfig{})
+	_, raw, _ := open(t, redis.Config{})
+	ctx := context.Background()
+	lost, kept, done := submit(t, q, api.ModelM1, 1), submit(t, q, api.ModelMG, 2), submit(t, q, api.ModelMM, 3)
+	claimed := mustClaim(t, q, []string{api.ModelMM}, 7)
+	if _, err := q.Complete(ctx, claimed.ID, claimed.Lease, 7, "ai_req_0001"); err != nil {
+		t.Fatal(err)
+	}
+	// Redis loses the first job and its stream (a restart without persistence).
+	if err := raw.Del(ctx, prefix+"job:"+lost.ID, prefix+"jobs:M1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Job(ctx, lost.ID); !server.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("job still in Redis after the loss: %v", err)
+	}
+	ended, requeued, err := q.Reconcile(ctx, []*api.Job{lost, kept, done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if requeued != 1 || len(ended) != 1 || ended[0].ID != done.ID || ended[0].Status != api.JobDone || ended[0].ResultID != "ai_req_0001" {
+		t.Fatalf("reconcile: requeued %d, ended %+v; want 1 requeued and %s done", requeued, ended, done.ID)
+	}
+	if got := mustClaim(t, q, []string{api.ModelM1}, 8); got.ID != lost.ID {
+		t.Fatalf("claimed %s after reconcile, want the lost job %s", got.ID, lost.ID)
+	}
+	// A second reconcile queues nothing twice.
+	if _, requeued, err := q.Reconcile(ctx, []*api.Job{lost, kept}); err != nil || requeued != 0 {
+		t.Fatalf("second reconcile requeued %d (%v)", requeued, err)
 	}
 }

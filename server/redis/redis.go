@@ -1,7 +1,8 @@
-// Package redis implements the server's Redis-backed services with github.com/redis/go-redis/v9: the request
-// gate (access-token revocation and per-user token-bucket rate limits in one round trip), failed-login
-// counters, a small cache, the event bus (pub/sub) and the AI job queue (Streams with a consumer group,
-// redelivery of idle entries and dead letters). Every key starts with a configurable prefix.
+// Package redis implements the server's Redis-backed services with github.com/redis/go-redis/v9: the rate
+// limit (per-caller token buckets, one round trip), a small cache, the event bus (pub/sub) and the delivery of
+// the AI job queue (Streams with a consumer group, redelivery of idle entries and dead letters). Nothing that
+// guards access lives here — revocations and lockouts are in the database — so a Redis that restarts, with or
+// without its data, lets no revoked token back in. Every key starts with a configurable prefix.
 package redis
 
 import (
@@ -10,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -27,10 +27,7 @@ type Config struct {
 	Prefix   string  // prefix of every key; default "neuronova:"
 	Rate     float64 // requests per second per caller; default 10
 	Burst    int     // bucket size; default 20
-	// LoginWindow is how long failed logins are remembered; default 24 h. The lock itself is stored in the
-	// database and lasts until an administrator unlocks the account.
-	LoginWindow time.Duration
-	Logger      *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Client holds the connections. Close it when done.
@@ -56,9 +53,6 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.LoginWindow <= 0 {
-		cfg.LoginWindow = 24 * time.Hour
 	}
 	rdb := goredis.NewClient(clientOptions(cfg, 3*time.Second, 64))
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -90,19 +84,14 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %w", server.Errorf(api.CodeUnavailable, "redis is unavailable (%s)", op), err)
 }
 
-// admitScript checks the revocation of a token and, when asked, takes one request from a token bucket.
-// KEYS: revoked-jti, user valid-after, bucket. ARGV: issued-at ms, limit (0/1), rate per s, burst.
-// Returns {revoked (0/1), wait µs}.
+// admitScript takes one request from a token bucket. KEYS: bucket. ARGV: rate per s, burst. Returns the wait
+// in µs (0: admitted).
 var admitScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0} end
-local va = redis.call('GET', KEYS[2])
-if va and tonumber(ARGV[1]) <= tonumber(va) then return {1, 0} end
-if ARGV[2] == '0' then return {0, 0} end
-local rate = tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local b = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(b[1])
 local ts = tonumber(b[2])
 if tokens == nil or ts == nil then tokens = burst; ts = now end
@@ -113,102 +102,18 @@ if tokens < 1 then
 else
   tokens = tokens - 1
 end
-redis.call('HSET', KEYS[3], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[3], math.ceil(burst / rate * 1000) + 1000)
-return {0, wait}
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return wait
 `)
 
 // Admit implements server.Gate in one round trip.
-func (c *Client) Admit(ctx context.Context, key, jti string, userID int64, issuedAt time.Time, limit bool) (server.Admission, error) {
-	limitArg := "0"
-	if limit {
-		limitArg = "1"
-	}
-	revokedKey, validKey := c.prefix+"revoked:-", c.prefix+"validafter:-"
-	if jti != "" {
-		revokedKey = c.prefix + "revoked:" + jti
-	}
-	if userID != 0 {
-		validKey = c.prefix + "validafter:" + strconv.FormatInt(userID, 10)
-	}
-	if !limit {
-		// Revocation only (the Orthanc proxy): one MGET of the two marks is cheaper for Redis than the script.
-		// RevokeAccessToken sets the first, RevokeUserTokens the second.
-		vals, err := c.rdb.MGet(ctx, revokedKey, validKey).Result()
-		if err != nil {
-			return server.Admission{}, unavailable("admit request", err)
-		}
-		if vals[0] != nil {
-			return server.Admission{Revoked: true}, nil
-		}
-		if vals[1] != nil {
-			s, _ := vals[1].(string)
-			va, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return server.Admission{}, fmt.Errorf("redis key %s holds %q, not a time in ms", validKey, s)
-			}
-			if issuedAt.UnixMilli() <= va {
-				return server.Admission{Revoked: true}, nil
-			}
-		}
-		return server.Admission{}, nil
-	}
-	res, err := admitScript.Run(ctx, c.rdb, []string{revokedKey, validKey, c.prefix + "rl:" + key},
-		issuedAt.UnixMilli(), limitArg, c.cfg.Rate, c.cfg.Burst).Int64Slice()
+func (c *Client) Admit(ctx context.Context, key string) (time.Duration, error) {
+	wait, err := admitScript.Run(ctx, c.rdb, []string{c.prefix + "rl:" + key}, c.cfg.Rate, c.cfg.Burst).Int64()
 	if err != nil {
-		return server.Admission{}, unavailable("admit request", err)
+		return 0, unavailable("admit request", err)
 	}
-	return server.Admission{Revoked: res[0] == 1, RetryAfter: time.Duration(res[1]) * time.Microsecond}, nil
-}
-
-// RevokeAccessToken revokes one access token until it expires.
-func (c *Client) RevokeAccessToken(ctx context.Context, jti string, expires time.Time) error {
-	ttl := time.Until(expires) + time.Minute
-	if err := c.rdb.Set(ctx, c.prefix+"revoked:"+jti, 1, ttl).Err(); err != nil {
-		return unavailable("revoke token", err)
-	}
-	return nil
-}
-
-// RevokeUserTokens revokes every access token of a user issued at or before at, to the millisecond (a
-// token issued in the same millisecond as a deactivation is revoked too). The mark outlives any access token.
-func (c *Client) RevokeUserTokens(ctx context.Context, userID int64, at time.Time) error {
-	if err := c.rdb.Set(ctx, c.prefix+"validafter:"+strconv.FormatInt(userID, 10), at.UnixMilli(), 7*24*time.Hour).Err(); err != nil {
-		return unavailable("revoke user tokens", err)
-	}
-	return nil
-}
-
-// AddFailure counts one failed login for loginID and returns the count within the window.
-func (c *Client) AddFailure(ctx context.Context, loginID string) (int, error) {
-	key := c.prefix + "loginfail:" + loginID
-	pipe := c.rdb.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.Expire(ctx, key, c.cfg.LoginWindow)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, unavailable("count failed login", err)
-	}
-	return int(n.Val()), nil
-}
-
-// Failures returns the failed logins of loginID within the window.
-func (c *Client) Failures(ctx context.Context, loginID string) (int, error) {
-	n, err := c.rdb.Get(ctx, c.prefix+"loginfail:"+loginID).Int()
-	if errors.Is(err, goredis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, unavailable("read failed logins", err)
-	}
-	return n, nil
-}
-
-// Reset forgets the failed logins of loginID.
-func (c *Client) Reset(ctx context.Context, loginID string) error {
-	if err := c.rdb.Del(ctx, c.prefix+"loginfail:"+loginID).Err(); err != nil {
-		return unavailable("reset failed logins", err)
-	}
-	return nil
+	return time.Duration(wait) * time.Microsecond, nil
 }
 
 // Get returns a cached value.

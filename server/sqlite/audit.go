@@ -15,7 +15,7 @@ const auditInsertSQL = `INSERT OR IGNORE INTO audit (at, user_id, login_id, role
 
 // AppendAudit appends audit records in one transaction; forwarded records already stored are skipped.
 func (s *Store) AppendAudit(ctx context.Context, recs []server.AuditRecord) (int, error) {
-	if len(recs) == 1 {
+	if len(recs) == 1 && server.TxAuditOf(ctx) == nil {
 		// One record is one statement, which SQLite commits as its own transaction: no BEGIN and COMMIT
 		// statements around it.
 		return insertAudit(ctx, s.auditInsert, recs[0])

@@ -95,6 +95,7 @@ func (s *Store) CreateOrder(ctx context.Context, o *server.Order, h server.Order
 			ts(o.CreatedAt), ts(o.UpdatedAt), o.Version); err != nil {
 			return err
 		}
+		noteObject(ctx, "order", o.ID, o.PatientID)
 		return saveOrderEffects(ctx, tx, o, h, "created")
 	})
 }

@@ -62,6 +62,7 @@ func (s *Store) CreatePatient(ctx context.Context, p *server.Patient) error {
 		if p.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		noteObject(ctx, "patient", p.ID, p.ID)
 		return patientChange(ctx, tx, p, "created")
 	})
 }

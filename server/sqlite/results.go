@@ -7,20 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/server"
 )
 
 const resultColumns = `r.id, r.model, r.model_version, r.patient_id, COALESCE(r.order_id, ''), r.study_uid, r.job_id, r.result,
-	r.provenance, r.created_by, r.created_at, r.review_status, r.review_comment, r.reviewed_by, r.reviewed_at`
+	r.provenance, r.created_by, r.created_at, r.review_status, r.review_comment, r.reviewed_by, r.reviewed_at,
+	r.withdrawn_at, r.withdrawn_by, r.withdraw_reason`
 
 func scanResult(r rowScanner) (*server.AIResult, error) {
 	a := &server.AIResult{}
 	var result, prov []byte
 	err := r.Scan(&a.ID, &a.Model, &a.ModelVersion, &a.PatientID, &a.OrderID, &a.StudyUID, &a.JobID, rawJSON{&result},
 		rawJSON{&prov}, &a.CreatedBy, timeCol{&a.CreatedAt}, &a.ReviewStatus, &a.ReviewComment, nullInt{&a.ReviewedBy},
-		nullTimeCol{&a.ReviewedAt})
+		nullTimeCol{&a.ReviewedAt}, nullTimeCol{&a.WithdrawnAt}, nullInt{&a.WithdrawnBy}, &a.WithdrawReason)
 	a.Result, a.Provenance = result, prov
 	return a, err
 }
@@ -48,8 +50,10 @@ func (s *Store) CreateAIResult(ctx context.Context, r *server.AIResult, key, con
 		case err == nil && hash != contentHash:
 			return server.Errorf(api.CodeConflict, "Idempotency-Key %q was used for a different AI result (%s)", key, id)
 		case err == nil:
-			stored, err = scanResult(tx.QueryRowContext(ctx, "SELECT "+resultColumns+" FROM ai_results r WHERE r.id = ?", id))
-			return err
+			if stored, err = scanResult(tx.QueryRowContext(ctx, "SELECT "+resultColumns+" FROM ai_results r WHERE r.id = ?", id)); err != nil {
+				return err
+			}
+			return errNoWrite // a replay: the call's record is its own
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -85,6 +89,13 @@ func (s *Store) CreateAIResult(ctx context.Context, r *server.AIResult, key, con
 			return err
 		}
 		stored, created = r, true
+		noteObject(ctx, "ai_result", r.ID, r.PatientID)
+		if r.JobID != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', result_id = ?, error = '', finished_at = ?
+				WHERE id = ? AND status = 'queued'`, r.ID, ts(r.CreatedAt), r.JobID); err != nil {
+				return err
+			}
+		}
 		return resultChange(ctx, tx, r, "created")
 	})
 	if err != nil {
@@ -114,7 +125,7 @@ func (s *Store) AIResult(ctx context.Context, id string) (*server.AIResult, erro
 // ListAIResults lists the AI results scope sees, newest first.
 func (s *Store) ListAIResults(ctx context.Context, scope server.Scope, f server.AIResultFilter) ([]*server.AIResult, error) {
 	cond, args := resultScope(scope)
-	where := []string{cond}
+	where := []string{cond, "r.withdrawn_at IS NULL"}
 	if f.PatientID != 0 {
 		where = append(where, "r.patient_id = ?")
 		args = append(args, f.PatientID)
@@ -154,6 +165,9 @@ func (s *Store) UpdateAIResult(ctx context.Context, id string, fn func(*server.A
 		if err != nil {
 			return notFound(err, "AI result %q does not exist", id)
 		}
+		if r.WithdrawnAt != nil {
+			return server.Errorf(api.CodeConflict, "AI result %s was withdrawn", id)
+		}
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -162,6 +176,43 @@ func (s *Store) UpdateAIResult(ctx context.Context, id string, fn func(*server.A
 			return err
 		}
 		return resultChange(ctx, tx, r, "updated")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// WithdrawAIResult marks a result withdrawn and replaces the change feed's copies of it by the withdrawal.
+func (s *Store) WithdrawAIResult(ctx context.Context, id string, by int64, reason string, now time.Time) (*server.AIResult, error) {
+	var r *server.AIResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanResult(tx.QueryRowContext(ctx, "SELECT "+resultColumns+" FROM ai_results r WHERE r.id = ?", id))
+		if err != nil {
+			return notFound(err, "AI result %q does not exist", id)
+		}
+		if r.WithdrawnAt != nil {
+			return server.Errorf(api.CodeConflict, "AI result %s was withdrawn already", id)
+		}
+		r.WithdrawnAt, r.WithdrawnBy, r.WithdrawReason = &now, &by, reason
+		if _, err := tx.ExecContext(ctx, "UPDATE ai_results SET withdrawn_at = ?, withdrawn_by = ?, withdraw_reason = ? WHERE id = ?",
+			ts(now), by, reason, id); err != nil {
+			return err
+		}
+		// What the feed carries of it is the withdrawal alone: its content (which may be what was wrong with it)
+		// is no longer sent to any workstation.
+		notice := *r
+		notice.Result, notice.Provenance = json.RawMessage(`null`), nil
+		data, err := json.Marshal(&notice)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE changes SET data = ? WHERE kind = ? AND object_id = ?", string(data),
+			api.KindAIResult, id); err != nil {
+			return err
+		}
+		return appendChange(ctx, tx, api.KindAIResult, id, "withdrawn", now, r.PatientID, "", data)
 	})
 	if err != nil {
 		return nil, err

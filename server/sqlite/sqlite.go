@@ -123,18 +123,45 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a write transaction and commits unless fn fails.
+// tx runs fn in a write transaction and commits unless fn fails. The audit record ctx carries for the call's
+// first write (server.WithTxAudit) is inserted in the same transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.auditedTx(ctx, nil, fn)
+}
+
+// errNoWrite ends a transaction that found nothing to write: it rolls back, carrying no audit record, and
+// the write returns nil.
+var errNoWrite = errors.New("nothing to write")
+
+// auditedTx is tx for a write that answers refusal (nil: the write the call asked for).
+func (s *Store) auditedTx(ctx context.Context, refusal error, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	if errors.Is(err, errNoWrite) {
+		return tx.Rollback()
+	}
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
+	a := server.TxAuditOf(ctx)
+	if a != nil {
+		stmt := tx.StmtContext(ctx, s.auditInsert)
+		_, err := insertAudit(ctx, stmt, a.Build(refusal))
+		stmt.Close()
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("audit record of the write: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if a != nil {
+		a.Committed()
 	}
 	return nil
 }

@@ -31,6 +31,11 @@ func Run(t *testing.T, open func(t *testing.T) server.Store) {
 		{"ChangeFeedByCursorAndScope", changes},
 		{"AuditAppendsAndDeduplicatesForwardedEvents", audit},
 		{"Settings", settings},
+		{"AccessRevocation", accessRevocation},
+		{"LoginFailures", loginFailures},
+		{"Jobs", jobs},
+		{"WriteCarriesItsAuditRecord", txAudit},
+		{"Withdrawal", withdrawal},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
