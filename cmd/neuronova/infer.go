@@ -309,12 +309,14 @@ func writeM1SEG(path string, st *viewer.Study, refSeries *viewer.Series, res *m1
 // m1Findings are an M1 result's volumes and heads, a line each, as the CLI and the AI panel show them.
 func m1Findings(res *m1.Result) []string {
 	v := res.Volumes
-	return []string{
-		fmt.Sprintf("volumes (mL): NCR %.2f  ED %.2f  ET %.2f  WT %.2f  TC %.2f", v.NCR, v.ED, v.ET, v.WT, v.TC),
+	lines := []string{fmt.Sprintf("volumes (mL): NCR %.2f  ED %.2f  ET %.2f  WT %.2f  TC %.2f", v.NCR, v.ED, v.ET, v.WT, v.TC)}
+	if res.Grade == nil {
+		return append(lines, "no grade, IDH, MGMT or risk: the model only segments")
+	}
+	return append(lines,
 		fmt.Sprintf("grade %s (%.2f)  IDH %s (%.2f)  MGMT %s (%.2f)", res.Grade.PredictedClass, res.Grade.Probability,
 			res.IDH.PredictedClass, res.IDH.Probability, res.MGMT.PredictedClass, res.MGMT.Probability),
-		fmt.Sprintf("survival risk %.2f: %s", res.Risk.Score, res.Risk.Group),
-	}
+		fmt.Sprintf("survival risk %.2f: %s", res.Risk.Score, res.Risk.Group))
 }
 
 func seriesByUID(st *viewer.Study, uid string) *viewer.Series {

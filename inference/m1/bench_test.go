@@ -59,7 +59,7 @@ func BenchmarkM1Network(b *testing.B) {
 	for k, se := range series {
 		vols[k], _ = se.InMemory()
 	}
-	prep, err := m1.Prepare(ctx, vols, 1, [3]int{128, 128, 128})
+	prep, err := m1.Prepare(ctx, vols, 1, m1.Layout{Size: [3]int{128, 128, 128}}, m1.Normalisation{Method: model.NormZScoreBrain})
 	if err != nil {
 		b.Fatal(err)
 	}

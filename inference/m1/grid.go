@@ -201,59 +201,56 @@ func Resample(ctx context.Context, src *viewer.Volume, g viewer.Geometry, dst []
 	})
 }
 
-// NormaliseBrain z-scores x over its voxels above zero (the brain mask of skull-stripped images, the head of
-// others) and sets the rest to 0. It returns the mean and SD used; a channel with fewer than two voxels in the
-// mask, or no spread, becomes all zeros.
-func NormaliseBrain(x []float32) (mean, sd float64) {
-	var s, s2 float64
-	n := 0
-	for _, v := range x {
-		if v > 0 {
-			s += float64(v)
-			s2 += float64(v) * float64(v)
-			n++
-		}
+// Layout says how the model grid is made from the brain box: fitted into Size (one input, resized), or at
+// Spacing over the whole box (sliding windows, never resized) and at least Size.
+type Layout struct {
+	Size    [3]int      // voxels along x, y, z
+	Spacing viewer.Vec3 // zero: fit the box into Size
+}
+
+// Grid is the model grid of a brain box.
+func (l Layout) Grid(box BrainBox) viewer.Geometry {
+	if l.Spacing == (viewer.Vec3{}) {
+		return ModelGrid(box, l.Size)
 	}
-	if n >= 2 {
-		mean = s / float64(n)
-		sd = math.Sqrt(max(s2/float64(n)-mean*mean, 0))
+	return NativeGrid(box, l.Spacing, l.Size)
+}
+
+// NativeGrid is the grid that covers the brain box at spacing, aligned with the patient axes, its first voxel
+// centre on the box's corner (so that at 1 mm its voxels are the working grid's, the reference series' own when
+// that is a 1 mm axial grid), with at least minSize voxels per axis: a smaller box is padded evenly, as MONAI pads
+// an image smaller than its window.
+func NativeGrid(box BrainBox, spacing viewer.Vec3, minSize [3]int) viewer.Geometry {
+	ext := box.Extent()
+	g := viewer.Geometry{Spacing: spacing, Direction: viewer.IdentityDirection}
+	for a := 0; a < 3; a++ {
+		n := int(math.Ceil(ext[a]/spacing[a]-1e-9)) + 1
+		g.Size[a] = max(minSize[a], n)
+		g.Origin[a] = box.Min[a] - spacing[a]*float64((g.Size[a]-n)/2)
 	}
-	if !(sd > 1e-6) {
-		clear(x)
-		return mean, 0
-	}
-	m, inv := float32(mean), float32(1/sd)
-	for i, v := range x {
-		if v > 0 {
-			x[i] = (v - m) * inv
-		} else {
-			x[i] = 0
-		}
-	}
-	return mean, sd
+	return g
 }
 
 // Prepared is the network input made from the four sequences.
 type Prepared struct {
 	Box   BrainBox        // the brain's bounding box on the 1 mm grid
-	Grid  viewer.Geometry // the model grid (patient axes, isotropic)
-	Input []float32       // 4 channels × Grid voxels, channel-major (NCDHW with D the slice axis)
-	Mean  [4]float64      // per-channel statistics used to normalise (in the series' own units)
-	SD    [4]float64
+	Grid  viewer.Geometry // the model grid (patient axes)
+	Input []float32       // 4 channels × Grid voxels, channel-major in the card's channel order (NCDHW, D = z)
+	Stats [4]ChannelStats // what each channel was normalised with
 }
 
-// Prepare resamples the four volumes (in channel order) onto the model grid of the reference volume's brain
-// box and z-scores each channel inside the brain. The 1 mm working grid, the crop and the resize are composed
-// into one trilinear interpolation from each source series, so every voxel is interpolated once.
-func Prepare(ctx context.Context, vols [4]*viewer.Volume, ref int, size [3]int) (*Prepared, error) {
-	if ref < 0 || ref >= len(vols) {
+// Prepare resamples the four volumes onto the model grid of the reference volume's brain box and normalises each
+// channel. vols[c] is input channel c. The 1 mm working grid, the crop and any resize are composed into one
+// trilinear interpolation from each source series, so every voxel is interpolated once.
+func Prepare(ctx context.Context, vols [4]*viewer.Volume, ref int, layout Layout, norm Normalisation) (*Prepared, error) {
+	if ref < 0 || ref >= len(vols) || vols[ref] == nil {
 		return nil, fmt.Errorf("m1: reference channel %d out of range", ref)
 	}
 	box, err := FindBrainBox(vols[ref])
 	if err != nil {
 		return nil, err
 	}
-	p := &Prepared{Box: box, Grid: ModelGrid(box, size)}
+	p := &Prepared{Box: box, Grid: layout.Grid(box)}
 	n := p.Grid.Len()
 	p.Input = make([]float32, 4*n)
 	for c, v := range vols {
@@ -264,7 +261,9 @@ func Prepare(ctx context.Context, vols [4]*viewer.Volume, ref int, size [3]int) 
 		if err := Resample(ctx, v, p.Grid, ch); err != nil {
 			return nil, err
 		}
-		p.Mean[c], p.SD[c] = NormaliseBrain(ch)
+		if p.Stats[c], err = norm.Apply(ch, c); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

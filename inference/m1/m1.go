@@ -3,11 +3,14 @@
 // and survival-risk heads with probabilities, and the 768-value embedding MM consumes.
 //
 // The pipeline: pick the sequences (the viewer's classifier, or a manual choice); load them; find the brain's
-// bounding box on a 1 mm grid aligned with the patient axes; resample every sequence onto the model grid (that
-// box resized with its aspect ratio kept and padded to the card's size) in patient coordinates, so different
-// orientations and spacings are allowed; z-score each channel inside the brain as the card says; run; map the
-// class probabilities back onto the reference series' grid (trilinear where neighbours disagree) and take the
-// most probable class; count volumes with the reference grid's voxel volume.
+// bounding box on a 1 mm grid aligned with the patient axes; resample every sequence, in the card's channel
+// order, onto the model grid in patient coordinates (so different orientations and spacings are allowed): the
+// box at the card's spacing, covered by sliding windows (Windows), or — for older cards — the box fitted into the
+// card's one input size; normalise each channel as the card says; run the network window by window (batches,
+// test-time flips, constant or Gaussian blending), then the heads once on the whole box when the card has them;
+// map the blended output back onto the reference series' grid (trilinear where neighbours disagree) and decode
+// it — the most probable softmax class whatever its numbering, or the nested sigmoid regions TC, WT and ET with
+// their thresholds; count volumes with the reference grid's voxel volume.
 //
 // UI callers use Run with a *viewer.Study; Result.Labels is a *viewer.LabelMap ready for the overlay and
 // Result.Banner must be shown beside it.
@@ -57,7 +60,8 @@ type Request struct {
 	Progress  Progress
 }
 
-// Result is an M1 output with its provenance (banner included).
+// Result is an M1 output with its provenance (banner included). The heads and the embedding are absent for a
+// model that only segments.
 type Result struct {
 	inference.Provenance
 	// Labels is the segmentation on the reference series' grid; Labels.Source names the model. It is not part
@@ -66,11 +70,11 @@ type Result struct {
 	Reference     SeriesRef         `json:"reference_series"`
 	Volumes       Volumes           `json:"volumes_ml"`
 	Regions       []RegionVolume    `json:"regions"`
-	Grade         ClassHead         `json:"grade"`
-	IDH           ClassHead         `json:"idh"`
-	MGMT          ClassHead         `json:"mgmt"`
-	Risk          RiskHead          `json:"survival_risk"`
-	Embedding     []float32         `json:"embedding"`
+	Grade         *ClassHead        `json:"grade,omitempty"`
+	IDH           *ClassHead        `json:"idh,omitempty"`
+	MGMT          *ClassHead        `json:"mgmt,omitempty"`
+	Risk          *RiskHead         `json:"survival_risk,omitempty"`
+	Embedding     []float32         `json:"embedding,omitempty"`
 	Preprocessing PreprocessingInfo `json:"preprocessing"`
 }
 
@@ -117,14 +121,19 @@ type RiskHead struct {
 
 // PreprocessingInfo says what the network saw.
 type PreprocessingInfo struct {
-	BrainBoxMinMM  viewer.Vec3   `json:"brain_box_min_mm"`
-	BrainBoxMaxMM  viewer.Vec3   `json:"brain_box_max_mm"`
-	ModelGridSize  [3]int        `json:"model_grid_size"`
-	ModelSpacingMM float64       `json:"model_spacing_mm"`
-	ChannelMean    [4]float64    `json:"channel_mean"`
-	ChannelSD      [4]float64    `json:"channel_sd"`
-	Normalisation  string        `json:"normalisation"`
-	Channels       []ChannelInfo `json:"channels"`
+	BrainBoxMinMM  viewer.Vec3     `json:"brain_box_min_mm"`
+	BrainBoxMaxMM  viewer.Vec3     `json:"brain_box_max_mm"`
+	ModelGridSize  [3]int          `json:"model_grid_size"`
+	ModelOriginMM  viewer.Vec3     `json:"model_grid_origin_mm"` // centre of its first voxel (LPS)
+	ModelSpacingMM viewer.Vec3     `json:"model_spacing_mm"`
+	Windows        int             `json:"windows"`     // windows the network ran on (1 for a fitted input)
+	WindowSize     [3]int          `json:"window_size"` // x, y, z voxels
+	Overlap        float64         `json:"overlap,omitempty"`
+	Blend          string          `json:"blend,omitempty"`
+	TestTimeFlips  []string        `json:"test_time_flips,omitempty"`
+	Normalisation  string          `json:"normalisation"`
+	ChannelStats   [4]ChannelStats `json:"channel_stats"` // in the input's channel order
+	Channels       []ChannelInfo   `json:"channels"`      // in the input's channel order
 }
 
 // ChannelInfo is one input sequence and how it was chosen.
@@ -172,110 +181,6 @@ func Select(st *viewer.Study, manual map[viewer.SeriesType]string) ([4]*viewer.S
 		return out, how, fmt.Errorf("%w: no %v series in study %s (choose them by hand)", ErrMissingSequence, missing, st.UID)
 	}
 	return out, how, nil
-}
-
-// spec is what the pipeline needs from a card.
-type spec struct {
-	input                         *model.Input
-	size                          [3]int
-	probs, grade, idh, mgmt, risk *model.Output
-	embedding                     *model.Output
-	classOf                       [4]uint8 // network class index → viewer label value
-	regions                       []model.Region
-	normalisation                 string
-}
-
-// cardSpec checks that the card is one this pipeline can run.
-func cardSpec(c *model.Card) (*spec, error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w %s: %s", ErrUnsupportedCard, c.ID, fmt.Sprintf(format, a...))
-	}
-	if len(c.Inputs) != 1 {
-		return nil, bad("want one image input, got %d", len(c.Inputs))
-	}
-	s := &spec{input: &c.Inputs[0]}
-	in := s.input
-	want := []string{"T1", "T1CE", "T2", "FLAIR"}
-	if !slices.Equal(in.ChannelOrder, want) {
-		return nil, bad("input channel_order %v, want %v", in.ChannelOrder, want)
-	}
-	if len(in.Shape) != 5 || !in.Shape[1].IsFixed() || in.Shape[1].Value != 4 {
-		return nil, bad("input shape %v, want [N, 4, D, H, W]", in.Shape)
-	}
-	p := in.Preprocessing
-	if p == nil || p.Normalisation != model.NormZScoreBrain {
-		return nil, bad("input normalisation must be %q", model.NormZScoreBrain)
-	}
-	if len(p.SpacingMM) != 3 || p.SpacingMM[0] != 1 || p.SpacingMM[1] != 1 || p.SpacingMM[2] != 1 {
-		return nil, bad("preprocessing spacing_mm %v, want [1, 1, 1]", p.SpacingMM)
-	}
-	if p.Crop != "brain-bbox" {
-		return nil, bad("preprocessing crop %q, want \"brain-bbox\"", p.Crop)
-	}
-	if len(p.Size) != 3 {
-		return nil, bad("preprocessing size %v, want three dimensions (D, H, W)", p.Size)
-	}
-	for a := 0; a < 3; a++ {
-		d := in.Shape[2+a]
-		if p.Size[a] < 8 || p.Size[a] > 512 || (d.IsFixed() && d.Value != p.Size[a]) {
-			return nil, bad("preprocessing size %v does not fit the input shape %v", p.Size, in.Shape)
-		}
-	}
-	// Size is D, H, W; the grid is x (W), y (H), z (D).
-	s.size = [3]int{int(p.Size[2]), int(p.Size[1]), int(p.Size[0])}
-	s.normalisation = p.Normalisation
-	for i := range c.Outputs {
-		o := &c.Outputs[i]
-		switch {
-		case len(o.Classes) > 0:
-			s.probs = o
-		case o.Name == "grade":
-			s.grade = o
-		case o.Name == "idh":
-			s.idh = o
-		case o.Name == "mgmt":
-			s.mgmt = o
-		case o.Bands != nil:
-			s.risk = o
-		case o.Name == "embedding":
-			s.embedding = o
-		}
-	}
-	if s.probs == nil || s.grade == nil || s.idh == nil || s.mgmt == nil || s.risk == nil || s.embedding == nil {
-		return nil, bad("outputs must include class probabilities (with classes), grade, idh, mgmt, a risk output with bands, and embedding")
-	}
-	if s.probs.Activation != "softmax" || len(s.probs.Classes) != 4 {
-		return nil, bad("output %s must be softmax probabilities over 4 classes", s.probs.Name)
-	}
-	for _, cl := range s.probs.Classes {
-		var v uint8
-		switch cl.Label {
-		case "BG":
-			v = viewer.LabelBackground
-		case "NCR":
-			v = viewer.LabelNCR
-		case "ED":
-			v = viewer.LabelED
-		case "ET":
-			v = viewer.LabelET
-		default:
-			return nil, bad("class %d label %q is not BG, NCR, ED or ET", cl.Index, cl.Label)
-		}
-		if cl.Index < 0 || cl.Index > 3 {
-			return nil, bad("class index %d out of range", cl.Index)
-		}
-		s.classOf[cl.Index] = v
-	}
-	s.regions = s.probs.Regions
-	for _, h := range []*model.Output{s.grade, s.idh, s.mgmt} {
-		if h.Activation != "softmax" || len(h.Labels) < 2 {
-			return nil, bad("output %s must be softmax over labelled classes", h.Name)
-		}
-	}
-	if s.risk.Activation != "sigmoid" {
-		return nil, bad("output %s must be a sigmoid", s.risk.Name)
-	}
-	return s, nil
 }
 
 // Run runs the M1 model on a study: the UI's entry point. Cancelling ctx stops it between stages and inside
@@ -328,33 +233,31 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 	}
 	watch.Lap(StageLoad)
 
-	// Preprocess.
+	// Preprocess, in the card's channel order.
 	progress(StagePreprocess, 0, 1)
-	prep, err := Prepare(ctx, vols, ref, sp.size)
+	var in [4]*viewer.Volume
+	for c, k := range sp.channels {
+		in[c] = vols[k]
+	}
+	prep, err := Prepare(ctx, in, slices.Index(sp.channels[:], ref), sp.layout(), normalisationOf(sp.prep))
 	if err != nil {
 		return nil, err
 	}
 	progress(StagePreprocess, 1, 1)
 	watch.Lap(StagePreprocess)
 
-	// Inference.
-	progress(StageInference, 0, 1)
-	shape := []int64{1, 4, int64(sp.size[2]), int64(sp.size[1]), int64(sp.size[0])}
-	out, err := m.Run(ctx, map[string]ort.Tensor{sp.input.Name: {Shape: shape, Data: prep.Input}})
+	// Inference: the windows, then the heads.
+	w := sp.windows(prep.Grid.Size)
+	net, err := runNetwork(ctx, m, sp, w, prep, func(done, total int) { progress(StageInference, done, total) })
 	if err != nil {
 		return nil, err
 	}
-	progress(StageInference, 1, 1)
 	watch.Lap(StageInference)
 
 	// Postprocess.
 	progress(StagePostprocess, 0, 1)
 	refVol := vols[ref]
-	probs := out[sp.probs.Name]
-	if len(probs.Data) != 4*prep.Grid.Len() {
-		return nil, fmt.Errorf("m1: output %s has %d values, want %d", sp.probs.Name, len(probs.Data), 4*prep.Grid.Len())
-	}
-	labels, err := MapBack(ctx, probs.Data, prep.Grid, refVol.Geometry, sp.classOf)
+	labels, err := MapBack(ctx, net.seg, sp.decode.channels, prep.Grid, refVol.Geometry, sp.decode.label)
 	if err != nil {
 		return nil, err
 	}
@@ -362,26 +265,20 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 	res := &Result{Provenance: m.Provenance(), Labels: labels}
 	res.Reference = SeriesRef{Type: viewer.BrainTumourTypes[ref], SeriesUID: series[ref].UID, Description: series[ref].Description,
 		Size: refVol.Size, SpacingMM: refVol.Spacing, VoxelMM3: refVol.VoxelVolume()}
-	res.Volumes, res.Regions = volumes(labels, sp.regions, sp.classOf)
-	if res.Grade, err = classHead(out, sp.grade); err == nil {
-		if res.IDH, err = classHead(out, sp.idh); err == nil {
-			res.MGMT, err = classHead(out, sp.mgmt)
+	res.Volumes, res.Regions = volumes(labels, sp.regions)
+	if sp.hasHeads() {
+		if err := res.readHeads(net.heads, sp); err != nil {
+			return nil, err
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	r := out[sp.risk.Name]
-	if len(r.Data) != 1 {
-		return nil, fmt.Errorf("m1: output %s has %d values, want 1", sp.risk.Name, len(r.Data))
-	}
-	res.Risk = RiskHead{Score: round(float64(r.Data[0]), 4), Group: sp.risk.Bands.Label(float64(r.Data[0])), Cuts: sp.risk.Bands.Cuts}
-	res.Embedding = append([]float32(nil), out[sp.embedding.Name].Data...)
 	res.Preprocessing = PreprocessingInfo{BrainBoxMinMM: prep.Box.Min, BrainBoxMaxMM: prep.Box.Max, ModelGridSize: prep.Grid.Size,
-		ModelSpacingMM: round(prep.Grid.Spacing[0], 4), ChannelMean: prep.Mean, ChannelSD: prep.SD, Normalisation: sp.normalisation}
+		ModelOriginMM: prep.Grid.Origin, ModelSpacingMM: prep.Grid.Spacing, Windows: w.Count(prep.Grid.Size), WindowSize: w.ROI, Overlap: w.Overlap, Blend: w.Blend,
+		TestTimeFlips: sp.prep.TestTimeFlips, Normalisation: sp.prep.Normalisation, ChannelStats: prep.Stats}
+	for _, k := range sp.channels {
+		res.Preprocessing.Channels = append(res.Preprocessing.Channels, ChannelInfo{Channel: viewer.BrainTumourTypes[k], SeriesUID: series[k].UID,
+			Chosen: how[k], SpacingMM: vols[k].Spacing, Size: vols[k].Size})
+	}
 	for c, se := range series {
-		res.Preprocessing.Channels = append(res.Preprocessing.Channels, ChannelInfo{Channel: viewer.BrainTumourTypes[c], SeriesUID: se.UID,
-			Chosen: how[c], SpacingMM: vols[c].Spacing, Size: vols[c].Size})
 		res.Inputs = append(res.Inputs, inference.InputRef{Kind: inference.InputMRISeries, Role: string(viewer.BrainTumourTypes[c]),
 			Name: se.Description, StudyUID: req.Study.UID, SeriesUID: se.UID, Note: "chosen by " + how[c]})
 	}
@@ -390,6 +287,103 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 	res.Timings = watch.Stages()
 	res.CreatedAt = time.Now().UTC()
 	return res, nil
+}
+
+// layout is how the card makes the model grid.
+func (s *spec) layout() Layout {
+	if s.window {
+		return Layout{Size: s.roi, Spacing: s.spacing}
+	}
+	return Layout{Size: s.roi}
+}
+
+// windows is how the card covers a model grid of size: its sliding windows, or one window for a fitted input.
+func (s *spec) windows(size [3]int) Windows {
+	if !s.window {
+		return Windows{ROI: size, Blend: model.BlendConstant, Flips: s.flips}
+	}
+	w := s.prep.Window
+	return Windows{ROI: s.roi, Overlap: w.Overlap, Blend: w.Blend, SigmaScale: w.SigmaScale, Batch: w.Batch, Flips: s.flips}
+}
+
+// networkOutput is what the network runs gave.
+type networkOutput struct {
+	seg   []float32             // the blended segmentation output on the model grid, channel-major
+	heads map[string]ort.Tensor // the heads' outputs (nil without heads)
+}
+
+// runNetwork runs the window network over the model grid and then, when the card has them, the heads.
+func runNetwork(ctx context.Context, m *inference.Model, sp *spec, w Windows, prep *Prepared, progress func(done, total int)) (*networkOutput, error) {
+	outC := sp.decode.channels
+	idle := map[string]ort.Tensor{}
+	if sp.headsImage != nil {
+		idle[sp.headsImage.Name] = zeros(sp.headsImage.IdleShape)
+		idle[sp.headsProbs.Name] = zeros(sp.headsProbs.IdleShape)
+	}
+	res := &networkOutput{}
+	r := w.ROI
+	net := func(ctx context.Context, x []float32, n int) ([]float32, error) {
+		in := map[string]ort.Tensor{sp.input.Name: {Shape: []int64{int64(n), 4, int64(r[2]), int64(r[1]), int64(r[0])}, Data: x}}
+		for k, v := range idle {
+			in[k] = v
+		}
+		out, err := m.Run(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if sp.headsInGraph && res.heads == nil {
+			res.heads = out // the plain run, the first of each batch
+		}
+		t := out[sp.seg.Name]
+		if want := []int64{int64(n), int64(outC), int64(r[2]), int64(r[1]), int64(r[0])}; !slices.Equal(t.Shape, want) {
+			return nil, fmt.Errorf("m1: output %s has shape %v, want %v", sp.seg.Name, t.Shape, want)
+		}
+		return t.Data, nil
+	}
+	var err error
+	if res.seg, err = w.Run(ctx, prep.Input, prep.Grid.Size, 4, outC, net, progress); err != nil {
+		return nil, err
+	}
+	if sp.headsImage != nil {
+		g := prep.Grid.Size
+		in := map[string]ort.Tensor{
+			sp.input.Name:      zeros(sp.input.IdleShape),
+			sp.headsImage.Name: {Shape: []int64{1, 4, int64(g[2]), int64(g[1]), int64(g[0])}, Data: prep.Input},
+			sp.headsProbs.Name: {Shape: []int64{1, int64(outC), int64(g[2]), int64(g[1]), int64(g[0])}, Data: res.seg},
+		}
+		if res.heads, err = m.Run(ctx, in); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func zeros(shape []int64) ort.Tensor {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return ort.Tensor{Shape: shape, Data: make([]float32, n)}
+}
+
+// readHeads fills the grade, IDH, MGMT, risk and embedding from the heads' outputs.
+func (res *Result) readHeads(out map[string]ort.Tensor, sp *spec) error {
+	var heads [3]ClassHead
+	for i, o := range []*model.Output{sp.grade, sp.idh, sp.mgmt} {
+		h, err := classHead(out, o)
+		if err != nil {
+			return err
+		}
+		heads[i] = h
+	}
+	res.Grade, res.IDH, res.MGMT = &heads[0], &heads[1], &heads[2]
+	r := out[sp.risk.Name]
+	if len(r.Data) != 1 {
+		return fmt.Errorf("m1: output %s has %d values, want 1", sp.risk.Name, len(r.Data))
+	}
+	res.Risk = &RiskHead{Score: round(float64(r.Data[0]), 4), Group: sp.risk.Bands.Label(float64(r.Data[0])), Cuts: sp.risk.Bands.Cuts}
+	res.Embedding = append([]float32(nil), out[sp.embedding.Name].Data...)
+	return nil
 }
 
 func classHead(out map[string]ort.Tensor, o *model.Output) (ClassHead, error) {
@@ -413,8 +407,8 @@ func classHead(out map[string]ort.Tensor, o *model.Output) (ClassHead, error) {
 	return h, nil
 }
 
-// volumes counts the label map's classes and the card's regions in mL.
-func volumes(m *viewer.LabelMap, regions []model.Region, classOf [4]uint8) (Volumes, []RegionVolume) {
+// volumes counts the label map's classes, and the regions (label-value sets) in mL.
+func volumes(m *viewer.LabelMap, regions []model.Region) (Volumes, []RegionVolume) {
 	counts := m.Counts()
 	mL := m.VoxelVolume() / 1000
 	v := Volumes{NCR: float64(counts[viewer.LabelNCR]) * mL, ED: float64(counts[viewer.LabelED]) * mL, ET: float64(counts[viewer.LabelET]) * mL}
@@ -423,9 +417,9 @@ func volumes(m *viewer.LabelMap, regions []model.Region, classOf [4]uint8) (Volu
 	var rs []RegionVolume
 	for _, r := range regions {
 		n := 0
-		for _, k := range r.Classes {
-			if k >= 0 && k < 4 {
-				n += counts[classOf[k]]
+		for _, l := range r.Classes {
+			if l > 0 && l < len(counts) {
+				n += counts[l]
 			}
 		}
 		rs = append(rs, RegionVolume{Name: r.Name, Voxels: n, ML: round(float64(n)*mL, 3)})
@@ -438,32 +432,32 @@ func round(x float64, digits int) float64 {
 	return math.Round(x*p) / p
 }
 
-// MapBack turns class probabilities on the model grid (4 channels × grid voxels, channel-major) into a label
-// map on grid ref: at each reference voxel centre, the most probable class, with probabilities interpolated
-// trilinearly where the eight surrounding model voxels disagree (nearest is exact where they agree). Points
-// outside the model grid are background. classOf maps the network's class index to the label value.
-func MapBack(ctx context.Context, probs []float32, model, ref viewer.Geometry, classOf [4]uint8) (*viewer.LabelMap, error) {
+// MapBack turns the segmentation output on the model grid (channels × grid voxels, channel-major) into a label
+// map on grid ref: at each reference voxel centre, decode of the output there, interpolated trilinearly where
+// the eight surrounding model voxels decode differently (nearest is exact where they agree). Points outside the
+// model grid are background. decode reads one voxel's channels, v[c*stride] being channel c; it must be safe
+// for concurrent use.
+func MapBack(ctx context.Context, out []float32, channels int, model, ref viewer.Geometry, decode func(v []float32, stride int) uint8) (*viewer.LabelMap, error) {
 	n := model.Len()
-	if len(probs) != 4*n {
-		return nil, fmt.Errorf("m1: %d probabilities for %v", len(probs), model.Size)
+	if len(out) != channels*n {
+		return nil, fmt.Errorf("m1: %d output values for %d channels of %v", len(out), channels, model.Size)
 	}
-	arg := make([]uint8, n)
-	for i := range arg {
-		best, bp := 0, probs[i]
-		for c := 1; c < 4; c++ {
-			if p := probs[c*n+i]; p > bp {
-				best, bp = c, p
-			}
-		}
-		arg[i] = uint8(best)
-	}
-	out := viewer.NewLabelMap(ref)
-	o, st := affineTo(model, ref)
 	mx, my, mz := model.Size[0], model.Size[1], model.Size[2]
+	lab := make([]uint8, n)
+	if err := parallelSlices(ctx, mz, func(k int) {
+		for i := k * mx * my; i < (k+1)*mx*my; i++ {
+			lab[i] = decode(out[i:], n)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	res := viewer.NewLabelMap(ref)
+	o, st := affineTo(model, ref)
 	err := parallelSlices(ctx, ref.Size[2], func(k int) {
+		v := make([]float32, channels)
 		for j := 0; j < ref.Size[1]; j++ {
 			p := o.Add(st[1].Scale(float64(j))).Add(st[2].Scale(float64(k)))
-			row := out.Data[ref.Index(0, j, k):]
+			row := res.Data[ref.Index(0, j, k):]
 			for i := 0; i < ref.Size[0]; i++ {
 				x, y, z := p[0]+float64(i)*st[0][0], p[1]+float64(i)*st[0][1], p[2]+float64(i)*st[0][2]
 				if x < -0.5 || y < -0.5 || z < -0.5 || x > float64(mx)-0.5 || y > float64(my)-0.5 || z > float64(mz)-0.5 {
@@ -476,16 +470,16 @@ func MapBack(ctx context.Context, probs []float32, model, ref viewer.Geometry, c
 					i0 + mx*(j0+my*k0), i1 + mx*(j0+my*k0), i0 + mx*(j1+my*k0), i1 + mx*(j1+my*k0),
 					i0 + mx*(j0+my*k1), i1 + mx*(j0+my*k1), i0 + mx*(j1+my*k1), i1 + mx*(j1+my*k1),
 				}
-				c0 := arg[idx[0]]
+				l0 := lab[idx[0]]
 				same := true
 				for _, q := range idx[1:] {
-					if arg[q] != c0 {
+					if lab[q] != l0 {
 						same = false
 						break
 					}
 				}
 				if same {
-					row[i] = classOf[c0]
+					row[i] = l0
 					continue
 				}
 				fx, fy, fz := float32(x-float64(i0)), float32(y-float64(j0)), float32(z-float64(k0))
@@ -493,23 +487,20 @@ func MapBack(ctx context.Context, probs []float32, model, ref viewer.Geometry, c
 					(1 - fx) * (1 - fy) * (1 - fz), fx * (1 - fy) * (1 - fz), (1 - fx) * fy * (1 - fz), fx * fy * (1 - fz),
 					(1 - fx) * (1 - fy) * fz, fx * (1 - fy) * fz, (1 - fx) * fy * fz, fx * fy * fz,
 				}
-				best, bp := 0, float32(-1)
-				for c := 0; c < 4; c++ {
+				for c := range v {
 					var s float32
-					ch := probs[c*n:]
+					ch := out[c*n:]
 					for t, q := range idx {
 						s += w[t] * ch[q]
 					}
-					if s > bp {
-						best, bp = c, s
-					}
+					v[c] = s
 				}
-				row[i] = classOf[best]
+				row[i] = decode(v, 1)
 			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return res, nil
 }

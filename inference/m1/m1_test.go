@@ -125,7 +125,7 @@ func TestPhantomThroughCommittedM1(t *testing.T) {
 	}
 
 	// Heads.
-	for name, h := range map[string]m1.ClassHead{"grade": res.Grade, "idh": res.IDH, "mgmt": res.MGMT} {
+	for name, h := range map[string]*m1.ClassHead{"grade": res.Grade, "idh": res.IDH, "mgmt": res.MGMT} {
 		sum := 0.0
 		for _, p := range h.Probabilities {
 			sum += p
@@ -291,7 +291,16 @@ func TestMapBackOnTheSameGridIsTheArgmax(t *testing.T) {
 		probs[c*n+i] = 0.7
 		want[i] = uint8(c)
 	}
-	m, err := m1.MapBack(context.Background(), probs, g, g, [4]uint8{0, 1, 2, 3})
+	argmax := func(v []float32, stride int) uint8 {
+		best := 0
+		for c := 1; c < 4; c++ {
+			if v[c*stride] > v[best*stride] {
+				best = c
+			}
+		}
+		return uint8(best)
+	}
+	m, err := m1.MapBack(context.Background(), probs, 4, g, g, argmax)
 	if err != nil {
 		t.Fatal(err)
 	}

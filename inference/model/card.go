@@ -100,16 +100,52 @@ type TensorSpec struct {
 // Input is one model input with the preprocessing that produces it.
 type Input struct {
 	TensorSpec
+	// Role says what a pipeline feeds an input of a model with several; "" is the main input. M1 knows
+	// RoleHeadsImage and RoleHeadsProbabilities.
+	Role          string         `json:"role,omitempty"`
 	ChannelOrder  []string       `json:"channel_order,omitempty"` // meaning of the channel (or column) axis
 	Preprocessing *Preprocessing `json:"preprocessing,omitempty"`
+	// IdleShape is the shape of the zero tensor fed to this input in runs that do not need it (models whose
+	// parts run separately, such as M1's window network and its heads).
+	IdleShape []int64 `json:"idle_shape,omitempty"`
 }
+
+// Input roles of an M1 model whose heads run once on the whole brain box, apart from the window network.
+const (
+	RoleHeadsImage         = "heads_image"         // the whole normalised model grid, [1, C, D, H, W]
+	RoleHeadsProbabilities = "heads_probabilities" // the stitched segmentation output on that grid
+)
 
 // Normalisation methods a pipeline knows how to apply.
 const (
-	NormZScoreCard  = "zscore-card-statistics" // (x − feature mean) / feature SD, from the card's feature list
-	NormZScoreBrain = "zscore-brain-mask"      // per channel, over voxels inside the brain mask
-	NormNone        = "none"
+	NormZScoreCard = "zscore-card-statistics" // (x − feature mean) / feature SD, from the card's feature list
+	// NormZScoreBrain z-scores each channel over its non-zero voxels (the brain of skull-stripped images) and
+	// leaves the zero voxels at 0: MONAI's NormalizeIntensity(nonzero=True, channel_wise=True).
+	NormZScoreBrain = "zscore-brain-mask"
+	// NormPercentile clips each channel to the values at Percentiles of its non-zero voxels and maps that range
+	// linearly onto ScaleRange (every voxel, the zero ones included).
+	NormPercentile = "percentile-scale"
+	// NormFixed is (x − ChannelMean[c]) / ChannelSD[c] for every voxel of channel c.
+	NormFixed = "fixed-mean-sd"
+	NormNone  = "none"
 )
+
+// Segmentation-window blending modes (MONAI's sliding_window_inference).
+const (
+	BlendConstant = "constant"
+	BlendGaussian = "gaussian"
+)
+
+// Window is sliding-window inference: the model grid (the crop at SpacingMM, never resized) is covered by
+// windows of ROI voxels overlapping by Overlap, whose outputs are blended.
+type Window struct {
+	ROI     []int64 `json:"roi"`     // D, H, W voxels
+	Overlap float64 `json:"overlap"` // fraction of the ROI shared by neighbouring windows, in [0, 1)
+	Blend   string  `json:"blend"`   // BlendConstant or BlendGaussian
+	// SigmaScale is the Gaussian's SD as a fraction of the ROI side (0 = MONAI's and nnU-Net's 0.125).
+	SigmaScale float64 `json:"sigma_scale,omitempty"`
+	Batch      int     `json:"batch,omitempty"` // windows per run (0 = 1)
+}
 
 // Preprocessing says how raw data becomes the input tensor. Pipelines refuse cards whose methods they do not
 // implement, rather than guess.
@@ -125,19 +161,31 @@ type Preprocessing struct {
 	MaxMissingFraction float64   `json:"max_missing_fraction,omitempty"` // refuse inputs missing more than this
 	SpacingMM          []float64 `json:"spacing_mm,omitempty"`
 	Crop               string    `json:"crop,omitempty"`
-	Size               []int64   `json:"size,omitempty"`
+	// Size (D, H, W) fits the crop into one input of that size, resized with its aspect ratio kept; Window runs
+	// it at SpacingMM in windows instead. A card gives one of them.
+	Size        []int64   `json:"size,omitempty"`
+	Window      *Window   `json:"window,omitempty"`
+	Percentiles []float64 `json:"percentiles,omitempty"`  // NormPercentile: lower and upper, 0–100
+	ScaleRange  []float64 `json:"scale_range,omitempty"`  // NormPercentile: what the two percentiles become
+	ChannelMean []float64 `json:"channel_mean,omitempty"` // NormFixed, in channel order
+	ChannelSD   []float64 `json:"channel_sd,omitempty"`
+	// TestTimeFlips lists mirrored runs averaged with the plain one, each a set of axes: "x" (W), "y" (H),
+	// "z" (D), "xy"…
+	TestTimeFlips []string `json:"test_time_flips,omitempty"`
 }
 
 // Output is one model output and how to read it.
 type Output struct {
 	TensorSpec
-	Activation string   `json:"activation,omitempty"` // already applied inside the graph: none, softmax, sigmoid…
-	Labels     []string `json:"labels,omitempty"`     // index along the last axis → label
-	Classes    []Class  `json:"classes,omitempty"`    // segmentation classes
-	Regions    []Region `json:"regions,omitempty"`    // unions of classes reported together
-	Bands      *Bands   `json:"bands,omitempty"`      // value → group label
-	Unit       string   `json:"unit,omitempty"`
-	Transform  string   `json:"transform,omitempty"` // how the pipeline turns the value into what it reports
+	Activation string `json:"activation,omitempty"` // none, softmax, sigmoid…: applied inside the graph unless Logits
+	// Logits says the graph outputs the activation's input: the pipeline blends those and applies it.
+	Logits    bool     `json:"logits,omitempty"`
+	Labels    []string `json:"labels,omitempty"`  // index along the last axis → label
+	Classes   []Class  `json:"classes,omitempty"` // segmentation classes
+	Regions   []Region `json:"regions,omitempty"` // unions of classes reported together
+	Bands     *Bands   `json:"bands,omitempty"`   // value → group label
+	Unit      string   `json:"unit,omitempty"`
+	Transform string   `json:"transform,omitempty"` // how the pipeline turns the value into what it reports
 }
 
 // Class is one segmentation class: the index the network outputs and the BraTS label it stands for.
@@ -148,10 +196,13 @@ type Class struct {
 	BraTSLabel int    `json:"brats_label,omitempty"`
 }
 
-// Region is a union of classes (WT = NCR+ED+ET, TC = NCR+ET, ET).
+// Region is a union of classes (WT = NCR+ED+ET, TC = NCR+ET, ET) of a softmax output, or one channel of a
+// sigmoid output (MONAI's BraTS models: TC, WT and ET, each present where its probability exceeds Threshold).
 type Region struct {
-	Name    string `json:"name"`
-	Classes []int  `json:"classes"`
+	Name      string  `json:"name"`
+	Classes   []int   `json:"classes,omitempty"`
+	Channel   *int    `json:"channel,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
 }
 
 // Bands turns a value into a group: the label at index i, where i is the number of cuts strictly below the value.
@@ -422,8 +473,15 @@ func (c *Card) validateTensors() error {
 				return fmt.Errorf("input %s: last dimension %d but %d %s", in.Name, last.Value, n, p.Features)
 			}
 		}
-		if p := in.Preprocessing; p != nil && (p.MaxMissingFraction < 0 || p.MaxMissingFraction > 1) {
-			return fmt.Errorf("input %s: max_missing_fraction %v is not within [0, 1]", in.Name, p.MaxMissingFraction)
+		if p := in.Preprocessing; p != nil {
+			if err := p.validate(); err != nil {
+				return fmt.Errorf("input %s: preprocessing: %v", in.Name, err)
+			}
+		}
+		if in.IdleShape != nil {
+			if err := in.Shape.Accepts(in.IdleShape); err != nil {
+				return fmt.Errorf("input %s: idle_shape: %v", in.Name, err)
+			}
 		}
 	}
 	for _, out := range c.Outputs {
@@ -442,12 +500,112 @@ func (c *Card) validateTensors() error {
 			}
 		}
 		for _, r := range out.Regions {
+			if (len(r.Classes) > 0) == (r.Channel != nil) {
+				return fmt.Errorf("output %s: region %s needs classes (softmax) or a channel (sigmoid), not both", out.Name, r.Name)
+			}
 			for _, k := range r.Classes {
 				if !hasClass(out.Classes, k) {
 					return fmt.Errorf("output %s: region %s names class %d, which is not declared", out.Name, r.Name, k)
 				}
 			}
+			if r.Channel != nil && (*r.Channel < 0 || !(r.Threshold > 0 && r.Threshold < 1)) {
+				return fmt.Errorf("output %s: region %s needs a channel ≥ 0 and a threshold in (0, 1)", out.Name, r.Name)
+			}
 		}
+	}
+	return nil
+}
+
+func (p *Preprocessing) validate() error {
+	if p.MaxMissingFraction < 0 || p.MaxMissingFraction > 1 {
+		return fmt.Errorf("max_missing_fraction %v is not within [0, 1]", p.MaxMissingFraction)
+	}
+	if p.Window != nil {
+		if len(p.Size) > 0 {
+			return errors.New("size and window are exclusive")
+		}
+		if err := p.Window.validate(); err != nil {
+			return fmt.Errorf("window: %v", err)
+		}
+	}
+	for _, s := range p.SpacingMM {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("spacing_mm %v must be positive", p.SpacingMM)
+		}
+	}
+	switch p.Normalisation {
+	case NormPercentile:
+		if len(p.Percentiles) != 2 || !(p.Percentiles[0] >= 0 && p.Percentiles[0] < p.Percentiles[1] && p.Percentiles[1] <= 100) {
+			return fmt.Errorf("percentiles %v: want [lower, upper] with 0 ≤ lower < upper ≤ 100", p.Percentiles)
+		}
+		if len(p.ScaleRange) != 2 || !(p.ScaleRange[0] < p.ScaleRange[1]) || math.IsInf(p.ScaleRange[1]-p.ScaleRange[0], 0) {
+			return fmt.Errorf("scale_range %v: want [low, high] with low < high", p.ScaleRange)
+		}
+	case NormFixed:
+		if len(p.ChannelMean) == 0 || len(p.ChannelMean) != len(p.ChannelSD) {
+			return fmt.Errorf("channel_mean and channel_sd need one value per channel (%d and %d)", len(p.ChannelMean), len(p.ChannelSD))
+		}
+		for c := range p.ChannelMean {
+			if math.IsNaN(p.ChannelMean[c]) || math.IsInf(p.ChannelMean[c], 0) || !(p.ChannelSD[c] > 0) || math.IsInf(p.ChannelSD[c], 0) {
+				return fmt.Errorf("channel %d: mean must be finite and sd positive (got %v, %v)", c, p.ChannelMean[c], p.ChannelSD[c])
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range p.TestTimeFlips {
+		key, err := flipKey(f)
+		if err != nil {
+			return err
+		}
+		if seen[key] {
+			return fmt.Errorf("test_time_flips lists %q twice", f)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// flipKey checks a test-time flip ("x", "yz"…) and returns its axes in x, y, z order.
+func flipKey(f string) (string, error) {
+	var has [3]bool
+	for _, r := range f {
+		i := strings.IndexRune("xyz", r)
+		if i < 0 || has[i] {
+			return "", fmt.Errorf("test-time flip %q: want distinct axes among x, y and z", f)
+		}
+		has[i] = true
+	}
+	if f == "" {
+		return "", errors.New("test-time flip \"\": the plain run is always made; name axes")
+	}
+	key := ""
+	for i, h := range has {
+		if h {
+			key += string("xyz"[i])
+		}
+	}
+	return key, nil
+}
+
+func (w *Window) validate() error {
+	if len(w.ROI) != 3 {
+		return fmt.Errorf("roi %v: want three sizes (D, H, W)", w.ROI)
+	}
+	for _, r := range w.ROI {
+		if r < 1 || r > 1024 {
+			return fmt.Errorf("roi %v: sizes must be within 1–1024", w.ROI)
+		}
+	}
+	if !(w.Overlap >= 0 && w.Overlap < 1) {
+		return fmt.Errorf("overlap %v is not within [0, 1)", w.Overlap)
+	}
+	switch w.Blend {
+	case BlendConstant, BlendGaussian:
+	default:
+		return fmt.Errorf("blend %q is not %q or %q", w.Blend, BlendConstant, BlendGaussian)
+	}
+	if w.SigmaScale < 0 || w.SigmaScale > 10 || w.Batch < 0 || w.Batch > 1024 {
+		return fmt.Errorf("sigma_scale %v must be within [0, 10] and batch %d within [0, 1024]", w.SigmaScale, w.Batch)
 	}
 	return nil
 }

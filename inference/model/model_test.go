@@ -85,7 +85,7 @@ func TestM1CardFits(t *testing.T) {
 	classes := []Class{{0, "BG", "background", 0}, {1, "NCR", "necrotic core", 1}, {2, "ED", "oedema", 2}, {3, "ET", "enhancing tumour", 4}}
 	c.Outputs = []Output{
 		{TensorSpec: TensorSpec{Name: "logits", DType: "float32", Shape: Shape{n, {Value: 4}, d("D"), d("H"), d("W")}}, Classes: classes,
-			Regions: []Region{{"WT", []int{1, 2, 3}}, {"TC", []int{1, 3}}, {"ET", []int{3}}}},
+			Regions: []Region{{Name: "WT", Classes: []int{1, 2, 3}}, {Name: "TC", Classes: []int{1, 3}}, {Name: "ET", Classes: []int{3}}}},
 		{TensorSpec: TensorSpec{Name: "grade", DType: "float32", Shape: Shape{n, {Value: 3}}}, Activation: "softmax", Labels: []string{"G2", "G3", "G4"}},
 		{TensorSpec: TensorSpec{Name: "idh", DType: "float32", Shape: Shape{n, {Value: 2}}}, Activation: "softmax", Labels: []string{"Wildtype", "Mutant"}},
 		{TensorSpec: TensorSpec{Name: "mgmt", DType: "float32", Shape: Shape{n, {Value: 2}}}, Activation: "softmax", Labels: []string{"Unmethylated", "Methylated"}},
@@ -326,4 +326,74 @@ func FuzzParseCard(f *testing.F) {
 			t.Fatalf("a re-encoded card does not parse: %v", err)
 		}
 	})
+}
+
+// windowCard is an M1 card with sliding windows and sigmoid regions (MONAI's BraTS contract).
+func windowCard(t *testing.T) *Card {
+	c, _ := embeddedCard(t, "mg-demo")
+	c.ID, c.Family, c.Genes, c.Rules = "m1-window", FamilyM1, nil, nil
+	vol := Shape{{Param: "N"}, {Value: 4}, {Param: "D"}, {Param: "H"}, {Param: "W"}}
+	c.Inputs = []Input{{
+		TensorSpec:   TensorSpec{Name: "image", DType: "float32", Shape: vol, ExampleShape: []int64{1, 4, 96, 96, 96}},
+		ChannelOrder: []string{"T1CE", "T1", "T2", "FLAIR"},
+		Preprocessing: &Preprocessing{Steps: []string{"brain box", "1 mm", "z-score"}, SpacingMM: []float64{1, 1, 1}, Crop: "brain-bbox",
+			Normalisation: NormZScoreBrain, Window: &Window{ROI: []int64{96, 96, 96}, Overlap: 0.5, Blend: BlendGaussian, Batch: 2},
+			TestTimeFlips: []string{"x", "yz"}},
+	}}
+	ch := func(k int) *int { return &k }
+	c.Outputs = []Output{{TensorSpec: TensorSpec{Name: "seg", DType: "float32", Shape: Shape{{Param: "N"}, {Value: 3}, {Param: "D"}, {Param: "H"}, {Param: "W"}}},
+		Activation: "sigmoid", Logits: true, Regions: []Region{{Name: "TC", Channel: ch(0), Threshold: 0.5},
+			{Name: "WT", Channel: ch(1), Threshold: 0.5}, {Name: "ET", Channel: ch(2), Threshold: 0.5}}}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("window card: %v", err)
+	}
+	return c
+}
+
+func TestWindowCardValidation(t *testing.T) {
+	data, err := windowCard(t).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseCard(data); err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	tests := map[string]struct {
+		spoil func(c *Card)
+		msg   string
+	}{
+		"roi":             {func(c *Card) { c.Inputs[0].Preprocessing.Window.ROI = []int64{96, 96} }, "roi"},
+		"overlap":         {func(c *Card) { c.Inputs[0].Preprocessing.Window.Overlap = 1 }, "overlap 1 is not within [0, 1)"},
+		"blend":           {func(c *Card) { c.Inputs[0].Preprocessing.Window.Blend = "linear" }, `blend "linear"`},
+		"size and window": {func(c *Card) { c.Inputs[0].Preprocessing.Size = []int64{128, 128, 128} }, "size and window are exclusive"},
+		"flip axis":       {func(c *Card) { c.Inputs[0].Preprocessing.TestTimeFlips = []string{"w"} }, `test-time flip "w"`},
+		"flip twice":      {func(c *Card) { c.Inputs[0].Preprocessing.TestTimeFlips = []string{"xy", "yx"} }, "twice"},
+		"spacing":         {func(c *Card) { c.Inputs[0].Preprocessing.SpacingMM = []float64{1, 0, 1} }, "spacing_mm"},
+		"percentiles":     {func(c *Card) { c.Inputs[0].Preprocessing.Normalisation = NormPercentile }, "percentiles"},
+		"scale range": {func(c *Card) {
+			p := c.Inputs[0].Preprocessing
+			p.Normalisation, p.Percentiles = NormPercentile, []float64{1, 99}
+		}, "scale_range"},
+		"fixed statistics": {func(c *Card) {
+			p := c.Inputs[0].Preprocessing
+			p.Normalisation, p.ChannelMean = NormFixed, []float64{1, 2}
+		}, "channel_mean and channel_sd"},
+		"fixed sd": {func(c *Card) {
+			p := c.Inputs[0].Preprocessing
+			p.Normalisation, p.ChannelMean, p.ChannelSD = NormFixed, []float64{1}, []float64{0}
+		}, "sd positive"},
+		"region threshold": {func(c *Card) { c.Outputs[0].Regions[0].Threshold = 1 }, "threshold in (0, 1)"},
+		"region kinds":     {func(c *Card) { c.Outputs[0].Regions[0].Classes = []int{1} }, "classes (softmax) or a channel (sigmoid), not both"},
+		"idle shape":       {func(c *Card) { c.Inputs[0].IdleShape = []int64{1, 3, 8, 8, 8} }, "idle_shape"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := windowCard(t)
+			tc.spoil(c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalidCard) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want ErrInvalidCard containing %q", err, tc.msg)
+			}
+		})
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/inference/m1"
+	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/recipes/m1/internal/synth"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -98,7 +99,7 @@ func sample(rng *rand.Rand, i, size int) (Sample, []float32, []uint8, error) {
 	if err != nil {
 		return Sample{}, nil, nil, err
 	}
-	prep, err := m1.Prepare(context.Background(), r.Volumes, 1, [3]int{size, size, size})
+	prep, err := m1.Prepare(context.Background(), r.Volumes, 1, m1.Layout{Size: [3]int{size, size, size}}, m1.Normalisation{Method: model.NormZScoreBrain})
 	if err != nil {
 		return Sample{}, nil, nil, err
 	}
@@ -108,7 +109,7 @@ func sample(rng *rand.Rand, i, size int) (Sample, []float32, []uint8, error) {
 	}
 	t := c.Targets
 	s := Sample{Index: i, Grade: t.Grade, IDH: t.IDH, MGMT: t.MGMT, Risk: t.Risk, WTmL: t.WTmL, Params: c.Params,
-		Spacing: c.Grid.Spacing, Plane: c.Plane, ModelMM: prep.Grid.Spacing[0], Channels: prep.SD}
+		Spacing: c.Grid.Spacing, Plane: c.Plane, ModelMM: prep.Grid.Spacing[0], Channels: [4]float64{prep.Stats[0].SD, prep.Stats[1].SD, prep.Stats[2].SD, prep.Stats[3].SD}}
 	return s, prep.Input, labels.Data, nil
 }
 
