@@ -51,7 +51,7 @@ func FreshRedis(t testing.TB) string {
 }
 
 // RedisServer is a redis-server for one test, run with the production configuration deploy/redis/redis.conf
-// (loopback only, append-only file synced every second, dangerous commands disabled) with three changes for
+// (loopback only, append-only file synced every second, dangerous commands disabled) with these changes for
 // tests: a free port, its own folder, no password, and SHUTDOWN enabled (tests stop Redis with it). It can be
 // restarted on the same port and data, or wiped.
 type RedisServer struct {
