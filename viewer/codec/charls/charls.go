@@ -36,6 +36,8 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/neuronova/neuronova/viewer"
@@ -110,37 +112,92 @@ func Decode(dst, frame []byte, info viewer.FrameInfo) (viewer.FrameInfo, error) 
 	if err != nil {
 		return info, err
 	}
-	defer d.close()
 	h := d.header()
 	switch {
 	case h.Width != info.Columns || h.Height != info.Rows:
-		return info, fmt.Errorf("frame is %d×%d, the header says %d×%d", h.Width, h.Height, info.Columns, info.Rows)
+		err = fmt.Errorf("frame is %d×%d, the header says %d×%d", h.Width, h.Height, info.Columns, info.Rows)
 	case h.Components != info.Samples:
-		return info, fmt.Errorf("frame has %d components, the header says %d samples per pixel", h.Components, info.Samples)
+		err = fmt.Errorf("frame has %d components, the header says %d samples per pixel", h.Components, info.Samples)
 	case h.Bits > info.BitsAllocated:
-		return info, fmt.Errorf("frame has %d-bit samples, BitsAllocated is %d", h.Bits, info.BitsAllocated)
+		err = fmt.Errorf("frame has %d-bit samples, BitsAllocated is %d", h.Bits, info.BitsAllocated)
 	}
 	in := 1 // bytes per decoded sample
 	if h.Bits > 8 {
 		in = 2
 	}
 	pixels := h.Width * h.Height
-	if int(d.h.size) != pixels*h.Components*in {
-		return info, fmt.Errorf("internal: CharLS wants %d bytes for %d×%d×%d samples", d.h.size, h.Width, h.Height, h.Components)
+	if err == nil && int(d.h.size) != pixels*h.Components*in {
+		err = fmt.Errorf("internal: CharLS wants %d bytes for %d×%d×%d samples", d.h.size, h.Width, h.Height, h.Components)
 	}
-	buf := dst
-	direct := in == info.BitsAllocated/8 && (h.Components == 1 || h.Interleave != 0)
-	if !direct {
-		buf = make([]byte, d.h.size)
+	if err != nil {
+		d.close()
+		return info, err
 	}
-	if e := C.charls_jpegls_decoder_decode_to_buffer(d.h.dec, unsafe.Pointer(&buf[0]), d.h.size, 0); e != 0 {
-		return info, fmt.Errorf("%s", errText(e))
+	buf, err := d.decodeWithin(deadline(pixels * h.Components))
+	if err != nil {
+		return info, err
 	}
-	if !direct {
+	if in == info.BitsAllocated/8 && (h.Components == 1 || h.Interleave != 0) {
+		copy(dst, buf)
+	} else {
 		interleave(dst, buf, pixels, h.Components, in, info.BitsAllocated/8, h.Interleave == 0)
 	}
+	C.free(unsafe.Pointer(&buf[0]))
 	// JPEG-LS codes the bit pattern of BitsStored bits; the file's header says whether it is signed.
 	return info, nil
+}
+
+// deadline is how long decoding n samples may take: CharLS decodes tens of millions of samples a second;
+// a malformed stream can make CharLS 2.4.1 loop far longer (fixed upstream in 2.4.3, "Prevent endless loop
+// during decoding for invalid JPEG-LS input data").
+func deadline(n int) time.Duration { return 2*time.Second + time.Duration(n)*100*time.Nanosecond }
+
+// decodeWithin decodes into a C buffer of the destination size, which the caller frees, and closes d. When
+// CharLS has not finished within limit, it gives up with an error and leaves d and the buffer to the
+// decoding goroutine, which frees them when CharLS returns.
+func (d *decoder) decodeWithin(limit time.Duration) ([]byte, error) {
+	size := d.h.size
+	cbuf := C.malloc(size)
+	if cbuf == nil {
+		d.close()
+		return nil, fmt.Errorf("out of memory for %d bytes", size)
+	}
+	var (
+		mu                  sync.Mutex
+		finished, abandoned bool
+		result              C.charls_jpegls_errc
+		done                = make(chan struct{})
+	)
+	go func() {
+		e := C.charls_jpegls_decoder_decode_to_buffer(d.h.dec, cbuf, size, 0)
+		mu.Lock()
+		finished, result = true, e
+		if abandoned {
+			d.close()
+			C.free(cbuf)
+		}
+		mu.Unlock()
+		close(done)
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		mu.Lock()
+		if !finished {
+			abandoned = true
+			mu.Unlock()
+			return nil, fmt.Errorf("CharLS %s did not finish decoding in %v: the stream is malformed", Version, limit)
+		}
+		mu.Unlock()
+	}
+	d.close()
+	if result != 0 {
+		C.free(cbuf)
+		return nil, fmt.Errorf("%s", errText(result))
+	}
+	return unsafe.Slice((*byte)(cbuf), size), nil
 }
 
 // interleave copies samples of in bytes each (planes one after the other when planar) into dst, pixel by

@@ -19,6 +19,9 @@ func (t *huffman) build(counts [16]int, vals []byte) error {
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
+		if code+n > 1<<l {
+			return fmt.Errorf("Huffman table with too many codes of %d bits", l)
+		}
 		t.valPtr[l] = k - code
 		if n == 0 {
 			t.maxCode[l] = -1
@@ -36,9 +39,6 @@ func (t *huffman) build(counts [16]int, vals []byte) error {
 		}
 		code += n
 		k += n
-		if code > 1<<l {
-			return fmt.Errorf("Huffman table with too many codes of %d bits", l)
-		}
 		code <<= 1
 	}
 	t.maxCode[17] = 1<<31 - 1

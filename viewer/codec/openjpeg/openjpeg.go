@@ -69,11 +69,13 @@ static void nn_close(nn_dec *d) {
 	free(d);
 }
 
-// nn_open reads the main header of a J2K codestream (jp2 = 0) or a JP2 file (jp2 = 1).
+// nn_open reads the main header of a J2K codestream (jp2 = 0) or a JP2 file (jp2 = 1), from a copy of
+// data kept after the decoder.
 static nn_dec *nn_open(const unsigned char *data, size_t len, int jp2) {
-	nn_dec *d = calloc(1, sizeof *d);
+	nn_dec *d = calloc(1, sizeof *d + len);
 	if (!d) return NULL;
-	d->src.data = data;
+	memcpy(d + 1, data, len);
+	d->src.data = (const unsigned char *)(d + 1);
 	d->src.len = len;
 	d->stream = opj_stream_create(1 << 16, OPJ_TRUE);
 	d->codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
@@ -151,6 +153,52 @@ var Version = C.GoString(C.opj_version())
 // jp2Signature starts a JP2 file (a codestream wrapped in boxes), which some writers put in DICOM.
 var jp2Signature = []byte("\x00\x00\x00\x0cjP  \r\n\x87\n")
 
+// Header is a codestream's image size, components and sample precision.
+type Header struct {
+	Width, Height, Components, Precision int
+	Signed                               bool
+}
+
+// ReadHeader reads the main header of a JPEG 2000 or HTJ2K frame.
+func ReadHeader(frame []byte) (Header, error) {
+	d, err := open(frame)
+	if err != nil {
+		return Header{}, err
+	}
+	defer C.nn_close(d)
+	img := d.image
+	h := Header{Width: int(img.x1) - int(img.x0), Height: int(img.y1) - int(img.y0), Components: int(img.numcomps)}
+	if h.Components > 0 {
+		c := C.nn_comp(d, 0)
+		h.Precision, h.Signed = int(c.prec), c.sgnd != 0
+	}
+	return h, nil
+}
+
+// open reads a frame's main header; the caller closes the decoder.
+func open(frame []byte) (*C.nn_dec, error) {
+	if len(frame) < 2 {
+		return nil, fmt.Errorf("frame of %d bytes is no JPEG 2000 codestream", len(frame))
+	}
+	jp2 := C.int(0)
+	if bytes.HasPrefix(frame, jp2Signature) {
+		jp2 = 1
+	} else if frame[0] != 0xFF || frame[1] != 0x4F {
+		return nil, fmt.Errorf("frame does not start with a JPEG 2000 codestream (SOC marker) or a JP2 signature")
+	}
+	// nn_dec keeps a copy of the frame in C memory: no Go pointer is kept by C.
+	d := C.nn_open((*C.uchar)(unsafe.Pointer(&frame[0])), C.size_t(len(frame)), jp2)
+	if d == nil {
+		return nil, fmt.Errorf("out of memory")
+	}
+	if d.image == nil {
+		err := fmt.Errorf("%s", C.GoString(&d.err[0]))
+		C.nn_close(d)
+		return nil, err
+	}
+	return d, nil
+}
+
 // Decode decodes one JPEG 2000 or HTJ2K frame (a J2K codestream, or a JP2 file) into dst as
 // viewer.FrameDecoder describes. The codestream's size, component count, subsampling and precision are
 // checked against info before any sample is decoded.
@@ -159,26 +207,11 @@ func Decode(dst, frame []byte, info viewer.FrameInfo) (viewer.FrameInfo, error) 
 	if len(dst) != info.Len() {
 		return out, fmt.Errorf("internal: destination of %d bytes for a %d-byte frame", len(dst), info.Len())
 	}
-	if len(frame) < 2 {
-		return out, fmt.Errorf("frame of %d bytes is no JPEG 2000 codestream", len(frame))
-	}
-	jp2 := C.int(0)
-	if bytes.HasPrefix(frame, jp2Signature) {
-		jp2 = 1
-	} else if frame[0] != 0xFF || frame[1] != 0x4F {
-		return out, fmt.Errorf("frame does not start with a JPEG 2000 codestream (SOC marker) or a JP2 signature")
-	}
-	// The C side reads frame while it decodes: copy it out of Go memory so that no Go pointer is kept.
-	src := C.CBytes(frame)
-	defer C.free(src)
-	d := C.nn_open((*C.uchar)(src), C.size_t(len(frame)), jp2)
-	if d == nil {
-		return out, fmt.Errorf("out of memory")
+	d, err := open(frame)
+	if err != nil {
+		return out, err
 	}
 	defer C.nn_close(d)
-	if d.image == nil {
-		return out, fmt.Errorf("%s", C.GoString(&d.err[0]))
-	}
 	img := d.image
 	w, h := int(img.x1)-int(img.x0), int(img.y1)-int(img.y0)
 	if w != info.Columns || h != info.Rows {
