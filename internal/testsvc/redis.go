@@ -52,8 +52,8 @@ func FreshRedis(t testing.TB) string {
 
 // RedisServer is a redis-server for one test, run with the production configuration deploy/redis/redis.conf
 // (loopback only, append-only file synced every second, dangerous commands disabled) with these changes for
-// tests: a free port, its own folder, no password, and SHUTDOWN enabled (tests stop Redis with it). It can be
-// restarted on the same port and data, or wiped.
+// tests: a free port, its own folder and no password. It can be stopped, restarted on the same port and data,
+// or wiped.
 type RedisServer struct {
 	Addr     string
 	Dir      string // the data folder: the append-only files are in Dir/appendonlydir
@@ -112,6 +112,14 @@ func (r *RedisServer) Wipe(t testing.TB) {
 	}
 }
 
+// Stop stops the server with SIGTERM and waits until it has exited: a Redis that went away.
+func (r *RedisServer) Stop(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.svc.kill(syscall.SIGTERM)
+}
+
 // Ping sends PING (after AUTH when the server has a password) and expects PONG.
 func (r *RedisServer) Ping() error { return pingRedis(r.Addr, r.Password) }
 
@@ -136,7 +144,7 @@ func (r *RedisServer) relaunch() error {
 }
 
 // newRedis starts a redis-server on a free loopback port. asInstalled runs the production file as the README
-// installs it: with a password (a random one in place of its placeholder) and SHUTDOWN disabled.
+// installs it: with a password (a random one in place of its placeholder).
 func newRedis(program string, asInstalled bool) (*RedisServer, error) {
 	var r *RedisServer
 	_, err := withRetries(func() (*service, error) {
@@ -165,7 +173,7 @@ func newRedis(program string, asInstalled bool) (*RedisServer, error) {
 }
 
 // PrepareRedis writes in dir deploy/redis/redis.conf as the harness runs it (on port, its data in dir/data, no
-// password, SHUTDOWN enabled) and returns the arguments of redis-server that start it.
+// password) and returns the arguments of redis-server that start it.
 func PrepareRedis(dir string, port int) ([]string, error) {
 	argv, _, err := prepareRedis(dir, port, false)
 	return argv, err
@@ -185,7 +193,7 @@ func prepareRedis(dir string, port int, asInstalled bool) (argv []string, passwo
 }
 
 // redisConf rewrites a redis.conf for a test: its port and dir replaced; when asInstalled, its password
-// replaced by a random one, else its password and the line disabling SHUTDOWN dropped. It returns the password
+// replaced by a random one, else its password dropped. It returns the password
 // in force, and fails when the configuration lacks a setting it replaces.
 func redisConf(conf string, port int, dir string, asInstalled bool) (string, string, error) {
 	var out []string
@@ -207,7 +215,7 @@ func redisConf(conf string, port int, dir string, asInstalled bool) (string, str
 		case key == "requirepass" && asInstalled:
 			password = RandomHex(16)
 			line = "requirepass " + password
-		case key == "requirepass", key == "rename-command" && strings.EqualFold(f[1], "shutdown") && !asInstalled:
+		case key == "requirepass":
 			continue
 		}
 		out = append(out, line)
