@@ -64,31 +64,6 @@ func inferRuntime(modelsDir, provider string, threads int) (*inference.Runtime, 
 	return inference.NewRuntime(reg, eng), func() { eng.Close() }, nil
 }
 
-// cmdModels lists the models the workstation can run.
-func cmdModels(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("models", stderr)
-	dir := fs.String("models", "", "user model directory (default: the conventional one, when it exists)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	opts := []model.Option{model.WithEmbedded(models.FS)}
-	if *dir == "" {
-		if d, err := model.UserDir(); err == nil {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				*dir = d
-			}
-		}
-	}
-	if *dir != "" {
-		opts = append(opts, model.WithDir(*dir))
-	}
-	reg, err := model.NewRegistry(opts...)
-	if err != nil {
-		return err
-	}
-	return model.WriteList(stdout, reg.List())
-}
-
 // cmdInfer runs one model headless and writes its results into --out.
 func cmdInfer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("infer", stderr)

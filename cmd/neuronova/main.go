@@ -38,6 +38,12 @@ Usage:
                                 (--data defaults to $NEURONOVA_DATA, else the user data directory)
   neuronova models [--models DIR]
                                 list the AI models (embedded demo models and the user model directory)
+  neuronova models add [--models DIR] MODEL.onnx CARD.json
+                                check a model against its card (sha256, inputs and outputs, a run in ONNX
+                                Runtime, what its pipeline implements) and install it in the user directory
+  neuronova models verify ID --input PATH|demo --expect LABELS.nii.gz [--min-dice D] [--out FILE]
+                                run an M1 model and print the Dice of WT, TC, ET, NCR and ED against the
+                                label map its provider ships (exit 1 below --min-dice)
   neuronova infer --model m1|mg|mm --input PATH|demo [--genes CSV] [--proteins CSV] --out DIR
                    [--series T1CE=UID,…] [--reference T1CE] [--provider auto|cuda|cpu] [--threads N]
                                 run a model headless; for m1 DIR receives m1-result.json (provenance),

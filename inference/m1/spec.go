@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/viewer"
 )
@@ -31,6 +32,15 @@ type spec struct {
 
 // hasHeads reports whether the card declares the grade, IDH, MGMT, risk and embedding outputs.
 func (s *spec) hasHeads() bool { return s.grade != nil }
+
+// CheckCard reports whether this pipeline can run the card's model (what `neuronova models add` checks).
+func CheckCard(c *model.Card) error {
+	if c.Family != model.FamilyM1 {
+		return fmt.Errorf("%w: %s is an %s model", inference.ErrWrongFamily, c.ID, c.Family)
+	}
+	_, err := cardSpec(c)
+	return err
+}
 
 // cardSpec checks that the card is one this pipeline can run.
 func cardSpec(c *model.Card) (*spec, error) {

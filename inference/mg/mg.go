@@ -203,6 +203,12 @@ func Prepare(card *model.Card, table *tabular.Table) (*Prepared, error) {
 	return &Prepared{Z: z, Present: present, Alignment: a}, nil
 }
 
+// CheckCard reports whether this pipeline can run the card's model (what `neuronova models add` checks).
+func CheckCard(card *model.Card) error {
+	_, err := geneInput(card)
+	return err
+}
+
 // geneInput returns the card's single input and checks that it asks only for what this pipeline does.
 func geneInput(card *model.Card) (*model.Input, error) {
 	if card.Family != model.FamilyMG {

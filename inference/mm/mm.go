@@ -178,6 +178,12 @@ type inputs struct {
 	order                    []string // mask columns
 }
 
+// CheckCard reports whether this pipeline can run the card's model (what `neuronova models add` checks).
+func CheckCard(card *model.Card) error {
+	_, err := cardInputs(card)
+	return err
+}
+
 func cardInputs(card *model.Card) (*inputs, error) {
 	if card.Family != model.FamilyMM {
 		return nil, fmt.Errorf("%w: %s is an %s model", inference.ErrWrongFamily, card.ID, card.Family)
