@@ -6,7 +6,8 @@
 //   - loopback-bind/loopback-bind.c: preloaded into Orthanc 1.10, which has no setting for the address it
 //     listens on, it keeps Orthanc's sockets on loopback (all but the DICOM port of the variant);
 //   - orthanc/neuronova.conf: the systemd drop-in for Debian's orthanc.service that runs both;
-//   - redis/redis.conf: Redis on loopback with a password, an append-only file and no dangerous commands.
+//   - redis/redis.conf: Redis on loopback with a password, an append-only file and no dangerous commands;
+//   - haproxy/haproxy.cfg: the load balancer in front of the server's replicas, terminating TLS.
 //
 // The README's "Central server" section says how to install them.
 package deploy
@@ -25,6 +26,10 @@ var (
 	// OrthancDicomJSON is orthanc/orthanc-dicom.json.
 	//go:embed orthanc/orthanc-dicom.json
 	OrthancDicomJSON []byte
+
+	// HAProxyCfg is haproxy/haproxy.cfg.
+	//go:embed haproxy/haproxy.cfg
+	HAProxyCfg string
 
 	// LoopbackBindC is loopback-bind/loopback-bind.c.
 	//go:embed loopback-bind/loopback-bind.c

@@ -11,14 +11,14 @@ ORT_LIB=$ORT_DIR/libonnxruntime.so.1
 ORT_SHA256=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 
 # Build: cgo for Fyne (GLFW, OpenGL) and SQLite. Run and test: a virtual display and input for the smoke run,
-# DICOM cross-checkers, Orthanc with its DICOMweb and GDCM plugins, Redis, ip (network namespaces for the
+# DICOM cross-checkers, Orthanc with its DICOMweb and GDCM plugins, Redis, HAProxy, ip (network namespaces for the
 # DICOM test), npm to fetch ONNX Runtime.
 PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
   libxxf86vm-dev libsqlite3-dev
   xvfb xauth xdotool imagemagick
   dcmtk dicom3tools python3-pydicom python3-numpy
-  orthanc orthanc-dicomweb orthanc-gdcm redis-server iproute2
+  orthanc orthanc-dicomweb orthanc-gdcm redis-server iproute2 haproxy
   locales ca-certificates
 )
 # npm may come with a non-Debian Node.js (whose nodejs package conflicts with Debian's npm): ask for it only

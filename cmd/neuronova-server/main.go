@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -56,6 +57,8 @@ type config struct {
 	MaxUploadBytes   int64
 	LogLevel         string
 	Demo             bool
+	TrustedProxies   []netip.Prefix
+	DrainDelay       time.Duration
 
 	// writeStudy writes the demo study's DICOM files (viewer/demo.Write unless set; tests write a small one).
 	writeStudy func(dir string) error
@@ -112,6 +115,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.Int64Var(&cost, "bcrypt-cost", envInt("NEURONOVA_BCRYPT_COST", "10"), "bcrypt cost of password hashes (NEURONOVA_BCRYPT_COST)")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload", envInt("NEURONOVA_MAX_UPLOAD", strconv.Itoa(1<<30)), "largest DICOM upload through the proxy, bytes (NEURONOVA_MAX_UPLOAD)")
 	fs.StringVar(&c.LogLevel, "log-level", env("NEURONOVA_LOG_LEVEL", "info"), "debug, info, warn or error (NEURONOVA_LOG_LEVEL)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("NEURONOVA_DRAIN_DELAY", "0s"), "on SIGTERM, how long /readyz answers 503 before the listener closes, so that a load balancer stops sending (NEURONOVA_DRAIN_DELAY)")
+	var trusted string
+	fs.StringVar(&trusted, "trusted-proxies", env("NEURONOVA_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the load balancers whose X-Forwarded-For names the client (NEURONOVA_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Demo, "demo", false, "create one account per role, demo patients and orders, and upload the demo study to Orthanc")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +143,20 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("rate %v and burst %d must be positive", c.Rate, c.Burst)
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, t := range strings.Split(trusted, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, aerr := netip.ParseAddr(t)
+			if aerr != nil {
+				return c, fmt.Errorf("trusted-proxies: %q is not an address or a CIDR", t)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
@@ -229,7 +249,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 			"database": store.Ping,
 			"redis":    rdb.Ping,
 			"orthanc":  func(ctx context.Context) error { _, err := pacs.System(ctx); return err },
-		}}, httpapi.Config{RefreshTTL: cfg.RefreshTTL, MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL, Logger: log})
+		}}, httpapi.Config{RefreshTTL: cfg.RefreshTTL, MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -256,8 +276,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		return fmt.Errorf("serve on %s: %w", cfg.Addr, err)
 	case <-ctx.Done():
 	}
+	// Drain: /readyz turns 503 and WebSocket clients are told to reconnect elsewhere; once the balancer has
+	// noticed (the drain delay), the listener closes and requests in flight finish.
+	log.Info("draining", "delay", cfg.DrainDelay.String())
+	srv.Drain()
+	time.Sleep(cfg.DrainDelay)
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		log.Warn("graceful shutdown cut short", "err", err)

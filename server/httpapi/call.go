@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -104,7 +105,7 @@ func (s *Server) serve(rt *Route) http.Handler {
 		c := &call{s: s, w: w, r: r, route: rt, start: time.Now(), header: http.Header{}, okStatus: http.StatusOK}
 		c.txAudit = &server.TxAudit{Record: c.writeRecord}
 		c.ctx = server.WithTxAudit(r.Context(), c.txAudit)
-		addr := clientAddr(r)
+		addr := s.clientAddr(r)
 		err := c.guard(addr)
 		if err == nil {
 			err = c.runHandler()
@@ -341,12 +342,34 @@ func (c *call) about(objectType, objectID string, patientID int64) {
 	}
 }
 
-// clientAddr is the peer's IP address. X-Forwarded-For is ignored: the server is the entry point, and the seed
-// trusted that header for its callback allow-list.
-func clientAddr(r *http.Request) string {
+// clientAddr is the caller's IP address: the peer's, or — when the peer is a trusted proxy (the load balancer
+// in front of the replicas) — the last address that proxy appended to X-Forwarded-For. A header from anyone
+// else is ignored: the seed trusted it from everyone, which let any client choose its address.
+func (s *Server) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	if len(hops) == 0 {
+		return host
+	}
+	parts := strings.Split(hops[len(hops)-1], ",")
+	if fwd, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+		return fwd.Unmap().String()
 	}
 	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }

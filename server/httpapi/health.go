@@ -12,8 +12,12 @@ import (
 // health answers 200 while the process serves.
 func (s *Server) health(c *call) error { return c.json(http.StatusOK, api.Health{Status: "ok"}) }
 
-// ready answers 200 when every dependency answers, else 503 naming those that do not.
+// ready answers 200 when every dependency answers, else 503 naming those that do not; a draining server
+// answers 503 "draining" at once, so that the balancer sends it nothing new.
 func (s *Server) ready(c *call) error {
+	if s.draining.Load() {
+		return c.json(http.StatusServiceUnavailable, api.Health{Status: "draining"})
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 	defer cancel()
 	names := make([]string, 0, len(s.Ready))

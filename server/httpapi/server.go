@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neuronova/neuronova/server"
@@ -38,6 +40,9 @@ type Config struct {
 	// PublicURL is the scheme, host and port clients reach the server on (http://host:8080): DICOMweb answers
 	// name it in their retrieve URLs. Empty: those URLs are root-relative. The request's Host is never used.
 	PublicURL string
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client (rate limits and audit
+	// records use it); from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 	// ReconcileEvery is how often the job queue is brought in line with the database; default 5 s.
 	ReconcileEvery time.Duration
 	Logger         *slog.Logger
@@ -54,6 +59,8 @@ type Server struct {
 	mux    *http.ServeMux
 	stop   context.CancelFunc // set by Start
 	wg     sync.WaitGroup
+	// draining: the server is going away; /readyz says so and WebSocket clients were told to reconnect.
+	draining atomic.Bool
 }
 
 // New checks the dependencies and builds the routes.
@@ -144,9 +151,18 @@ func (s *Server) ReconcileJobs(ctx context.Context) error {
 	return nil
 }
 
+// Drain prepares a graceful stop behind a load balancer: /readyz answers 503 from now on, so that the balancer
+// routes new requests to other replicas, and every WebSocket client is closed with 1012 (service restart),
+// which tells it to reconnect — through the balancer, to a replica that stays. Requests in flight go on; the
+// caller then waits for the balancer to notice and shuts the HTTP server down.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.hub.closeAll(errRestart)
+}
+
 // Close disconnects the WebSocket clients and writes the audit records still queued.
 func (s *Server) Close() {
-	s.hub.closeAll()
+	s.hub.closeAll(errShutdown)
 	if s.stop == nil {
 		return // never started: no writer runs
 	}

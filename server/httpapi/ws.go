@@ -72,12 +72,13 @@ func (h *hub) deliver(e server.Event) {
 	}
 }
 
-func (h *hub) closeAll() {
+// closeAll closes every client with why and accepts no new one.
+func (h *hub) closeAll(why *closeReason) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
 	for cl := range h.clients {
-		cl.cancel(errShutdown)
+		cl.cancel(why)
 	}
 }
 
@@ -91,6 +92,7 @@ func (r *closeReason) Error() string { return r.text }
 var (
 	errSlowClient = &closeReason{websocket.StatusPolicyViolation, "too slow to keep up; reconnect and resync from the change feed"}
 	errShutdown   = &closeReason{websocket.StatusGoingAway, "server shutting down"}
+	errRestart    = &closeReason{websocket.StatusServiceRestart, "this server is restarting; reconnect"}
 	errExpired    = &closeReason{websocket.StatusPolicyViolation, "access token expired; reconnect with a fresh token"}
 )
 
@@ -139,7 +141,11 @@ func (s *Server) notifications(c *call) error {
 	defer cancel(nil)
 	cl := &wsClient{p: c.p, send: make(chan []byte, clientBuffer), cancel: cancel}
 	if !s.hub.add(cl) {
-		conn.Close(websocket.StatusGoingAway, errShutdown.text)
+		why := errShutdown
+		if s.draining.Load() {
+			why = errRestart
+		}
+		conn.Close(why.code, why.text)
 		return nil
 	}
 	defer s.hub.remove(cl)
@@ -148,7 +154,10 @@ func (s *Server) notifications(c *call) error {
 
 	go func() {
 		for {
-			typ, msg, err := conn.Read(ctx)
+			// Not ctx: the library closes the connection at once when a read's context ends, which would
+			// drop the close frame that tells the client why (and whether to reconnect). The read ends when
+			// the handler closes the connection on its way out.
+			typ, msg, err := conn.Read(context.Background())
 			if err != nil {
 				cancel(err)
 				return
