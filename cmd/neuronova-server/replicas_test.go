@@ -284,4 +284,3 @@ func waitEvent(t *testing.T, ws *websocket.Conn, orderID string) {
 		}
 	}
 }
-
