@@ -40,10 +40,26 @@ func unzip(ctx context.Context, path, dir string, lim Limits) error {
 		return fmt.Errorf("ZIP archive: %w", err)
 	}
 	defer zr.Close()
-	return unzipFiles(ctx, zr.File, dir, lim)
+	return unzipFiles(ctx, zr.File, dirCreator(dir), lim)
 }
 
-func unzipFiles(ctx context.Context, files []*zip.File, dir string, lim Limits) error {
+// createFunc opens the destination of an entry whose path rel is local (filepath.IsLocal); it fails if
+// that entry already exists.
+type createFunc func(rel string) (io.WriteCloser, error)
+
+// dirCreator writes entries as new files under dir, making their folders.
+func dirCreator(dir string) createFunc {
+	return func(rel string) (io.WriteCloser, error) {
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return nil, err
+		}
+		return os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	}
+}
+
+// unzipFiles checks the entries and inflates each accepted one into what create opens for it.
+func unzipFiles(ctx context.Context, files []*zip.File, create createFunc, lim Limits) error {
 	if len(files) > lim.MaxZipEntries {
 		return fmt.Errorf("%w: %d entries, at most %d allowed", ErrZipLimit, len(files), lim.MaxZipEntries)
 	}
@@ -67,7 +83,7 @@ func unzipFiles(ctx context.Context, files []*zip.File, dir string, lim Limits) 
 		if zf.UncompressedSize64 > uint64(lim.MaxFileBytes) {
 			return fmt.Errorf("%w: entry %q declares %d bytes, more than the %d-byte limit for one file", ErrZipLimit, zf.Name, zf.UncompressedSize64, lim.MaxFileBytes)
 		}
-		n, err := unzipOne(zf, filepath.Join(dir, rel), min(lim.MaxFileBytes, lim.MaxUnzipBytes-total))
+		n, err := unzipOne(zf, rel, create, min(lim.MaxFileBytes, lim.MaxUnzipBytes-total))
 		total += n
 		if err != nil {
 			return err
@@ -76,22 +92,21 @@ func unzipFiles(ctx context.Context, files []*zip.File, dir string, lim Limits) 
 	return nil
 }
 
-// unzipOne inflates one entry into dst, at most limit bytes.
-func unzipOne(zf *zip.File, dst string, limit int64) (int64, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return 0, err
-	}
+// unzipOne inflates one entry into create(rel), at most limit bytes.
+func unzipOne(zf *zip.File, rel string, create createFunc, limit int64) (int64, error) {
 	r, err := zf.Open()
 	if err != nil {
 		return 0, fmt.Errorf("ZIP entry %q: %w", zf.Name, err)
 	}
 	defer r.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := create(rel)
 	if err != nil {
 		return 0, fmt.Errorf("ZIP entry %q: %w", zf.Name, err)
 	}
-	defer out.Close()
 	n, err := io.Copy(out, io.LimitReader(r, limit+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return n, fmt.Errorf("ZIP entry %q: %w", zf.Name, err)
 	}
