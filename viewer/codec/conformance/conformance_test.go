@@ -194,7 +194,7 @@ func newSource(name string, rows, cols, frames, samples, bitsAllocated, bitsStor
 	return s
 }
 
-func (s *source) elements(t *testing.T, pixels *dicom.Element, photometric string) []*dicom.Element {
+func (s *source) elements(t testing.TB, pixels *dicom.Element, photometric string) []*dicom.Element {
 	t.Helper()
 	var b dcmwrite.Builder
 	class := "1.2.840.10008.5.1.4.1.1.7" // Secondary Capture Image Storage
@@ -259,7 +259,7 @@ func (s *source) nativeBytes(frame int, planar bool) []byte {
 	return out
 }
 
-func (s *source) write(t *testing.T, dir string) {
+func (s *source) write(t testing.TB, dir string) {
 	t.Helper()
 	var b dcmwrite.Builder
 	b.NativePixels(s.nativeBytes(-1, false))
@@ -297,11 +297,11 @@ type encoder struct {
 	// stream declares none (lossy JPEG and JPEG 2000: compared with GDCM only).
 	bound   int
 	accepts func(s *source) bool
-	run     func(t *testing.T, s *source, out string) error
+	run     func(t testing.TB, s *source, out string) error
 }
 
-func tool(name string, args ...string) func(t *testing.T, s *source, out string) error {
-	return func(t *testing.T, s *source, out string) error {
+func tool(name string, args ...string) func(t testing.TB, s *source, out string) error {
+	return func(t testing.TB, s *source, out string) error {
 		if _, err := exec.LookPath(name); err != nil {
 			testenv.Missing(t, name, "encode the conformance files", "scripts/setup.sh (dcmtk, libgdcm-tools, openjph-tools)")
 		}

@@ -18,8 +18,8 @@ import (
 // htj2k compresses each frame of a source with OpenJPH's ojph_compress (reversible for lossless, else
 // irreversible with a quantisation step; RGB through the colour transform) and wraps the codestreams in a
 // DICOM file, one fragment per frame.
-func htj2k(lossless bool) func(t *testing.T, s *source, out string) error {
-	return func(t *testing.T, s *source, out string) error {
+func htj2k(lossless bool) func(t testing.TB, s *source, out string) error {
+	return func(t testing.TB, s *source, out string) error {
 		if _, err := exec.LookPath("ojph_compress"); err != nil {
 			testenv.Missing(t, "ojph_compress", "encode HTJ2K conformance files", "apt-get install openjph-tools")
 		}
