@@ -99,7 +99,7 @@ func ParseQuery(s string) (Query, error) {
 		}
 	}
 	q.Text = strings.Join(text, " ")
-	return q, nil
+	return q, q.checkSize()
 }
 
 // tokenize splits at spaces, keeping "quoted text" (also after key:) as one token.

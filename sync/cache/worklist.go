@@ -121,12 +121,33 @@ const denseTerm = 1000
 // countCap bounds the counting of a search word's matches.
 const countCap = 100_000
 
+// maxWords and maxText bound a query (search words; bytes of its text and of its description), within
+// SQLite's limits on expression depth and LIKE patterns and at a small cost per query.
+const (
+	maxWords = 16
+	maxText  = 1024
+)
+
+// checkSize refuses, as ErrBadQuery, a query beyond maxWords or maxText.
+func (q Query) checkSize() error {
+	if n := len(splitWords(q.Text)); n > maxWords {
+		return fmt.Errorf("%w: %d search words, at most %d", ErrBadQuery, n, maxWords)
+	}
+	if len(q.Text) > maxText || len(q.Description) > maxText {
+		return fmt.Errorf("%w: search text or description longer than %d bytes", ErrBadQuery, maxText)
+	}
+	return nil
+}
+
 // ErrBadQuery is returned for a query with an invalid field; the message names it.
 var ErrBadQuery = errors.New("invalid worklist query")
 
 // Worklist returns one page of studies matching q. Text words use the search-term index; the date range
 // and the sort order use the studies' indexes, so a page costs a few milliseconds on 100,000 studies.
 func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
+	if err := q.checkSize(); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	// Search words: the rarest is looked up in the term index (IN) and drives the query; the others are

@@ -212,6 +212,37 @@ func TestWorklistBadQueryAndFind(t *testing.T) {
 	}
 }
 
+// TestWorklistBoundsQuery: a query beyond SQLite's limits (more search words than its expression depth
+// allows, a description longer than a LIKE pattern may be) is refused as ErrBadQuery by ParseQuery and by
+// Worklist; a query at the bounds runs.
+func TestWorklistBoundsQuery(t *testing.T) {
+	ctx := context.Background()
+	c := openCache(t, t.TempDir())
+	generateStudies(t, c, 20, 4)
+	words := func(n int) string { return strings.TrimSpace(strings.Repeat("smi ", n)) }
+	for _, tc := range []struct {
+		text string
+		q    Query
+	}{
+		{words(1200), Query{Text: words(1200)}},
+		{`desc:"` + strings.Repeat("x", 60000) + `"`, Query{Description: strings.Repeat("x", 60000)}},
+	} {
+		if _, err := ParseQuery(tc.text); !errors.Is(err, ErrBadQuery) {
+			t.Errorf("ParseQuery of a %d-byte query: %v, want ErrBadQuery", len(tc.text), err)
+		}
+		if _, err := c.Worklist(ctx, tc.q); !errors.Is(err, ErrBadQuery) {
+			t.Errorf("Worklist of a %d-byte query: %v, want ErrBadQuery", len(tc.text), err)
+		}
+	}
+	q, err := ParseQuery(words(maxWords) + ` desc:"` + strings.Repeat("x", maxText) + `"`)
+	if err != nil {
+		t.Fatalf("a query at the bounds: %v", err)
+	}
+	if _, err := c.Worklist(ctx, q); err != nil {
+		t.Fatalf("a query at the bounds: %v", err)
+	}
+}
+
 func TestParseQuery(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
