@@ -103,12 +103,7 @@ func parseFileConfig(path string, cfg *config) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: %w: not a regular file", path, ErrNotDICOM)
 	}
-	f, err := parseDICOM(fh, st.Size(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	f.Instance.Path = path
-	return f, nil
+	return parseNamed(fh, st.Size(), path, cfg)
 }
 
 // GroupFiles groups parsed files into studies and series by StudyInstanceUID and SeriesInstanceUID, orders

@@ -73,16 +73,8 @@ func (a *Anonymizer) Mapping() map[string]string {
 var nativeSyntaxes = map[string]bool{uid.ImplicitVRLittleEndian: true, uid.ExplicitVRLittleEndian: true}
 
 // File de-identifies the DICOM file at path and returns the cleaned dataset (without file meta) for
-// dcmwrite.Encode. The file is first checked by the viewer's parser, so broken or hostile files fail with
-// its clear error before the library reads them.
+// dcmwrite.Encode (see ReadAt).
 func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
-	f, err := viewer.ParseFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if !nativeSyntaxes[f.Instance.TransferSyntax] {
-		return nil, fmt.Errorf("%s: %w: transfer syntax %s is not re-encoded (only native little-endian files are exported anonymised)", path, ErrUnsupported, f.Instance.TransferSyntax)
-	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -92,14 +84,31 @@ func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	elems, err := a.Read(fh, st.Size())
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w: not a regular file", path, viewer.ErrNotDICOM)
+	}
+	return a.ReadAt(fh, st.Size(), path)
+}
+
+// ReadAt de-identifies the size bytes of a DICOM file read from r (name names it in errors). The bytes are
+// first checked by the viewer's parser, so broken or hostile files fail with its clear error before the
+// library reads them.
+func (a *Anonymizer) ReadAt(r io.ReaderAt, size int64, name string) ([]*dicom.Element, error) {
+	f, err := viewer.ParseReader(r, size, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
+	}
+	if !nativeSyntaxes[f.Instance.TransferSyntax] {
+		return nil, fmt.Errorf("%s: %w: transfer syntax %s is not re-encoded (only native little-endian files are exported anonymised)", name, ErrUnsupported, f.Instance.TransferSyntax)
+	}
+	elems, err := a.Read(io.NewSectionReader(r, 0, size), size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return elems, nil
 }
 
-// Read de-identifies a DICOM Part 10 stream of size bytes. Prefer File, which checks the file first.
+// Read de-identifies a DICOM Part 10 stream of size bytes. Prefer File or ReadAt, which check it first.
 func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err error) {
 	defer func() {
 		if p := recover(); p != nil {
