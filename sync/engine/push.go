@@ -19,6 +19,7 @@ import (
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 // errPermanent marks a refusal that sending again cannot fix: the item is set aside (dead), never dropped.
@@ -233,13 +234,17 @@ func tagString(ds dicom.Dataset, t tag.Tag) string {
 	return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
 }
 
-// parseHeader parses a DICOM object without its pixel data, turning the library's panics into errors.
+// parseHeader parses a DICOM object without its pixel data, turning the library's panics into errors. The
+// viewer's structure check runs first: the library would allocate any declared length, up to 4 GiB.
 func parseHeader(b []byte) (ds dicom.Dataset, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("DICOM parser panicked: %v", r)
 		}
 	}()
+	if err := viewer.CheckStructure(bytes.NewReader(b), int64(len(b))); err != nil {
+		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
 	ds, err = dicom.Parse(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData(), dicom.AllowMissingMetaElementGroupLength())
 	if err != nil {
 		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
