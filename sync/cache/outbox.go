@@ -295,9 +295,21 @@ func setSyncValue(ctx context.Context, tx *sql.Tx, key, value string) error {
 	return err
 }
 
-// ApplyChanges stores a page of the server's change feed and the cursor after it in one transaction, so
-// that a crash never skips or half-applies a page. Objects keep the state of their latest change.
-func (c *Cache) ApplyChanges(ctx context.Context, cursorKey string, changes []api.Change, cursor int64) error {
+// SkippedChange is a change of the server's feed that the sync engine could not decode and went past (the
+// cursor moved beyond it): kept so that a person can see it, and have it fixed or withdrawn on the server.
+type SkippedChange struct {
+	Feed      string // cursor key of the feed it came in
+	Seq       int64  // 0 when it could not be read
+	Kind      string // as far as they could be read
+	ObjectID  string
+	Reason    string
+	SkippedAt time.Time
+}
+
+// ApplyChanges stores a page of the server's change feed, the changes of it that were skipped and the cursor
+// after it in one transaction, so that a crash never skips or half-applies a page. Objects keep the state of
+// their latest change.
+func (c *Cache) ApplyChanges(ctx context.Context, cursorKey string, changes []api.Change, skipped []SkippedChange, cursor int64) error {
 	return c.write(ctx, func(tx *sql.Tx) error {
 		now := nowMillis()
 		for _, ch := range changes {
@@ -310,8 +322,34 @@ func (c *Cache) ApplyChanges(ctx context.Context, cursorKey string, changes []ap
 				return fmt.Errorf("change %d: %w", ch.Seq, err)
 			}
 		}
+		for _, s := range skipped {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO skipped_changes(feed, seq, kind, object_id, reason, skipped_at) VALUES (?,?,?,?,?,?)`,
+				cursorKey, s.Seq, s.Kind, s.ObjectID, s.Reason, now); err != nil {
+				return fmt.Errorf("skipped change %d: %w", s.Seq, err)
+			}
+		}
 		return setSyncValue(ctx, tx, cursorKey, strconv.FormatInt(cursor, 10))
 	})
+}
+
+// SkippedChanges lists the changes of the feed that were skipped, latest first.
+func (c *Cache) SkippedChanges(ctx context.Context) ([]SkippedChange, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT feed, seq, kind, object_id, reason, skipped_at FROM skipped_changes ORDER BY id DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SkippedChange
+	for rows.Next() {
+		var s SkippedChange
+		var at int64
+		if err := rows.Scan(&s.Feed, &s.Seq, &s.Kind, &s.ObjectID, &s.Reason, &at); err != nil {
+			return nil, err
+		}
+		s.SkippedAt = time.UnixMilli(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // RemoteObjects returns the JSON of every object of a kind copied from the change feed, by object id.

@@ -32,6 +32,8 @@ type Options struct {
 	// RequestTimeout bounds each API call but downloads (default 30 s); downloads are bounded by
 	// DownloadTimeout (default 10 min).
 	RequestTimeout, DownloadTimeout time.Duration
+	// MaxFeedPage bounds the bytes of one change-feed page read (default MaxFeedPage).
+	MaxFeedPage int64
 }
 
 // Client calls one server. It is safe for concurrent use.
@@ -65,6 +67,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 	}
 	if opts.DownloadTimeout <= 0 {
 		opts.DownloadTimeout = 10 * time.Minute
+	}
+	if opts.MaxFeedPage <= 0 {
+		opts.MaxFeedPage = MaxFeedPage
 	}
 	return &Client{base: u, hc: opts.HTTP, opts: opts}, nil
 }
@@ -347,16 +352,6 @@ func (c *Client) callHeader(ctx context.Context, method, path string, query url.
 		return nil, &OfflineError{Err: fmt.Errorf("%s %s: answer cut off or unreadable: %w", method, path, err)}
 	}
 	return resp.Header, nil
-}
-
-// Changes returns the change feed after cursor (what the caller may see), at most limit entries.
-func (c *Client) Changes(ctx context.Context, cursor int64, limit int) (*api.ChangesPage, error) {
-	var p api.ChangesPage
-	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}, "limit": {strconv.Itoa(limit)}}
-	if err := c.call(ctx, http.MethodGet, "/api/changes/", q, nil, &p, true); err != nil {
-		return nil, err
-	}
-	return &p, nil
 }
 
 // UploadResult stores an AI result under an idempotency key. The same key with the same content answers

@@ -137,6 +137,7 @@ type Status struct {
 	LastError  string    // why the last round failed, empty when it did not
 	Running    bool      // a round runs now
 	AuditQueue int       // local audit events not yet forwarded
+	Skipped    int       // change-feed entries skipped as undecodable, ever (cache.SkippedChanges lists them)
 }
 
 const (
@@ -176,6 +177,11 @@ func (e *Engine) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.AuditQueue = len(evs)
+	skipped, err := e.cache.SkippedChanges(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Skipped = len(skipped)
 	return st, nil
 }
 
@@ -214,7 +220,8 @@ type ProgressFunc func(Progress)
 
 // Summary says what a round did.
 type Summary struct {
-	Changes int // change-feed entries applied
+	Changes        int // change-feed entries applied
+	SkippedChanges int // change-feed entries that could not be decoded: skipped, kept in the cache, listed in Errors
 
 	Pushed          int // outbox items confirmed by the server this round
 	Results, SEGs   int // of which AI results and SEG instances

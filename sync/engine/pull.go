@@ -40,7 +40,8 @@ func (e *Engine) feedKey() string {
 }
 
 // pullFeed applies the change feed after the stored cursor, page by page, each page and its cursor in one
-// transaction.
+// transaction. A change that cannot be decoded is skipped: logged, counted and listed in the summary, and kept
+// in the cache (SkippedChanges); the cursor goes past it, so that one bad change never stops the feed.
 func (e *Engine) pullFeed(ctx context.Context, sum *Summary, p ProgressFunc) error {
 	key := e.feedKey()
 	for {
@@ -56,14 +57,24 @@ func (e *Engine) pullFeed(ctx context.Context, sum *Summary, p ProgressFunc) err
 		if err != nil {
 			return err
 		}
-		if len(page.Changes) > 0 {
-			if err := e.cache.ApplyChanges(context.WithoutCancel(ctx), key, page.Changes, page.NextCursor); err != nil {
+		n := len(page.Changes) + len(page.Skipped)
+		if n > 0 {
+			skipped := make([]cache.SkippedChange, len(page.Skipped))
+			for i, s := range page.Skipped {
+				skipped[i] = cache.SkippedChange{Seq: s.Seq, Kind: s.Kind, ObjectID: s.ObjectID, Reason: s.Reason}
+			}
+			if err := e.cache.ApplyChanges(context.WithoutCancel(ctx), key, page.Changes, skipped, page.NextCursor); err != nil {
 				return err
 			}
 		}
+		for _, s := range page.Skipped {
+			e.log.Warn("change feed: undecodable change skipped", "seq", s.Seq, "cursor", cursor, "kind", s.Kind, "object_id", s.ObjectID, "reason", s.Reason)
+			sum.SkippedChanges++
+			sum.Errors = append(sum.Errors, "change feed: "+s.String())
+		}
 		sum.Changes += len(page.Changes)
 		p(Progress{Phase: PhaseFeed, Done: sum.Changes, Total: sum.Changes})
-		if !page.HasMore || len(page.Changes) == 0 {
+		if !page.HasMore || n == 0 {
 			return nil
 		}
 	}

@@ -113,10 +113,14 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 
 // Format is the one-line summary of a round.
 func Format(s *engine.Summary, took time.Duration) string {
-	return fmt.Sprintf("sync in %.1fs: pulled %d changes and %d instances (%s) of %d studies, %d already cached, %d transcoded; "+
+	line := fmt.Sprintf("sync in %.1fs: pulled %d changes and %d instances (%s) of %d studies, %d already cached, %d transcoded; "+
 		"pushed %d (%d results, %d SEGs, %d reports) and %d audit events; failed %d (%d set aside), %d instances; outbox left %d",
 		took.Seconds(), s.Changes, s.Pulled, cache.FormatSize(s.PulledBytes), s.Studies, s.AlreadyCached, s.Transcoded,
 		s.Pushed, s.Results, s.SEGs, s.Reports, s.AuditForwarded, s.Failed, s.Dead, s.PullFailed, s.OutboxLeft)
+	if s.SkippedChanges > 0 {
+		line += fmt.Sprintf("; skipped %d undecodable changes (kept in the cache)", s.SkippedChanges)
+	}
+	return line
 }
 
 // progress writes a progress line that rewrites itself.

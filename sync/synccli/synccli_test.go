@@ -11,6 +11,7 @@ import (
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/sync/internal/feedfake"
 	"github.com/neuronova/neuronova/sync/internal/stack"
 	"github.com/neuronova/neuronova/viewer"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
@@ -156,5 +157,20 @@ func TestSyncCommandLine(t *testing.T) {
 	_, _, err := run(t, map[string]string{"NEURONOVA_USER": "u", "NEURONOVA_PASSWORD": "x", "NEURONOVA_SERVER": "http://127.0.0.1:1"}, "--data", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "offline login is not possible") {
 		t.Errorf("unreachable server, never logged in: %v", err)
+	}
+}
+
+// TestSyncReportsSkippedChange: `neuronova sync` on a feed holding a change nested 10,000 levels deep
+// succeeds, applies the good change after it and says which change it skipped and why.
+func TestSyncReportsSkippedChange(t *testing.T) {
+	fake := feedfake.New()
+	defer fake.Close()
+	fake.Add(1, []byte(`{"seq":1,"kind":"ai_result","object_id":"7","data":{"result":`+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+`}}`))
+	fake.Add(2, feedfake.Change(2, "order", "ocs_0002", map[string]any{"order_id": "ocs_0002"}))
+	env := map[string]string{"NEURONOVA_SERVER": fake.URL, "NEURONOVA_USER": "ris1", "NEURONOVA_PASSWORD": "any"}
+	out, _, err := run(t, env, "--data", filepath.Join(t.TempDir(), "cache"), "--no-prefetch")
+	if err != nil || !strings.Contains(out, "pulled 1 changes") || !strings.Contains(out, "skipped 1 undecodable changes") ||
+		!strings.Contains(out, "change 1 (ai_result 7) skipped: nested 10002 levels deep") {
+		t.Fatalf("sync: %v\n%s", err, out)
 	}
 }
