@@ -2,7 +2,9 @@
 // AI results, audit and the hospital's Orthanc, with Redis for rate limits, caching, notifications and the
 // delivery of the AI job queue (what guards access, and the jobs themselves, are kept in the database). Configuration comes from flags and the environment (flags win).
 //
-//	neuronova-server [--demo] [--addr 127.0.0.1:8080] [--db neuronova-server.db] …
+//	neuronova-server [serve] [--demo] [--addr 127.0.0.1:8080] [--db neuronova-server.db] …
+//	neuronova-server backup --out FILE      # a consistent copy of the database, while the server runs
+//	neuronova-server restore --in FILE      # into a database that does not exist yet
 package main
 
 import (
@@ -168,7 +170,18 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 }
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	args := os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name := args[0]
+		args = args[1:]
+		if name != "serve" {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := runCommand(ctx, name, args, os.Getenv, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		}
+	}
+	cfg, err := parseConfig(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
