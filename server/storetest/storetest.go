@@ -322,7 +322,7 @@ func audit(t *testing.T, s server.Store) {
 	nurse := user(t, s, "nurse1", api.RoleNurse)
 	uid := nurse.ID
 	pid := int64(42)
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // stores keep times to the microsecond (PostgreSQL's precision)
 	occurred := now.Add(-time.Hour)
 	recs := []server.AuditRecord{
 		{At: now, UserID: &uid, LoginID: "nurse1", Role: api.RoleNurse, Action: "patient.read", ObjectType: "patient", ObjectID: "42",
