@@ -193,6 +193,10 @@ func Open(dir string, opts Options) (*Cache, error) {
 		}
 		c.wdb.SetMaxOpenConns(1)
 		c.wdb.SetConnMaxIdleTime(0)
+		if err := c.checkWAL(); err != nil {
+			c.wdb.Close()
+			return nil, fmt.Errorf("open cache %s: %w", abs, err)
+		}
 		if err := c.migrate(); err != nil {
 			c.wdb.Close()
 			return nil, fmt.Errorf("open cache %s: %w", abs, err)
@@ -254,6 +258,18 @@ func migrationNames() []string {
 	return names
 }
 
+// checkWAL fails unless the writing connection is in WAL mode, which crash safety and concurrent readers rely on.
+func (c *Cache) checkWAL() error {
+	var mode string
+	if err := c.wdb.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, not WAL (is the folder on a file system without shared memory?)", mode)
+	}
+	return nil
+}
+
 // migrate applies the embedded migrations the index lacks, each in its own transaction, and records the
 // version in PRAGMA user_version. Migration N is the file whose name starts with N (0001_…, 0002_…).
 func (c *Cache) migrate() error {
@@ -270,13 +286,6 @@ func (c *Cache) migrate() error {
 		return err
 	}
 	defer conn.Close()
-	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("read journal mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal mode is %q, not WAL (is the folder on a file system without shared memory?)", mode)
-	}
 	var have int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"io/fs"
@@ -12,17 +13,14 @@ import (
 	"testing"
 )
 
-// FuzzParseQuery: the ls query language never panics, and what it accepts the worklist accepts.
+// FuzzParseQuery: the ls query language never panics, and what it accepts the worklist (an index in memory)
+// accepts.
 func FuzzParseQuery(f *testing.F) {
 	for _, s := range []string{"", "smith", `date:2024-01-01..2024-03-31 mod:mr desc:"brain tumour" type:t1ce,flair sync:pending sort:-name limit:20`,
 		"date:..", `"`, "sort:-", "limit:99999999999", "type:,", "from:2024-02-30"} {
 		f.Add(s)
 	}
-	c, err := Open(f.TempDir(), Options{Logger: quiet})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer c.Close()
+	c := openMemory(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		q, err := ParseQuery(s)
 		if err != nil {
@@ -35,6 +33,23 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("%q parsed to %+v, which the worklist refuses: %v", s, q, err)
 		}
 	})
+}
+
+// openMemory opens a cache whose index is an SQLite database in memory, on one connection, with the full
+// schema and no files at all: for fuzz targets, which must not touch the disk. Only index reads work.
+func openMemory(tb testing.TB) *Cache {
+	db, err := sql.Open(driverName, "file:fuzz?mode=memory&_foreign_keys=on")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // the database lives as long as its one connection
+	db.SetMaxIdleConns(1)
+	tb.Cleanup(func() { db.Close() })
+	c := &Cache{log: quiet, limits: Limits{}.withDefaults(), wdb: db, rdb: db}
+	if err := c.migrate(); err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 // FuzzParseSize: sizes never panic and are positive when accepted.
