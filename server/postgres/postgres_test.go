@@ -2,9 +2,15 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/postgres"
@@ -29,4 +35,63 @@ func open(t *testing.T) (*postgres.Store, string) {
 // TestStoreContract runs the contract every server.Store meets.
 func TestStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) server.Store { s, _ := open(t); return s })
+}
+
+// TestAuditIsAppendOnlyInTheDatabase: even SQL that bypasses the store cannot change, delete or truncate an
+// audit record.
+func TestAuditIsAppendOnlyInTheDatabase(t *testing.T) {
+	s, dsn := open(t)
+	if _, err := s.AppendAudit(context.Background(), []server.AuditRecord{{At: time.Now().UTC(), Action: "LOGIN_SUCCESS",
+		LoginID: "doctor1", Outcome: api.OutcomeSuccess, Source: "server"}}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	for _, stmt := range []string{"UPDATE audit SET outcome = 'DENIED'", "DELETE FROM audit", "TRUNCATE audit"} {
+		if _, err := db.Exec(context.Background(), stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want refused as append-only", stmt, err)
+		}
+	}
+	recs, err := s.QueryAudit(context.Background(), server.AuditFilter{})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != api.OutcomeSuccess {
+		t.Fatalf("audit after the attempts: %+v %v", recs, err)
+	}
+}
+
+// TestTextPostgreSQLCannotHold: an audit record whose path holds NUL or bytes that are not UTF-8 (a URL can) is
+// stored with U+FFFD in their place rather than lost; an AI result whose JSON holds such bytes is refused as
+// invalid, not an internal error.
+func TestTextPostgreSQLCannotHold(t *testing.T) {
+	s, _ := open(t)
+	n, err := s.AppendAudit(context.Background(), []server.AuditRecord{{At: time.Now().UTC(), Action: "patient.read",
+		Outcome: api.OutcomeDenied, Source: "server", Path: "/api/patients/\x00\xff/"}})
+	if err != nil || n != 1 {
+		t.Fatalf("record with NUL and 0xff in its path: %d %v", n, err)
+	}
+	recs, err := s.QueryAudit(context.Background(), server.AuditFilter{})
+	if err != nil || len(recs) != 1 || recs[0].Path != "/api/patients/\uFFFD\uFFFD/" {
+		t.Fatalf("stored: %+v %v", recs, err)
+	}
+	doctor := &server.User{User: api.User{LoginID: "doctor1", Name: "d", Role: api.RoleDoctor, IsActive: true, CreatedAt: time.Now()}}
+	if err := s.CreateUser(context.Background(), doctor); err != nil {
+		t.Fatal(err)
+	}
+	p, err := server.NewPatient(api.CreatePatientRequest{Name: "P", BirthDate: "1970-01-01", Gender: "M"}, doctor.ID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePatient(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	r, hash, err := server.NewAIResult(api.AIResultUpload{Model: api.ModelM1, ModelVersion: "1", PatientID: p.ID,
+		Result: json.RawMessage("{\"note\":\"\xff\"}")}, doctor.ID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateAIResult(context.Background(), r, "key-badutf8", hash); !server.IsCode(err, api.CodeInvalid) {
+		t.Fatalf("result with a 0xff byte: %v, want INVALID", err)
+	}
 }
