@@ -68,9 +68,19 @@ func (a *Anonymizer) Mapping() map[string]string {
 	return m
 }
 
-// nativeSyntaxes are the transfer syntaxes whose pixel bytes Encode (explicit VR little endian) can write
-// unchanged.
-var nativeSyntaxes = map[string]bool{uid.ImplicitVRLittleEndian: true, uid.ExplicitVRLittleEndian: true}
+// Transfer syntaxes. Native and deflated data is re-encoded as explicit VR little endian (big-endian values
+// and pixel words byte-swapped, deflated data inflated). Encapsulated pixel data (JPEG, JPEG-LS, JPEG 2000,
+// HTJ2K, RLE) needs no change for the profile, which changes no pixel: its fragments pass through byte for
+// byte under the file's own transfer syntax, which the de-identified dataset carries in its Transfer Syntax
+// UID (0002,0010) for Encode. (The DICOM library does not keep the Basic Offset Table: it is written empty,
+// as PS3.5 A.4 allows, and readers find the frames by their fragments.)
+func reencoded(ts string) bool {
+	switch ts {
+	case uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian, uid.DeflatedExplicitVRLittleEndian:
+		return true
+	}
+	return false
+}
 
 // File de-identifies the DICOM file at path and returns the cleaned dataset (without file meta) for
 // dcmwrite.Encode (see ReadAt).
@@ -94,12 +104,14 @@ func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
 // first checked by the viewer's parser, so broken or hostile files fail with its clear error before the
 // library reads them.
 func (a *Anonymizer) ReadAt(r io.ReaderAt, size int64, name string) ([]*dicom.Element, error) {
-	f, err := viewer.ParseReader(r, size, name)
-	if err != nil {
+	if _, err := viewer.ParseReader(r, size, name); err != nil {
 		return nil, err
 	}
-	if !nativeSyntaxes[f.Instance.TransferSyntax] {
-		return nil, fmt.Errorf("%s: %w: transfer syntax %s is not re-encoded (only native little-endian files are exported anonymised)", name, ErrUnsupported, f.Instance.TransferSyntax)
+	// The library reads Part 10 files only: give it what the viewer read (Part10 completes a file without
+	// preamble or file meta).
+	r, size, _, err := viewer.Part10(r, size)
+	if err != nil {
+		return nil, err
 	}
 	elems, err := a.Read(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
@@ -115,22 +127,25 @@ func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err 
 			elems, err = nil, fmt.Errorf("DICOM parser panicked: %v", p)
 		}
 	}()
-	ds, err := dicom.Parse(r, size, nil, dicom.SkipProcessingPixelDataValue(), dicom.AllowMissingMetaElementGroupLength(), dicom.AllowUnknownSpecificCharacterSet())
+	ds, ts, err := parse(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+		return nil, err
 	}
-	var ts string
-	for _, e := range ds.Elements {
-		if e.Tag == tag.TransferSyntaxUID {
-			ts = strings.TrimRight(firstString(e), " \x00")
-		}
-	}
-	if !nativeSyntaxes[ts] {
-		return nil, fmt.Errorf("%w: transfer syntax %q is not re-encoded (only native little-endian files)", ErrUnsupported, ts)
+	if ts == uid.ExplicitVRBigEndian {
+		toLittleEndian(ds.Elements, bitsAllocated(ds.Elements))
 	}
 	out, err := a.clean(ds.Elements, 0)
 	if err != nil {
 		return nil, err
+	}
+	if !reencoded(ts) {
+		var b dcmwrite.Builder
+		b.String(tag.TransferSyntaxUID, ts)
+		e, err := b.Elements()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e...)
 	}
 	for _, e := range out {
 		if e.Tag == tag.BurnedInAnnotation && strings.EqualFold(strings.TrimSpace(firstString(e)), "YES") {
@@ -172,8 +187,20 @@ func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err 
 	return append(kept, added...), nil
 }
 
-// Encode writes a de-identified dataset as a DICOM file (explicit VR little endian) to w.
-func Encode(w io.Writer, elems []*dicom.Element) error { return dcmwrite.Encode(w, elems) }
+// Encode writes a de-identified dataset as a DICOM file to w: explicit VR little endian, or the transfer
+// syntax of its encapsulated pixel data when it carries one in Transfer Syntax UID (0002,0010).
+func Encode(w io.Writer, elems []*dicom.Element) error {
+	ts := uid.ExplicitVRLittleEndian
+	data := make([]*dicom.Element, 0, len(elems))
+	for _, e := range elems {
+		if e.Tag == tag.TransferSyntaxUID {
+			ts = strings.TrimRight(firstString(e), " \x00")
+			continue
+		}
+		data = append(data, e)
+	}
+	return dcmwrite.EncodeSyntax(w, data, ts)
+}
 
 // Bytes de-identifies the file at path and returns the new file's bytes.
 func (a *Anonymizer) Bytes(path string) ([]byte, error) {
@@ -182,7 +209,7 @@ func (a *Anonymizer) Bytes(path string) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := dcmwrite.Encode(&buf, elems); err != nil {
+	if err := Encode(&buf, elems); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return buf.Bytes(), nil
