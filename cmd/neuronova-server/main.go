@@ -32,6 +32,7 @@ import (
 	"github.com/neuronova/neuronova/server/demo"
 	"github.com/neuronova/neuronova/server/httpapi"
 	"github.com/neuronova/neuronova/server/orthanc"
+	"github.com/neuronova/neuronova/server/postgres"
 	"github.com/neuronova/neuronova/server/redis"
 	"github.com/neuronova/neuronova/server/sqlite"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
@@ -102,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs.StringVar(&c.Addr, "addr", env("NEURONOVA_ADDR", "127.0.0.1:8080"), "listen address (NEURONOVA_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", env("NEURONOVA_PUBLIC_URL", ""), "URL clients reach the server on, for DICOMweb retrieve URLs (NEURONOVA_PUBLIC_URL; default http://ADDR)")
-	fs.StringVar(&c.DB, "db", env("NEURONOVA_DB", "neuronova-server.db"), "SQLite database file (NEURONOVA_DB)")
+	fs.StringVar(&c.DB, "db", env("NEURONOVA_DB", "neuronova-server.db"), "SQLite database file, or a postgres:// URL whose password is in PGPASSWORD or ~/.pgpass (NEURONOVA_DB)")
 	fs.StringVar(&c.OrthancURL, "orthanc-url", env("ORTHANC_URL", "http://127.0.0.1:8042"), "Orthanc base URL (ORTHANC_URL)")
 	fs.StringVar(&c.OrthancUser, "orthanc-user", env("ORTHANC_USER", ""), "Orthanc user (ORTHANC_USER)")
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (REDIS_ADDR)")
@@ -206,7 +207,7 @@ func main() {
 
 // run wires the server together, serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	store, err := sqlite.Open(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -282,7 +283,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if cfg.listening != nil {
 		cfg.listening(ln.Addr().String())
 	}
-	log.Info("neuronova-server listening", "addr", ln.Addr().String(), "db", cfg.DB, "orthanc", pacs.URL(), "redis", cfg.RedisAddr,
+	log.Info("neuronova-server listening", "addr", ln.Addr().String(), "db", dbName(cfg.DB), "orthanc", pacs.URL(), "redis", cfg.RedisAddr,
 		"rate", cfg.Rate, "burst", cfg.Burst, "access_ttl", cfg.AccessTTL.String())
 	select {
 	case err := <-errc:
@@ -301,6 +302,23 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		log.Warn("graceful shutdown cut short", "err", err)
 	}
 	return nil
+}
+
+// openStore opens the database db names: a postgres:// or postgresql:// URL is PostgreSQL, anything else an
+// SQLite file.
+func openStore(ctx context.Context, db string) (server.Store, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db)
+	}
+	return sqlite.Open(ctx, db)
+}
+
+// dbName is db for the log: a URL without its password.
+func dbName(db string) string {
+	if u, err := url.Parse(db); err == nil && postgres.IsURL(db) {
+		return u.Redacted()
+	}
+	return db
 }
 
 // signingSecret returns the token signing secret: NEURONOVA_JWT_SECRET (hex, at least 32 bytes) when set,
