@@ -19,7 +19,7 @@ PACKAGES=(
   libxxf86vm-dev libsqlite3-dev libopenjp2-7-dev libcharls-dev
   xvfb xauth xdotool imagemagick
   dcmtk dicom3tools python3-pydicom python3-numpy python3-gdcm libgdcm-tools openjph-tools
-  orthanc orthanc-dicomweb orthanc-gdcm redis-server iproute2 haproxy
+  orthanc orthanc-dicomweb orthanc-gdcm redis-server postgresql iproute2 haproxy
   locales ca-certificates
 )
 # npm may come with a non-Debian Node.js (whose nodejs package conflicts with Debian's npm): ask for it only
