@@ -2,7 +2,6 @@ package viewer
 
 import (
 	"fmt"
-	"sort"
 	"sync"
 )
 
@@ -66,18 +65,6 @@ func CanDecode(ts string) bool {
 	}
 	_, ok := lookupCodec(ts)
 	return ok
-}
-
-// Codecs lists the registered codecs by transfer syntax UID.
-func Codecs() []Codec {
-	codecs.RLock()
-	defer codecs.RUnlock()
-	out := make([]Codec, 0, len(codecs.m))
-	for _, c := range codecs.m {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].TransferSyntax < out[j].TransferSyntax })
-	return out
 }
 
 // frameInfo is the FrameInfo of a file's pixel format.
