@@ -461,3 +461,49 @@ func toRGB(ref *reference, photometric string) float64 {
 	ref.photometric = "RGB"
 	return 1
 }
+
+// TestHeaderMismatch: a frame whose own header disagrees with the file's Rows is refused by each codec
+// before it decodes, with an error that names the file, the syntax and both sizes.
+func TestHeaderMismatch(t *testing.T) {
+	if _, err := exec.LookPath("dcmodify"); err != nil {
+		testenv.Missing(t, "dcmodify", "change a compressed file's Rows", "apt-get install dcmtk")
+	}
+	dir := t.TempDir()
+	s := newSource("mismatch", 48, 64, 1, 1, 16, 16, true)
+	s.write(t, dir)
+	for i, e := range []encoder{encoders[0], encoders[5], encoders[9], encoders[11]} {
+		out := filepath.Join(dir, fmt.Sprintf("m%d.dcm", i))
+		if err := e.run(t, s, out); err != nil {
+			t.Fatalf("%s: %v", e.name, err)
+		}
+		if e.syntax == "1.2.840.10008.1.2.4.201" {
+			// dcmtk 3.6.7 does not know HTJ2K: wrap the codestream again under a header of 40 rows.
+			cs, err := os.ReadFile(strings.TrimSuffix(out, ".dcm") + "-0.j2c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			short := *s
+			short.rows = 40
+			var b dcmwrite.Builder
+			b.EncapsulatedPixels(append(cs, make([]byte, len(cs)%2)...))
+			px, _ := b.Elements()
+			fh, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = dcmwrite.EncodeSyntax(fh, short.elements(t, px[0], s.photometric), e.syntax)
+			fh.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if b, err := exec.Command("dcmodify", "-nb", "-m", "(0028,0010)=40", out).CombinedOutput(); err != nil {
+			t.Fatalf("dcmodify: %v: %s", err, b)
+		}
+		_, _, _, err := decode(out)
+		if err == nil || !strings.Contains(err.Error(), out) || !strings.Contains(err.Error(), "64×48, the header says 64×40") {
+			t.Errorf("%s: %v, want an error naming the file and both sizes", e.name, err)
+			continue
+		}
+		t.Logf("%s: %v", e.name, strings.ReplaceAll(err.Error(), out, "FILE"))
+	}
+}
