@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/neuronova/neuronova/inference/m1"
@@ -336,5 +338,61 @@ func TestHeadsRunOnTheWholeBox(t *testing.T) {
 	}
 	if res.Grade == nil || res.Grade.PredictedClass != "G3" || res.Risk == nil || res.MGMT.PredictedClass != "Unmethylated" {
 		t.Errorf("heads %+v %+v %+v: grade should follow the largest class (ED → G3)", res.Grade, res.MGMT, res.Risk)
+	}
+}
+
+// Cards the pipeline cannot honour are refused with the reason, before any run.
+func TestCheckCardRefuses(t *testing.T) {
+	classes := []model.Class{{Index: 0, Label: "BG"}, {Index: 1, Label: "NCR"}, {Index: 2, Label: "ED"}, {Index: 3, Label: "ET"}}
+	ch := func(k int) *int { return &k }
+	good := func() *model.Card {
+		return segCard("check", []string{"T1", "T1CE", "T2", "FLAIR"}, model.Preprocessing{Normalisation: model.NormZScoreBrain, Window: conventionWindow},
+			softmaxOutput(4, false, slices.Clone(classes)...))
+	}
+	if err := m1.CheckCard(good()); err != nil {
+		t.Fatalf("good card: %v", err)
+	}
+	tests := map[string]struct {
+		spoil func(c *model.Card)
+		msg   string
+	}{
+		"channel twice": {func(c *model.Card) { c.Inputs[0].ChannelOrder = []string{"T1", "T1C", "T1CE", "FLAIR"} }, "channel_order"},
+		"channel count": {func(c *model.Card) { c.Inputs[0].ChannelOrder = []string{"T1", "T1CE", "T2"} }, "channel_order"},
+		"crop":          {func(c *model.Card) { c.Inputs[0].Preprocessing.Crop = "none" }, "crop"},
+		"normalisation": {func(c *model.Card) { c.Inputs[0].Preprocessing.Normalisation = "histogram" }, `normalisation "histogram"`},
+		"no window":     {func(c *model.Card) { c.Inputs[0].Preprocessing.Window = nil }, "needs window"},
+		"fitted spacing": {func(c *model.Card) {
+			p := c.Inputs[0].Preprocessing
+			p.Window, p.Size, p.SpacingMM = nil, []int64{64, 64, 64}, []float64{2, 2, 2}
+		}, "works on the 1 mm grid"},
+		"class label":   {func(c *model.Card) { c.Outputs[0].Classes[2].Label = "CSF" }, `label "CSF"`},
+		"class index":   {func(c *model.Card) { c.Outputs[0].Classes[3].Index = 4 }, "outside the 4 channels"},
+		"no background": {func(c *model.Card) { c.Outputs[0].Classes = c.Outputs[0].Classes[1:] }, "must include BG"},
+		"activation":    {func(c *model.Card) { c.Outputs[0].Activation = "relu" }, `activation "relu"`},
+		"sigmoid regions": {func(c *model.Card) {
+			c.Outputs[0].Activation, c.Outputs[0].Classes = "sigmoid", nil
+			c.Outputs[0].Regions = []model.Region{{Name: "TC", Channel: ch(0), Threshold: 0.5}, {Name: "WT", Channel: ch(1), Threshold: 0.5}}
+		}, "exactly the regions TC, WT and ET"},
+		"heads without inputs": {func(c *model.Card) {
+			vec := func(n int64) model.Shape { return model.Shape{n1, fixed(n)} }
+			c.Outputs = append(c.Outputs,
+				model.Output{TensorSpec: model.TensorSpec{Name: "grade", DType: "float32", Shape: vec(3)}, Activation: "softmax", Labels: []string{"G2", "G3", "G4"}},
+				model.Output{TensorSpec: model.TensorSpec{Name: "idh", DType: "float32", Shape: vec(2)}, Activation: "softmax", Labels: []string{"W", "M"}},
+				model.Output{TensorSpec: model.TensorSpec{Name: "mgmt", DType: "float32", Shape: vec(2)}, Activation: "softmax", Labels: []string{"U", "M"}},
+				model.Output{TensorSpec: model.TensorSpec{Name: "risk", DType: "float32", Shape: vec(1)}, Activation: "sigmoid",
+					Bands: &model.Bands{Cuts: []float64{0.5}, Labels: []string{"Low", "High"}}},
+				model.Output{TensorSpec: model.TensorSpec{Name: "embedding", DType: "float32", Shape: vec(8)}})
+		}, "cannot see the whole brain"},
+		"family": {func(c *model.Card) { c.Family = model.FamilyMG }, "is an MG model"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := good()
+			tc.spoil(c)
+			err := m1.CheckCard(c)
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want one containing %q", err, tc.msg)
+			}
+		})
 	}
 }
