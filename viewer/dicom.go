@@ -78,7 +78,6 @@ type File struct {
 	pixelLen int64       // declared length of native pixel data; -1 when encapsulated
 	native   []byte      // raw native pixel bytes, kept with WithPixelData
 	frags    [][]byte    // encapsulated fragments, kept with WithPixelData
-	offsets  []uint32    // the Basic Offset Table of encapsulated data, when it has one
 }
 
 // hasPixels reports whether the file carries its pixel bytes (parsed WithPixelData).
@@ -1218,7 +1217,6 @@ func (f *File) takePixels(e *dicom.Element) error {
 		f.native = info.UnprocessedValueData
 		return nil
 	}
-	f.offsets = info.Offsets
 	f.frags = make([][]byte, 0, len(info.Frames))
 	for _, fr := range info.Frames {
 		if fr != nil {
