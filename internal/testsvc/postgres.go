@@ -18,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sys/unix"
+
+	"github.com/neuronova/neuronova/internal/testenv"
 )
 
 const postgresInstall = "apt-get install postgresql"
@@ -72,9 +74,10 @@ type PostgresServer struct {
 	Password string // of the superuser postgres
 	Dir      string // the cluster's folder (initdb's data directory is Dir/data)
 
-	argv []string
-	mu   sync.Mutex
-	svc  *service
+	argv  []string
+	mu    sync.Mutex
+	svc   *service
+	shmID int // of the running server's System V segment; -1 before it is known
 }
 
 // StartPostgres starts a PostgreSQL server for the calling test alone and stops it (and removes its data)
@@ -126,17 +129,17 @@ func (p *PostgresServer) exec(sql string) error {
 }
 
 // Restart stops the server, with SIGINT (a fast shutdown: sessions end, the data is checkpointed) or, when
-// hard, with SIGKILL (a crash: the next start recovers from the WAL), then starts it again on the same port
-// and data and waits until it answers.
+// hard, with SIGKILL to it and its backends (a crash: the next start recovers from the WAL), then starts it
+// again on the same port and data and waits until it answers.
 func (p *PostgresServer) Restart(t testing.TB, hard bool) {
 	t.Helper()
-	sig := syscall.SIGINT
-	if hard {
-		sig = syscall.SIGKILL
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.svc.kill(sig)
+	if hard {
+		p.kill()
+	} else {
+		p.svc.kill(syscall.SIGINT)
+	}
 	svc, err := launchIn("postgres", p.Dir, p.argv, nil)
 	if err == nil {
 		err = p.ready(svc)
@@ -150,11 +153,29 @@ func (p *PostgresServer) Restart(t testing.TB, hard bool) {
 func (p *PostgresServer) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.svc.stop()
+	p.kill()
+	os.RemoveAll(p.Dir)
+}
+
+// kill sends SIGKILL to the server and its backends (its process group: the harness starts it as a group
+// leader) and waits until they have let go of its shared memory: until then a server starting on the same
+// data directory refuses to, taking them for a server still running.
+func (p *PostgresServer) kill() {
+	if p.svc.cmd.Process != nil {
+		syscall.Kill(-p.svc.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	p.svc.kill(syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.shmID >= 0 && time.Now().Before(deadline) {
+		if _, err := unix.SysvShmCtl(p.shmID, unix.IPC_STAT, &unix.SysvShmDesc{}); err != nil {
+			return // removed: the last process detached
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ready waits until the server answers a query, then has its System V segment removed once its last user
-// detaches (see releaseSysV).
+// detaches (see releaseSysV) and notes the segment's ID.
 func (p *PostgresServer) ready(svc *service) error {
 	err := svc.waitReady(30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -167,7 +188,7 @@ func (p *PostgresServer) ready(svc *service) error {
 		return c.Ping(ctx)
 	})
 	if err == nil {
-		err = releaseSysV(filepath.Join(p.Dir, "data"))
+		p.shmID, err = releaseSysV(filepath.Join(p.Dir, "data"))
 	}
 	if err != nil {
 		svc.kill(syscall.SIGKILL)
@@ -178,30 +199,30 @@ func (p *PostgresServer) ready(svc *service) error {
 // releaseSysV marks the server's small System V shared-memory segment for removal. The kernel removes it once
 // the server and its backends detach, however they end: the harness stops servers with SIGKILL, after which
 // PostgreSQL leaves the segment behind, and left segments would pile up run after run until kernel.shmmni is
-// reached. PostgreSQL looks the segment up only when a server starts on the same data directory, and then
-// takes a removed segment for a free one. Its ID is on the seventh line of postmaster.pid ("key shmid").
-func releaseSysV(data string) error {
+// reached. PostgreSQL looks the segment up again only when a server starts on the same data directory (it
+// refuses while processes are still attached, which kill waits out). Its ID is on the seventh line of
+// postmaster.pid ("key shmid").
+func releaseSysV(data string) (id int, err error) {
 	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
 	if err != nil {
-		return err
+		return -1, err
 	}
 	lines := strings.Split(string(b), "\n")
 	if len(lines) < 7 || len(strings.Fields(lines[6])) != 2 {
-		return fmt.Errorf("postmaster.pid has no shared-memory line: %q", b)
+		return -1, fmt.Errorf("postmaster.pid has no shared-memory line: %q", b)
 	}
-	id, err := strconv.Atoi(strings.Fields(lines[6])[1])
-	if err != nil {
-		return fmt.Errorf("postmaster.pid: shared-memory ID: %w", err)
+	if id, err = strconv.Atoi(strings.Fields(lines[6])[1]); err != nil {
+		return -1, fmt.Errorf("postmaster.pid: shared-memory ID: %w", err)
 	}
 	if _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); err != nil {
-		return fmt.Errorf("mark shared-memory segment %d for removal: %w", id, err)
+		return -1, fmt.Errorf("mark shared-memory segment %d for removal: %w", id, err)
 	}
-	return nil
+	return id, nil
 }
 
 // postgresBin returns the folder of PostgreSQL's programs: that of initdb on the PATH, else the newest
 // /usr/lib/postgresql/*/bin (where Debian installs them, off the PATH). It skips the test, or fails it under
-// NEURONOVA_STRICT_TESTS, when there is none.
+// NEURONOVA_STRICT_TESTS, when there is none, or when this process is root and there is no postgres account.
 func postgresBin(t testing.TB) string {
 	t.Helper()
 	candidates := []string{"initdb"}
@@ -213,6 +234,11 @@ func postgresBin(t testing.TB) string {
 	initdb := findProgram(t, postgresInstall, candidates...)
 	if real, err := filepath.EvalSymlinks(initdb); err == nil {
 		initdb = real
+	}
+	if os.Geteuid() == 0 {
+		if _, _, err := postgresIDs(); err != nil {
+			testenv.Missing(t, "the "+postgresUser+" account", "run PostgreSQL, which refuses to run as root", postgresInstall)
+		}
 	}
 	return filepath.Dir(initdb)
 }
@@ -258,7 +284,7 @@ func newPostgres(bin string) (*PostgresServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &PostgresServer{Dir: dir, Password: RandomHex(16)}
+	p := &PostgresServer{Dir: dir, Password: RandomHex(16), shmID: -1}
 	if err := p.initdb(bin); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
