@@ -20,6 +20,7 @@ type SyncStatus struct {
 	User       string
 	Outbox     int // items waiting to be sent
 	Dead       int // items the server refused for good
+	Skipped    int // changes of the server's feed skipped as unreadable (listed by `neuronova sync`)
 	LastSync   time.Time
 	LastError  string
 	Running    bool
@@ -192,6 +193,9 @@ func SyncLine(st SyncStatus) string {
 	line += fmt.Sprintf(" · outbox %d", st.Outbox)
 	if st.Dead > 0 {
 		line += fmt.Sprintf(" (%d refused)", st.Dead)
+	}
+	if st.Skipped > 0 {
+		line += fmt.Sprintf(" · %d unreadable server changes skipped", st.Skipped)
 	}
 	if st.LastSync.IsZero() {
 		line += " · never synced"

@@ -99,6 +99,9 @@ func TestSyncPanel(t *testing.T) {
 	if line := SyncLine(SyncStatus{}); !strings.Contains(line, "No server configured") {
 		t.Errorf("unconfigured: %q", line)
 	}
+	if line := SyncLine(SyncStatus{Configured: true, LoggedIn: true, Online: true, User: "ris1", Skipped: 2}); !strings.Contains(line, "2 unreadable server changes skipped") {
+		t.Errorf("skipped changes: %q", line)
+	}
 	if line := SyncLine(SyncStatus{Configured: true, LoggedIn: true, Offline: true, User: "nurse1", Outbox: 3, Dead: 1}); !strings.Contains(line, "Offline as nurse1 (cached login) · outbox 3 (1 refused)") {
 		t.Errorf("offline: %q", line)
 	}

@@ -20,7 +20,7 @@ var _ ui.Syncer = syncer{}
 func (s syncer) Status(ctx context.Context) (ui.SyncStatus, error) {
 	st, err := s.e.Status(ctx)
 	return ui.SyncStatus{Configured: true, Server: s.server, Online: st.Online, LoggedIn: st.LoggedIn, Offline: st.Offline,
-		User: st.User, Outbox: st.Outbox, Dead: st.Dead, LastSync: st.LastSync, LastError: st.LastError, Running: st.Running}, err
+		User: st.User, Outbox: st.Outbox, Dead: st.Dead, Skipped: st.Skipped, LastSync: st.LastSync, LastError: st.LastError, Running: st.Running}, err
 }
 
 func (s syncer) Login(ctx context.Context, user, password string) error {
