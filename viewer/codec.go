@@ -67,6 +67,22 @@ func CanDecode(ts string) bool {
 	return ok
 }
 
+// SyntaxName names a transfer syntax UID: "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)", or the
+// UID alone when it is not a transfer syntax the viewer knows.
+func SyntaxName(ts string) string {
+	s, err := lookupTransferSyntax(ts)
+	if err != nil {
+		return ts
+	}
+	return s.String()
+}
+
+// Compressed reports a transfer syntax whose pixel data is encapsulated (RLE, JPEG, JPEG-LS, JPEG 2000…).
+func Compressed(ts string) bool {
+	s, err := lookupTransferSyntax(ts)
+	return err == nil && s.kind != syntaxNative
+}
+
 // frameInfo is the FrameInfo of a file's pixel format.
 func (p *pixelFormat) frameInfo() FrameInfo {
 	return FrameInfo{Rows: p.rows, Columns: p.cols, Samples: p.samples, BitsAllocated: p.bitsAllocated,

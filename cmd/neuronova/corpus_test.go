@@ -86,6 +86,9 @@ func TestCorpusInfoRender(t *testing.T) {
 			t.Errorf("%s: info: exit %d:\n%s%s", name, code, out, stderr)
 			continue
 		}
+		if strings.Contains(name, "J2K") && !strings.Contains(out, "encoding: JPEG 2000") || strings.Contains(out, "no decoder") {
+			t.Errorf("%s: info does not name the encoding, or cannot decode it:\n%s", name, out)
+		}
 		png := filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".png")
 		code, rout, rerr := runCmd("render", "--input", path, "--series", series, "--out", png)
 		if code != 0 || !strings.Contains(rout, png) {

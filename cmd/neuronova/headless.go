@@ -96,6 +96,9 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    grid %d×%d×%d  spacing %.4g×%.4g×%.4g mm  origin (%.2f, %.2f, %.2f)  rows %s cols %s\n",
 				g.Size[0], g.Size[1], g.Size[2], g.Spacing[0], g.Spacing[1], g.Spacing[2],
 				g.Origin[0], g.Origin[1], g.Origin[2], vec(g.Direction[0]), vec(g.Direction[1]))
+			for _, enc := range encodings(se) {
+				fmt.Fprintf(stdout, "    encoding: %s\n", enc)
+			}
 			for _, p := range se.Problems {
 				fmt.Fprintf(stdout, "    problem: %s\n", p)
 			}
@@ -108,6 +111,26 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// encodings lists the compressed transfer syntaxes of a series' files, each marked when this build cannot
+// decode it.
+func encodings(se *viewer.Series) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, in := range se.Instances {
+		ts := in.TransferSyntax
+		if seen[ts] || !viewer.Compressed(ts) {
+			continue
+		}
+		seen[ts] = true
+		e := viewer.SyntaxName(ts)
+		if !viewer.CanDecode(ts) {
+			e += " (no decoder in this build: the server can transcode it)"
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // rejection says which file was left out and why, naming the file once.
