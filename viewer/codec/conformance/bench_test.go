@@ -26,8 +26,8 @@ var benchEncoders = []encoder{
 	{"JPEG-LS near-lossless", "1.2.840.10008.1.2.4.81", 2, all, tool("gdcmconv", "--jpegls", "--lossy", "-e", "2")},
 	{"JPEG 2000 lossless", "1.2.840.10008.1.2.4.90", 0, all, tool("gdcmconv", "--j2k")},
 	{"JPEG 2000 lossy", "1.2.840.10008.1.2.4.91", -1, all, tool("gdcmconv", "--j2k", "--lossy", "-r", "8")},
-	{"HTJ2K lossless", "1.2.840.10008.1.2.4.201", 0, all, htj2k(true)},
-	{"HTJ2K lossy", "1.2.840.10008.1.2.4.203", -1, all, htj2k(false)},
+	{"HTJ2K lossless", "1.2.840.10008.1.2.4.201", 0, all, htj2k("1.2.840.10008.1.2.4.201")},
+	{"HTJ2K lossy", "1.2.840.10008.1.2.4.203", -1, all, htj2k("1.2.840.10008.1.2.4.203")},
 }
 
 // benchFile is one benchmark file: an MR-like 12-bit series of 512×512 frames in one syntax.

@@ -335,8 +335,9 @@ var encoders = []encoder{
 	{"dcmtk JPEG-LS near-lossless", "1.2.840.10008.1.2.4.81", 3, all, tool("dcmcjpls", "+en", "+md", "3")},
 	{"GDCM JPEG 2000 lossless", "1.2.840.10008.1.2.4.90", 0, all, tool("gdcmconv", "--j2k")},
 	{"GDCM JPEG 2000 lossy", "1.2.840.10008.1.2.4.91", -1, all, tool("gdcmconv", "--j2k", "--lossy", "-r", "8")},
-	{"OpenJPH HTJ2K lossless", "1.2.840.10008.1.2.4.201", 0, unsigned, htj2k(true)},
-	{"OpenJPH HTJ2K lossy", "1.2.840.10008.1.2.4.203", -1, unsigned, htj2k(false)},
+	{"OpenJPH HTJ2K lossless", "1.2.840.10008.1.2.4.201", 0, unsigned, htj2k("1.2.840.10008.1.2.4.201")},
+	{"OpenJPH HTJ2K RPCL", "1.2.840.10008.1.2.4.202", 0, unsigned, htj2k("1.2.840.10008.1.2.4.202")},
+	{"OpenJPH HTJ2K lossy", "1.2.840.10008.1.2.4.203", -1, unsigned, htj2k("1.2.840.10008.1.2.4.203")},
 }
 
 // outcome is one encoded file and how it compared.

@@ -15,10 +15,12 @@ import (
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
-// htj2k compresses each frame of a source with OpenJPH's ojph_compress (reversible for lossless, else
-// irreversible with a quantisation step; RGB through the colour transform) and wraps the codestreams in a
-// DICOM file, one fragment per frame.
-func htj2k(lossless bool) func(t testing.TB, s *source, out string) error {
+// htj2k compresses each frame of a source with OpenJPH's ojph_compress (reversible for the lossless
+// syntaxes, in RPCL order, OpenJPH's default, as .202 requires; else irreversible with a quantisation step;
+// RGB through the colour transform) and wraps the codestreams in a DICOM file of transfer syntax ts, one
+// fragment per frame.
+func htj2k(ts string) func(t testing.TB, s *source, out string) error {
+	lossless := ts != "1.2.840.10008.1.2.4.203"
 	return func(t testing.TB, s *source, out string) error {
 		if _, err := exec.LookPath("ojph_compress"); err != nil {
 			testenv.Missing(t, "ojph_compress", "encode HTJ2K conformance files", "apt-get install openjph-tools")
@@ -49,7 +51,7 @@ func htj2k(lossless bool) func(t testing.TB, s *source, out string) error {
 					"-signed", signed, "-bit_depth", depth, "-downsamp", down)
 			}
 			if lossless {
-				args = append(args, "-reversible", "true")
+				args = append(args, "-reversible", "true", "-prog_order", "RPCL")
 			} else {
 				args = append(args, "-qstep", "0.005")
 			}
@@ -80,10 +82,6 @@ func htj2k(lossless bool) func(t testing.TB, s *source, out string) error {
 			return err
 		}
 		defer fh.Close()
-		ts := "1.2.840.10008.1.2.4.203"
-		if lossless {
-			ts = "1.2.840.10008.1.2.4.201"
-		}
 		return dcmwrite.EncodeSyntax(fh, s.elements(t, px[0], photometric), ts)
 	}
 }
