@@ -2,8 +2,12 @@
 // with their model cards and example inputs, and (with -check) verifies that the committed files are exactly what
 // the recipe produces.
 //
-//	go run ./inference/recipes/demomodels -out assets/models          # regenerate
-//	go run ./inference/recipes/demomodels -out assets/models -check   # compare, write nothing
+//	OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py bank --out /tmp/m1bank   # MM's MRI cases
+//	go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank          # regenerate
+//	go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank -check   # compare, write nothing
+//
+// MM trains on the committed M1 model's embeddings of the bank's cases, so it follows M1: rebuild it whenever M1
+// changes.
 //
 // The ONNX Runtime library is found as by the workstation (ONNXRUNTIME_SHARED_LIBRARY_PATH, or the repository's
 // .deps copy); the evaluation figures in the cards come from runs of the exported files through it.
@@ -25,16 +29,23 @@ import (
 func main() {
 	out := flag.String("out", "assets/models", "directory to write the models, cards and examples into")
 	check := flag.Bool("check", false, "compare with the files in -out instead of writing; exit 1 on any difference")
+	bank := flag.String("m1-bank", demo.DefaultConfig().M1Bank, "folder of synthetic MRI cases for MM (train_synth.py bank)")
 	flag.Parse()
-	if err := run(*out, *check); err != nil {
+	if err := run(*out, *check, *bank); err != nil {
 		fmt.Fprintln(os.Stderr, "demomodels:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, check bool) error {
+func run(out string, check bool, bank string) error {
 	start := time.Now()
-	art, err := demo.Build(context.Background(), demo.DefaultConfig())
+	cfg := demo.DefaultConfig()
+	cfg.M1Bank = bank
+	m1, err := demo.M1Bank(context.Background(), cfg.M1Bank, cfg.M1BankHeldFrom)
+	if err != nil {
+		return err
+	}
+	art, err := demo.Build(context.Background(), cfg, m1)
 	if err != nil {
 		return err
 	}

@@ -26,18 +26,31 @@ type Config struct {
 	Command      string // the command line recorded in the cards
 	LibraryPath  string // ONNX Runtime library for the evaluation runs ("" = the usual lookup)
 	ExampleCount int    // example input files per model
+	// M1Bank is the folder of synthetic MRI cases (train_synth.py bank) whose embeddings by the committed M1
+	// model MM trains on (see M1Bank); replicates numbered M1BankHeldFrom and above serve the test cohort only.
+	M1Bank         string
+	M1BankHeldFrom int
+}
+
+// M1Embeddings are what MM learns the MRI modality from: the M1 model's embeddings of synthetic cases, and that
+// model's card (MM's card pins it).
+type M1Embeddings struct {
+	Cases []M1Case
+	Card  *model.Card
 }
 
 // DefaultConfig is the configuration of the committed demo models.
 func DefaultConfig() Config {
 	return Config{
-		Seed:         20260125,
-		TrainSize:    3000,
-		TestSize:     1000,
-		MG:           MGTraining{Seed: 11, Steps: 1500, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, GeneDropout: 0.1},
-		MM:           MMTraining{Seed: 12, Steps: 1200, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, ModalityDropout: 0.3},
-		Command:      "go run ./inference/recipes/demomodels -out assets/models",
-		ExampleCount: 2,
+		Seed:           20260125,
+		TrainSize:      3000,
+		TestSize:       1000,
+		MG:             MGTraining{Seed: 11, Steps: 1500, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, GeneDropout: 0.1},
+		MM:             MMTraining{Seed: 12, Steps: 1200, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, ModalityDropout: 0.3},
+		Command:        "go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank",
+		ExampleCount:   2,
+		M1Bank:         "/tmp/m1bank",
+		M1BankHeldFrom: 6,
 	}
 }
 
@@ -46,7 +59,7 @@ const (
 	MGCardID  = "mg-demo"
 	MMCardID  = "mm-demo"
 	MGVersion = "1.0.0"
-	MMVersion = "1.0.0"
+	MMVersion = "2.0.0"
 	Banner    = "DEMONSTRATION MODEL — trained on synthetic data — not for clinical use"
 )
 
@@ -56,9 +69,9 @@ type Artifacts struct {
 	Reports []string // one line per measured figure, for the console
 }
 
-// Build generates the cohorts, trains MG and MM, exports them, evaluates the exported graphs with ONNX Runtime
-// and writes their cards and example inputs.
-func Build(ctx context.Context, cfg Config) (*Artifacts, error) {
+// Build generates the cohorts, trains MG and MM (MM's MRI inputs from m1), exports them, evaluates the exported
+// graphs with ONNX Runtime and writes their cards and example inputs.
+func Build(ctx context.Context, cfg Config, m1 M1Embeddings) (*Artifacts, error) {
 	gen := NewGenerator(cfg.Seed)
 	train, test := gen.Cohort(cfg.TrainSize), gen.Cohort(cfg.TestSize)
 	art := &Artifacts{Files: map[string][]byte{}}
@@ -77,7 +90,14 @@ func Build(ctx context.Context, cfg Config) (*Artifacts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MG: %w", err)
 	}
-	if err := buildMM(ctx, cfg, train, test, engine, mgModel, mgCard, art); err != nil {
+	rng := nn.NewRNG(cfg.Seed + 13)
+	if err := UseM1Bank(train, m1.Cases, false, rng); err != nil {
+		return nil, err
+	}
+	if err := UseM1Bank(test, m1.Cases, true, rng); err != nil {
+		return nil, err
+	}
+	if err := buildMM(ctx, cfg, train, test, engine, mgModel, mgCard, m1.Card, len(m1.Cases), art); err != nil {
 		return nil, fmt.Errorf("MM: %w", err)
 	}
 	writeExamples(cfg, test, art)

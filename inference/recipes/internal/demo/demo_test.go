@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neuronova/neuronova/assets/models"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
 	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
@@ -20,6 +21,34 @@ func smallConfig() Config {
 	cfg.MG.Steps, cfg.MG.Batch = 25, 64
 	cfg.MM.Steps, cfg.MM.Batch = 25, 64
 	return cfg
+}
+
+// fakeM1 stands in for M1's embeddings in tests of the recipe's determinism and plumbing: a fixed vector per
+// grade and MGMT status and replicate, and the embedded M1 card.
+func fakeM1(t *testing.T) M1Embeddings {
+	t.Helper()
+	data, err := models.FS.ReadFile("m1-demo" + model.CardSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := model.ParseCard(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := nn.NewRNG(5)
+	var cases []M1Case
+	for grade := 2; grade <= 4; grade++ {
+		for _, mgmt := range []bool{false, true} {
+			for r := 0; r < 3; r++ {
+				e := make([]float64, MRIEmbeddingSize)
+				for i := range e {
+					e[i] = math.Tanh(0.3*float64(grade) + rng.Norm())
+				}
+				cases = append(cases, M1Case{Name: "fake", Grade: grade, MGMT: mgmt, Held: r == 2, Embedding: e})
+			}
+		}
+	}
+	return M1Embeddings{Cases: cases, Card: card}
 }
 
 func engine(t *testing.T) *ort.Engine {
@@ -34,11 +63,11 @@ func engine(t *testing.T) *ort.Engine {
 
 // The committed models must be reproducible: the same configuration gives the same bytes.
 func TestBuildIsDeterministic(t *testing.T) {
-	a, err := Build(context.Background(), smallConfig())
+	a, err := Build(context.Background(), smallConfig(), fakeM1(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Build(context.Background(), smallConfig())
+	b, err := Build(context.Background(), smallConfig(), fakeM1(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +163,7 @@ func TestExportedGraphsMatchTheGoNetworks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mmc := mmCard(cfg, FeatureStats(proteinNames(), proteinRows(train[:200])), artifactFor(MMCardID+".onnx", mmBytes), card, mmNet)
+	mmc := mmCard(cfg, FeatureStats(proteinNames(), proteinRows(train[:200])), artifactFor(MMCardID+".onnx", mmBytes), card, fakeM1(t).Card, 18, mmNet)
 	mm, err := load(context.Background(), e, mmc, mmBytes)
 	if err != nil {
 		t.Fatal(err)

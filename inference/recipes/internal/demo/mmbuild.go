@@ -12,7 +12,7 @@ import (
 
 // buildMM trains MM on the MG model's features (computed by ONNX Runtime from the exported MG file), exports,
 // loads and evaluates it, and adds its .onnx and card to art.
-func buildMM(ctx context.Context, cfg Config, train, test []Patient, engine *ort.Engine, mg *inference.Model, mgCard *model.Card, art *Artifacts) error {
+func buildMM(ctx context.Context, cfg Config, train, test []Patient, engine *ort.Engine, mg *inference.Model, mgCard, m1Card *model.Card, bankSize int, art *Artifacts) error {
 	proteinStats := FeatureStats(proteinNames(), proteinRows(train))
 
 	trainSamples, err := mmSamples(ctx, mg, mgCard, train, proteinStats)
@@ -34,7 +34,7 @@ func buildMM(ctx context.Context, cfg Config, train, test []Patient, engine *ort
 		return err
 	}
 	file := MMCardID + ".onnx"
-	card := mmCard(cfg, proteinStats, artifactFor(file, onnxBytes), mgCard, net)
+	card := mmCard(cfg, proteinStats, artifactFor(file, onnxBytes), mgCard, m1Card, bankSize, net)
 	m, err := load(ctx, engine, card, onnxBytes)
 	if err != nil {
 		return err
@@ -47,8 +47,9 @@ func buildMM(ctx context.Context, cfg Config, train, test []Patient, engine *ort
 		Dataset: fmt.Sprintf("held-out synthetic patients from the same generator and seed, run through ONNX Runtime %s on the CPU; gene features from %s %s", engine.ORTVersion(), mgCard.ID, mgCard.Version),
 		Samples: len(test),
 		Metrics: metrics,
-		Caveat: "These figures measure how well the network recovers the synthetic generator's own rules; the MRI " +
-			"embeddings are simulated, not produced by M1. They say nothing about real patients.",
+		Caveat: fmt.Sprintf("These figures measure how well the network recovers the synthetic generator's own rules; the MRI "+
+			"embeddings are %s %s's on synthetic MRI cases whose phantom rules match each patient's grade and MGMT "+
+			"status (test patients draw from cases never used in training). They say nothing about real patients.", m1Card.ID, m1Card.Version),
 	}
 	cardBytes, err := card.Marshal()
 	if err != nil {
@@ -149,7 +150,7 @@ func mmEvaluate(ctx context.Context, m *inference.Model, test []Patient, samples
 	return append(metrics, extra...), nil
 }
 
-func mmCard(cfg Config, proteinStats []model.Feature, artifact model.Artifact, mgCard *model.Card, net *MMNet) *model.Card {
+func mmCard(cfg Config, proteinStats []model.Feature, artifact model.Artifact, mgCard, m1Card *model.Card, bankSize int, net *MMNet) *model.Card {
 	n := model.Dim{Param: "N"}
 	p := int64(len(proteinStats))
 	asIs := &model.Preprocessing{Steps: []string{"the upstream model's output, unchanged", "zeros with mask 0 when the modality is missing"}, Normalisation: model.NormNone}
@@ -220,17 +221,19 @@ func mmCard(cfg Config, proteinStats []model.Feature, artifact model.Artifact, m
 		Upstream: []model.Upstream{
 			{Input: MMInGene, Family: model.FamilyMG, ModelID: mgCard.ID, Version: mgCard.Version, SHA256: mgCard.Artifact.SHA256,
 				Note: "trained on this exact MG model's features; features from another MG model are refused"},
-			{Input: MMInMRI, Family: model.FamilyM1, ModelID: "m1-demo",
-				Note: "trained on simulated 768-value embeddings, not on M1 outputs (the M1 demo model did not exist yet): any M1 embedding is accepted and marked unverified; retrain when it does"},
+			{Input: MMInMRI, Family: model.FamilyM1, ModelID: m1Card.ID, Version: m1Card.Version, SHA256: m1Card.Artifact.SHA256,
+				Note: "trained on this exact M1 model's embeddings; embeddings from another M1 model are refused"},
 		},
 		TrainingData: model.TrainingData{
 			Kind:            "synthetic",
 			RealPatientData: false,
 			Description: "The MG demo's synthetic patients (same generator and seed): gene features computed by the " +
 				"exported MG model through ONNX Runtime; RPPA levels shifted by the same latent programmes plus noise; " +
-				"MRI embeddings simulated as tanh of a fixed random projection of grade, IDH, MGMT, programme scores and " +
-				"CDKN2A/B deletion plus noise. Each modality was hidden in 30% of training samples (never all three). " +
-				"No real patient data was used.",
+				fmt.Sprintf("MRI embeddings from %s %s run through ONNX Runtime on %d synthetic MRI cases ", m1Card.ID, m1Card.Version, bankSize) +
+				"(inference/recipes/m1/train_synth.py bank: each tumour pattern on either side): each patient gets the embedding of a " +
+				"case whose phantom rules match its grade (non-enhancing G2, solid or patchy G3, ring G4) and MGMT status (the " +
+				"tumour's side); IDH reaches the images only through the grade. Each modality was hidden in 30% of training " +
+				"samples (never all three). No real patient data was used.",
 			Samples: cfg.TrainSize,
 			Seed:    cfg.Seed,
 		},
