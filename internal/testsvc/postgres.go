@@ -68,7 +68,9 @@ func sharedPostgres(t testing.TB) *PostgresServer {
 
 // PostgresServer is a PostgreSQL server on a free loopback port (listen_addresses 127.0.0.1, its Unix socket in
 // its own folder), with a cluster made by initdb in a temporary folder: password authentication
-// (scram-sha-256) for the superuser postgres, UTF-8, locale C. It can be restarted on the same port and data.
+// (scram-sha-256) for the superuser postgres, UTF-8, locale C, max_connections 200 (tests open several
+// pools), fsync off (the data is temporary; a killed server loses no commit without fsync, only a crash of
+// the machine would). It can be restarted on the same port and data.
 type PostgresServer struct {
 	Port     int
 	Password string // of the superuser postgres
