@@ -95,3 +95,30 @@ func TestTextPostgreSQLCannotHold(t *testing.T) {
 		t.Fatalf("result with a 0xff byte: %v, want INVALID", err)
 	}
 }
+
+// TestNoWriteWithoutItsAuditRecord: when the database refuses a write's audit record, the write does not
+// happen either: record and write commit together or not at all.
+func TestNoWriteWithoutItsAuditRecord(t *testing.T) {
+	s, dsn := open(t)
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if _, err := db.Exec(context.Background(), `CREATE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'record refused'; END $$;
+		CREATE TRIGGER refuse_user_create BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'user.create')
+		EXECUTE FUNCTION refuse_record()`); err != nil {
+		t.Fatal(err)
+	}
+	a := &server.TxAudit{Record: func(error) server.AuditRecord {
+		return server.AuditRecord{At: time.Now().UTC(), Action: "user.create", Outcome: api.OutcomeSuccess, Source: "server"}
+	}}
+	u := &server.User{User: api.User{LoginID: "nurse1", Name: "n", Role: api.RoleNurse, IsActive: true, CreatedAt: time.Now()}}
+	if err := s.CreateUser(server.WithTxAudit(context.Background(), a), u); err == nil || !strings.Contains(err.Error(), "record refused") || a.Stored() {
+		t.Fatalf("a write whose record is refused: %v, record stored %v", err, a.Stored())
+	}
+	if _, err := s.UserByLoginID(context.Background(), "nurse1"); !server.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("the user was stored without its record: %v", err)
+	}
+}

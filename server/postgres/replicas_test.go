@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/postgres"
 )
@@ -17,7 +22,7 @@ import (
 var ctx = context.Background()
 
 // replicas opens two stores on one new database, as two server processes sharing it would: each with its
-// own pool. They open at once, so both run the migrations against an empty database.
+// own pool.
 func replicas(t *testing.T) (a, b *postgres.Store) {
 	t.Helper()
 	first, dsn := open(t)
@@ -27,6 +32,43 @@ func replicas(t *testing.T) (a, b *postgres.Store) {
 	}
 	t.Cleanup(func() { second.Close() })
 	return first, second
+}
+
+// TestMigrationsRunOnceWhenServersStartTogether: four servers opening an empty database at once all start,
+// and each migration is applied once.
+func TestMigrationsRunOnceWhenServersStartTogether(t *testing.T) {
+	dsn := testsvc.PostgresDB(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := postgres.Open(ctx, dsn)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := fs.Glob(os.DirFS("migrations"), "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var applied, distinct int
+	if err := db.QueryRow(ctx, "SELECT count(*), count(DISTINCT name) FROM schema_migrations").Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(files) || distinct != len(files) {
+		t.Fatalf("%d migrations applied (%d distinct), want %d", applied, distinct, len(files))
+	}
 }
 
 func newUser(t *testing.T, s server.Store, login string, role api.Role) *server.User {
