@@ -25,8 +25,10 @@ secret() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 ORTHANC_PASSWORD=${ORTHANC_PASSWORD:-$(secret)}
 REDIS_PASSWORD=${REDIS_PASSWORD:-$(secret)}
 
-# Orthanc: deploy/orthanc/orthanc.json with this demo's port, folders and password.
+# Orthanc: deploy/orthanc/orthanc.json with this demo's port, folders and password, and its index and files in
+# those folders rather than in PostgreSQL.
 sed -e "s|\"HttpPort\": 8042,|\"HttpPort\": $ORTHANC_PORT,|" \
+	-e "s|\"EnableIndex\": true,|\"EnableIndex\": false,|" -e "s|\"EnableStorage\": true,|\"EnableStorage\": false,|" \
 	-e "s|\"Host\": \"127.0.0.1:8042\",|\"Host\": \"127.0.0.1:$ORTHANC_PORT\",|" \
 	-e "s|\"StorageDirectory\": \"/var/lib/orthanc/db\",|\"StorageDirectory\": \"$DIR/orthanc-storage\",|" \
 	-e "s|\"IndexDirectory\": \"/var/lib/orthanc/db\",|\"IndexDirectory\": \"$DIR/orthanc-index\",|" \

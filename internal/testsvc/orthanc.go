@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +17,7 @@ import (
 	"github.com/neuronova/neuronova/deploy"
 )
 
-const orthancInstall = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm"
+const orthancInstall = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql"
 
 // orthancPrograms are where Orthanc is looked for (Debian installs it in /usr/sbin).
 var orthancPrograms = []string{"Orthanc", "/usr/sbin/Orthanc"}
@@ -76,6 +78,9 @@ type orthancVariant struct {
 	// dicomHost, when set, runs deploy/orthanc/orthanc-dicom.json instead: the DICOM server on, bound to
 	// dicomHost (LOOPBACK_BIND_EXCEPT), its example modality registered from modalityHost.
 	dicomHost, modalityHost string
+	// postgres, when set (a postgres:// URL), keeps the index and the files in that database, as the production
+	// file does; otherwise the test's Orthanc keeps them in its folder (its SQLite), which is quicker to start.
+	postgres string
 }
 
 // PrepareOrthanc writes in dir the production configuration deploy/orthanc/orthanc.json as a test runs it
@@ -125,6 +130,9 @@ func prepareOrthanc(dir string, port int, v orthancVariant) (o OrthancSetup, err
 		return OrthancSetup{}, fmt.Errorf("the production Orthanc configuration has no DicomWeb section")
 	}
 	dicomWeb["Host"] = host
+	if err := postgresSection(cfg, v.postgres); err != nil {
+		return OrthancSetup{}, err
+	}
 	env := append(os.Environ(), "LD_PRELOAD="+lib)
 	if v.dicomHost != "" {
 		modalities, _ := cfg["DicomModalities"].(map[string]any)
@@ -223,4 +231,42 @@ func LoopbackBind() (string, error) {
 		bindLib = lib
 	})
 	return bindLib, bindErr
+}
+
+// postgresSection points the configuration's PostgreSQL section at dsn (a postgres:// URL), or turns it off
+// when dsn is empty.
+func postgresSection(cfg map[string]any, dsn string) error {
+	pg, ok := cfg["PostgreSQL"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("the production Orthanc configuration has no PostgreSQL section")
+	}
+	if dsn == "" {
+		pg["EnableIndex"], pg["EnableStorage"] = false, false
+		return nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("postgres URL %s has no port", u.Redacted())
+	}
+	password, _ := u.User.Password()
+	pg["Host"], pg["Port"], pg["Database"] = u.Hostname(), port, strings.TrimPrefix(u.Path, "/")
+	pg["Username"], pg["Password"] = u.User.Username(), password
+	return nil
+}
+
+// OrthancOnPostgres starts an Orthanc for the calling test alone with its index and files in the PostgreSQL
+// database at dsn, as deploy/orthanc/orthanc.json runs in production, and stops it when the test ends.
+func OrthancOnPostgres(t testing.TB, dsn string) OrthancInstance {
+	t.Helper()
+	findProgram(t, orthancInstall, orthancPrograms...)
+	s, inst, err := startOrthanc(orthancVariant{postgres: dsn})
+	if err != nil {
+		t.Fatalf("start Orthanc on PostgreSQL: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return inst.OrthancInstance
 }
