@@ -524,11 +524,22 @@ func (d *decoder) output(dst []byte, bytesPer int) {
 	for y := 0; y < h.Height; y++ {
 		for ci := range d.comps {
 			c := &d.comps[ci]
-			rows[ci] = c.plane[(y*c.v/d.vmax)*c.stride:]
-			if wide[ci] != nil {
-				upsample(wide[ci], rows[ci], c.h, d.hmax, (w*c.h+d.hmax-1)/d.hmax)
-				rows[ci] = wide[ci]
+			cy := y * c.v / d.vmax
+			rows[ci] = c.plane[cy*c.stride:]
+			if wide[ci] == nil {
+				continue
 			}
+			n := (w*c.h + d.hmax - 1) / d.hmax
+			if 2*c.h == d.hmax && 2*c.v == d.vmax && n >= 2 {
+				// The nearer neighbouring row of the component: above for even rows, below for odd ones,
+				// the edge row itself at the edges.
+				last := (h.Height*c.v+d.vmax-1)/d.vmax - 1
+				nb := min(max(cy+2*(y%2)-1, 0), last)
+				upsampleH2V2(wide[ci], rows[ci], c.plane[nb*c.stride:], n)
+			} else {
+				upsample(wide[ci], rows[ci], c.h, d.hmax, n)
+			}
+			rows[ci] = wide[ci]
 		}
 		o := y * w * nc * bytesPer
 		if h.ColourTransform {
@@ -552,7 +563,7 @@ func (d *decoder) output(dst []byte, bytesPer int) {
 
 // upsample widens n samples of a component sampled h times where the frame's maximum is hmax: halved
 // components (the YBR_FULL_422 case) with the IJG's "fancy" triangle filter (jdsample.c
-// h2v1_fancy_upsample), others by replication. Vertical subsampling is replicated.
+// h2v1_fancy_upsample), others by replication; vertical subsampling other than 2×2 is replicated.
 func upsample(dst, src []uint16, h, hmax, n int) {
 	if 2*h == hmax && n >= 2 {
 		dst[0], dst[1] = src[0], uint16((3*int(src[0])+int(src[1])+2)>>2)
@@ -587,6 +598,25 @@ func ycc(y, cb, cr int32, precision int, maxv int32) (r, g, b uint16) {
 	g = clamp(y + int32((-int64(fg2)*int64(cb)-int64(fg1)*int64(cr)+half)>>scale))
 	b = clamp(y + int32((int64(fb)*int64(cb)+half)>>scale))
 	return r, g, b
+}
+
+// upsampleH2V2 doubles a component halved both ways (4:2:0) with the IJG's triangle filter (jdsample.c
+// h2v2_fancy_upsample): each output sample weighs the nearest input sample 9, its nearer neighbours 3 and
+// the diagonal one 1; cur is the component row, nb the nearer neighbouring row, n their samples.
+func upsampleH2V2(dst, cur, nb []uint16, n int) {
+	col := func(i int) int { return 3*int(cur[i]) + int(nb[i]) }
+	this, next := col(0), col(1)
+	dst[0] = uint16((this*4 + 8) >> 4)
+	dst[1] = uint16((this*3 + next + 7) >> 4)
+	last := this
+	for i := 1; i < n-1; i++ {
+		last, this, next = this, next, col(i+1)
+		dst[2*i] = uint16((this*3 + last + 8) >> 4)
+		dst[2*i+1] = uint16((this*3 + next + 7) >> 4)
+	}
+	last, this = this, next
+	dst[2*n-2] = uint16((this*3 + last + 8) >> 4)
+	dst[2*n-1] = uint16((this*4 + 7) >> 4)
 }
 
 func put(dst []byte, o int, v uint16, bytesPer int) {
