@@ -12,8 +12,9 @@ ORT_SHA256=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 
 # Build: cgo for Fyne (GLFW, OpenGL), SQLite and the image codecs (OpenJPEG 2.5 for JPEG 2000 and HTJ2K, CharLS
 # 2.4 for JPEG-LS). Run and test: a virtual display and input for the smoke run, DICOM cross-checkers, codec
-# references and encoders (GDCM's Python module and tools, OpenJPH, libjpeg-turbo), Orthanc with its DICOMweb, GDCM and PostgreSQL plugins,
-# Redis, HAProxy, ip (network namespaces for the DICOM test), npm to fetch ONNX Runtime.
+# references and encoders (GDCM's Python module and tools, OpenJPH, libjpeg-turbo), Orthanc with its DICOMweb,
+# GDCM and PostgreSQL plugins, Redis, HAProxy, ip (network namespaces for the DICOM test), npm to fetch ONNX
+# Runtime.
 PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
   libxxf86vm-dev libsqlite3-dev libopenjp2-7-dev libcharls-dev
