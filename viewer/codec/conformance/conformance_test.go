@@ -317,6 +317,7 @@ func firstLine(s string) string { return strings.SplitN(strings.TrimSpace(s), "\
 
 func all(*source) bool      { return true }
 func upTo12(s *source) bool { return s.bitsStored <= 12 }
+func colour(s *source) bool { return s.samples == 3 }
 
 // unsigned: OpenJPEG 2.5.0 decodes OpenJPH 0.9.0's signed HTJ2K codestreams to other values than OpenJPH
 // does (negative samples come out clipped or wrapped), and no third HTJ2K decoder is at hand to say which
@@ -331,6 +332,8 @@ var encoders = []encoder{
 	{"dcmtk JPEG extended", "1.2.840.10008.1.2.4.51", -1, upTo12, tool("dcmcjpeg", "+ee", "+q", "85")},
 	{"GDCM JPEG-LS lossless", "1.2.840.10008.1.2.4.80", 0, all, tool("gdcmconv", "--jpegls")},
 	{"dcmtk JPEG-LS lossless", "1.2.840.10008.1.2.4.80", 0, all, tool("dcmcjpls", "+el")},
+	{"dcmtk JPEG-LS planes", "1.2.840.10008.1.2.4.80", 0, colour, tool("dcmcjpls", "+el", "+in")},
+	{"dcmtk JPEG-LS samples", "1.2.840.10008.1.2.4.80", 0, colour, tool("dcmcjpls", "+el", "+is")},
 	{"GDCM JPEG-LS near-lossless", "1.2.840.10008.1.2.4.81", 2, all, tool("gdcmconv", "--jpegls", "--lossy", "-e", "2")},
 	{"dcmtk JPEG-LS near-lossless", "1.2.840.10008.1.2.4.81", 3, all, tool("dcmcjpls", "+en", "+md", "3")},
 	{"GDCM JPEG 2000 lossless", "1.2.840.10008.1.2.4.90", 0, all, tool("gdcmconv", "--j2k")},
@@ -481,7 +484,13 @@ func TestHeaderMismatch(t *testing.T) {
 	dir := t.TempDir()
 	s := newSource("mismatch", 48, 64, 1, 1, 16, 16, true)
 	s.write(t, dir)
-	for i, e := range []encoder{encoders[0], encoders[5], encoders[9], encoders[11]} {
+	for i, name := range []string{"dcmtk JPEG lossless SV1", "GDCM JPEG-LS lossless", "GDCM JPEG 2000 lossless", "OpenJPH HTJ2K lossless"} {
+		var e encoder
+		for _, x := range encoders {
+			if x.name == name {
+				e = x
+			}
+		}
 		out := filepath.Join(dir, fmt.Sprintf("m%d.dcm", i))
 		if err := e.run(t, s, out); err != nil {
 			t.Fatalf("%s: %v", e.name, err)
