@@ -1,0 +1,29 @@
+package api
+
+// PatientStudy is one Orthanc study of a patient (GET /api/patients/{id}/studies/).
+type PatientStudy struct {
+	OrthancID        string   `json:"orthanc_id"`
+	StudyInstanceUID string   `json:"study_instance_uid"`
+	StudyDate        string   `json:"study_date,omitempty"`
+	Description      string   `json:"description,omitempty"`
+	AccessionNumber  string   `json:"accession_number,omitempty"`
+	Series           []string `json:"series"` // Orthanc series IDs
+}
+
+// StudyManifest lists every instance of an Orthanc study with what a workstation verifies its pulled copy
+// against (GET /api/orthanc/studies/{id}/manifest).
+type StudyManifest struct {
+	OrthancID        string             `json:"orthanc_id"`
+	StudyInstanceUID string             `json:"study_instance_uid"`
+	Instances        []ManifestInstance `json:"instances"`
+}
+
+// ManifestInstance is one instance of a StudyManifest: its IDs, and the size and MD5 (hex) of the file
+// Orthanc stored.
+type ManifestInstance struct {
+	OrthancID         string `json:"orthanc_id"`
+	SOPInstanceUID    string `json:"sop_instance_uid"`
+	SeriesInstanceUID string `json:"series_instance_uid"`
+	Size              int64  `json:"size"`
+	MD5               string `json:"md5"`
+}
