@@ -6,24 +6,18 @@ package server
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/neuronova/neuronova/api"
 )
 
-// Error is the one error type that crosses the HTTP boundary: a code the boundary maps to a status and a
-// message safe to show to the client. Any other error becomes "internal error" for the client and is logged.
-type Error struct {
-	Code    api.ErrorCode
-	Message string
-	Remain  *int // attempts left before lockout, for LOGIN_FAIL
-}
-
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+// Error is the one error type that crosses the HTTP boundary (api.Error): a code the boundary maps to a status
+// (api.StatusOf) and a message safe to show to the client. Any other error becomes "internal error" for the
+// client and is logged.
+type Error = api.Error
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code api.ErrorCode, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return api.Errorf(code, format, args...)
 }
 
 // ErrorCodeOf returns the code of the first *Error in err's chain, or api.CodeInternal.

@@ -60,7 +60,7 @@ func (c *call) writeRecord(refusal error) server.AuditRecord {
 	if refusal == nil {
 		return c.auditRecord(c.okStatus)
 	}
-	rec := c.auditRecord(statusOf(server.ErrorCodeOf(refusal)))
+	rec := c.auditRecord(api.StatusOf(server.ErrorCodeOf(refusal)))
 	if c.refusedAction != "" {
 		rec.Action = c.refusedAction
 	}
@@ -69,33 +69,6 @@ func (c *call) writeRecord(refusal error) server.AuditRecord {
 
 func errorf(code api.ErrorCode, format string, args ...any) error {
 	return server.Errorf(code, format, args...)
-}
-
-// statusOf maps an error code to its HTTP status.
-func statusOf(code api.ErrorCode) int {
-	switch code {
-	case api.CodeInvalid:
-		return http.StatusBadRequest
-	case api.CodeUnauthorized, api.CodeLoginFail:
-		return http.StatusUnauthorized
-	case api.CodeForbidden, api.CodeInactiveUser, api.CodePasswordChangeRequired:
-		return http.StatusForbidden
-	case api.CodeNotFound:
-		return http.StatusNotFound
-	case api.CodeConflict:
-		return http.StatusConflict
-	case api.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case api.CodeLoginLocked:
-		return http.StatusLocked
-	case api.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case api.CodeBadGateway:
-		return http.StatusBadGateway
-	case api.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 // serve wraps a route's handler in the chain every request goes through: authenticate, admit (revocation and
@@ -222,7 +195,7 @@ func (c *call) setError(err error) {
 		status, body = http.StatusRequestEntityTooLarge, api.Error{Code: api.CodeTooLarge,
 			Message: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit)}
 	case errors.As(err, &se) && se.Code != api.CodeInternal:
-		status = statusOf(se.Code)
+		status = api.StatusOf(se.Code)
 		body = api.Error{Code: se.Code, Message: se.Message, Remain: se.Remain}
 	}
 	level := c.s.log.Info

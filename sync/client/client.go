@@ -282,38 +282,19 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, context.Can
 	}
 }
 
-// readError turns a non-2xx answer into an *api.Error.
+// readError turns a non-2xx answer into an *api.Error; an answer without one gets the code of its status
+// (api.CodeOf).
 func readError(resp *http.Response) *api.Error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 	e := &api.Error{}
 	if json.Unmarshal(raw, e) != nil || e.Code == "" {
-		e = &api.Error{Code: codeFor(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
+		e = &api.Error{Code: api.CodeOf(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
 		if e.Message == "" {
 			e.Message = resp.Status
 		}
 	}
 	e.Status = resp.StatusCode
 	return e
-}
-
-func codeFor(status int) api.ErrorCode {
-	switch {
-	case status == http.StatusUnauthorized:
-		return api.CodeUnauthorized
-	case status == http.StatusForbidden:
-		return api.CodeForbidden
-	case status == http.StatusNotFound:
-		return api.CodeNotFound
-	case status == http.StatusConflict:
-		return api.CodeConflict
-	case status == http.StatusTooManyRequests:
-		return api.CodeRateLimited
-	case status == http.StatusBadGateway:
-		return api.CodeBadGateway
-	case status >= 500:
-		return api.CodeUnavailable
-	}
-	return api.CodeInvalid
 }
 
 // call sends a JSON request (in may be nil) and decodes a JSON answer into out (may be nil).
