@@ -42,7 +42,7 @@ func scanOrder(r rowScanner) (*server.Order, error) {
 func loadOrder(ctx context.Context, q querier, id string, forUpdate bool) (*server.Order, error) {
 	query := orderSelect + " WHERE o.id = $1"
 	if forUpdate {
-		query += " FOR UPDATE OF o"
+		query += " FOR NO KEY UPDATE OF o"
 	}
 	o, err := scanOrder(q.QueryRow(ctx, query, id))
 	if err != nil {

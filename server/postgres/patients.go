@@ -134,7 +134,7 @@ func (s *Store) UpdatePatient(ctx context.Context, id int64, fn func(*server.Pat
 	var p *server.Patient
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		p, err = scanPatient(tx.QueryRow(ctx, "SELECT "+patientColumns+" FROM patients p WHERE p.id = $1 FOR UPDATE", id))
+		p, err = scanPatient(tx.QueryRow(ctx, "SELECT "+patientColumns+" FROM patients p WHERE p.id = $1 FOR NO KEY UPDATE", id))
 		if err != nil {
 			return notFound(err, "patient %d does not exist", id)
 		}

@@ -3,8 +3,9 @@
 // migrations/, applied in order once each, under a lock so that servers starting together apply each once.
 //
 // Transactions run at READ COMMITTED. What SQLite gets from its single writer is made explicit here: writes
-// that read before they write lock the rows they read (SELECT … FOR UPDATE), and the friendly IDs and the
-// change feed's sequence numbers come from counter rows whose lock lasts until the transaction ends.
+// that read before they write lock the rows they read (SELECT … FOR NO KEY UPDATE, which leaves inserts that
+// refer to the row free to proceed), and the friendly IDs and the change feed's sequence numbers come from
+// counter rows whose lock lasts until the transaction ends.
 package postgres
 
 import (

@@ -175,7 +175,7 @@ func (s *Store) ListAIResults(ctx context.Context, scope server.Scope, f server.
 
 // lockResult reads a result for a write, its row locked until the transaction ends.
 func lockResult(ctx context.Context, tx pgx.Tx, id string) (*server.AIResult, error) {
-	r, err := scanResult(tx.QueryRow(ctx, "SELECT "+resultColumns+" FROM ai_results r WHERE r.id = $1 FOR UPDATE", id))
+	r, err := scanResult(tx.QueryRow(ctx, "SELECT "+resultColumns+" FROM ai_results r WHERE r.id = $1 FOR NO KEY UPDATE", id))
 	return r, notFound(err, "AI result %q does not exist", id)
 }
 

@@ -95,7 +95,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, fn func(*server.User) 
 			return err
 		}
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1 FOR UPDATE", id))
+		u, err = scanUser(tx.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1 FOR NO KEY UPDATE", id))
 		if err != nil {
 			return notFound(err, "user %d does not exist", id)
 		}
@@ -155,7 +155,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash string, next server.Re
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var usedAt, revokedAt *time.Time
 		err := tx.QueryRow(ctx, `SELECT family, user_id, issued_at, expires_at, used_at, revoked_at
-			FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, hash).Scan(&used.Family, &used.UserID, &used.IssuedAt,
+			FROM refresh_tokens WHERE hash = $1 FOR NO KEY UPDATE`, hash).Scan(&used.Family, &used.UserID, &used.IssuedAt,
 			&used.ExpiresAt, &usedAt, &revokedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return server.Errorf(api.CodeUnauthorized, "refresh token is unknown")
