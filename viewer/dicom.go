@@ -78,7 +78,12 @@ type File struct {
 	pixelLen int64       // declared length of native pixel data; -1 when encapsulated
 	native   []byte      // raw native pixel bytes, kept with WithPixelData
 	frags    [][]byte    // encapsulated fragments, kept with WithPixelData
+	offsets  []uint32    // the Basic Offset Table of encapsulated pixel data; empty when the file has none
 }
+
+// BasicOffsetTable is the Basic Offset Table of the file's encapsulated pixel data: where each frame's first
+// fragment starts, in bytes from the first fragment's item tag; nil when the table is empty.
+func (f *File) BasicOffsetTable() []uint32 { return f.offsets }
 
 // hasPixels reports whether the file carries its pixel bytes (parsed WithPixelData).
 func (f *File) hasPixels() bool { return f.native != nil || f.frags != nil }
@@ -395,7 +400,11 @@ type fileLayout struct {
 	datasetSize int64  // bytes after the file meta (inflated for deflated files)
 	// forceImplicit: the dataset is implicit VR although the transfer syntax says explicit.
 	forceImplicit bool
+	bot           []uint32 // the Basic Offset Table of encapsulated pixel data (the library skips it)
 }
+
+// maxBOT is the largest Basic Offset Table read, in bytes: a million frames.
+const maxBOT = 4 << 20
 
 const dicomdirClass = "1.2.840.10008.1.3.10"
 
@@ -591,6 +600,7 @@ func (w *walker) dataset(lay *fileLayout) error {
 	var open []int64   // ends of the enclosing sequences and items; -1 for undefined length
 	fragments := false // inside encapsulated data: items are raw fragments, not elements
 	topFragments := false
+	botRead := false // the first item of the top-level pixel data, its Basic Offset Table, was read
 	for w.off < w.end {
 		for len(open) > 0 && open[len(open)-1] >= 0 && w.off >= open[len(open)-1] {
 			open = open[:len(open)-1]
@@ -614,6 +624,15 @@ func (w *walker) dataset(lay *fileLayout) error {
 			}
 			if topFragments {
 				lay.hasPixels = true
+				if !botRead && vl%4 == 0 && vl <= maxBOT {
+					if b, ok := w.c.at(w.off, int(vl)); ok {
+						lay.bot = make([]uint32, vl/4)
+						for i := range lay.bot {
+							lay.bot[i] = binary.LittleEndian.Uint32(b[4*i:])
+						}
+					}
+				}
+				botRead = true
 			}
 			w.off += int64(vl)
 			continue
@@ -988,7 +1007,7 @@ func buildFile(ds *dicom.Dataset, lay *fileLayout, cfg *config) (*File, error) {
 			a[i] = withKnownVR(e, order)
 		}
 	}
-	f := &File{syntax: lay.syntax, pixelLen: -1}
+	f := &File{syntax: lay.syntax, pixelLen: -1, offsets: lay.bot}
 	sopClass := elemString(a[aSOPClass])
 	if sopClass == "" {
 		sopClass = lay.mediaClass

@@ -148,9 +148,8 @@ func storedRange(p *pixelFormat) (lo, hi float64) {
 }
 
 // frameData splits a file's pixel bytes into frames: native frames by size (1-bit data stays whole, its
-// frames are not byte aligned), encapsulated frames one per fragment, or by the start markers of JPEG and
-// JPEG 2000 codestreams when fragments and frames do not pair up. (The DICOM library skips the Basic Offset
-// Table.)
+// frames are not byte aligned), encapsulated frames one per fragment, or, when fragments and frames do not
+// pair up, by the Basic Offset Table or the start markers of JPEG and JPEG 2000 codestreams.
 func (f *File) frameData() ([][]byte, error) {
 	n := f.pix.frames
 	if f.syntax.kind == syntaxNative {
@@ -177,6 +176,9 @@ func (f *File) frameData() ([][]byte, error) {
 	case n == 1 && len(frags) > 0:
 		return [][]byte{bytes.Join(frags, nil)}, nil
 	}
+	if out, ok := framesByOffsets(frags, f.offsets, n); ok {
+		return out, nil
+	}
 	var out [][]byte
 	for _, fr := range frags {
 		if startsFrame(fr) || len(out) == 0 {
@@ -189,6 +191,28 @@ func (f *File) frameData() ([][]byte, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%d encapsulated fragments do not make %d frames", len(frags), n)
+}
+
+// framesByOffsets joins fragments into n frames by the Basic Offset Table: the offsets of each frame's first
+// fragment, counted from the first fragment's item tag (8 bytes of item header per fragment).
+func framesByOffsets(frags [][]byte, offsets []uint32, n int) ([][]byte, bool) {
+	if len(offsets) != n {
+		return nil, false
+	}
+	out := make([][]byte, 0, n)
+	pos := uint64(0)
+	for _, fr := range frags {
+		switch {
+		case len(out) < n && pos == uint64(offsets[len(out)]):
+			out = append(out, append([]byte(nil), fr...))
+		case len(out) == 0 || len(out) < n && pos > uint64(offsets[len(out)]):
+			return nil, false
+		default:
+			out[len(out)-1] = append(out[len(out)-1], fr...)
+		}
+		pos += 8 + uint64(len(fr))
+	}
+	return out, len(out) == n
 }
 
 // startsFrame reports a fragment that begins a compressed image: a JPEG start-of-image marker (JPEG,

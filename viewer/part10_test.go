@@ -63,3 +63,35 @@ func TestWithoutPreambleOrMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesByOffsets groups fragments into frames by the Basic Offset Table (offsets count 8 bytes of item
+// header per fragment) and refuses a table that does not fall on fragment boundaries.
+func TestFramesByOffsets(t *testing.T) {
+	frags := [][]byte{[]byte("aa"), []byte("bbbb"), []byte("cc"), []byte("dd")}
+	cases := []struct {
+		offsets []uint32
+		want    []string
+	}{
+		{[]uint32{0, 22}, []string{"aabbbb", "ccdd"}},
+		{[]uint32{0, 10, 32}, []string{"aa", "bbbbcc", "dd"}},
+		{[]uint32{0, 12}, nil}, // not a fragment boundary
+		{[]uint32{0, 10}, nil}, // the table says 2 frames, 3 are asked for below
+		{[]uint32{4, 22}, nil}, // the first frame must start at the first fragment
+	}
+	for _, c := range cases {
+		n := len(c.offsets)
+		if c.want == nil && n == 2 && c.offsets[1] == 10 {
+			n = 3
+		}
+		got, ok := framesByOffsets(frags, c.offsets, n)
+		if ok != (c.want != nil) {
+			t.Errorf("%v: ok %v", c.offsets, ok)
+			continue
+		}
+		for i := range c.want {
+			if string(got[i]) != c.want[i] {
+				t.Errorf("%v: frame %d is %q, want %q", c.offsets, i, got[i], c.want[i])
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package deid
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,9 @@ func TestAnonymizeCompressed(t *testing.T) {
 			if !bytes.Equal(fragments(t, in), fragments(t, out)) {
 				t.Errorf("%s: the pixel fragments were not passed through unchanged", c.syntax)
 			}
+			if a, b := offsetTable(t, in), offsetTable(t, out); !bytes.Equal(a, b) {
+				t.Errorf("%s: Basic Offset Table % x, the source's % x", c.syntax, b, a)
+			}
 		}
 	}
 }
@@ -118,4 +122,19 @@ func fragments(t *testing.T, path string) []byte {
 		t.Fatalf("%s: no encapsulated fragments", path)
 	}
 	return out
+}
+
+// offsetTable is the value of the first item of a file's encapsulated pixel data, its Basic Offset Table.
+func offsetTable(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(b, []byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0x00, 0xE0})
+	if i < 0 {
+		t.Fatalf("%s: no encapsulated pixel data", path)
+	}
+	n := int(binary.LittleEndian.Uint32(b[i+16:]))
+	return b[i+20 : i+20+n]
 }

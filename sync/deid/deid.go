@@ -72,8 +72,8 @@ func (a *Anonymizer) Mapping() map[string]string {
 // and pixel words byte-swapped, deflated data inflated). Encapsulated pixel data (JPEG, JPEG-LS, JPEG 2000,
 // HTJ2K, RLE) needs no change for the profile, which changes no pixel: its fragments pass through byte for
 // byte under the file's own transfer syntax, which the de-identified dataset carries in its Transfer Syntax
-// UID (0002,0010) for Encode. (The DICOM library does not keep the Basic Offset Table: it is written empty,
-// as PS3.5 A.4 allows, and readers find the frames by their fragments.)
+// UID (0002,0010) for Encode, with its Basic Offset Table (which the DICOM library skips: ReadAt puts back
+// the one the viewer read; Read alone writes it empty, as PS3.5 A.4 allows).
 func reencoded(ts string) bool {
 	switch ts {
 	case uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian, uid.DeflatedExplicitVRLittleEndian:
@@ -104,12 +104,13 @@ func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
 // first checked by the viewer's parser, so broken or hostile files fail with its clear error before the
 // library reads them.
 func (a *Anonymizer) ReadAt(r io.ReaderAt, size int64, name string) ([]*dicom.Element, error) {
-	if _, err := viewer.ParseReader(r, size, name); err != nil {
+	f, err := viewer.ParseReader(r, size, name)
+	if err != nil {
 		return nil, err
 	}
 	// The library reads Part 10 files only: give it what the viewer read (Part10 completes a file without
 	// preamble or file meta).
-	r, size, _, err := viewer.Part10(r, size)
+	r, size, _, err = viewer.Part10(r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (a *Anonymizer) ReadAt(r io.ReaderAt, size int64, name string) ([]*dicom.El
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return elems, nil
+	return withOffsetTable(elems, f.BasicOffsetTable()), nil
 }
 
 // Read de-identifies a DICOM Part 10 stream of size bytes. Prefer File or ReadAt, which check it first.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
 // parse reads a Part 10 stream with the DICOM library and returns its elements (file meta included) and
@@ -106,4 +108,26 @@ func swap(b []byte, n int) {
 			b[j], b[k] = b[k], b[j]
 		}
 	}
+}
+
+// withOffsetTable gives the encapsulated Pixel Data of elems the Basic Offset Table offsets.
+func withOffsetTable(elems []*dicom.Element, offsets []uint32) []*dicom.Element {
+	if len(offsets) == 0 {
+		return elems
+	}
+	for i, e := range elems {
+		if e.Tag != tag.PixelData || e.Value == nil {
+			continue
+		}
+		info, ok := e.Value.GetValue().(dicom.PixelDataInfo)
+		if !ok || !info.IsEncapsulated {
+			continue
+		}
+		frags := make([][]byte, len(info.Frames))
+		for k, fr := range info.Frames {
+			frags[k] = fr.EncapsulatedData.Data
+		}
+		elems[i] = dcmwrite.EncapsulatedPixelData(offsets, frags...)
+	}
+	return elems
 }
