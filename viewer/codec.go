@@ -18,7 +18,7 @@ func (fi FrameInfo) Len() int { return fi.Rows * fi.Columns * fi.Samples * fi.Bi
 
 // FrameDecoder decodes one encapsulated frame into dst (FrameInfo.Len bytes): stored values interleaved by
 // pixel, in little-endian containers of BitsAllocated bits, from bit 0. It checks the stream's own header
-// against info before it allocates anything, and fails with an error that says what is wrong. It returns
+// against info before it decodes any sample, and fails with an error that says what is wrong. It returns
 // info as it describes what was written: Photometric "RGB" when the codec itself turned colour into RGB
 // (JPEG 2000's inverse component transform, JPEG's YCbCr), and Signed and BitsStored from the stream when
 // the stream declares them and disagrees with the file's header (JPEG 2000's SIZ marker, as GDCM and
