@@ -57,8 +57,8 @@ func (s *Store) LoginFailures(ctx context.Context, loginID string) (int, bool, e
 	var n int
 	var lockedAt *time.Time
 	err := s.pool.QueryRow(ctx, "SELECT failures, locked_at FROM login_failures WHERE login_id = $1", loginID).Scan(&n, &lockedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+	if errors.Is(err, pgx.ErrNoRows) || isUnstorable(err) {
+		return 0, false, nil // none counted (none can be, under a login ID PostgreSQL cannot hold)
 	}
 	return n, lockedAt != nil, err
 }

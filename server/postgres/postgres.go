@@ -254,7 +254,7 @@ type querier interface {
 // collect scans every row with scan.
 func collect[T any](rows pgx.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
 	if err != nil {
-		return nil, err
+		return nil, refusedText(err)
 	}
 	defer rows.Close()
 	out := []T{}
@@ -265,7 +265,7 @@ func collect[T any](rows pgx.Rows, err error, scan func(rowScanner) (T, error)) 
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, refusedText(rows.Err())
 }
 
 // params numbers the arguments of a query built in pieces.
@@ -277,8 +277,10 @@ func (p *params) add(v any) string {
 	return "$" + strconv.Itoa(len(*p))
 }
 
+// notFound turns "no rows" into CodeNotFound, as it does a key PostgreSQL cannot hold (NUL, invalid UTF-8: a
+// client may put either in a URL): no row has it.
 func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, pgx.ErrNoRows) || isUnstorable(err) {
 		return server.Errorf(api.CodeNotFound, format, args...)
 	}
 	return err
@@ -294,16 +296,21 @@ func pgCode(err error) string {
 
 func isUniqueViolation(err error) bool { return pgCode(err) == "23505" }
 
-// refusedText turns the database's refusal of text or JSON it cannot store (invalid UTF-8, a NUL character,
-// JSON the json type rejects) into CodeInvalid: the client sent it.
+// isUnstorable reports whether err is PostgreSQL refusing text it cannot hold: NUL or bytes that are not UTF-8.
+func isUnstorable(err error) bool {
+	code := pgCode(err)
+	return code == "22021" || code == "22P05"
+}
+
+// refusedText turns the database's refusal of text or JSON it cannot hold (NUL, invalid UTF-8, JSON the json
+// type rejects) into CodeInvalid: the client sent it.
 func refusedText(err error) error {
 	var se *server.Error
 	if errors.As(err, &se) {
 		return err
 	}
-	switch pgCode(err) {
-	case "22021", "22P05", "22P02", "22025", "22P06":
-		return server.Errorf(api.CodeInvalid, "the database cannot store this text: %v", err)
+	if isUnstorable(err) || pgCode(err) == "22P02" {
+		return server.Errorf(api.CodeInvalid, "the database cannot hold this text: %v", err)
 	}
 	return err
 }

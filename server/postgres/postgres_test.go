@@ -63,9 +63,30 @@ func TestAuditIsAppendOnlyInTheDatabase(t *testing.T) {
 
 // TestTextPostgreSQLCannotHold: an audit record whose path holds NUL or bytes that are not UTF-8 (a URL can) is
 // stored with U+FFFD in their place rather than lost; an AI result whose JSON holds such bytes is refused as
-// invalid, not an internal error.
+// invalid, not an internal error; looking up such a key finds nothing, listing by it is invalid, and a failed
+// login under such an ID is refused as invalid.
 func TestTextPostgreSQLCannotHold(t *testing.T) {
 	s, _ := open(t)
+	for _, bad := range []string{"a\x00b", "a\xffb"} {
+		if _, err := s.UserByLoginID(ctx, bad); !server.IsCode(err, api.CodeNotFound) {
+			t.Errorf("user %q: %v, want NOT_FOUND", bad, err)
+		}
+		if _, err := s.Order(ctx, bad); !server.IsCode(err, api.CodeNotFound) {
+			t.Errorf("order %q: %v, want NOT_FOUND", bad, err)
+		}
+		if _, err := s.UpdateOrder(ctx, bad, nil); !server.IsCode(err, api.CodeNotFound) {
+			t.Errorf("update order %q: %v, want NOT_FOUND", bad, err)
+		}
+		if n, locked, err := s.LoginFailures(ctx, bad); n != 0 || locked || err != nil {
+			t.Errorf("failures of %q: %d %v %v", bad, n, locked, err)
+		}
+		if _, _, err := s.AddLoginFailure(ctx, bad, time.Now(), time.Hour); !server.IsCode(err, api.CodeInvalid) {
+			t.Errorf("failure of %q: %v, want INVALID", bad, err)
+		}
+		if _, err := s.ListPatients(ctx, server.Scope{Role: api.RoleAdmin}, server.PatientFilter{Query: bad}); !server.IsCode(err, api.CodeInvalid) {
+			t.Errorf("patients like %q: %v, want INVALID", bad, err)
+		}
+	}
 	n, err := s.AppendAudit(context.Background(), []server.AuditRecord{{At: time.Now().UTC(), Action: "patient.read",
 		Outcome: api.OutcomeDenied, Source: "server", Path: "/api/patients/\x00\xff/"}})
 	if err != nil || n != 1 {
