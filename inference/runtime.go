@@ -119,7 +119,7 @@ func (r *Runtime) load(ctx context.Context, entry model.Entry) (*Model, error) {
 	if r.warmUp {
 		spec.WarmUp = map[string][]int64{}
 		for _, in := range card.Inputs {
-			spec.WarmUp[in.Name] = exampleShape(in.TensorSpec)
+			spec.WarmUp[in.Name] = ExampleShape(in.TensorSpec)
 		}
 	}
 	session, err := r.engine.Load(ctx, spec)
@@ -143,8 +143,9 @@ func (r *Runtime) load(ctx context.Context, entry model.Entry) (*Model, error) {
 	return m, nil
 }
 
-// exampleShape is the card's example shape, or its shape with every symbolic dimension set to 1.
-func exampleShape(t model.TensorSpec) []int64 {
+// ExampleShape is the card's example shape of a tensor, or its shape with every symbolic dimension set to 1: what
+// warm-up runs feed.
+func ExampleShape(t model.TensorSpec) []int64 {
 	if t.ExampleShape != nil {
 		return t.ExampleShape
 	}

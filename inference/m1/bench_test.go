@@ -4,11 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/internal/testrt"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/demo"
 )
 
@@ -41,8 +41,9 @@ func BenchmarkM1DemoStudy(b *testing.B) {
 	b.ReportMetric((sums[m1.StagePreprocess]+sums[m1.StagePostprocess])/sums[m1.StageInference], "prepost/network")
 }
 
-// BenchmarkM1Network is the network alone (one ONNX Runtime session run on the demo study's prepared input),
-// what scripts/bench-m1-torch.sh compares with PyTorch.
+// BenchmarkM1Network is the network alone: one ONNX Runtime run on the card's example input (for a windowed
+// model, one window; the heads' inputs at their example shapes), what scripts/bench-m1-torch.sh compares with
+// PyTorch.
 func BenchmarkM1Network(b *testing.B) {
 	rt := testrt.New(b, ort.WithIntraOpThreads(1))
 	ctx := context.Background()
@@ -50,20 +51,19 @@ func BenchmarkM1Network(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := demo.Study()
-	series, _, err := m1.Select(st, nil)
-	if err != nil {
-		b.Fatal(err)
+	in := map[string]ort.Tensor{}
+	for _, x := range mdl.Card.Inputs {
+		shape := inference.ExampleShape(x.TensorSpec)
+		n := 1
+		for _, d := range shape {
+			n *= int(d)
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(i%7) - 3
+		}
+		in[x.Name] = ort.Tensor{Shape: shape, Data: data}
 	}
-	var vols [4]*viewer.Volume
-	for k, se := range series {
-		vols[k], _ = se.InMemory()
-	}
-	prep, err := m1.Prepare(ctx, vols, 1, m1.Layout{Size: [3]int{128, 128, 128}}, m1.Normalisation{Method: model.NormZScoreBrain})
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := map[string]ort.Tensor{"image": {Shape: []int64{1, 4, 128, 128, 128}, Data: prep.Input}}
 	for b.Loop() {
 		if _, err := mdl.Run(ctx, in); err != nil {
 			b.Fatal(err)
