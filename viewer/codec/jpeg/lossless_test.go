@@ -80,7 +80,8 @@ func encodeLossless(vals []uint16, w, h, precision, sel, restart int) []byte {
 }
 
 // TestLosslessRestartIntervals round-trips 16-bit and 12-bit images through every predictor, without and
-// with restart markers every row or every few rows: decoding must give the values back exactly.
+// with restart markers every row, every few rows or every few samples: decoding must give the values back
+// exactly.
 func TestLosslessRestartIntervals(t *testing.T) {
 	w, h := 37, 23
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -91,7 +92,7 @@ func TestLosslessRestartIntervals(t *testing.T) {
 		}
 		vals[5], vals[6] = 0, uint16(1<<precision-1) // the extremes, next to each other
 		for sel := 1; sel <= 7; sel++ {
-			for _, restart := range []int{0, w, 3 * w} {
+			for _, restart := range []int{0, w, 3 * w, 5} { // 5: mid-row intervals, the general path
 				data := encodeLossless(vals, w, h, precision, sel, restart)
 				got := make([]byte, 2*w*h)
 				if _, err := Decode(got, data, 2); err != nil {
