@@ -10,6 +10,8 @@ import (
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"github.com/neuronova/neuronova/internal/progress"
 )
 
 // fuzzMemoryLimit caps the volume a fuzzed file may declare, so that decoding stays small.
@@ -101,7 +103,7 @@ func FuzzDecodeFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		v, err := decodeFiles(context.Background(), []*File{file}, newProgress(nil, 0), fuzzMemoryLimit)
+		v, err := decodeFiles(context.Background(), []*File{file}, progress.New(nil, 0), fuzzMemoryLimit)
 		if used := allocated() - before; used > 64*uint64(len(data))+3*fuzzMemoryLimit {
 			t.Fatalf("decoding %d bytes allocated %d bytes", len(data), used)
 		}

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/neuronova/neuronova/internal/progress"
 )
 
 // DICOMLoader is the Loader for series read from DICOM files: LoadSeries with the default memory limit.
@@ -47,7 +49,7 @@ func loadSeries(ctx context.Context, s *Series, p Progress, limit int64) (*Volum
 		}
 		frames += max(inst.Frames, 1)
 	}
-	prog := newProgress(p, toParse+frames)
+	prog := progress.New(p, toParse+frames)
 	cfg := config{keepPixels: true, memoryLimit: limit}
 	err := forEach(ctx, len(s.Instances), func(_, i int) error {
 		inst := s.Instances[i]
@@ -60,7 +62,7 @@ func loadSeries(ctx context.Context, s *Series, p Progress, limit int64) (*Volum
 			return err
 		}
 		files[i] = f
-		prog.add(1)
+		prog.Add(1)
 		return nil
 	})
 	if err != nil {
@@ -70,7 +72,7 @@ func loadSeries(ctx context.Context, s *Series, p Progress, limit int64) (*Volum
 }
 
 // decodeFiles arranges parsed files (with their pixel bytes) into one volume and decodes them into it.
-func decodeFiles(ctx context.Context, files []*File, prog *progress, limit int64) (*Volume, error) {
+func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, limit int64) (*Volume, error) {
 	st, err := arrange(files)
 	if err != nil {
 		return nil, err
@@ -120,13 +122,13 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress, limit int64
 			}
 			return fmt.Errorf("%s: %w", sl.f.Instance.Path, err)
 		}
-		prog.add(1)
+		prog.Add(1)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	prog.add(prog.total)
+	prog.Add(prog.Total())
 	for _, w := range ref.f.Windows {
 		if flipped {
 			w.Center = k - w.Center

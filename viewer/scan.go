@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/neuronova/neuronova/internal/progress"
 )
 
 // ScanResult is what Scan found: the studies, with their series ordered and checked, and the files it
@@ -64,10 +66,10 @@ func Scan(ctx context.Context, paths []string, opts ...Option) (*ScanResult, err
 
 	parsed := make([]*File, len(names))
 	errs := make([]error, len(names))
-	prog := newProgress(cfg.progress, len(names))
+	prog := progress.New(cfg.progress, len(names))
 	err := forEach(ctx, len(names), func(_, i int) error {
 		parsed[i], errs[i] = parseFileConfig(names[i], &cfg)
-		prog.add(1)
+		prog.Add(1)
 		return nil
 	})
 	if err != nil {
@@ -475,23 +477,4 @@ func forEach(ctx context.Context, n int, fn func(worker, i int) error) error {
 	}
 	wg.Wait()
 	return firstErr
-}
-
-// progress serialises calls to a Progress callback so that done only grows.
-type progress struct {
-	mu          sync.Mutex
-	fn          Progress
-	done, total int
-}
-
-func newProgress(fn Progress, total int) *progress { return &progress{fn: fn, total: total} }
-
-func (p *progress) add(k int) {
-	if p.fn == nil {
-		return
-	}
-	p.mu.Lock()
-	p.done = min(p.done+k, p.total)
-	p.fn(p.done, p.total)
-	p.mu.Unlock()
 }
