@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/neuronova/neuronova/internal/progress"
+	"github.com/neuronova/neuronova/internal/workpool"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
@@ -153,105 +155,7 @@ func compactStrings(s []string) []string {
 // expand turns the inputs into candidate files: folders are walked, ZIPs unpacked and BraTS folders
 // converted into work.
 func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *ImportSummary) ([]candidate, error) {
-	var out []candidate
-	seen := map[string]bool{}
-	add := func(path, origin string) {
-		if !seen[path] {
-			seen[path] = true
-			out = append(out, candidate{path: path, origin: origin})
-		}
-	}
-	nwork := 0
-	subWork := func() (string, error) {
-		nwork++
-		d := filepath.Join(work, fmt.Sprint(nwork))
-		return d, os.Mkdir(d, 0o700)
-	}
-	var walk func(root, originRoot string, inZip bool) error
-	convert := func(dir, origin string) error {
-		d, err := subWork()
-		if err != nil {
-			return err
-		}
-		st, err := viewer.LoadBraTS(dir)
-		if err == nil {
-			_, err = dcmwrite.WriteStudy(d, st, dcmwrite.KeepUIDs(), dcmwrite.WithContext(ctx))
-		}
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin, Err: fmt.Errorf("BraTS NIfTI folder: %w", err)})
-			return nil
-		}
-		sum.Converted = append(sum.Converted, origin)
-		return filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && e.Type().IsRegular() {
-				add(p, origin+" (converted from NIfTI)")
-			}
-			return err
-		})
-	}
-	walk = func(root, originRoot string, inZip bool) error {
-		origin := func(p string) string {
-			rel, err := filepath.Rel(root, p)
-			if err != nil || rel == "." {
-				return originRoot
-			}
-			if inZip {
-				return originRoot + "!" + filepath.ToSlash(rel)
-			}
-			return filepath.Join(originRoot, rel)
-		}
-		return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			if err != nil {
-				sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: explainPathError(err)})
-				if e != nil && e.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			switch {
-			case e.IsDir():
-				if viewer.IsBraTSDir(p) {
-					if err := convert(p, origin(p)); err != nil {
-						return err
-					}
-					return fs.SkipDir
-				}
-				return nil
-			case !e.Type().IsRegular():
-				sum.Skipped = append(sum.Skipped, FileNote{Path: origin(p), Reason: "not a regular file (link or device)"})
-				return nil
-			case strings.EqualFold(e.Name(), "DICOMDIR"):
-				sum.Skipped = append(sum.Skipped, FileNote{Path: origin(p), Reason: "DICOMDIR index: the images it lists are imported from its folder"})
-				return nil
-			case isZip(p):
-				if inZip {
-					sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: errors.New("ZIP inside a ZIP: not unpacked (unpack the outer archive first)")})
-					return nil
-				}
-				d, err := subWork()
-				if err != nil {
-					return err
-				}
-				if err := unzip(ctx, p, d, c.limits); err != nil {
-					os.RemoveAll(d)
-					if cerr := ctx.Err(); cerr != nil {
-						return cerr
-					}
-					sum.Rejected = append(sum.Rejected, viewer.Rejected{Path: origin(p), Err: err})
-					return nil
-				}
-				return walk(d, origin(p), true)
-			}
-			add(p, origin(p))
-			return nil
-		})
-	}
+	x := &expander{c: c, work: work, sum: sum, seen: map[string]bool{}}
 	for _, in := range paths {
 		st, err := os.Stat(in)
 		if err != nil {
@@ -263,11 +167,129 @@ func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *Im
 			// A DICOMDIR names files relative to its own folder: import that folder.
 			root = filepath.Dir(in)
 		}
-		if err := walk(root, root, false); err != nil {
+		if err := x.walk(ctx, root, root, false); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return x.out, nil
+}
+
+// expander is one expand: the candidates found so far and the sub-folders of work it unpacked into.
+type expander struct {
+	c     *Cache
+	work  string
+	sum   *ImportSummary
+	out   []candidate
+	seen  map[string]bool
+	nwork int
+}
+
+func (x *expander) add(path, origin string) {
+	if !x.seen[path] {
+		x.seen[path] = true
+		x.out = append(x.out, candidate{path: path, origin: origin})
+	}
+}
+
+// subWork makes a new folder under work.
+func (x *expander) subWork() (string, error) {
+	x.nwork++
+	d := filepath.Join(x.work, fmt.Sprint(x.nwork))
+	return d, os.Mkdir(d, 0o700)
+}
+
+// walk adds the files under root; originRoot is what the user knows root by (an input path, or an archive
+// when inZip).
+func (x *expander) walk(ctx context.Context, root, originRoot string, inZip bool) error {
+	origin := func(p string) string {
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return originRoot
+		}
+		if inZip {
+			return originRoot + "!" + filepath.ToSlash(rel)
+		}
+		return filepath.Join(originRoot, rel)
+	}
+	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			x.sum.Rejected = append(x.sum.Rejected, viewer.Rejected{Path: origin(p), Err: explainPathError(err)})
+			if e != nil && e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch {
+		case e.IsDir():
+			if viewer.IsBraTSDir(p) {
+				if err := x.convert(ctx, p, origin(p)); err != nil {
+					return err
+				}
+				return fs.SkipDir
+			}
+			return nil
+		case !e.Type().IsRegular():
+			x.sum.Skipped = append(x.sum.Skipped, FileNote{Path: origin(p), Reason: "not a regular file (link or device)"})
+			return nil
+		case strings.EqualFold(e.Name(), "DICOMDIR"):
+			x.sum.Skipped = append(x.sum.Skipped, FileNote{Path: origin(p), Reason: "DICOMDIR index: the images it lists are imported from its folder"})
+			return nil
+		case isZip(p):
+			return x.unzip(ctx, p, origin(p), inZip)
+		}
+		x.add(p, origin(p))
+		return nil
+	})
+}
+
+// unzip unpacks the ZIP at p into a new folder under work and walks it.
+func (x *expander) unzip(ctx context.Context, p, origin string, inZip bool) error {
+	if inZip {
+		x.sum.Rejected = append(x.sum.Rejected, viewer.Rejected{Path: origin, Err: errors.New("ZIP inside a ZIP: not unpacked (unpack the outer archive first)")})
+		return nil
+	}
+	d, err := x.subWork()
+	if err != nil {
+		return err
+	}
+	if err := unzip(ctx, p, d, x.c.limits); err != nil {
+		os.RemoveAll(d)
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		x.sum.Rejected = append(x.sum.Rejected, viewer.Rejected{Path: origin, Err: err})
+		return nil
+	}
+	return x.walk(ctx, d, origin, true)
+}
+
+// convert writes the BraTS NIfTI folder dir as DICOM MR series into a new folder under work and adds them.
+func (x *expander) convert(ctx context.Context, dir, origin string) error {
+	d, err := x.subWork()
+	if err != nil {
+		return err
+	}
+	st, err := viewer.LoadBraTS(dir)
+	if err == nil {
+		_, err = dcmwrite.WriteStudy(d, st, dcmwrite.KeepUIDs(), dcmwrite.WithContext(ctx))
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		x.sum.Rejected = append(x.sum.Rejected, viewer.Rejected{Path: origin, Err: fmt.Errorf("BraTS NIfTI folder: %w", err)})
+		return nil
+	}
+	x.sum.Converted = append(x.sum.Converted, origin)
+	return filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			x.add(p, origin+" (converted from NIfTI)")
+		}
+		return err
+	})
 }
 
 func explainPathError(err error) error {
@@ -280,125 +302,130 @@ func explainPathError(err error) error {
 	return err
 }
 
-// importFiles parses and stores candidates on one worker per CPU and records them from one writer.
+// importFiles imports candidates in two stages: prepare (parse each file and store a new instance's file,
+// on one worker per CPU) and commit (record the stored instances in batches, from one writer).
 func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportSummary, p viewer.Progress) error {
-	prog := &counter{fn: p, total: len(cands)}
-	prog.add(0)
-	var (
-		mu      sync.Mutex // guards sum and claimed
-		claimed = map[string]string{}
-		next    = make(chan int)
-		recs    = make(chan record, 64)
-	)
 	present, err := c.rdb.PrepareContext(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	defer present.Close()
-
-	var storeErr error
-	var once sync.Once
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fail := func(err error) { once.Do(func() { storeErr = err; cancel() }) }
-
-	workers := max(1, runtime.GOMAXPROCS(0))
-	if len(cands) > 0 && cands[0].move {
-		workers = max(workers, 4) // adopting is mostly waiting for fsync: overlap more of it
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				rec, note, rej, err := c.prepare(wctx, cands[i], present, &mu, claimed)
-				switch {
-				case err != nil:
-					fail(err)
-				case rej != nil:
-					mu.Lock()
-					sum.Rejected = append(sum.Rejected, *rej)
-					mu.Unlock()
-					prog.add(1)
-				case note != nil:
-					mu.Lock()
-					sum.Skipped = append(sum.Skipped, *note)
-					sum.Studies = append(sum.Studies, rec.f.Study.UID)
-					mu.Unlock()
-					prog.add(1)
-				default:
-					select {
-					case recs <- rec:
-					case <-wctx.Done():
-					}
-				}
-			}
-		})
-	}
+	run := &importRun{c: c, cands: cands, sum: sum, prog: progress.New(p, len(cands)), present: present,
+		claimed: map[string]string{}, cancel: cancel}
+	run.prog.Add(0)
+	recs := make(chan record, 64)
 	go func() {
-		defer close(next)
-		for i := range cands {
-			select {
-			case next <- i:
-			case <-wctx.Done():
-				return
-			}
-		}
+		defer close(recs)
+		run.prepareAll(wctx, recs)
 	}()
-	go func() { wg.Wait(); close(recs) }()
-
-	// The writer: commit batches of stored instances, after fsyncing the folders their files were renamed
-	// into. It drains recs even after a failure so that the workers can finish.
-	var batch []record
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		n, bytes, err := c.commitBatch(context.WithoutCancel(ctx), batch)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		sum.Imported += n
-		sum.Bytes += bytes
-		for _, r := range batch {
-			sum.Studies = append(sum.Studies, r.f.Study.UID)
-		}
-		mu.Unlock()
-		prog.add(len(batch))
-		batch = batch[:0]
-		return nil
-	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for done := false; !done; {
-		select {
-		case r, ok := <-recs:
-			if !ok {
-				done = true
-				break
-			}
-			batch = append(batch, r)
-			if len(batch) >= 128 {
-				if err := flush(); err != nil {
-					fail(err)
-				}
-			}
-		case <-tick.C:
-			if err := flush(); err != nil {
-				fail(err)
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		fail(err)
-	}
-	if storeErr != nil {
+	run.commitAll(ctx, recs)
+	if run.storeErr != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("import: %w", storeErr)
+		return fmt.Errorf("import: %w", run.storeErr)
 	}
 	return ctx.Err()
+}
+
+// importRun is one importFiles.
+type importRun struct {
+	c       *Cache
+	cands   []candidate
+	sum     *ImportSummary // guarded by mu
+	prog    *progress.Counter
+	present *sql.Stmt // is a SOP Instance UID in the cache already
+	cancel  context.CancelFunc
+
+	mu      sync.Mutex
+	claimed map[string]string // SOP Instance UID → the origin that claimed it in this import; guarded by mu
+
+	once     sync.Once
+	storeErr error // the first failure of the cache itself; set once
+}
+
+// fail records the first failure of the cache itself and stops the import.
+func (r *importRun) fail(err error) { r.once.Do(func() { r.storeErr = err; r.cancel() }) }
+
+// prepareAll is the prepare stage: every candidate on one worker per CPU (at least 4 when adopting, which
+// is mostly waiting for fsync), new instances sent to recs, skips and rejections counted at once.
+func (r *importRun) prepareAll(ctx context.Context, recs chan<- record) {
+	workers := max(1, runtime.GOMAXPROCS(0))
+	if len(r.cands) > 0 && r.cands[0].move {
+		workers = max(workers, 4)
+	}
+	err := workpool.ForEach(ctx, len(r.cands), workers, func(ctx context.Context, _, i int) error {
+		rec, note, rej, err := r.c.prepare(ctx, r.cands[i], r.present, &r.mu, r.claimed)
+		switch {
+		case err != nil:
+			return err
+		case rej != nil:
+			r.mu.Lock()
+			r.sum.Rejected = append(r.sum.Rejected, *rej)
+			r.mu.Unlock()
+			r.prog.Add(1)
+		case note != nil:
+			r.mu.Lock()
+			r.sum.Skipped = append(r.sum.Skipped, *note)
+			r.sum.Studies = append(r.sum.Studies, rec.f.Study.UID)
+			r.mu.Unlock()
+			r.prog.Add(1)
+		default:
+			select {
+			case recs <- rec:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.fail(err) // a cancellation too: importFiles then returns ctx's error
+	}
+}
+
+// commitAll is the commit stage: batches of stored instances (up to 128, or what came in 200 ms) recorded in
+// one transaction each, after fsyncing the folders their files were renamed into. It drains recs even after
+// a failure so that the workers can finish.
+func (r *importRun) commitAll(ctx context.Context, recs <-chan record) {
+	var batch []record
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		n, bytes, err := r.c.commitBatch(context.WithoutCancel(ctx), batch)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		r.mu.Lock()
+		r.sum.Imported += n
+		r.sum.Bytes += bytes
+		for _, rec := range batch {
+			r.sum.Studies = append(r.sum.Studies, rec.f.Study.UID)
+		}
+		r.mu.Unlock()
+		r.prog.Add(len(batch))
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case rec, ok := <-recs:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, rec)
+			if len(batch) >= 128 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 // prepare parses one candidate and, when it is a new instance, stores its file. It returns a record to
@@ -457,23 +484,6 @@ func (c *Cache) prepare(ctx context.Context, cd candidate, present *sql.Stmt, mu
 		return record{}, nil, nil, err
 	}
 	return rec, nil, nil, nil
-}
-
-// counter serialises progress so that done only grows.
-type counter struct {
-	mu          sync.Mutex
-	fn          viewer.Progress
-	done, total int
-}
-
-func (p *counter) add(k int) {
-	if p.fn == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done = min(p.done+k, p.total)
-	p.fn(p.done, p.total)
 }
 
 // typeBits gives each series type a bit of studies.type_mask.
