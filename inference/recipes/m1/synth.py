@@ -175,13 +175,13 @@ def _lesions(rng, centre, radii):
             off = rng.uniform(-0.75, 0.75, 3) * radii
             if ((off / radii) ** 2).sum() < 0.6:
                 break
-        size = rng.uniform(8, 32) if i == 0 else rng.uniform(4, 16)
+        size = rng.uniform(6, 26) if i == 0 else rng.uniform(3, 12)
         pattern = PATTERNS[rng.choice(4, p=[0.45, 0.15, 0.2, 0.2])]
         out.append({
             "centre": (centre + off).astype(np.float32), "size": float(size), "pattern": pattern,
             "axes": (size * rng.uniform(0.7, 1.3, 3)).astype(np.float32), "rotation": _rotation(rng, 90),
             "deform": float(rng.uniform(0, 0.3)), "deform_scale": float(rng.uniform(5, 15)),
-            "core": float(rng.uniform(0.3, 0.85)), "oedema": float(rng.uniform(1.1, 2.6) if rng.random() < 0.9 else rng.uniform(1, 1.15)),
+            "core": float(rng.uniform(0.3, 0.85)), "oedema": float(rng.uniform(1.1, 2.0) if rng.random() < 0.9 else rng.uniform(1, 1.1)),
             "mass": float(rng.uniform(0, 0.45)),
         })
     return out
