@@ -78,21 +78,8 @@ func (s *Store) CreateAIResult(ctx context.Context, r *server.AIResult, key, con
 		if err := replay(); err != nil {
 			return err
 		}
-		if r.OrderID != "" {
-			patientID, err := orderPatient(ctx, tx, r.OrderID)
-			if err != nil {
-				return err
-			}
-			if patientID != r.PatientID {
-				return server.Errorf(api.CodeInvalid, "order %s is not an order of patient %d", r.OrderID, r.PatientID)
-			}
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)", r.PatientID).Scan(&exists); err != nil {
+		if err := checkResultTarget(ctx, tx, r); err != nil {
 			return err
-		}
-		if !exists {
-			return server.Errorf(api.CodeInvalid, "patient %d does not exist", r.PatientID)
 		}
 		n, err := nextID(ctx, tx, "ai_req")
 		if err != nil {
@@ -134,6 +121,27 @@ func (s *Store) CreateAIResult(ctx context.Context, r *server.AIResult, key, con
 		return nil, false, err
 	}
 	return stored, created, nil
+}
+
+// checkResultTarget checks that a result's patient exists and that its order, if any, is of that patient.
+func checkResultTarget(ctx context.Context, tx pgx.Tx, r *server.AIResult) error {
+	if r.OrderID != "" {
+		patientID, err := orderPatient(ctx, tx, r.OrderID)
+		if err != nil {
+			return err
+		}
+		if patientID != r.PatientID {
+			return server.Errorf(api.CodeInvalid, "order %s is not an order of patient %d", r.OrderID, r.PatientID)
+		}
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)", r.PatientID).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return server.Errorf(api.CodeInvalid, "patient %d does not exist", r.PatientID)
+	}
+	return nil
 }
 
 func resultChange(ctx context.Context, tx pgx.Tx, r *server.AIResult, op string) error {
