@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/neuronova/neuronova/server/postgres"
 	"github.com/neuronova/neuronova/server/sqlite"
 )
 
@@ -23,6 +24,7 @@ type command struct {
 var commands = map[string]command{
 	"backup":  {"write a consistent copy of the database while the server runs", backupFlags},
 	"restore": {"make a backup the database of a stopped server (never overwrites data)", restoreFlags},
+	"init":    {"create the first SYSTEMMANAGER on an empty database (password from stdin, or generated)", initFlags},
 }
 
 // commandNames lists the commands for messages.
@@ -31,6 +33,9 @@ func commandNames() string {
 	for n := range commands {
 		names = append(names, n)
 	}
+	for n := range userCommands {
+		names = append(names, "user "+n)
+	}
 	sort.Strings(names[1:])
 	return strings.Join(names, ", ")
 }
@@ -38,6 +43,10 @@ func commandNames() string {
 // runCommand runs the command name with args and returns the exit status.
 func runCommand(ctx context.Context, name string, args []string, getenv func(string) string, out, errOut io.Writer) int {
 	c, ok := commands[name]
+	if name == "user" && len(args) > 0 {
+		c, ok = userCommands[args[0]]
+		name, args = "user "+args[0], args[1:]
+	}
 	if !ok {
 		fmt.Fprintf(errOut, "neuronova-server: unknown command %q (%s)\n", name, commandNames())
 		return 2
@@ -52,7 +61,7 @@ func runCommand(ctx context.Context, name string, args []string, getenv func(str
 	if def == "" {
 		def = "neuronova-server.db"
 	}
-	db := fs.String("db", def, "the server's database: an SQLite file (NEURONOVA_DB)")
+	db := fs.String("db", def, "the server's database: an SQLite file or a postgres:// URL (NEURONOVA_DB)")
 	run := c.setup(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,19 +86,26 @@ func backupFlags(fs *flag.FlagSet) func(context.Context, string, io.Writer) erro
 		if *to == "" {
 			return errors.New("--out FILE is required")
 		}
-		s, err := sqlite.Open(ctx, db)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		if err := s.Backup(ctx, *to); err != nil {
-			return err
+		if postgres.IsURL(db) {
+			err := postgres.Backup(ctx, db, *to)
+			if err != nil {
+				return err
+			}
+		} else {
+			s, err := sqlite.Open(ctx, db)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.Backup(ctx, *to); err != nil {
+				return err
+			}
 		}
 		st, err := os.Stat(*to)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "backed up %s to %s (%d bytes)\n", db, *to, st.Size())
+		fmt.Fprintf(out, "backed up %s to %s (%d bytes)\n", dbName(db), *to, st.Size())
 		return nil
 	}
 }
@@ -100,10 +116,14 @@ func restoreFlags(fs *flag.FlagSet) func(context.Context, string, io.Writer) err
 		if *from == "" {
 			return errors.New("--in FILE is required")
 		}
-		if err := sqlite.Restore(ctx, *from, db); err != nil {
+		restore := sqlite.Restore
+		if postgres.IsURL(db) {
+			restore = postgres.Restore
+		}
+		if err := restore(ctx, *from, db); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "restored %s into %s\n", *from, db)
+		fmt.Fprintf(out, "restored %s into %s\n", *from, dbName(db))
 		return nil
 	}
 }
