@@ -19,6 +19,7 @@ type TxAudit struct {
 	stored               bool
 	objectType, objectID string
 	patientID            int64
+	user                 *User // the account the write found the call to be, when the call could not know it
 }
 
 type txAuditKey struct{}
@@ -52,7 +53,15 @@ func (a *TxAudit) Object(typ string, id any, patientID int64) {
 	}
 }
 
-// Build returns the record to insert, completed with the object the store named.
+// Actor names the account a write found the call to act for (the owner of a refresh token): the record takes it
+// unless the call named one itself.
+func (a *TxAudit) Actor(u *User) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.user = u
+}
+
+// Build returns the record to insert, completed with the object and the actor the store named.
 func (a *TxAudit) Build(refusal error) AuditRecord {
 	r := a.Record(refusal)
 	a.mu.Lock()
@@ -63,6 +72,10 @@ func (a *TxAudit) Build(refusal error) AuditRecord {
 	if r.PatientID == nil && a.patientID > 0 {
 		id := a.patientID
 		r.PatientID = &id
+	}
+	if r.UserID == nil && a.user != nil {
+		id := a.user.ID
+		r.UserID, r.LoginID, r.Role = &id, a.user.LoginID, a.user.Role
 	}
 	return r
 }

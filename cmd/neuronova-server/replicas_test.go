@@ -33,7 +33,7 @@ type replica struct {
 
 // startReplica runs the server with env and args until the test ends (or stop is called), and waits until it
 // listens. out receives what it prints (the demo accounts).
-func startReplica(t *testing.T, env map[string]string, out io.Writer, args ...string) *replica {
+func startReplica(t testing.TB, env map[string]string, out io.Writer, args ...string) *replica {
 	t.Helper()
 	cfg, err := parseConfig(args, func(k string) string { return env[k] })
 	if err != nil {
@@ -61,7 +61,7 @@ func startReplica(t *testing.T, env map[string]string, out io.Writer, args ...st
 }
 
 // apiCall sends one JSON request and decodes the answer into out when it is 2xx; it returns the status.
-func apiCall(t *testing.T, client *http.Client, method, url, token string, in, out any, header http.Header) int {
+func apiCall(t testing.TB, client *http.Client, method, url, token string, in, out any, header http.Header) int {
 	t.Helper()
 	var body io.Reader
 	if in != nil {

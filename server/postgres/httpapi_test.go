@@ -181,9 +181,8 @@ func TestHTTPAPIOnPostgres(t *testing.T) {
 	count := map[key2]int{}
 	for _, rec := range recs {
 		count[key2{rec.Action, rec.ObjectType + "/" + rec.ObjectID}]++
-		// (A refresh is committed with its record before the handler knows whose token it was: those records
-		// name no user, on either store.)
-		if (rec.UserID == nil || *rec.UserID != doctor.ID) && rec.Action != "TOKEN_REFRESHED" && rec.Action != "REFRESH_REFUSED" {
+		// A refresh's record names the token's owner, refused or not (the store tells it: server.TxAudit.Actor).
+		if rec.UserID == nil || *rec.UserID != doctor.ID || rec.LoginID != doctor.LoginID {
 			t.Errorf("record %s names user %v, want %d", rec.Action, rec.UserID, doctor.ID)
 		}
 	}

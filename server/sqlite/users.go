@@ -164,17 +164,20 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash string, next server.Re
 			return err
 		}
 		used.Hash = hash
+		owner, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", used.UserID))
+		if err != nil {
+			return err
+		}
+		if a := server.TxAuditOf(ctx); a != nil {
+			a.Actor(owner) // the call's record names whose token this is, refused or not
+		}
 		if usedAt.Valid || revokedAt.Valid {
 			return errRefreshReused // a second use means the token leaked: its family is revoked below
 		}
 		if !now.Before(used.ExpiresAt) {
 			return server.Errorf(api.CodeUnauthorized, "refresh token expired at %s", used.ExpiresAt.Format(time.RFC3339))
 		}
-		var active, locked bool
-		if err := tx.QueryRowContext(ctx, "SELECT is_active, is_locked FROM users WHERE id = ?", used.UserID).Scan(&active, &locked); err != nil {
-			return err
-		}
-		if !active || locked {
+		if !owner.IsActive || owner.IsLocked {
 			return errRefreshBlocked
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ? WHERE hash = ?", ts(now), hash); err != nil {
