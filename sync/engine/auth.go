@@ -49,7 +49,7 @@ var ErrNoOfflineLogin = errors.New("the server cannot be reached and offline log
 // password in memory (only) to log in to the server as soon as it answers. Both outcomes are recorded in
 // the local audit trail.
 func (e *Engine) Login(ctx context.Context, loginID, password string) (*Session, error) {
-	tok, err := e.client.Login(ctx, loginID, password)
+	tok, err := e.server.Login(ctx, loginID, password)
 	now := e.opts.Now()
 	if err == nil {
 		return e.loggedIn(ctx, loginID, password, tok)
@@ -65,7 +65,7 @@ func (e *Engine) loggedIn(ctx context.Context, loginID, password string, tok *ap
 		if herr != nil {
 			return nil, herr
 		}
-		b, _ := json.Marshal(credential{LoginID: loginID, Hash: string(hash), User: tok.User, Confirmed: now, Server: e.client.BaseURL()})
+		b, _ := json.Marshal(credential{LoginID: loginID, Hash: string(hash), User: tok.User, Confirmed: now, Server: e.server.BaseURL()})
 		if err := e.cache.SetSetting(ctx, credentialKey(loginID), string(b)); err != nil {
 			return nil, fmt.Errorf("cache the credential: %w", err)
 		}
@@ -130,7 +130,7 @@ func (e *Engine) Logout(ctx context.Context) error {
 	if s != nil {
 		e.audit(ctx, s.User.LoginID, "logout", s.User.LoginID, "")
 	}
-	err := e.client.Logout(ctx)
+	err := e.server.Logout(ctx)
 	if client.IsOffline(err) {
 		return nil
 	}
@@ -139,7 +139,7 @@ func (e *Engine) Logout(ctx context.Context) error {
 
 // ensureOnline makes sure the client holds tokens: an offline session logs in now.
 func (e *Engine) ensureOnline(ctx context.Context) error {
-	if e.client.Tokens() != nil {
+	if e.server.Tokens() != nil {
 		return nil
 	}
 	e.mu.Lock()
@@ -149,7 +149,7 @@ func (e *Engine) ensureOnline(ctx context.Context) error {
 		return client.ErrNotLoggedIn
 	}
 	// Only the server may turn an offline session into an online one: no second offline login here.
-	tok, err := e.client.Login(ctx, p.loginID, p.password)
+	tok, err := e.server.Login(ctx, p.loginID, p.password)
 	if err != nil {
 		return err
 	}

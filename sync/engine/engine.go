@@ -101,7 +101,9 @@ func (o Options) withDefaults() Options {
 // Round waits for the first).
 type Engine struct {
 	cache  *cache.Cache
-	client *client.Client
+	server Server
+	pacs   PACS
+	client *client.Client // nil for an engine made by NewWith
 	opts   Options
 	log    *slog.Logger
 
@@ -116,13 +118,20 @@ type Engine struct {
 	running      bool
 }
 
-// New makes an engine for the cache and the server client.
+// New makes an engine for the cache and the server client, which is both its Server and its PACS.
 func New(c *cache.Cache, cl *client.Client, opts Options) *Engine {
-	opts = opts.withDefaults()
-	return &Engine{cache: c, client: cl, opts: opts, log: opts.Logger}
+	e := NewWith(c, cl, cl, opts)
+	e.client = cl
+	return e
 }
 
-// Client is the engine's server client.
+// NewWith makes an engine for the cache, the server and Orthanc behind it.
+func NewWith(c *cache.Cache, srv Server, pacs PACS, opts Options) *Engine {
+	opts = opts.withDefaults()
+	return &Engine{cache: c, server: srv, pacs: pacs, opts: opts, log: opts.Logger}
+}
+
+// Client is the engine's server client (nil for an engine made by NewWith).
 func (e *Engine) Client() *client.Client { return e.client }
 
 // Status is what the sync panel shows.

@@ -145,7 +145,7 @@ func (e *Engine) sendResult(ctx context.Context, it cache.OutboxItem, kind strin
 	if err != nil {
 		return "", err
 	}
-	r, replayed, err := e.client.UploadResult(ctx, it.IdempotencyKey, up)
+	r, replayed, err := e.server.UploadResult(ctx, it.IdempotencyKey, up)
 	if err != nil {
 		return "", err
 	}
@@ -261,18 +261,18 @@ func (e *Engine) sendSEG(ctx context.Context, it cache.OutboxItem) (string, erro
 	if err != nil {
 		return "", permanent(fmt.Errorf("SEG: %w", err))
 	}
-	st, err := e.client.UploadInstance(ctx, it.Payload)
+	st, err := e.pacs.UploadInstance(ctx, it.Payload)
 	if err != nil {
 		return "", err
 	}
-	gotUID, err := e.client.InstanceSOPUID(ctx, st.ID)
+	gotUID, err := e.pacs.InstanceSOPUID(ctx, st.ID)
 	if err != nil {
 		return "", err
 	}
 	if gotUID != sop {
 		return "", permanent(fmt.Errorf("SEG %s: Orthanc stored it as instance %s with SOP Instance UID %q", sop, st.ID, gotUID))
 	}
-	gotSum, err := e.client.InstanceMD5(ctx, st.ID)
+	gotSum, err := e.pacs.InstanceMD5(ctx, st.ID)
 	if err != nil {
 		return "", err
 	}
@@ -311,7 +311,7 @@ func (e *Engine) sendReport(ctx context.Context, it cache.OutboxItem) (string, e
 	if err != nil {
 		return "", permanent(err)
 	}
-	o, err := e.client.SaveOrderResult(ctx, r.OrderID, it.IdempotencyKey, api.OrderResultRequest{WorkerResult: r.WorkerResult, Attachments: r.Attachments})
+	o, err := e.server.SaveOrderResult(ctx, r.OrderID, it.IdempotencyKey, api.OrderResultRequest{WorkerResult: r.WorkerResult, Attachments: r.Attachments})
 	if err != nil {
 		return "", err
 	}
@@ -362,7 +362,7 @@ func (e *Engine) forwardAudit(ctx context.Context, sum *Summary, p ProgressFunc)
 		for i, ev := range evs {
 			batch[i] = forwarded(ws, ev)
 		}
-		res, err := e.client.ForwardAudit(ctx, batch)
+		res, err := e.server.ForwardAudit(ctx, batch)
 		if err != nil {
 			return err
 		}
