@@ -51,6 +51,13 @@ type CreateUserRequest struct {
 	Password string `json:"password"`
 }
 
+// PasswordReset answers POST /api/users/{id}/reset-password/: the account, and its temporary password, shown once
+// and to be changed at the next sign-in.
+type PasswordReset struct {
+	User              User   `json:"user"`
+	TemporaryPassword string `json:"temporary_password"`
+}
+
 // UpdateUserRequest is the body of PATCH /api/users/{id}/; absent fields are left as they are.
 type UpdateUserRequest struct {
 	Name     *string `json:"name,omitempty"`

@@ -75,6 +75,9 @@ var matrixCases = map[string]matrixCase{
 		r.body = map[string]string{"name": "Renamed"}
 		return r
 	},
+	"POST /api/users/{id}/reset-password/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
+		return idPath("/api/users/%d/reset-password/", e.newUser(api.RoleNurse).ID)
+	},
 	"POST /api/users/{id}/unlock/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
 		return idPath("/api/users/%d/unlock/", e.newUser(api.RoleNurse).ID)
 	},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -525,4 +526,40 @@ func TestBadRequestsAreNamedAndChangeNothing(t *testing.T) {
 		t.Fatalf("oversized body: %s %.100s", resp.Status, body)
 	}
 	_ = orthanc.ExplicitVRLittleEndian
+}
+
+// TestPermissionsTableIsTheRouteTable: every action of api.Permissions names routes, every route that needs a
+// token takes its roles from the table, and an administrator's password reset hands out a temporary password
+// that must be changed and ends the account's sessions.
+func TestPermissionsTableIsTheRouteTable(t *testing.T) {
+	e := newEnv(t, fast)
+	used := map[string]bool{}
+	for _, rt := range e.srv.Routes() {
+		used[rt.Action] = true
+		if !rt.Public() && !slices.Equal(rt.Roles, api.Permissions[rt.Action]) {
+			t.Errorf("route %s has roles %v, api.Permissions[%s] %v", rt.Name(), rt.Roles, rt.Action, api.Permissions[rt.Action])
+		}
+	}
+	for action := range api.Permissions {
+		if !used[action] {
+			t.Errorf("api.Permissions names %s, which no route takes", action)
+		}
+	}
+	u := e.newUser(api.RoleNurse)
+	old := e.login(u.LoginID, u.password)
+	var reset api.PasswordReset
+	e.mustDo(http.StatusOK, "POST", fmt.Sprintf("/api/users/%d/reset-password/", u.ID), e.users[api.RoleAdmin].token, nil, &reset)
+	if reset.TemporaryPassword == "" || !reset.User.MustChangePassword {
+		t.Fatalf("reset: %+v", reset)
+	}
+	if resp, _ := e.do("GET", "/api/auth/me/", old.Access, nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a session from before the reset: %s", resp.Status)
+	}
+	if resp, _ := e.do("POST", "/api/auth/login/", "", api.LoginRequest{LoginID: u.LoginID, Password: u.password}, nil); resp.StatusCode == http.StatusOK {
+		t.Fatal("the old password still works")
+	}
+	tok := e.login(u.LoginID, reset.TemporaryPassword)
+	if resp, body := e.do("GET", "/api/patients/", tok.Access, nil, nil); resp.StatusCode != http.StatusForbidden || apiError(t, body).Code != api.CodePasswordChangeRequired {
+		t.Fatalf("the temporary password before its change: %s %s", resp.Status, body)
+	}
 }

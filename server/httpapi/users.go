@@ -7,6 +7,7 @@ import (
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/server"
+	"github.com/neuronova/neuronova/server/auth"
 )
 
 func (s *Server) listUsers(c *call) error {
@@ -109,4 +110,31 @@ func (s *Server) unlockUser(c *call) error {
 		return err
 	}
 	return c.json(http.StatusOK, u.User)
+}
+
+// resetPassword gives an account a temporary password, answered once, that must be changed at the next sign-in,
+// and ends the account's sessions (an administrator's reset for a user who forgot theirs).
+func (s *Server) resetPassword(c *call) error {
+	c.auditAlways = true
+	id, err := c.idParam("id")
+	if err != nil {
+		return err
+	}
+	c.objectType, c.objectID = "user", fmt.Sprint(id)
+	password := auth.RandomHex(10)
+	hash, err := s.Passwords.Hash(password)
+	if err != nil {
+		return err
+	}
+	u, err := s.Store.UpdateUser(c.ctx, id, func(u *server.User) error {
+		if err := server.CanManageUser(c.p, u); err != nil {
+			return err
+		}
+		u.PasswordHash, u.MustChangePassword, u.TokensValidAfter = hash, true, time.Now()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, api.PasswordReset{User: u.User, TemporaryPassword: password})
 }
