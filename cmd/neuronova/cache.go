@@ -28,11 +28,11 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openCacheDir opens the cache at --data and prints its location warnings.
 func openCacheDir(data string, readOnly bool, stderr io.Writer) (*cache.Cache, error) {
-	dir, err := cache.ResolveDir(data)
+	dir, err := cache.ResolveDir(data, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.Open(dir, cache.Options{ReadOnly: readOnly, Logger: discardLogger()})
+	c, err := cache.Open(dir, cache.Options{ReadOnly: readOnly, Logger: discardLogger(), Actor: os.Getenv("USER")})
 	if err != nil {
 		if readOnly && errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no cache in %s yet: import something first (neuronova import PATH)", dir)

@@ -80,6 +80,9 @@ type Options struct {
 	ReadOnly bool
 	// Limits for import; zero values take the defaults described on Limits.
 	Limits Limits
+	// Actor is who the cache's own audit events (import, export, evict, check) name: the workstation's
+	// account ($USER, which cmd/ reads).
+	Actor string
 }
 
 // Limits bound what an import accepts, so that a hostile or broken input fails cleanly instead of filling
@@ -109,6 +112,7 @@ type Cache struct {
 	log      *slog.Logger
 	limits   Limits
 	readOnly bool
+	actor    string
 	wdb      *sql.DB    // the one writing connection
 	rdb      *sql.DB    // readers
 	wmu      sync.Mutex // one writer in this process; writer.lock serialises processes
@@ -117,39 +121,52 @@ type Cache struct {
 
 // DefaultDir is where the cache lives unless --data or NEURONOVA_DATA says otherwise: the user's data
 // directory (Linux: $XDG_DATA_HOME/neuronova or ~/.local/share/neuronova; macOS: ~/Library/Application
-// Support/NeuroNova; Windows: %LocalAppData%\NeuroNova).
-func DefaultDir() (string, error) {
-	if d := os.Getenv(EnvDataDir); d != "" {
+// Support/NeuroNova; Windows: %LocalAppData%\NeuroNova). getenv reads the environment (cmd/ passes
+// os.Getenv).
+func DefaultDir(getenv func(string) string) (string, error) {
+	if d := getenv(EnvDataDir); d != "" {
 		return d, nil
 	}
 	switch runtime.GOOS {
 	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
+		if d := getenv("LocalAppData"); d != "" {
 			return filepath.Join(d, "NeuroNova"), nil
 		}
 	case "darwin":
-		home, err := os.UserHomeDir()
+		home, err := homeDir(getenv)
 		if err != nil {
 			return "", fmt.Errorf("data directory: %w", err)
 		}
 		return filepath.Join(home, "Library", "Application Support", "NeuroNova"), nil
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "neuronova"), nil
 	}
-	home, err := os.UserHomeDir()
+	home, err := homeDir(getenv)
 	if err != nil {
 		return "", fmt.Errorf("data directory: %w (set %s or pass --data DIR)", err, EnvDataDir)
 	}
 	return filepath.Join(home, ".local", "share", "neuronova"), nil
 }
 
-// ResolveDir returns flagValue when set, else NEURONOVA_DATA, else DefaultDir.
-func ResolveDir(flagValue string) (string, error) {
+// homeDir is os.UserHomeDir on the environment getenv reads.
+func homeDir(getenv func(string) string) (string, error) {
+	v := "HOME"
+	if runtime.GOOS == "windows" {
+		v = "USERPROFILE"
+	}
+	if h := getenv(v); h != "" {
+		return h, nil
+	}
+	return "", fmt.Errorf("$%s is not defined", v)
+}
+
+// ResolveDir returns flagValue when set, else DefaultDir.
+func ResolveDir(flagValue string, getenv func(string) string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return DefaultDir()
+	return DefaultDir(getenv)
 }
 
 // Open opens (creating it if needed) the cache in dir, brings its schema up to date and checks where it
@@ -162,7 +179,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", dir, err)
 	}
-	c := &Cache{dir: abs, log: opts.Logger, limits: opts.Limits.withDefaults(), readOnly: opts.ReadOnly}
+	c := &Cache{dir: abs, log: opts.Logger, limits: opts.Limits.withDefaults(), readOnly: opts.ReadOnly, actor: opts.Actor}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -369,11 +386,10 @@ func (c *Cache) exclusive(ctx context.Context, fn func() error) error {
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
 
-// audit records a local audit event in tx.
-func audit(ctx context.Context, tx *sql.Tx, action, target, detail string) error {
-	actor := os.Getenv("USER")
+// audit records a local audit event of the cache in tx, in the name of Options.Actor.
+func (c *Cache) audit(ctx context.Context, tx *sql.Tx, action, target, detail string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events(at, actor, action, target, detail) VALUES (?,?,?,?,?)`,
-		nowMillis(), actor, action, target, detail)
+		nowMillis(), c.actor, action, target, detail)
 	return err
 }
 

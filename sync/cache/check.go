@@ -206,6 +206,6 @@ func (c *Cache) check(ctx context.Context, rep *CheckReport) error {
 			rep.StudiesFixed++
 		}
 		detail := fmt.Sprintf("integrity %s; %d orphans, %d missing, %d unused, %d temp", rep.Integrity, rep.Orphans, len(rep.MissingFiles), len(unused), rep.TempRemoved)
-		return audit(ctx, tx, "check", c.dir, detail)
+		return c.audit(ctx, tx, "check", c.dir, detail)
 	})
 }

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
+	"github.com/neuronova/neuronova/internal/workpool"
 	"github.com/neuronova/neuronova/sync/deid"
 	"github.com/neuronova/neuronova/viewer"
 )
@@ -46,11 +46,10 @@ func (c *Cache) Export(ctx context.Context, studyUID, out string, opts ExportOpt
 	if err != nil {
 		return nil, err
 	}
-	type job struct{ src, name string }
-	var jobs []job
+	var jobs []exportJob
 	for n, se := range st.Series {
 		for k, in := range se.Instances {
-			jobs = append(jobs, job{in.Path, fmt.Sprintf("SE%03d/IM%04d.dcm", n+1, k+1)})
+			jobs = append(jobs, exportJob{in.Path, fmt.Sprintf("SE%03d/IM%04d.dcm", n+1, k+1)})
 		}
 	}
 	rep := &ExportReport{Out: out, Series: len(st.Series), StudyUID: st.UID}
@@ -63,107 +62,26 @@ func (c *Cache) Export(ctx context.Context, studyUID, out string, opts ExportOpt
 		}
 		rep.StudyUID = anon.UID(st.UID)
 	}
-	produce := func(j job) ([]byte, error) {
+	produce := func(j exportJob) ([]byte, error) {
 		if anon != nil {
 			return anon.Bytes(j.src)
 		}
 		return os.ReadFile(j.src)
 	}
-
-	isZip := strings.EqualFold(filepath.Ext(out), ".zip")
-	var sink func(name string, data []byte) error
-	var finish func() error
-	var abort func()
-	if isZip {
-		if _, err := os.Stat(out); err == nil {
-			return nil, fmt.Errorf("export: %s already exists", out)
-		}
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return nil, fmt.Errorf("export: %w", err)
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.zip")
-		if err != nil {
-			return nil, fmt.Errorf("export: %w", err)
-		}
-		zw := zip.NewWriter(tmp)
-		sink = func(name string, data []byte) error {
-			w, err := zw.Create(name)
-			if err == nil {
-				_, err = w.Write(data)
-			}
-			return err
-		}
-		finish = func() error {
-			if err := zw.Close(); err != nil {
-				return err
-			}
-			if err := tmp.Sync(); err != nil {
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
-			}
-			return syncDir(filepath.Dir(out))
-		}
-		abort = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	var sink exportSink
+	if strings.EqualFold(filepath.Ext(out), ".zip") {
+		sink, err = newZipSink(out)
 	} else {
-		if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
-			return nil, fmt.Errorf("export: folder %s is not empty", out)
-		}
-		dirs := map[string]bool{}
-		sink = func(name string, data []byte) error {
-			dst := filepath.Join(out, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			dirs[filepath.Dir(dst)] = true
-			return writeFileAtomic(dst, data)
-		}
-		finish = func() error {
-			for d := range dirs {
-				if err := syncDir(d); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		abort = func() {}
+		sink, err = newDirSink(out)
 	}
-
-	chunk := 4 * max(1, runtime.GOMAXPROCS(0))
-	for start := 0; start < len(jobs); start += chunk {
-		if err := ctx.Err(); err != nil {
-			abort()
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := writeExport(ctx, jobs, produce, sink, rep, opts.Progress); err != nil {
+		sink.abort()
+		if err == ctx.Err() {
 			return nil, err
 		}
-		part := jobs[start:min(start+chunk, len(jobs))]
-		data := make([][]byte, len(part))
-		errs := make([]error, len(part))
-		var wg sync.WaitGroup
-		for i, j := range part {
-			wg.Go(func() { data[i], errs[i] = produce(j) })
-		}
-		wg.Wait()
-		for i, j := range part {
-			if errs[i] != nil {
-				abort()
-				return nil, fmt.Errorf("export %s: %s: %w", studyUID, j.name, errs[i])
-			}
-			if err := sink(j.name, data[i]); err != nil {
-				abort()
-				return nil, fmt.Errorf("export %s: %s: %w", studyUID, j.name, err)
-			}
-			rep.Files++
-			if opts.Progress != nil {
-				opts.Progress(rep.Files, len(jobs))
-			}
-		}
-	}
-	if err := finish(); err != nil {
-		abort()
 		return nil, fmt.Errorf("export %s: %w", studyUID, err)
 	}
 	if anon != nil {
@@ -174,12 +92,136 @@ func (c *Cache) Export(ctx context.Context, studyUID, out string, opts ExportOpt
 		if opts.Anonymize {
 			detail += ", anonymised (PS3.15 Basic Profile)"
 		}
-		if err := c.write(ctx, func(tx *sql.Tx) error { return audit(ctx, tx, "export", studyUID, detail) }); err != nil {
+		if err := c.write(ctx, func(tx *sql.Tx) error { return c.audit(ctx, tx, "export", studyUID, detail) }); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
+
+// exportJob is one file to export: the cached file and its name in the output.
+type exportJob struct{ src, name string }
+
+// writeExport produces the files of jobs in chunks of 4 per CPU, in parallel, and writes each chunk to the
+// sink in order; then it finishes the sink. A cancellation returns ctx's error as it is.
+func writeExport(ctx context.Context, jobs []exportJob, produce func(exportJob) ([]byte, error), sink exportSink,
+	rep *ExportReport, progress viewer.Progress) error {
+	chunk := 4 * max(1, runtime.GOMAXPROCS(0))
+	for start := 0; start < len(jobs); start += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		part := jobs[start:min(start+chunk, len(jobs))]
+		data := make([][]byte, len(part))
+		errs := make([]error, len(part))
+		if err := workpool.ForEach(ctx, len(part), len(part), func(_ context.Context, _, i int) error {
+			data[i], errs[i] = produce(part[i])
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, j := range part {
+			if errs[i] != nil {
+				return fmt.Errorf("%s: %w", j.name, errs[i])
+			}
+			if err := sink.write(j.name, data[i]); err != nil {
+				return fmt.Errorf("%s: %w", j.name, err)
+			}
+			rep.Files++
+			if progress != nil {
+				progress(rep.Files, len(jobs))
+			}
+		}
+	}
+	return sink.finish()
+}
+
+// exportSink is where Export writes: a ZIP archive or a folder.
+type exportSink interface {
+	write(name string, data []byte) error
+	finish() error // make what was written durable under its final name
+	abort()        // leave nothing under the final name
+}
+
+// zipSink writes a ZIP archive through a temporary file renamed when finished.
+type zipSink struct {
+	out string
+	tmp *os.File
+	zw  *zip.Writer
+}
+
+func newZipSink(out string) (*zipSink, error) {
+	if _, err := os.Stat(out); err == nil {
+		return nil, fmt.Errorf("%s already exists", out)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.zip")
+	if err != nil {
+		return nil, err
+	}
+	return &zipSink{out: out, tmp: tmp, zw: zip.NewWriter(tmp)}, nil
+}
+
+func (z *zipSink) write(name string, data []byte) error {
+	w, err := z.zw.Create(name)
+	if err == nil {
+		_, err = w.Write(data)
+	}
+	return err
+}
+
+func (z *zipSink) finish() error {
+	if err := z.zw.Close(); err != nil {
+		return err
+	}
+	if err := z.tmp.Sync(); err != nil {
+		return err
+	}
+	if err := z.tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(z.tmp.Name(), z.out); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(z.out))
+}
+
+func (z *zipSink) abort() { z.tmp.Close(); os.Remove(z.tmp.Name()) }
+
+// dirSink writes files into a folder, each atomically, and fsyncs the folders when finished.
+type dirSink struct {
+	out  string
+	dirs map[string]bool
+}
+
+func newDirSink(out string) (*dirSink, error) {
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("folder %s is not empty", out)
+	}
+	return &dirSink{out: out, dirs: map[string]bool{}}, nil
+}
+
+func (d *dirSink) write(name string, data []byte) error {
+	dst := filepath.Join(d.out, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	d.dirs[filepath.Dir(dst)] = true
+	return writeFileAtomic(dst, data)
+}
+
+func (d *dirSink) finish() error {
+	for dir := range d.dirs {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *dirSink) abort() {}
 
 // writeFileAtomic writes data to path through a temporary file in the same folder, fsynced and renamed.
 func writeFileAtomic(path string, data []byte) error {

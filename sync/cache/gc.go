@@ -141,7 +141,7 @@ func (c *Cache) GC(ctx context.Context, budget int64) (*GCReport, error) {
 	}
 	if len(rep.Evicted) > 0 {
 		if err := c.write(ctx, func(tx *sql.Tx) error {
-			return audit(ctx, tx, "evict", fmt.Sprintf("%d studies", len(rep.Evicted)),
+			return c.audit(ctx, tx, "evict", fmt.Sprintf("%d studies", len(rep.Evicted)),
 				fmt.Sprintf("%s → %s, budget %s", FormatSize(rep.Before), FormatSize(rep.After), FormatSize(budget)))
 		}); err != nil {
 			return rep, err
@@ -204,7 +204,7 @@ func (c *Cache) evict(ctx context.Context, uid string) (int64, error) {
 				freed += f.size
 			}
 		}
-		return audit(ctx, tx, "evict", uid, "")
+		return c.audit(ctx, tx, "evict", uid, "")
 	})
 	if err != nil {
 		return 0, err

@@ -99,7 +99,7 @@ func (c *Cache) Import(ctx context.Context, paths []string, p viewer.Progress) (
 	}
 	actx := context.WithoutCancel(ctx) // a cancelled import is recorded too
 	if aerr := c.write(actx, func(tx *sql.Tx) error {
-		return audit(actx, tx, "import", strings.Join(paths, ", "), detail)
+		return c.audit(actx, tx, "import", strings.Join(paths, ", "), detail)
 	}); aerr != nil && err == nil {
 		err = aerr
 	}
@@ -135,7 +135,7 @@ func (c *Cache) Adopt(ctx context.Context, files []string, source string) (*Impo
 	}
 	actx := context.WithoutCancel(ctx)
 	if aerr := c.write(actx, func(tx *sql.Tx) error {
-		return audit(actx, tx, "import", source, detail)
+		return c.audit(actx, tx, "import", source, detail)
 	}); aerr != nil && err == nil {
 		err = aerr
 	}

@@ -63,11 +63,11 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	if password == "" {
 		return fmt.Errorf("%w: no password: set $NEURONOVA_PASSWORD or give it on stdin", ErrUsage)
 	}
-	dir, err := cache.ResolveDir(*data)
+	dir, err := cache.ResolveDir(*data, getenv)
 	if err != nil {
 		return err
 	}
-	c, err := cache.Open(dir, cache.Options{Logger: slog.New(slog.DiscardHandler)})
+	c, err := cache.Open(dir, cache.Options{Logger: slog.New(slog.DiscardHandler), Actor: getenv("USER")})
 	if err != nil {
 		return err
 	}
