@@ -211,25 +211,13 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 	}
 	ref := 1 // T1CE
 	if req.Reference != "" {
-		ref = slices.Index(viewer.BrainTumourTypes, req.Reference)
-		if ref < 0 {
+		if ref = slices.Index(viewer.BrainTumourTypes, req.Reference); ref < 0 {
 			return nil, fmt.Errorf("%w: reference %q is not one of T1, T1CE, T2, FLAIR", ErrMissingSequence, req.Reference)
 		}
 	}
-
-	// Load.
-	var vols [4]*viewer.Volume
-	progress(StageLoad, 0, 4)
-	for c, se := range series {
-		v, err := viewer.LoadSeries(ctx, se, nil)
-		if err != nil {
-			return nil, fmt.Errorf("m1: %s: %w", viewer.BrainTumourTypes[c], err)
-		}
-		if v.Samples != 1 {
-			return nil, fmt.Errorf("m1: %s series %s is not grey-scale", viewer.BrainTumourTypes[c], se.UID)
-		}
-		vols[c] = v
-		progress(StageLoad, c+1, 4)
+	vols, err := loadSeries(ctx, series, progress)
+	if err != nil {
+		return nil, err
 	}
 	watch.Lap(StageLoad)
 
@@ -256,28 +244,21 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 
 	// Postprocess.
 	progress(StagePostprocess, 0, 1)
-	refVol := vols[ref]
-	labels, err := MapBack(ctx, net.seg, sp.decode.channels, prep.Grid, refVol.Geometry, sp.decode.label)
+	labels, err := MapBack(ctx, net.seg, sp.decode.channels, prep.Grid, vols[ref].Geometry, sp.decode.label)
 	if err != nil {
 		return nil, err
 	}
 	labels.Source = m.Card.ID + " " + m.Card.Version
 	res := &Result{Provenance: m.Provenance(), Labels: labels}
 	res.Reference = SeriesRef{Type: viewer.BrainTumourTypes[ref], SeriesUID: series[ref].UID, Description: series[ref].Description,
-		Size: refVol.Size, SpacingMM: refVol.Spacing, VoxelMM3: refVol.VoxelVolume()}
+		Size: vols[ref].Size, SpacingMM: vols[ref].Spacing, VoxelMM3: vols[ref].VoxelVolume()}
 	res.Volumes, res.Regions = volumes(labels, sp.regions)
 	if sp.hasHeads() {
 		if err := res.readHeads(net.heads, sp); err != nil {
 			return nil, err
 		}
 	}
-	res.Preprocessing = PreprocessingInfo{BrainBoxMinMM: prep.Box.Min, BrainBoxMaxMM: prep.Box.Max, ModelGridSize: prep.Grid.Size,
-		ModelOriginMM: prep.Grid.Origin, ModelSpacingMM: prep.Grid.Spacing, Windows: w.Count(prep.Grid.Size), WindowSize: w.ROI, Overlap: w.Overlap, Blend: w.Blend,
-		TestTimeFlips: sp.prep.TestTimeFlips, Normalisation: sp.prep.Normalisation, ChannelStats: prep.Stats}
-	for _, k := range sp.channels {
-		res.Preprocessing.Channels = append(res.Preprocessing.Channels, ChannelInfo{Channel: viewer.BrainTumourTypes[k], SeriesUID: series[k].UID,
-			Chosen: how[k], SpacingMM: vols[k].Spacing, Size: vols[k].Size})
-	}
+	res.Preprocessing = preprocessingInfo(sp, w, prep, series, how, vols)
 	for c, se := range series {
 		res.Inputs = append(res.Inputs, inference.InputRef{Kind: inference.InputMRISeries, Role: string(viewer.BrainTumourTypes[c]),
 			Name: se.Description, StudyUID: req.Study.UID, SeriesUID: se.UID, Note: "chosen by " + how[c]})
@@ -287,6 +268,37 @@ func Predict(ctx context.Context, m *inference.Model, req Request) (*Result, err
 	res.Timings = watch.Stages()
 	res.CreatedAt = time.Now().UTC()
 	return res, nil
+}
+
+// loadSeries reads the four series (DICOM decode), in viewer.BrainTumourTypes order.
+func loadSeries(ctx context.Context, series [4]*viewer.Series, progress Progress) ([4]*viewer.Volume, error) {
+	var vols [4]*viewer.Volume
+	progress(StageLoad, 0, 4)
+	for c, se := range series {
+		v, err := viewer.LoadSeries(ctx, se, nil)
+		if err != nil {
+			return vols, fmt.Errorf("m1: %s: %w", viewer.BrainTumourTypes[c], err)
+		}
+		if v.Samples != 1 {
+			return vols, fmt.Errorf("m1: %s series %s is not grey-scale", viewer.BrainTumourTypes[c], se.UID)
+		}
+		vols[c] = v
+		progress(StageLoad, c+1, 4)
+	}
+	return vols, nil
+}
+
+// preprocessingInfo says what the network saw.
+func preprocessingInfo(sp *spec, w Windows, prep *Prepared, series [4]*viewer.Series, how [4]string, vols [4]*viewer.Volume) PreprocessingInfo {
+	g := prep.Grid
+	info := PreprocessingInfo{BrainBoxMinMM: prep.Box.Min, BrainBoxMaxMM: prep.Box.Max, ModelGridSize: g.Size, ModelOriginMM: g.Origin,
+		ModelSpacingMM: g.Spacing, Windows: w.Count(g.Size), WindowSize: w.ROI, Overlap: w.Overlap, Blend: w.Blend,
+		TestTimeFlips: sp.prep.TestTimeFlips, Normalisation: sp.prep.Normalisation, ChannelStats: prep.Stats}
+	for _, k := range sp.channels {
+		info.Channels = append(info.Channels, ChannelInfo{Channel: viewer.BrainTumourTypes[k], SeriesUID: series[k].UID,
+			Chosen: how[k], SpacingMM: vols[k].Spacing, Size: vols[k].Size})
+	}
+	return info
 }
 
 // layout is how the card makes the model grid.

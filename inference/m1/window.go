@@ -77,12 +77,20 @@ func (w Windows) Importance() []float32 {
 }
 
 // Count is the number of windows over a grid of size voxels.
-func (w Windows) Count(size [3]int) int {
-	n := 1
-	for a := 0; a < 3; a++ {
-		n *= len(Starts(size[a], w.ROI[a], w.Overlap))
+func (w Windows) Count(size [3]int) int { return len(w.corners(size)) }
+
+// corners are the first voxels of every window over a grid of size, x fastest.
+func (w Windows) corners(size [3]int) [][3]int {
+	var out [][3]int
+	sx, sy, sz := Starts(size[0], w.ROI[0], w.Overlap), Starts(size[1], w.ROI[1], w.Overlap), Starts(size[2], w.ROI[2], w.Overlap)
+	for _, z := range sz {
+		for _, y := range sy {
+			for _, x := range sx {
+				out = append(out, [3]int{x, y, z})
+			}
+		}
 	}
-	return n
+	return out
 }
 
 // Run covers the grid (in: inC channels × size voxels, channel-major, x fastest) with windows and returns the
@@ -98,15 +106,7 @@ func (w Windows) Run(ctx context.Context, in []float32, size [3]int, inC, outC i
 			return nil, fmt.Errorf("m1: grid %v smaller than the window %v", size, w.ROI)
 		}
 	}
-	var corners [][3]int
-	sx, sy, sz := Starts(size[0], w.ROI[0], w.Overlap), Starts(size[1], w.ROI[1], w.Overlap), Starts(size[2], w.ROI[2], w.Overlap)
-	for _, z := range sz {
-		for _, y := range sy {
-			for _, x := range sx {
-				corners = append(corners, [3]int{x, y, z})
-			}
-		}
-	}
+	corners := w.corners(size)
 	batch := max(w.Batch, 1)
 	wn := w.ROI[0] * w.ROI[1] * w.ROI[2]
 	imp := w.Importance()

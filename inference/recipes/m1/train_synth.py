@@ -276,8 +276,8 @@ def whole_case(unet, rng, lab):
     the box padded to a multiple of 16 for one pass."""
     ap = synth.Appearance(rng, lab, spatial=False, flip=False)
     img, _ = ap.render([0.0, 0.0, 0.0], lab.shape, margin=0)
-    raw, _ = ap.raw()
-    box = brain_box(raw[1])
+    m, sd = ap.stats[1]
+    box = brain_box(torch.where(img[1] != 0, img[1] * sd + m, torch.zeros_like(img[1])).numpy())  # T1CE as scanned
     x = img[(slice(None),) + box][None]
     pad = [(-s) % 16 for s in x.shape[2:]]
     xp = F.pad(x, [0, pad[2], 0, pad[1], 0, pad[0]])
