@@ -1,18 +1,24 @@
-// Package testsvc starts the real services tests need — redis-server and Orthanc — on free loopback ports with
-// temporary storage, and stops them afterwards. They run the production configuration of deploy/ (Orthanc with
-// loopback-bind preloaded), with only ports, folders and passwords replaced. A test that calls Redis or Orthanc
-// is skipped, with a message naming the missing program, when that program is not installed.
+// Package testsvc is the one test harness of real services: it starts redis-server, Orthanc, PostgreSQL,
+// HAProxy and, for the sync tests, the whole server side (Stack: Redis, Orthanc and the neuronova-server binary
+// built from this tree) on free loopback ports with temporary storage, and stops them afterwards. They run
+// the production configuration of deploy/ (Orthanc with loopback-bind preloaded), with only ports, folders
+// and passwords replaced. A test that needs a program that is not installed stops through testenv.Missing: it
+// is skipped, naming the program, under a plain go test, and fails under make test (NEURONOVA_STRICT_TESTS),
+// where set-up should have installed it.
 //
 // Shared instances (Redis, Orthanc) start once per test binary on first use; FreshRedis and FreshOrthanc start
-// one for the calling test alone and stop it when the test ends. Child processes die with the test binary
-// even when it crashes (they get SIGKILL from the kernel when their parent dies); call Run from TestMain to
-// also remove the temporary folders of the shared instances at the end, and folders left by crashed runs are
+// one for the calling test alone and stop it when the test ends. Every child process is started on one
+// spawning thread and dies with the test binary even when it crashes (the kernel sends it SIGKILL when its
+// parent dies); a Proc (each part of a Stack) can be killed and started again on the same port and storage,
+// and Cutter cuts every connection to a server mid-transfer, for the fault tests. Call Run from TestMain to
+// also remove the temporary folders of the shared instances at the end; folders left by crashed runs are
 // removed by the next run.
 //
 //	func TestMain(m *testing.M) { os.Exit(testsvc.Run(m)) }
 package testsvc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -30,6 +36,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/internal/testenv"
+	"github.com/neuronova/neuronova/internal/workpool"
 )
 
 // dirPrefix names the temporary folders; the PID in them tells whose they are.
@@ -49,6 +56,16 @@ func (s *service) kill(sig syscall.Signal) {
 	if s.cmd.Process != nil {
 		s.cmd.Process.Signal(sig)
 		<-s.done
+	}
+}
+
+// running reports whether the process has not exited yet.
+func (s *service) running() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -86,12 +103,10 @@ func Run(m *testing.M) int {
 func StopShared() {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range shared {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.stop() }()
-	}
-	wg.Wait()
+	workpool.ForEach(context.Background(), len(shared), len(shared), func(_ context.Context, _, i int) error {
+		shared[i].stop()
+		return nil
+	})
 	for _, d := range sharedDirs {
 		os.RemoveAll(d)
 	}

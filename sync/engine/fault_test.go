@@ -14,9 +14,9 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
-	"github.com/neuronova/neuronova/sync/internal/stack"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
@@ -62,7 +62,7 @@ func childRound() int {
 func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 	s := serverSide(t)
 	ctx := context.Background()
-	cut, err := stack.NewCutter(strings.TrimPrefix(s.URL, "http://"))
+	cut, err := testsvc.NewCutter(strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +109,9 @@ func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 		}
 		child := exec.Command(self)
 		child.Env = append(os.Environ(), childEnv+"="+dir, "NN_CHILD_URL="+cut.URL, "NN_CHILD_USER="+risUser, "NN_CHILD_PASSWORD="+s.Accounts[risUser])
-		child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		var out strings.Builder
 		child.Stdout, child.Stderr = &out, &out
-		if err := child.Start(); err != nil {
+		if err := testsvc.StartChild(child); err != nil { // dies with this binary
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)

@@ -13,13 +13,12 @@ import (
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
-	"github.com/neuronova/neuronova/sync/internal/stack"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
 // The tests share one server side (Redis, Orthanc, neuronova-server --demo as processes) started on first
 // use; the fault test kills and restarts its processes and leaves them running.
-var shared *stack.Stack
+var shared *testsvc.Stack
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
@@ -32,11 +31,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func serverSide(t testing.TB) *stack.Stack {
+func serverSide(t testing.TB) *testsvc.Stack {
 	t.Helper()
-	stack.Require(t)
+	testsvc.RequireStack(t)
 	if shared == nil {
-		s, err := stack.Start(stack.Options{Demo: true})
+		s, err := testsvc.StartStack(testsvc.StackOptions{Demo: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/internal/feedfake"
-	"github.com/neuronova/neuronova/sync/internal/stack"
 	"github.com/neuronova/neuronova/viewer"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
@@ -30,8 +29,8 @@ func run(t *testing.T, env map[string]string, args ...string) (string, string, e
 // server returns, one `neuronova sync` delivers them once (result on the server, SEG in Orthanc), and another
 // sends nothing.
 func TestSyncAsANewUserWouldTryIt(t *testing.T) {
-	stack.Require(t)
-	s, err := stack.Start(stack.Options{Demo: true})
+	testsvc.RequireStack(t)
+	s, err := testsvc.StartStack(testsvc.StackOptions{Demo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
