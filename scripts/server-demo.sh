@@ -2,7 +2,9 @@
 # Starts a private Orthanc and Redis with the production configuration of deploy/ (ports, folders and passwords
 # replaced), then `neuronova-server --demo` next to them. Orthanc, Redis and the server listen on 127.0.0.1
 # only; Orthanc's DICOM server is off. Everything lives in a temporary folder (or $DIR) and stops on Ctrl-C. The
-# server prints one "demo account: ROLE login_id password" line per role.
+# server prints one "demo account: ROLE login_id password" line per role. Orthanc and Redis run the
+# configurations the test harness (internal/testsvc) runs, which TestServerDemoRunsTheHarnessConfiguration
+# checks.
 #   scripts/server-demo.sh            # server on 127.0.0.1:8080, Orthanc on 8042, Redis on 6379
 #   PORT=18080 ORTHANC_PORT=18042 REDIS_PORT=16379 scripts/server-demo.sh
 set -euo pipefail
@@ -14,13 +16,6 @@ REDIS_PORT=${REDIS_PORT:-6379}
 DIR=${DIR:-$(mktemp -d -t neuronova-server-XXXXXX)}
 BIND_LIB=$PWD/.deps/loopback-bind.so
 mkdir -p "$DIR"
-for p in Orthanc redis-server; do
-	command -v "$p" >/dev/null || { echo "$p is not installed: apt-get install orthanc orthanc-dicomweb orthanc-gdcm redis-server" >&2; exit 1; }
-done
-if ! [ -f "$BIND_LIB" ] || [ deploy/loopback-bind/loopback-bind.c -nt "$BIND_LIB" ]; then
-	echo "$BIND_LIB is missing or older than its source: run scripts/setup.sh" >&2
-	exit 1
-fi
 secret() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 ORTHANC_PASSWORD=${ORTHANC_PASSWORD:-$(secret)}
 REDIS_PASSWORD=${REDIS_PASSWORD:-$(secret)}
@@ -43,6 +38,16 @@ for f in "$DIR/orthanc.json" "$DIR/redis.conf"; do
 		exit 1
 	fi
 done
+# CONFIG_ONLY=1 stops here: internal/testsvc checks that these are the configurations its services run.
+[ -z "${CONFIG_ONLY:-}" ] || exit 0
+
+for p in Orthanc redis-server; do
+	command -v "$p" >/dev/null || { echo "$p is not installed: apt-get install orthanc orthanc-dicomweb orthanc-gdcm redis-server" >&2; exit 1; }
+done
+if ! [ -f "$BIND_LIB" ] || [ deploy/loopback-bind/loopback-bind.c -nt "$BIND_LIB" ]; then
+	echo "$BIND_LIB is missing or older than its source: run scripts/setup.sh" >&2
+	exit 1
+fi
 
 pids=()
 cleanup() {
