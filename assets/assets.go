@@ -1,14 +1,10 @@
-// Package assets embeds NeuroNova's application files: the icon here, the demo models in assets/models.
+// Package assets embeds NeuroNova's application files: the icon here, the demo models in assets/models. It
+// imports no GUI toolkit: cmd/ turns the icon into a Fyne resource.
 package assets
 
-import (
-	_ "embed"
+import _ "embed"
 
-	"fyne.io/fyne/v2"
-)
-
+// IconPNG is the application icon, a PNG image.
+//
 //go:embed icon.png
-var icon []byte
-
-// Icon is the application icon.
-var Icon = fyne.NewStaticResource("icon.png", icon)
+var IconPNG []byte

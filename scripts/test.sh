@@ -17,6 +17,11 @@ go vet ./...
 step "UI and core packages build without cgo (only main may pull in a Fyne driver)"
 CGO_ENABLED=0 go vet ./ui/... ./viewer/...
 
+step "only ui/ and cmd/ depend on Fyne (each package's transitive deps, as go list -deps lists them)"
+fyne=$(go list -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./... |
+  awk '$1 !~ "^github.com/neuronova/neuronova/(ui|cmd)(/|$)" { for (i = 2; i <= NF; i++) if ($i ~ /^fyne\.io\//) { print $1; break } }')
+if [ -n "$fyne" ]; then echo "these packages depend on Fyne, which only ui/ and cmd/ may import:"; echo "$fyne"; exit 1; fi
+
 step "build"
 go build -o bin/neuronova ./cmd/neuronova
 go build -o bin/neuronova-server ./cmd/neuronova-server

@@ -62,7 +62,7 @@ func cmdView(args []string, stderr io.Writer) error {
 	}
 
 	a := app.NewWithID("org.neuronova.workstation")
-	a.SetIcon(assets.Icon)
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	a.Settings().SetTheme(ui.ReadingRoom{})
 	// The AI models, on the GPU when ONNX Runtime's CUDA build is installed, else on the CPU.
 	if rt, closeRT, err := inferRuntime("", "auto", 1); err != nil {
