@@ -410,31 +410,35 @@ func (f *fakePACS) UploadInstance(_ context.Context, b []byte) (*client.Stored, 
 }
 
 func (f *fakePACS) InstanceSOPUID(_ context.Context, id string) (string, error) {
-	if err := f.call("InstanceSOPUID"); err != nil {
+	b, err := f.storedFile("InstanceSOPUID", id)
+	if err != nil {
 		return "", err
-	}
-	f.mu.Lock()
-	b, ok := f.stored[id]
-	f.mu.Unlock()
-	if !ok {
-		return "", refusal(404, api.CodeNotFound)
 	}
 	sop, _, err := segInfo(b)
 	return sop, err
 }
 
 func (f *fakePACS) InstanceMD5(_ context.Context, id string) (string, error) {
-	if err := f.call("InstanceMD5"); err != nil {
+	b, err := f.storedFile("InstanceMD5", id)
+	if err != nil {
 		return "", err
-	}
-	f.mu.Lock()
-	b, ok := f.stored[id]
-	f.mu.Unlock()
-	if !ok {
-		return "", refusal(404, api.CodeNotFound)
 	}
 	sum := md5.Sum(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// storedFile is a call of method about an uploaded instance: the file stored under id.
+func (f *fakePACS) storedFile(method, id string) ([]byte, error) {
+	if err := f.call(method); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.stored[id]
+	if !ok {
+		return nil, refusal(404, api.CodeNotFound)
+	}
+	return b, nil
 }
 
 // fakeClock is the engine's clock in the unit tests: it moves only when told.
