@@ -148,104 +148,16 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 	if err := q.checkSize(); err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	// Search words: the rarest is looked up in the term index (IN) and drives the query; the others are
-	// checked per candidate (EXISTS on the study's terms). One common word alone under a time order is
-	// instead checked row by row while the sort index is walked, which stops as soon as the page is full.
-	words := splitWords(q.Text)
-	counts := make([]int, len(words))
-	for i, w := range words {
-		if err := c.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM study_terms WHERE term >= ? AND term < ? LIMIT ?)`,
-			w, w+"\xff", countCap).Scan(&counts[i]); err != nil {
-			return nil, fmt.Errorf("worklist: %w", err)
-		}
+	var f sqlFilter
+	if err := c.searchWords(ctx, q, &f); err != nil {
+		return nil, err
 	}
-	rarest := -1
-	for i := range words {
-		if rarest < 0 || counts[i] < counts[rarest] {
-			rarest = i
-		}
+	if err := q.filters(&f); err != nil {
+		return nil, err
 	}
-	timeOrder := q.Sort == "" || q.Sort == SortDate || q.Sort == SortOpened || q.Sort == SortImported
-	switch {
-	case len(words) == 0:
-	case len(words) == 1 && timeOrder && counts[0] >= denseTerm:
-		where = append(where, `EXISTS (SELECT 1 FROM study_terms t WHERE t.study_id = s.id AND t.term >= ? AND t.term < ?)`)
-		args = append(args, words[0], words[0]+"\xff")
-	default:
-		// The words are intersected on the term index alone; only matching studies are then read.
-		sub := `SELECT t0.study_id FROM study_terms t0 WHERE t0.term >= ? AND t0.term < ?`
-		args = append(args, words[rarest], words[rarest]+"\xff")
-		for i, w := range words {
-			if i != rarest {
-				sub += ` AND EXISTS (SELECT 1 FROM study_terms tk WHERE tk.study_id = t0.study_id AND tk.term >= ? AND tk.term < ?)`
-				args = append(args, w, w+"\xff")
-			}
-		}
-		where = append(where, `s.id IN (`+sub+`)`)
-	}
-	for _, d := range []struct{ name, v string }{{"From", q.From}, {"To", q.To}} {
-		if d.v != "" && (len(d.v) != 8 || strings.Trim(d.v, "0123456789") != "") {
-			return nil, fmt.Errorf("%w: %s date %q is not YYYYMMDD", ErrBadQuery, d.name, d.v)
-		}
-	}
-	if q.From != "" {
-		where = append(where, `s.study_date >= ?`)
-		args = append(args, q.From)
-	}
-	if q.To != "" {
-		where = append(where, `s.study_date <= ? AND s.study_date <> ''`)
-		args = append(args, q.To)
-	}
-	if m := strings.ToUpper(strings.TrimSpace(q.Modality)); m != "" {
-		where = append(where, `instr('\' || s.modalities || '\', ?) > 0`)
-		args = append(args, `\`+m+`\`)
-	}
-	if d := strings.TrimSpace(q.Description); d != "" {
-		esc := strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(d)
-		where = append(where, `s.description LIKE ? ESCAPE '!'`)
-		args = append(args, "%"+esc+"%")
-	}
-	var mask int64
-	for _, t := range q.Types {
-		b, ok := typeBits[t]
-		if !ok {
-			return nil, fmt.Errorf("%w: series type %q", ErrBadQuery, t)
-		}
-		mask |= b
-	}
-	if mask != 0 {
-		where = append(where, `s.type_mask & ? = ?`)
-		args = append(args, mask, mask)
-	}
-	if q.Sync != "" {
-		if _, ok := ParseSyncState(string(q.Sync)); !ok {
-			return nil, fmt.Errorf("%w: sync state %q (want local, pulled, pending, synced or conflict)", ErrBadQuery, q.Sync)
-		}
-		where = append(where, `s.sync_state = ?`)
-		args = append(args, string(q.Sync))
-	}
-	natural := map[SortKey]string{SortDate: "DESC", "": "DESC", SortName: "ASC", SortPatientID: "ASC", SortOpened: "DESC", SortImported: "DESC"}
-	dir, ok := natural[q.Sort]
-	if !ok {
-		return nil, fmt.Errorf("%w: sort key %q (want date, name, id, opened or imported)", ErrBadQuery, q.Sort)
-	}
-	if q.Reverse {
-		dir = map[string]string{"ASC": "DESC", "DESC": "ASC"}[dir]
-	}
-	var order string
-	switch q.Sort {
-	case SortDate, "":
-		order = fmt.Sprintf("s.study_date %[1]s, s.study_time %[1]s, s.id %[1]s", dir)
-	case SortName:
-		order = fmt.Sprintf("s.name_key %[1]s, s.id %[1]s", dir)
-	case SortPatientID:
-		order = fmt.Sprintf("s.patient_id %[1]s, s.id %[1]s", dir)
-	case SortOpened:
-		order = fmt.Sprintf("s.opened_at %[1]s, s.id %[1]s", dir)
-	case SortImported:
-		order = fmt.Sprintf("s.imported_at %[1]s, s.id %[1]s", dir)
+	order, err := q.order()
+	if err != nil {
+		return nil, err
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -257,13 +169,12 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 	}
 	// Two steps: the page's row ids are found and sorted on narrow rows, then only they are read in full.
 	inner := `SELECT s.id FROM studies s`
-	if len(where) > 0 {
-		inner += ` WHERE ` + strings.Join(where, " AND ")
+	if len(f.where) > 0 {
+		inner += ` WHERE ` + strings.Join(f.where, " AND ")
 	}
 	inner += ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
 	query := `SELECT ` + studyColumns + ` FROM studies s WHERE s.id IN (` + inner + `) ORDER BY ` + order
-	args = append(args, limit+1, q.Offset)
-	rows, err := c.rdb.QueryContext(ctx, query, args...)
+	rows, err := c.rdb.QueryContext(ctx, query, append(f.args, limit+1, q.Offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("worklist: %w", err)
 	}
@@ -283,6 +194,111 @@ func (c *Cache) Worklist(ctx context.Context, q Query) (*Page, error) {
 		page.Rows, page.HasMore = page.Rows[:limit], true
 	}
 	return page, nil
+}
+
+// sqlFilter is the WHERE conditions of a worklist query (joined by AND) and their arguments.
+type sqlFilter struct {
+	where []string
+	args  []any
+}
+
+func (f *sqlFilter) add(cond string, args ...any) {
+	f.where = append(f.where, cond)
+	f.args = append(f.args, args...)
+}
+
+// searchWords adds the search words of q. The rarest is looked up in the term index (IN) and drives the
+// query; the others are checked per candidate (EXISTS on the study's terms). One common word alone under a
+// time order is instead checked row by row while the sort index is walked, which stops as soon as the page
+// is full.
+func (c *Cache) searchWords(ctx context.Context, q Query, f *sqlFilter) error {
+	words := splitWords(q.Text)
+	counts := make([]int, len(words))
+	for i, w := range words {
+		if err := c.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM study_terms WHERE term >= ? AND term < ? LIMIT ?)`,
+			w, w+"\xff", countCap).Scan(&counts[i]); err != nil {
+			return fmt.Errorf("worklist: %w", err)
+		}
+	}
+	rarest := -1
+	for i := range words {
+		if rarest < 0 || counts[i] < counts[rarest] {
+			rarest = i
+		}
+	}
+	timeOrder := q.Sort == "" || q.Sort == SortDate || q.Sort == SortOpened || q.Sort == SortImported
+	switch {
+	case len(words) == 0:
+	case len(words) == 1 && timeOrder && counts[0] >= denseTerm:
+		f.add(`EXISTS (SELECT 1 FROM study_terms t WHERE t.study_id = s.id AND t.term >= ? AND t.term < ?)`, words[0], words[0]+"\xff")
+	default:
+		// The words are intersected on the term index alone; only matching studies are then read.
+		sub := `SELECT t0.study_id FROM study_terms t0 WHERE t0.term >= ? AND t0.term < ?`
+		args := []any{words[rarest], words[rarest] + "\xff"}
+		for i, w := range words {
+			if i != rarest {
+				sub += ` AND EXISTS (SELECT 1 FROM study_terms tk WHERE tk.study_id = t0.study_id AND tk.term >= ? AND tk.term < ?)`
+				args = append(args, w, w+"\xff")
+			}
+		}
+		f.add(`s.id IN (`+sub+`)`, args...)
+	}
+	return nil
+}
+
+// filters adds the conditions of q's other fields, refusing invalid ones as ErrBadQuery.
+func (q Query) filters(f *sqlFilter) error {
+	for _, d := range []struct{ name, v string }{{"From", q.From}, {"To", q.To}} {
+		if d.v != "" && (len(d.v) != 8 || strings.Trim(d.v, "0123456789") != "") {
+			return fmt.Errorf("%w: %s date %q is not YYYYMMDD", ErrBadQuery, d.name, d.v)
+		}
+	}
+	if q.From != "" {
+		f.add(`s.study_date >= ?`, q.From)
+	}
+	if q.To != "" {
+		f.add(`s.study_date <= ? AND s.study_date <> ''`, q.To)
+	}
+	if m := strings.ToUpper(strings.TrimSpace(q.Modality)); m != "" {
+		f.add(`instr('\' || s.modalities || '\', ?) > 0`, `\`+m+`\`)
+	}
+	if d := strings.TrimSpace(q.Description); d != "" {
+		esc := strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(d)
+		f.add(`s.description LIKE ? ESCAPE '!'`, "%"+esc+"%")
+	}
+	var mask int64
+	for _, t := range q.Types {
+		b, ok := typeBits[t]
+		if !ok {
+			return fmt.Errorf("%w: series type %q", ErrBadQuery, t)
+		}
+		mask |= b
+	}
+	if mask != 0 {
+		f.add(`s.type_mask & ? = ?`, mask, mask)
+	}
+	if q.Sync != "" {
+		if _, ok := ParseSyncState(string(q.Sync)); !ok {
+			return fmt.Errorf("%w: sync state %q (want local, pulled, pending, synced or conflict)", ErrBadQuery, q.Sync)
+		}
+		f.add(`s.sync_state = ?`, string(q.Sync))
+	}
+	return nil
+}
+
+// order is the ORDER BY of q's sort key and direction.
+func (q Query) order() (string, error) {
+	natural := map[SortKey]string{SortDate: "DESC", "": "DESC", SortName: "ASC", SortPatientID: "ASC", SortOpened: "DESC", SortImported: "DESC"}
+	dir, ok := natural[q.Sort]
+	if !ok {
+		return "", fmt.Errorf("%w: sort key %q (want date, name, id, opened or imported)", ErrBadQuery, q.Sort)
+	}
+	if q.Reverse {
+		dir = map[string]string{"ASC": "DESC", "DESC": "ASC"}[dir]
+	}
+	column := map[SortKey]string{SortDate: "s.study_date %[1]s, s.study_time", "": "s.study_date %[1]s, s.study_time", SortName: "s.name_key",
+		SortPatientID: "s.patient_id", SortOpened: "s.opened_at", SortImported: "s.imported_at"}[q.Sort]
+	return fmt.Sprintf(column+" %[1]s, s.id %[1]s", dir), nil
 }
 
 // StudyInfo returns the worklist row of one study, or ErrNotFound.
