@@ -3,36 +3,22 @@ package viewer
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/viewer/nifti"
 )
 
 // DeterministicUID returns a DICOM UID under the 2.25 root made from a hash of parts: the same parts always
-// give the same UID, different parts (with overwhelming probability) different UIDs. The 128-bit value is
-// an RFC 9562 version-8 UUID built from SHA-256, written in decimal as PS3.5 B.2 prescribes.
-func DeterministicUID(parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	sum := h.Sum(nil)[:16]
-	sum[6] = sum[6]&0x0f | 0x80 // version 8
-	sum[8] = sum[8]&0x3f | 0x80 // RFC 9562 variant
-	return "2.25." + new(big.Int).SetBytes(sum).String()
-}
+// give the same UID. It is dicomkit.DeterministicUID.
+func DeterministicUID(parts ...string) string { return dicomkit.DeterministicUID(parts...) }
 
 // LoadNIfTI reads a 3-D NIfTI-1 file (.nii, .nii.gz) as a grey-scale volume in patient LPS coordinates.
 func LoadNIfTI(path string) (*Volume, error) {

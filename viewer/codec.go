@@ -3,6 +3,8 @@ package viewer
 import (
 	"fmt"
 	"sync"
+
+	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
 // FrameInfo is what a frame decoder is told about the frame it decodes: the Image Pixel module of the file.
@@ -53,14 +55,15 @@ func lookupCodec(ts string) (Codec, bool) {
 	return c, ok
 }
 
-// CanDecode reports whether LoadSeries decodes pixel data in transfer syntax ts: native, deflated, RLE and
-// baseline JPEG always, other syntaxes when a codec is registered for them.
+// CanDecode reports whether LoadSeries decodes pixel data in transfer syntax ts: the syntaxes the viewer
+// decodes itself (dicomkit.Syntax.BuiltIn: native, deflated, RLE and baseline JPEG) always, other syntaxes
+// when a codec is registered for them.
 func CanDecode(ts string) bool {
-	s, err := lookupTransferSyntax(ts)
+	s, err := dicomkit.LookupSyntax(ts)
 	if err != nil {
 		return false
 	}
-	if s.kind != syntaxEncapsulated {
+	if s.BuiltIn() {
 		return true
 	}
 	_, ok := lookupCodec(ts)
@@ -68,19 +71,13 @@ func CanDecode(ts string) bool {
 }
 
 // SyntaxName names a transfer syntax UID: "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)", or the
-// UID alone when it is not a transfer syntax the viewer knows.
-func SyntaxName(ts string) string {
-	s, err := lookupTransferSyntax(ts)
-	if err != nil {
-		return ts
-	}
-	return s.String()
-}
+// UID alone when it is not a transfer syntax the viewer knows. It is dicomkit.SyntaxName.
+func SyntaxName(ts string) string { return dicomkit.SyntaxName(ts) }
 
 // Compressed reports a transfer syntax whose pixel data is encapsulated (RLE, JPEG, JPEG-LS, JPEG 2000…).
 func Compressed(ts string) bool {
-	s, err := lookupTransferSyntax(ts)
-	return err == nil && s.kind != syntaxNative
+	s, err := dicomkit.LookupSyntax(ts)
+	return err == nil && s.Compressed()
 }
 
 // frameInfo is the FrameInfo of a file's pixel format.
@@ -92,13 +89,13 @@ func (p *pixelFormat) frameInfo() FrameInfo {
 // decodeWithCodec decodes an encapsulated frame with the syntax's registered codec into scratch and converts
 // it into dst like native data. It returns the photometric interpretation of the values written.
 func decodeWithCodec(dst []float32, f *File, frame []byte, m affine, scratch *[]byte) (string, error) {
-	c, ok := lookupCodec(f.syntax.uid)
+	c, ok := lookupCodec(f.syntax.UID)
 	if !ok {
 		return "", fmt.Errorf("%w: %s (no decoder for it in this build)", ErrUnsupportedTransferSyntax, f.syntax)
 	}
 	p := &f.pix
 	if p.bitsAllocated != 8 && p.bitsAllocated != 16 {
-		return "", fmt.Errorf("%s with BitsAllocated %d is not supported (8 or 16)", f.syntax.name, p.bitsAllocated)
+		return "", fmt.Errorf("%s with BitsAllocated %d is not supported (8 or 16)", f.syntax.Name, p.bitsAllocated)
 	}
 	info := p.frameInfo()
 	need := info.Len()
@@ -108,7 +105,7 @@ func decodeWithCodec(dst []float32, f *File, frame []byte, m affine, scratch *[]
 	buf := (*scratch)[:need]
 	got, err := c.Decode(buf, frame, info)
 	if err != nil {
-		return "", fmt.Errorf("%s (%s): %w", f.syntax.name, c.Library, err)
+		return "", fmt.Errorf("%s (%s): %w", f.syntax.Name, c.Library, err)
 	}
 	q := *p
 	if got.BitsStored > 0 && got.BitsStored <= q.bitsAllocated {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,9 +84,9 @@ func encodeDICOM(ts string, elems []*dicom.Element) ([]byte, error) {
 	for _, e := range elems {
 		switch e.Tag {
 		case tag.SOPClassUID:
-			class = elemString(e)
+			class = dicomkit.String(e)
 		case tag.SOPInstanceUID:
-			inst = elemString(e)
+			inst = dicomkit.String(e)
 		}
 	}
 	writeTS := ts
@@ -120,7 +121,7 @@ func setMetaTransferSyntax(file []byte, ts string) ([]byte, int) {
 	for off < metaEnd {
 		elem, vr := binary.LittleEndian.Uint16(file[off+2:]), string(file[off+4:off+6])
 		hdr, vl := 8, int(binary.LittleEndian.Uint16(file[off+6:]))
-		if longVR(vr) {
+		if dicomkit.LongVR(vr) {
 			hdr, vl = 12, int(binary.LittleEndian.Uint32(file[off+8:]))
 		}
 		if elem != 0x0010 {
@@ -497,7 +498,7 @@ func TestParseFileUNValues(t *testing.T) {
 			if e.Tag == tag.Rows {
 				binary.Write(w, binary.LittleEndian, uint16(2))
 			} else {
-				w.WriteString(strings.Join(elemStrings(e), `\`))
+				w.WriteString(strings.Join(dicomkit.Strings(e), `\`))
 			}
 			w.Flush()
 			raw := b.Bytes()
@@ -523,33 +524,4 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
-}
-
-func TestLookupTransferSyntax(t *testing.T) {
-	cases := []struct {
-		uid  string
-		kind syntaxKind
-		name string
-		err  bool
-	}{
-		{tsImplicit, syntaxNative, "Implicit VR Little Endian", false},
-		{tsBig, syntaxNative, "Explicit VR Big Endian", false},
-		{tsRLE, syntaxRLE, "RLE Lossless", false},
-		{tsJPEG, syntaxJPEGBaseline, "JPEG Baseline (Process 1)", false},
-		{"1.2.840.10008.1.2.4.80", syntaxEncapsulated, "JPEG-LS Lossless Image Compression", false},
-		{tsJ2K, syntaxEncapsulated, "JPEG 2000 Image Compression (Lossless Only)", false},
-		{"1.2.840.10008.1.2.4.70", syntaxEncapsulated, "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", false},
-		{"1.2.840.10008.5.1.4.1.1.4", 0, "", true}, // a SOP class, not a transfer syntax
-		{"", 0, "", true},
-	}
-	for _, c := range cases {
-		ts, err := lookupTransferSyntax(c.uid)
-		if (err != nil) != c.err || (err != nil && !errors.Is(err, ErrUnsupportedTransferSyntax)) {
-			t.Errorf("%q: error %v", c.uid, err)
-			continue
-		}
-		if err == nil && (ts.kind != c.kind || ts.name != c.name) {
-			t.Errorf("%q: got %+v", c.uid, ts)
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"math"
 	"runtime"
 	"strings"
@@ -83,7 +84,7 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 		if _, ok := data[sl.f]; ok {
 			continue
 		}
-		if !CanDecode(sl.f.syntax.uid) {
+		if !CanDecode(sl.f.syntax.UID) {
 			return nil, fmt.Errorf("%s: %w: %s (no decoder for it in this build)", sl.f.Instance.Path, ErrUnsupportedTransferSyntax, sl.f.syntax)
 		}
 		fd, err := sl.f.frameData()
@@ -154,7 +155,7 @@ func storedRange(p *pixelFormat) (lo, hi float64) {
 // pair up, by the Basic Offset Table or the start markers of JPEG and JPEG 2000 codestreams.
 func (f *File) frameData() ([][]byte, error) {
 	n := f.pix.frames
-	if f.syntax.kind == syntaxNative {
+	if f.syntax.Kind == dicomkit.Native {
 		if f.native == nil {
 			return nil, fmt.Errorf("pixel data was not read")
 		}
@@ -242,14 +243,14 @@ func decodeFramePhotometric(dst []float32, f *File, frame int, data [][]byte, m 
 	if frame < 0 || frame >= p.frames {
 		return "", fmt.Errorf("internal: frame %d of %d", frame, p.frames)
 	}
-	switch f.syntax.kind {
-	case syntaxNative:
+	switch f.syntax.Kind {
+	case dicomkit.Native:
 		if p.bitsAllocated == 1 {
 			n := p.rows * p.cols
 			return p.photometric, convertBits(dst, data[0], frame*n, n, m)
 		}
-		return p.photometric, convertNative(dst, data[frame], p, f.syntax.bigEndian, m)
-	case syntaxRLE:
+		return p.photometric, convertNative(dst, data[frame], p, f.syntax.BigEndian, m)
+	case dicomkit.RLE:
 		bytesPer := p.bitsAllocated / 8
 		need := p.rows * p.cols * p.samples * bytesPer
 		if cap(*scratch) < need {
@@ -265,7 +266,7 @@ func decodeFramePhotometric(dst []float32, f *File, frame int, data [][]byte, m 
 			q.photometric = "YBR_FULL" // RLE carries full-resolution chroma
 		}
 		return q.photometric, convertNative(dst, buf, &q, false, m)
-	case syntaxJPEGBaseline:
+	case dicomkit.JPEGBaseline:
 		if p.samples == 3 {
 			return "RGB", decodeJPEG(dst, data[frame], p, m)
 		}
@@ -282,7 +283,7 @@ func (f *File) Decode() (values []float32, photometric string, err error) {
 	if !f.hasPixels() {
 		return nil, "", fmt.Errorf("%s: pixel data was not read (parse WithPixelData)", f.Instance.Path)
 	}
-	if !CanDecode(f.syntax.uid) {
+	if !CanDecode(f.syntax.UID) {
 		return nil, "", fmt.Errorf("%s: %w: %s (no decoder for it in this build)", f.Instance.Path, ErrUnsupportedTransferSyntax, f.syntax)
 	}
 	fd, err := f.frameData()

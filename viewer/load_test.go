@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"io/fs"
 	"math"
 	"os"
@@ -153,7 +154,7 @@ func TestPydicomCorpus(t *testing.T) {
 		f, err := ParseFile(path, WithPixelData())
 		var o outcome
 		if err == nil {
-			o.jpeg = f.syntax.kind == syntaxJPEGBaseline
+			o.jpeg = f.syntax.Kind == dicomkit.JPEGBaseline
 			o.subsampledRows = o.jpeg && verticalChromaSubsampling(f.frags[0])
 			o.values, err = decodeStored(f)
 		}

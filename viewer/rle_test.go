@@ -3,6 +3,7 @@ package viewer
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -143,7 +144,7 @@ func TestRLEAgainstDcmtk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.syntax.kind != syntaxRLE {
+			if b.syntax.Kind != dicomkit.RLE {
 				t.Fatalf("dcmcrle wrote %s", b.syntax)
 			}
 			if want, got := decodeAll(t, a, identity, false), decodeAll(t, b, identity, false); !slicesEqual(got, want) {

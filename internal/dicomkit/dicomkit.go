@@ -1,112 +1,34 @@
-// Package dicomkit is the small shared layer over github.com/suyashkumar/dicom: a header parse that turns the
-// library's panics into errors, and the accessors the server and the sync engine read identities with. It
-// imports nothing of NeuroNova.
+// Package dicomkit is the one shared layer over github.com/suyashkumar/dicom: the structure check that runs
+// before the library reads bytes from elsewhere (ReadMeta, Walk), the guarded parse that turns the library's
+// panics into errors (Parse, ParseHeader, ReadIdentity), element accessors with one trimming rule (String,
+// Text, Floats, Int, Items), the transfer syntax table (LookupSyntax) and UIDs (ValidUID, NewUID,
+// DeterministicUID). It imports only the DICOM library and the standard library.
 package dicomkit
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"strings"
-
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
-// ErrNotPart10 is returned for input that does not start with a DICOM Part 10 preamble and "DICM".
-var ErrNotPart10 = errors.New("not a DICOM Part 10 file (no \"DICM\" after the 128-byte preamble)")
+var (
+	// ErrNotDICOM is returned for bytes that are not a DICOM Part 10 file (no "DICM" prefix at byte 128) or
+	// whose file meta information is malformed.
+	ErrNotDICOM = errors.New("not a DICOM file")
+	// ErrNotPart10 is returned by ReadIdentity for input that does not start with a 128-byte preamble and
+	// "DICM" (a ZIP, a dataset without file meta…).
+	ErrNotPart10 = errors.New("not a DICOM Part 10 file (no \"DICM\" after the 128-byte preamble)")
+	// ErrTruncated is returned when a file ends before the data its header declares.
+	ErrTruncated = errors.New("DICOM data truncated")
+	// ErrUnsupportedTransferSyntax is returned for an empty or unknown transfer syntax UID; the viewer also
+	// returns it for pixel data no decoder of the build handles. The message names the syntax and its UID.
+	ErrUnsupportedTransferSyntax = errors.New("unsupported transfer syntax")
+	// ErrDICOMDIR is returned by Walk for a DICOMDIR (media storage directory), which lists files and holds
+	// no image.
+	ErrDICOMDIR = errors.New("a DICOMDIR (media storage directory) lists files and holds no image")
+)
 
-// IsPart10 reports whether b starts like a DICOM Part 10 file.
+// DICOMDIRClass is the SOP Class UID of a DICOMDIR (Media Storage Directory Storage).
+const DICOMDIRClass = "1.2.840.10008.1.3.10"
+
+// IsPart10 reports whether b starts like a DICOM Part 10 file: a 128-byte preamble and "DICM".
 func IsPart10(b []byte) bool { return len(b) >= 132 && bytes.Equal(b[128:132], []byte("DICM")) }
-
-// ParseHeader parses a Part 10 DICOM object of size bytes without keeping its pixel data. A panic of the
-// library is returned as an error.
-func ParseHeader(r io.Reader, size int64) (ds dicom.Dataset, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("DICOM parser panicked: %v", p)
-		}
-	}()
-	ds, err = dicom.Parse(r, size, nil, dicom.SkipPixelData(), dicom.AllowMissingMetaElementGroupLength(),
-		dicom.AllowUnknownSpecificCharacterSet())
-	if err != nil {
-		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
-	}
-	return ds, nil
-}
-
-// Text returns the first value of a text element, without DICOM's padding (trailing spaces and NULs), or "".
-func Text(ds *dicom.Dataset, t tag.Tag) string {
-	e, err := ds.FindElementByTag(t)
-	if err != nil || e.Value == nil {
-		return ""
-	}
-	v, ok := e.Value.GetValue().([]string)
-	if !ok || len(v) == 0 {
-		return ""
-	}
-	return strings.TrimRight(v[0], " \x00")
-}
-
-// Identity is who and what a DICOM instance is.
-type Identity struct {
-	PatientID, StudyUID, SeriesUID, SOPUID string
-}
-
-// IdentityOf reads the identity of a parsed instance; every UID must be present.
-func IdentityOf(ds *dicom.Dataset) (Identity, error) {
-	id := Identity{PatientID: Text(ds, tag.PatientID), StudyUID: Text(ds, tag.StudyInstanceUID),
-		SeriesUID: Text(ds, tag.SeriesInstanceUID), SOPUID: Text(ds, tag.SOPInstanceUID)}
-	var missing []string
-	for _, f := range []struct{ v, name string }{{id.StudyUID, "StudyInstanceUID"}, {id.SeriesUID, "SeriesInstanceUID"}, {id.SOPUID, "SOPInstanceUID"}} {
-		if f.v == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return id, fmt.Errorf("DICOM object lacks %s", strings.Join(missing, ", "))
-	}
-	return id, nil
-}
-
-// MaxIdentityBytes bounds how much of an object ReadIdentity reads: the identity is in its first elements.
-const MaxIdentityBytes = 4 << 20
-
-// ReadIdentity reads the identity of a Part 10 object from its start, reading at most MaxIdentityBytes: the
-// elements up to SeriesInstanceUID, never the pixel data.
-func ReadIdentity(r io.Reader) (id Identity, err error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxIdentityBytes))
-	if err != nil {
-		return id, err
-	}
-	if !IsPart10(b) {
-		return id, ErrNotPart10
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("DICOM parser panicked: %v", p)
-		}
-	}()
-	p, err := dicom.NewParser(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData(),
-		dicom.AllowMissingMetaElementGroupLength(), dicom.AllowUnknownSpecificCharacterSet())
-	if err != nil {
-		return id, fmt.Errorf("not a readable DICOM object: %w", err)
-	}
-	var ds dicom.Dataset
-	last := tag.SeriesInstanceUID
-	for {
-		e, err := p.Next()
-		if err != nil {
-			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
-				break
-			}
-			return id, fmt.Errorf("not a readable DICOM object: %w", err)
-		}
-		ds.Elements = append(ds.Elements, e)
-		if e.Tag.Group > last.Group || (e.Tag.Group == last.Group && e.Tag.Element >= last.Element) {
-			break
-		}
-	}
-	return IdentityOf(&ds)
-}

@@ -17,6 +17,8 @@ import (
 	"github.com/suyashkumar/dicom/pkg/frame"
 	"github.com/suyashkumar/dicom/pkg/tag"
 	"github.com/suyashkumar/dicom/pkg/uid"
+
+	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
 // ErrInvalidValue is returned for a value that its element's VR cannot hold (too long, wrong characters,
@@ -76,7 +78,7 @@ func (b *Builder) String(t tag.Tag, values ...string) {
 			b.fail(t, "%q has characters a CS value cannot hold (upper case, digits, space, underscore)", v)
 			return
 		}
-		if vr == "UI" && !validUID(v) {
+		if vr == "UI" && !dicomkit.ValidUID(v) {
 			b.fail(t, "%q is not a UID", v)
 			return
 		}
@@ -85,18 +87,6 @@ func (b *Builder) String(t tag.Tag, values ...string) {
 		values = []string{}
 	}
 	b.add(t, values)
-}
-
-func validUID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range strings.Split(s, ".") {
-		if c == "" || strings.Trim(c, "0123456789") != "" || (len(c) > 1 && c[0] == '0') {
-			return false
-		}
-	}
-	return true
 }
 
 // Decimal adds a DS element: each value in the shortest form that fits 16 characters.
@@ -236,7 +226,7 @@ func Encode(w io.Writer, elems []*dicom.Element) error {
 // JPEG 2000, HTJ2K, RLE), whose dataset is explicit VR little endian like Encode's and whose Pixel Data
 // must already be encapsulated in it.
 func EncodeSyntax(w io.Writer, elems []*dicom.Element, transferSyntax string) error {
-	if transferSyntax != uid.ExplicitVRLittleEndian && !encapsulatedSyntax(transferSyntax) {
+	if transferSyntax != uid.ExplicitVRLittleEndian && !compressed(transferSyntax) {
 		return fmt.Errorf("dcmwrite: transfer syntax %s: only explicit VR little endian and encapsulated syntaxes are written", transferSyntax)
 	}
 	var classUID, instanceUID string
@@ -244,9 +234,9 @@ func EncodeSyntax(w io.Writer, elems []*dicom.Element, transferSyntax string) er
 	for _, e := range elems {
 		switch e.Tag {
 		case tag.SOPClassUID:
-			classUID = firstString(e)
+			classUID = dicomkit.String(e)
 		case tag.SOPInstanceUID:
-			instanceUID = firstString(e)
+			instanceUID = dicomkit.String(e)
 		case tag.SpecificCharacterSet:
 			hasCharset = true
 		}
@@ -282,19 +272,6 @@ func EncodeSyntax(w io.Writer, elems []*dicom.Element, transferSyntax string) er
 		}
 	}
 	return writePart10(w, meta, data)
-}
-
-// encapsulatedSyntax reports the transfer syntaxes whose pixel data is encapsulated in an explicit VR little
-// endian dataset: every known one but the four native ones.
-func encapsulatedSyntax(ts string) bool {
-	switch ts {
-	case uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian, uid.DeflatedExplicitVRLittleEndian:
-		return false
-	case "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203": // HTJ2K
-		return true
-	}
-	info, err := uid.Lookup(ts)
-	return err == nil && info.Type == uid.TypeTransferSyntax
 }
 
 // writePart10 writes the preamble, "DICM", the file meta group with its group length, and the dataset, all
@@ -343,16 +320,6 @@ func writePart10(w io.Writer, meta, data []*dicom.Element) error {
 	return nil
 }
 
-func firstString(e *dicom.Element) string {
-	if e.Value == nil || e.Value.ValueType() != dicom.Strings {
-		return ""
-	}
-	if s := e.Value.GetValue().([]string); len(s) > 0 {
-		return s[0]
-	}
-	return ""
-}
-
 // WriteFile encodes elems (see Encode) to path. A failed write removes the partial file.
 func WriteFile(path string, elems []*dicom.Element) (err error) {
 	f, err := os.Create(path)
@@ -374,4 +341,11 @@ func WriteFile(path string, elems []*dicom.Element) (err error) {
 		return err
 	}
 	return f.Close()
+}
+
+// compressed reports the transfer syntaxes whose pixel data is encapsulated in an explicit VR little endian
+// dataset: every known one but the four native ones.
+func compressed(ts string) bool {
+	s, err := dicomkit.LookupSyntax(ts)
+	return err == nil && s.Compressed()
 }

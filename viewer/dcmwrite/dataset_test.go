@@ -3,6 +3,7 @@ package dcmwrite
 import (
 	"bytes"
 	"errors"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"math"
 	"strings"
 	"testing"
@@ -151,7 +152,7 @@ func TestUIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {
 		u := NewUID()
-		if seen[u] || !validUID(u) || len(u) > 64 || !strings.HasPrefix(u, "2.25.") {
+		if seen[u] || !dicomkit.ValidUID(u) || len(u) > 64 || !strings.HasPrefix(u, "2.25.") {
 			t.Fatalf("NewUID() = %q: repeated or not a 2.25 UID", u)
 		}
 		seen[u] = true
@@ -159,7 +160,7 @@ func TestUIDs(t *testing.T) {
 	if DeterministicUID("x", "1") != DeterministicUID("x", "1") || DeterministicUID("x", "1") == DeterministicUID("x", "2") {
 		t.Fatal("DeterministicUID is not a function of its parts")
 	}
-	if !validUID(ImplementationClassUID) {
+	if !dicomkit.ValidUID(ImplementationClassUID) {
 		t.Fatalf("ImplementationClassUID %q", ImplementationClassUID)
 	}
 }

@@ -1,0 +1,152 @@
+package dicomkit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// Option adjusts Parse.
+type Option func(*parseConfig)
+
+type parseConfig struct {
+	pixelBytes bool
+	implicit   bool
+	until      tag.Tag
+}
+
+// WithPixelBytes keeps the pixel data as the file stores it, unprocessed: native bytes, or encapsulated
+// fragments. Without it Parse skips pixel data.
+func WithPixelBytes() Option { return func(c *parseConfig) { c.pixelBytes = true } }
+
+// WithImplicitVR reads the dataset as implicit VR little endian whatever its file meta says: a writer's
+// mistake Walk detects (Layout.ForceImplicit).
+func WithImplicitVR() Option { return func(c *parseConfig) { c.implicit = true } }
+
+// Until stops after the first top-level element at or past t.
+func Until(t tag.Tag) Option { return func(c *parseConfig) { c.until = t } }
+
+// Parse reads a Part 10 stream of size bytes with the DICOM library and returns its elements, the file meta
+// first. The dataset is read by the transfer syntax of the file meta; an encapsulated one as explicit VR
+// little endian, which it is, since the library fails on syntaxes its dictionary lacks (HTJ2K). The stream
+// ends at size bytes or at the end of r. A panic of the library is returned as an error. Parse does not
+// guard against declared lengths: run Walk first on bytes from elsewhere (ParseHeader does).
+func Parse(r io.Reader, size int64, opts ...Option) (ds dicom.Dataset, err error) {
+	var cfg parseConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("DICOM parser panicked: %v", p)
+		}
+	}()
+	libOpts := []dicom.ParseOption{dicom.AllowMissingMetaElementGroupLength(), dicom.AllowUnknownSpecificCharacterSet(), dicom.SkipPixelData()}
+	if cfg.pixelBytes {
+		libOpts[2] = dicom.SkipProcessingPixelDataValue()
+	}
+	p, err := dicom.NewParser(r, size, nil, libOpts...)
+	if err != nil {
+		return ds, fmt.Errorf("parse: %w", err)
+	}
+	meta := p.GetMetadata()
+	if cfg.implicit {
+		p.SetTransferSyntax(binary.LittleEndian, true)
+	} else if s, err := LookupSyntax(Text(&meta, tag.TransferSyntaxUID)); err == nil && s.Kind != Native {
+		p.SetTransferSyntax(binary.LittleEndian, false)
+	}
+	ds.Elements = append(ds.Elements, meta.Elements...)
+	for {
+		e, err := p.Next()
+		if err != nil {
+			if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
+				return ds, nil
+			}
+			return ds, fmt.Errorf("parse: %w", err)
+		}
+		ds.Elements = append(ds.Elements, e)
+		if cfg.until != (tag.Tag{}) && (e.Tag.Group > cfg.until.Group || e.Tag.Group == cfg.until.Group && e.Tag.Element >= cfg.until.Element) {
+			return ds, nil
+		}
+	}
+}
+
+// MaxInflated is the most a deflated dataset may inflate to in ParseHeader.
+const MaxInflated int64 = 4 << 30
+
+// ParseHeader parses the size bytes of a Part 10 DICOM object read from r without its pixel data, after
+// Walk has checked its structure.
+func ParseHeader(r io.ReaderAt, size int64) (dicom.Dataset, error) {
+	lay, err := Walk(r, size, MaxInflated)
+	if err != nil {
+		return dicom.Dataset{}, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
+	end := size
+	if lay.PixelAt > 0 {
+		end = lay.PixelAt // the library would read the pixel data to skip it
+	}
+	var opts []Option
+	if lay.ForceImplicit {
+		opts = append(opts, WithImplicitVR())
+	}
+	ds, err := Parse(io.NewSectionReader(r, 0, end), end, opts...)
+	if err != nil {
+		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
+	return ds, nil
+}
+
+// Identity is who and what a DICOM instance is.
+type Identity struct {
+	PatientID, StudyUID, SeriesUID, SOPUID string
+}
+
+// IdentityOf reads the identity of a parsed instance; every UID must be present.
+func IdentityOf(ds *dicom.Dataset) (Identity, error) {
+	id := Identity{PatientID: Text(ds, tag.PatientID), StudyUID: Text(ds, tag.StudyInstanceUID),
+		SeriesUID: Text(ds, tag.SeriesInstanceUID), SOPUID: Text(ds, tag.SOPInstanceUID)}
+	var missing []string
+	for _, f := range []struct{ v, name string }{{id.StudyUID, "StudyInstanceUID"}, {id.SeriesUID, "SeriesInstanceUID"}, {id.SOPUID, "SOPInstanceUID"}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return id, fmt.Errorf("DICOM object lacks %s", strings.Join(missing, ", "))
+	}
+	return id, nil
+}
+
+// MaxIdentityBytes bounds how much of an object ReadIdentity reads: the identity is in its first elements.
+const MaxIdentityBytes = 4 << 20
+
+// ReadIdentity reads the identity of a Part 10 object from its start, reading at most MaxIdentityBytes: the
+// elements up to SeriesInstanceUID, never the pixel data. Walk checks them before the library reads them.
+func ReadIdentity(r io.Reader) (id Identity, err error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxIdentityBytes))
+	if err != nil {
+		return id, err
+	}
+	if !IsPart10(b) {
+		return id, ErrNotPart10
+	}
+	lay, err := walk(bytes.NewReader(b), int64(len(b)), MaxIdentityBytes, tag.SeriesInstanceUID)
+	if err != nil {
+		return id, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
+	opts := []Option{Until(tag.SeriesInstanceUID)}
+	if lay.ForceImplicit {
+		opts = append(opts, WithImplicitVR())
+	}
+	ds, err := Parse(bytes.NewReader(b), int64(len(b)), opts...)
+	if err != nil {
+		return id, fmt.Errorf("not a readable DICOM object: %w", err)
+	}
+	return IdentityOf(&ds)
+}
