@@ -230,6 +230,43 @@ const (
 // duplicates and mixed geometry as problems; it fails only when the images cannot be stacked at all.
 func arrange(files []*File) (*stack, error) {
 	st := &stack{}
+	all, err := st.collect(files)
+	if err != nil {
+		return st, err
+	}
+	first := all[0].f.pix
+	st.samples = first.samples
+	ori, haveOri, positioned := orientation(all)
+	row, col := IdentityDirection[0], IdentityDirection[1]
+	if haveOri {
+		row = ori[0].Unit()
+		col = ori[1].Sub(row.Scale(ori[1].Dot(row))).Unit()
+	}
+	normal := row.Cross(col).Unit()
+	var dz float64
+	if positioned == len(all) {
+		all, dz = st.orderByPosition(all, ori, normal)
+	} else {
+		dz = st.orderByNumber(all, positioned, len(files) == 1)
+	}
+	ps := st.pixelSpacing(all)
+	var origin Vec3
+	if all[0].fi.hasPosition {
+		origin = all[0].fi.position
+	}
+	st.slices = all
+	st.geom = Geometry{
+		Size:      [3]int{first.cols, first.rows, len(all)},
+		Spacing:   Vec3{ps[1], ps[0], dz},
+		Origin:    origin,
+		Direction: [3]Vec3{row, col, normal},
+	}
+	return st, nil
+}
+
+// collect gathers the frames of files as slices, with the files' warnings and repeated SOP Instance UIDs as
+// problems; images of different sizes cannot be stacked.
+func (st *stack) collect(files []*File) ([]stackSlice, error) {
 	var all []stackSlice
 	sizes := make(map[[3]int]int)
 	sopSeen := make(map[string]string)
@@ -249,7 +286,7 @@ func arrange(files []*File) (*stack, error) {
 		}
 	}
 	if len(all) == 0 {
-		return st, ErrNoPixels
+		return nil, ErrNoPixels
 	}
 	if len(sizes) > 1 {
 		var parts []string
@@ -257,75 +294,79 @@ func arrange(files []*File) (*stack, error) {
 			parts = append(parts, fmt.Sprintf("%d×%d×%d samples in %d files", sz[0], sz[1], sz[2], n))
 		}
 		sort.Strings(parts)
-		return st, fmt.Errorf("mixed geometry: images of different sizes cannot form one volume (%s)", strings.Join(parts, ", "))
+		return nil, fmt.Errorf("mixed geometry: images of different sizes cannot form one volume (%s)", strings.Join(parts, ", "))
 	}
-	first := all[0].f.pix
-	st.samples = first.samples
+	return all, nil
+}
 
-	var ori [2]Vec3
-	haveOri := false
-	positioned := 0
+// orientation is the first ImageOrientationPatient of the slices, whether there is one, and how many slices
+// have both a position and an orientation.
+func orientation(all []stackSlice) (ori [2]Vec3, ok bool, positioned int) {
 	for _, s := range all {
-		if s.fi.hasOrientation && !haveOri {
-			ori, haveOri = s.fi.orientation, true
+		if s.fi.hasOrientation && !ok {
+			ori, ok = s.fi.orientation, true
 		}
 		if s.fi.hasPosition && s.fi.hasOrientation {
 			positioned++
 		}
 	}
-	row, col := IdentityDirection[0], IdentityDirection[1]
-	if haveOri {
-		row = ori[0].Unit()
-		col = ori[1].Sub(row.Scale(ori[1].Dot(row))).Unit()
-	}
-	normal := row.Cross(col).Unit()
+	return ori, ok, positioned
+}
 
-	var dz float64
-	if positioned == len(all) {
-		mixed := 0
-		for i := range all {
-			o := all[i].fi.orientation
-			if o[0].Sub(ori[0]).Norm() > directionTol || o[1].Sub(ori[1]).Norm() > directionTol {
-				mixed++
-			}
-			all[i].d = all[i].fi.position.Dot(normal)
+// orderByPosition sorts slices that all have a position along normal, drops duplicates and returns the
+// slice spacing; orientations that differ from ori are reported.
+func (st *stack) orderByPosition(all []stackSlice, ori [2]Vec3, normal Vec3) ([]stackSlice, float64) {
+	mixed := 0
+	for i := range all {
+		o := all[i].fi.orientation
+		if o[0].Sub(ori[0]).Norm() > directionTol || o[1].Sub(ori[1]).Norm() > directionTol {
+			mixed++
 		}
-		if mixed > 0 {
-			st.problems = append(st.problems, fmt.Sprintf("mixed geometry: %d of %d slices have a different ImageOrientationPatient; they are stacked as if parallel", mixed, len(all)))
-		}
-		slices.SortStableFunc(all, func(a, b stackSlice) int {
-			return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.f.Instance.Number, b.f.Instance.Number),
-				strings.Compare(a.f.Instance.Path, b.f.Instance.Path), cmp.Compare(a.frame, b.frame))
-		})
-		all = st.dropDuplicates(all)
-		dz = st.sliceSpacing(all)
-		st.checkAlignment(all, normal)
-	} else {
-		slices.SortStableFunc(all, func(a, b stackSlice) int {
-			return cmp.Or(cmp.Compare(a.f.Instance.Number, b.f.Instance.Number),
-				strings.Compare(a.f.Instance.Path, b.f.Instance.Path), cmp.Compare(a.frame, b.frame))
-		})
-		// One multi-frame file's warnings already say how its frames were stacked.
-		oneFile := len(files) == 1
-		if len(all) > 1 && !oneFile {
-			st.problems = append(st.problems, fmt.Sprintf("ordered by InstanceNumber: %d of %d slices lack ImagePositionPatient or ImageOrientationPatient", len(all)-positioned, len(all)))
-			repeated := 0
-			for i := 1; i < len(all); i++ {
-				if all[i].f != all[i-1].f && all[i].f.Instance.Number == all[i-1].f.Instance.Number {
-					repeated++
-				}
+		all[i].d = all[i].fi.position.Dot(normal)
+	}
+	if mixed > 0 {
+		st.problems = append(st.problems, fmt.Sprintf("mixed geometry: %d of %d slices have a different ImageOrientationPatient; they are stacked as if parallel", mixed, len(all)))
+	}
+	slices.SortStableFunc(all, func(a, b stackSlice) int {
+		return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.f.Instance.Number, b.f.Instance.Number),
+			strings.Compare(a.f.Instance.Path, b.f.Instance.Path), cmp.Compare(a.frame, b.frame))
+	})
+	all = st.dropDuplicates(all)
+	dz := st.sliceSpacing(all)
+	st.checkAlignment(all, normal)
+	return all, dz
+}
+
+// orderByNumber sorts slices of which only positioned have a position by InstanceNumber and returns the
+// slice spacing the header suggests. One multi-frame file's warnings already say how its frames were
+// stacked, so it adds no problems.
+func (st *stack) orderByNumber(all []stackSlice, positioned int, oneFile bool) float64 {
+	slices.SortStableFunc(all, func(a, b stackSlice) int {
+		return cmp.Or(cmp.Compare(a.f.Instance.Number, b.f.Instance.Number),
+			strings.Compare(a.f.Instance.Path, b.f.Instance.Path), cmp.Compare(a.frame, b.frame))
+	})
+	if len(all) > 1 && !oneFile {
+		st.problems = append(st.problems, fmt.Sprintf("ordered by InstanceNumber: %d of %d slices lack ImagePositionPatient or ImageOrientationPatient", len(all)-positioned, len(all)))
+		repeated := 0
+		for i := 1; i < len(all); i++ {
+			if all[i].f != all[i-1].f && all[i].f.Instance.Number == all[i-1].f.Instance.Number {
+				repeated++
 			}
-			if repeated > 0 {
-				st.problems = append(st.problems, fmt.Sprintf("InstanceNumber is missing or repeated in %d files: ties follow file names", repeated+1))
-			}
 		}
-		var from string
-		dz, from = fallbackSpacing(all[0].fi)
-		if len(all) > 1 && !oneFile {
-			st.problems = append(st.problems, fmt.Sprintf("slice spacing %g mm assumed (%s)", dz, from))
+		if repeated > 0 {
+			st.problems = append(st.problems, fmt.Sprintf("InstanceNumber is missing or repeated in %d files: ties follow file names", repeated+1))
 		}
 	}
+	dz, from := fallbackSpacing(all[0].fi)
+	if len(all) > 1 && !oneFile {
+		st.problems = append(st.problems, fmt.Sprintf("slice spacing %g mm assumed (%s)", dz, from))
+	}
+	return dz
+}
 
+// pixelSpacing is the in-plane spacing of the first slice (1 mm when it has none); slices whose spacing
+// differs are reported.
+func (st *stack) pixelSpacing(all []stackSlice) [2]float64 {
 	ps := all[0].fi.pixelSpacing
 	if !all[0].fi.hasSpacing {
 		ps = [2]float64{1, 1}
@@ -340,18 +381,7 @@ func arrange(files []*File) (*stack, error) {
 	if differ > 0 {
 		st.problems = append(st.problems, fmt.Sprintf("mixed geometry: PixelSpacing differs from %g×%g mm in %d slices", ps[0], ps[1], differ))
 	}
-	var origin Vec3
-	if all[0].fi.hasPosition {
-		origin = all[0].fi.position
-	}
-	st.slices = all
-	st.geom = Geometry{
-		Size:      [3]int{first.cols, first.rows, len(all)},
-		Spacing:   Vec3{ps[1], ps[0], dz},
-		Origin:    origin,
-		Direction: [3]Vec3{row, col, normal},
-	}
-	return st, nil
+	return ps
 }
 
 // fallbackSpacing is the slice spacing of a stack without positions, and where it came from.
