@@ -117,149 +117,197 @@ func Editable(o *Order) bool { return o.Status != api.OrderConfirmed && o.Status
 //	               ACCEPTED, IN_PROGRESS       the assigned worker → gives it back: ORDERED, no worker
 //	update         not CONFIRMED or CANCELLED  the ordering doctor (doctor_request, priority)
 func ApplyOrderAction(o *Order, act OrderAction, actor Actor, in OrderInput, now time.Time) (OrderHistory, error) {
-	next := *o
-	h := OrderHistory{ActorID: actor.ID, ActorName: actor.Name, FromStatus: o.Status, ClientAddr: actor.ClientAddr, At: now,
-		FromWorker: o.WorkerID}
-	isWorker := o.WorkerID != nil && *o.WorkerID == actor.ID
-	isDoctor := o.DoctorID == actor.ID
-	need := func(states ...api.OrderStatus) error {
-		if slices.Contains(states, o.Status) {
-			return nil
-		}
-		return Errorf(api.CodeConflict, "order %s is %s; %s needs %v", o.ID, o.Status, act, states)
+	c := &orderChange{o: o, next: *o, act: act, actor: actor, in: in, now: now,
+		h: OrderHistory{ActorID: actor.ID, ActorName: actor.Name, FromStatus: o.Status, ClientAddr: actor.ClientAddr, At: now,
+			FromWorker: o.WorkerID},
+		isWorker: o.WorkerID != nil && *o.WorkerID == actor.ID, isDoctor: o.DoctorID == actor.ID}
+	step, ok := orderSteps[act]
+	if !ok {
+		return c.h, Errorf(api.CodeInvalid, "unknown order action %q", act)
 	}
-	onlyWorker := func() error {
-		if !isWorker {
-			return Errorf(api.CodeForbidden, "only the assigned worker may %s order %s", act, o.ID)
-		}
+	if err := step(c); err != nil {
+		return c.h, err
+	}
+	c.next.UpdatedAt = now
+	c.next.Version = o.Version + 1
+	c.next.History = nil
+	c.h.ToStatus = c.next.Status
+	c.h.ToWorker = c.next.WorkerID
+	*o = c.next
+	return c.h, nil
+}
+
+// orderChange is one action being applied: the order as it was, the order it becomes, and the history entry.
+type orderChange struct {
+	o                  *Order
+	next               Order
+	h                  OrderHistory
+	act                OrderAction
+	actor              Actor
+	in                 OrderInput
+	now                time.Time
+	isWorker, isDoctor bool
+}
+
+// orderSteps applies each action to c.next and c.h, or refuses it.
+var orderSteps = map[OrderAction]func(*orderChange) error{
+	ActAccept: (*orderChange).accept, ActStart: (*orderChange).start, ActSaveResult: (*orderChange).saveResult,
+	ActSubmitResult: (*orderChange).saveResult, ActConfirm: (*orderChange).confirm, ActCancel: (*orderChange).cancel,
+	ActUpdate: (*orderChange).update,
+}
+
+// need refuses the action unless the order is in one of states.
+func (c *orderChange) need(states ...api.OrderStatus) error {
+	if slices.Contains(states, c.o.Status) {
 		return nil
 	}
-	switch act {
-	case ActAccept:
-		if string(actor.Role) != string(o.JobRole) && !actor.Role.IsAdmin() {
-			return h, Errorf(api.CodeForbidden, "only %s users accept %s order %s", o.JobRole, o.JobRole, o.ID)
-		}
-		if err := need(api.OrderOrdered); err != nil {
-			return h, err
-		}
-		if o.WorkerID != nil {
-			return h, Errorf(api.CodeConflict, "order %s already has a worker", o.ID)
-		}
-		id := actor.ID
-		next.WorkerID, next.WorkerName = &id, actor.Name
-		next.Status, next.AcceptedAt = api.OrderAccepted, &now
-		next.WorkerResult = json.RawMessage(workerResultTemplates[o.JobRole])
-		h.Action = "ACCEPTED"
-	case ActStart:
-		if err := onlyWorker(); err != nil {
-			return h, err
-		}
-		if err := need(api.OrderAccepted); err != nil {
-			return h, err
-		}
-		next.Status, next.InProgressAt = api.OrderInProgress, &now
-		h.Action = "STARTED"
-	case ActSaveResult, ActSubmitResult:
-		if err := onlyWorker(); err != nil {
-			return h, err
-		}
-		states := []api.OrderStatus{api.OrderInProgress, api.OrderResultReady}
-		if act == ActSubmitResult {
-			states = states[:1]
-		}
-		if err := need(states...); err != nil {
-			return h, err
-		}
-		if err := setResult(&next, in); err != nil {
-			return h, err
-		}
-		h.Action = "RESULT_SAVED"
-		if act == ActSubmitResult {
-			next.Status, next.ResultReadyAt = api.OrderResultReady, &now
-			h.Action = "SUBMITTED"
-		}
-	case ActConfirm:
-		workerMayConfirm := isWorker && (o.JobRole == api.JobRIS || o.JobRole == api.JobLIS)
-		if !isDoctor && !workerMayConfirm {
-			return h, Errorf(api.CodeForbidden, "only the ordering doctor or the assigned RIS/LIS worker may confirm order %s", o.ID)
-		}
-		states := []api.OrderStatus{api.OrderResultReady}
-		if workerMayConfirm {
-			states = append(states, api.OrderInProgress)
-		}
-		if err := need(states...); err != nil {
-			return h, err
-		}
-		if err := setResult(&next, OrderInput{WorkerResult: in.WorkerResult}); err != nil {
-			return h, err
-		}
-		confirmed, err := withConfirmedFlag(next.WorkerResult)
-		if err != nil {
-			return h, err
-		}
-		result := true
-		if in.Result != nil {
-			result = *in.Result
-		}
-		next.WorkerResult, next.Result = confirmed, &result
-		next.Status, next.ConfirmedAt = api.OrderConfirmed, &now
-		h.Action = "CONFIRMED"
-	case ActCancel:
-		if err := ValidateMultilineText("reason", in.Reason, 1, 500); err != nil {
-			return h, err
-		}
-		switch {
-		case isDoctor:
-			if !Editable(o) {
-				return h, Errorf(api.CodeConflict, "order %s is %s and can no longer be cancelled", o.ID, o.Status)
-			}
-			next.Status, next.CancelledAt, next.CancelReason = api.OrderCancelled, &now, in.Reason
-			h.Action = "CANCELLED"
-		case isWorker:
-			if err := need(api.OrderAccepted, api.OrderInProgress); err != nil {
-				return h, err
-			}
-			next.WorkerID, next.WorkerName = nil, ""
-			next.Status, next.AcceptedAt, next.InProgressAt = api.OrderOrdered, nil, nil
-			next.WorkerResult = nil
-			h.Action = "GIVEN_BACK"
-		default:
-			return h, Errorf(api.CodeForbidden, "only the ordering doctor or the assigned worker may cancel order %s", o.ID)
-		}
-		h.Reason = in.Reason
-	case ActUpdate:
-		if !isDoctor {
-			return h, Errorf(api.CodeForbidden, "only the ordering doctor may edit order %s", o.ID)
-		}
-		if !Editable(o) {
-			return h, Errorf(api.CodeConflict, "order %s is %s and can no longer be edited", o.ID, o.Status)
-		}
-		if in.DoctorRequest == nil && in.Priority == nil {
-			return h, Errorf(api.CodeInvalid, "nothing to update: give doctor_request or priority")
-		}
-		if in.DoctorRequest != nil {
-			if err := validateObject("doctor_request", in.DoctorRequest); err != nil {
-				return h, err
-			}
-			next.DoctorRequest = compactJSON(in.DoctorRequest)
-		}
-		if in.Priority != nil {
-			if err := validatePriority(*in.Priority); err != nil {
-				return h, err
-			}
-			next.Priority = *in.Priority
-		}
-		h.Action = "UPDATED"
-	default:
-		return h, Errorf(api.CodeInvalid, "unknown order action %q", act)
+	return Errorf(api.CodeConflict, "order %s is %s; %s needs %v", c.o.ID, c.o.Status, c.act, states)
+}
+
+func (c *orderChange) onlyWorker() error {
+	if !c.isWorker {
+		return Errorf(api.CodeForbidden, "only the assigned worker may %s order %s", c.act, c.o.ID)
 	}
-	next.UpdatedAt = now
-	next.Version = o.Version + 1
-	next.History = nil
-	h.ToStatus = next.Status
-	h.ToWorker = next.WorkerID
-	*o = next
-	return h, nil
+	return nil
+}
+
+func (c *orderChange) accept() error {
+	o := c.o
+	if string(c.actor.Role) != string(o.JobRole) && !c.actor.Role.IsAdmin() {
+		return Errorf(api.CodeForbidden, "only %s users accept %s order %s", o.JobRole, o.JobRole, o.ID)
+	}
+	if err := c.need(api.OrderOrdered); err != nil {
+		return err
+	}
+	if o.WorkerID != nil {
+		return Errorf(api.CodeConflict, "order %s already has a worker", o.ID)
+	}
+	id := c.actor.ID
+	c.next.WorkerID, c.next.WorkerName = &id, c.actor.Name
+	c.next.Status, c.next.AcceptedAt = api.OrderAccepted, &c.now
+	c.next.WorkerResult = json.RawMessage(workerResultTemplates[o.JobRole])
+	c.h.Action = "ACCEPTED"
+	return nil
+}
+
+func (c *orderChange) start() error {
+	if err := c.onlyWorker(); err != nil {
+		return err
+	}
+	if err := c.need(api.OrderAccepted); err != nil {
+		return err
+	}
+	c.next.Status, c.next.InProgressAt = api.OrderInProgress, &c.now
+	c.h.Action = "STARTED"
+	return nil
+}
+
+// saveResult saves the worker's result (save_result), and with submit_result also hands it in.
+func (c *orderChange) saveResult() error {
+	if err := c.onlyWorker(); err != nil {
+		return err
+	}
+	states := []api.OrderStatus{api.OrderInProgress, api.OrderResultReady}
+	if c.act == ActSubmitResult {
+		states = states[:1]
+	}
+	if err := c.need(states...); err != nil {
+		return err
+	}
+	if err := setResult(&c.next, c.in); err != nil {
+		return err
+	}
+	c.h.Action = "RESULT_SAVED"
+	if c.act == ActSubmitResult {
+		c.next.Status, c.next.ResultReadyAt = api.OrderResultReady, &c.now
+		c.h.Action = "SUBMITTED"
+	}
+	return nil
+}
+
+func (c *orderChange) confirm() error {
+	o := c.o
+	workerMayConfirm := c.isWorker && (o.JobRole == api.JobRIS || o.JobRole == api.JobLIS)
+	if !c.isDoctor && !workerMayConfirm {
+		return Errorf(api.CodeForbidden, "only the ordering doctor or the assigned RIS/LIS worker may confirm order %s", o.ID)
+	}
+	states := []api.OrderStatus{api.OrderResultReady}
+	if workerMayConfirm {
+		states = append(states, api.OrderInProgress)
+	}
+	if err := c.need(states...); err != nil {
+		return err
+	}
+	if err := setResult(&c.next, OrderInput{WorkerResult: c.in.WorkerResult}); err != nil {
+		return err
+	}
+	confirmed, err := withConfirmedFlag(c.next.WorkerResult)
+	if err != nil {
+		return err
+	}
+	result := true
+	if c.in.Result != nil {
+		result = *c.in.Result
+	}
+	c.next.WorkerResult, c.next.Result = confirmed, &result
+	c.next.Status, c.next.ConfirmedAt = api.OrderConfirmed, &c.now
+	c.h.Action = "CONFIRMED"
+	return nil
+}
+
+// cancel cancels the order (its doctor) or gives it back to the queue (its worker).
+func (c *orderChange) cancel() error {
+	o := c.o
+	if err := ValidateMultilineText("reason", c.in.Reason, 1, 500); err != nil {
+		return err
+	}
+	switch {
+	case c.isDoctor:
+		if !Editable(o) {
+			return Errorf(api.CodeConflict, "order %s is %s and can no longer be cancelled", o.ID, o.Status)
+		}
+		c.next.Status, c.next.CancelledAt, c.next.CancelReason = api.OrderCancelled, &c.now, c.in.Reason
+		c.h.Action = "CANCELLED"
+	case c.isWorker:
+		if err := c.need(api.OrderAccepted, api.OrderInProgress); err != nil {
+			return err
+		}
+		c.next.WorkerID, c.next.WorkerName = nil, ""
+		c.next.Status, c.next.AcceptedAt, c.next.InProgressAt = api.OrderOrdered, nil, nil
+		c.next.WorkerResult = nil
+		c.h.Action = "GIVEN_BACK"
+	default:
+		return Errorf(api.CodeForbidden, "only the ordering doctor or the assigned worker may cancel order %s", o.ID)
+	}
+	c.h.Reason = c.in.Reason
+	return nil
+}
+
+func (c *orderChange) update() error {
+	o, in := c.o, c.in
+	if !c.isDoctor {
+		return Errorf(api.CodeForbidden, "only the ordering doctor may edit order %s", o.ID)
+	}
+	if !Editable(o) {
+		return Errorf(api.CodeConflict, "order %s is %s and can no longer be edited", o.ID, o.Status)
+	}
+	if in.DoctorRequest == nil && in.Priority == nil {
+		return Errorf(api.CodeInvalid, "nothing to update: give doctor_request or priority")
+	}
+	if in.DoctorRequest != nil {
+		if err := validateObject("doctor_request", in.DoctorRequest); err != nil {
+			return err
+		}
+		c.next.DoctorRequest = compactJSON(in.DoctorRequest)
+	}
+	if in.Priority != nil {
+		if err := validatePriority(*in.Priority); err != nil {
+			return err
+		}
+		c.next.Priority = *in.Priority
+	}
+	c.h.Action = "UPDATED"
+	return nil
 }
 
 func setResult(o *Order, in OrderInput) error {

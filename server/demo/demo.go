@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/workpool"
 	"github.com/neuronova/neuronova/server"
 	"github.com/neuronova/neuronova/server/auth"
 	"github.com/neuronova/neuronova/server/orthanc"
@@ -181,36 +181,24 @@ func uploadStudy(ctx context.Context, o Options) error {
 		return fmt.Errorf("the demo study writer wrote no DICOM files under %s", dir)
 	}
 	var stored, already atomic.Int64
-	var firstErr error
-	var once sync.Once
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for path := range next {
-				b, err := os.ReadFile(path)
-				if err == nil {
-					var s orthanc.Stored
-					if s, err = o.Orthanc.Upload(ctx, b); err == nil {
-						if s.Status == "AlreadyStored" {
-							already.Add(1)
-						} else {
-							stored.Add(1)
-						}
-						continue
-					}
-				}
-				once.Do(func() { firstErr = fmt.Errorf("upload %s: %w", filepath.Base(path), err) })
-			}
-		})
-	}
-	for _, f := range files {
-		next <- f
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return fmt.Errorf("upload the demo study to Orthanc at %s: %w", o.Orthanc.URL(), firstErr)
+	err = workpool.ForEach(ctx, len(files), 4, func(ctx context.Context, _, i int) error {
+		b, err := os.ReadFile(files[i])
+		if err != nil {
+			return err
+		}
+		st, err := o.Orthanc.Upload(ctx, b)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", filepath.Base(files[i]), err)
+		}
+		if st.Status == "AlreadyStored" {
+			already.Add(1)
+		} else {
+			stored.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upload the demo study to Orthanc at %s: %w", o.Orthanc.URL(), err)
 	}
 	o.Logger.Info("demo study in Orthanc", "files", len(files), "new", stored.Load(), "already_stored", already.Load(),
 		"took", time.Since(start).Round(time.Millisecond).String())

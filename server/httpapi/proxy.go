@@ -55,7 +55,7 @@ func (s *Server) proxy(template string, kind proxyKind, params orthanc.QueryPara
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return orthancError(resp, c.r.Method, up.path)
+			return orthanc.Refusal(resp, c.r.Method, up.path, true)
 		}
 		answer, err := s.upstreamAnswer(c, kind, up.path, resp)
 		if err != nil {
@@ -293,22 +293,6 @@ func readSmall(c *call, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// orthancError turns a refusal of Orthanc into the API's error.
-func orthancError(resp *http.Response, method, path string) error {
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	var oe struct{ Message, OrthancError, Details string }
-	_ = json.Unmarshal(raw, &oe) // Orthanc answers JSON; when it does not, the status alone speaks
-	why := strings.TrimSpace(strings.Join([]string{oe.OrthancError, oe.Details}, " "))
-	cause := fmt.Errorf("orthanc answered %s %s with %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", errorf(api.CodeNotFound, "orthanc has no %s", path), cause)
-	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusNotAcceptable:
-		return fmt.Errorf("%w: %w", errorf(api.CodeInvalid, "orthanc refused %s %s: %s", method, path, why), cause)
-	}
-	return fmt.Errorf("%w: %w", errorf(api.CodeBadGateway, "orthanc failed %s %s (%d)", method, path, resp.StatusCode), cause)
 }
 
 // replacingWriter writes to w with every occurrence of old replaced by new, also where an occurrence spans

@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/workpool"
 	"github.com/neuronova/neuronova/server"
 )
 
@@ -53,36 +53,13 @@ func (c *Client) StudyManifest(ctx context.Context, id string) (*api.StudyManife
 			SeriesInstanceUID: seriesUID[in.ParentSeries], Size: in.FileSize}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		next  = make(chan int)
-	)
-	for range min(manifestWorkers, len(instances)) {
-		wg.Go(func() {
-			for i := range next {
-				sum, err := c.attachmentMD5(ctx, m.Instances[i].OrthancID)
-				if err != nil {
-					once.Do(func() { first = err; cancel() })
-					continue
-				}
-				m.Instances[i].MD5 = sum
-			}
-		})
-	}
-	for i := range m.Instances {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	err := workpool.ForEach(ctx, len(m.Instances), manifestWorkers, func(ctx context.Context, _, i int) error {
+		sum, err := c.attachmentMD5(ctx, m.Instances[i].OrthancID)
+		m.Instances[i].MD5 = sum
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -103,18 +103,34 @@ func (c *Client) callJSON(ctx context.Context, method, path string, in, out any)
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return server.Errorf(api.CodeNotFound, "orthanc has no %s", path)
-	}
 	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%w: %s %s answered %s: %s", server.Errorf(api.CodeBadGateway, "orthanc refused %s %s", method, path),
-			method, path, resp.Status, bytes.TrimSpace(msg))
+		return Refusal(resp, method, path, false)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(out); err != nil {
 		return fmt.Errorf("%w: decode %s: %w", server.Errorf(api.CodeBadGateway, "orthanc sent unreadable JSON for %s", path), path, err)
 	}
 	return nil
+}
+
+// Refusal is the one mapping of a non-2xx answer of Orthanc to the API's error: 404 is NOT_FOUND; 400, 406
+// and 415 are INVALID when the request was the client's (forwarded by the proxy) and BAD_GATEWAY when the
+// server made it (the client cannot fix it); anything else is BAD_GATEWAY. Orthanc's own words are wrapped
+// for the log. It reads at most 4 KiB of the body.
+func Refusal(resp *http.Response, method, path string, forwarded bool) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	var oe struct{ Message, OrthancError, Details string }
+	_ = json.Unmarshal(raw, &oe) // Orthanc answers JSON; when it does not, the status alone speaks
+	why := strings.TrimSpace(strings.Join([]string{oe.OrthancError, oe.Details}, " "))
+	cause := fmt.Errorf("orthanc answered %s %s with %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", server.Errorf(api.CodeNotFound, "orthanc has no %s", path), cause)
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusNotAcceptable:
+		if forwarded {
+			return fmt.Errorf("%w: %w", server.Errorf(api.CodeInvalid, "orthanc refused %s %s: %s", method, path, why), cause)
+		}
+	}
+	return fmt.Errorf("%w: %w", server.Errorf(api.CodeBadGateway, "orthanc failed %s %s (%d)", method, path, resp.StatusCode), cause)
 }
 
 // System checks that Orthanc answers and that the credentials work; it returns Orthanc's version.
