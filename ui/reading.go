@@ -65,7 +65,7 @@ type Reading struct {
 
 // NewReading makes an empty reading area.
 func NewReading() *Reading {
-	r := &Reading{Tool: ToolWindowLevel, Overlay: OverlaySettings{Visible: true, Opacity: DefaultOverlayOpacity},
+	r := &Reading{Tool: ToolWindowLevel, Overlay: OverlaySettings{Visible: true, Opacity: render.DefaultOverlayOpacity},
 		Sync: true, fps: 15, volumes: map[*viewer.Series]*viewer.Volume{}, loading: map[*viewer.Series][]func(*viewer.Volume){}}
 	for i := range r.ports {
 		vp := NewViewport()

@@ -101,7 +101,7 @@ func thumbnail(vol *viewer.Volume, labels *viewer.LabelMap) image.Image {
 		return nil
 	}
 	img := image.NewRGBA(p.Bounds())
-	if p.RenderRGBA(img, vol, StartSlice(p, labels), lut, nil) != nil {
+	if p.RenderRGBA(img, vol, p.StartSlice(labels), lut, nil) != nil {
 		return nil
 	}
 	return img

@@ -135,9 +135,6 @@ var (
 	_ desktop.Mouseable = (*Viewport)(nil)
 )
 
-// DefaultOverlayOpacity is the label overlay's opacity until the reader changes it.
-const DefaultOverlayOpacity = 0.45
-
 var (
 	annotationColor = color.NRGBA{R: 0xe0, G: 0xe6, B: 0xeb, A: 0xff}
 	edgeColor       = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
@@ -152,7 +149,7 @@ var (
 func NewViewport() *Viewport {
 	tool := ToolWindowLevel
 	v := &Viewport{kick: make(chan struct{}, 1), Tool: &tool,
-		Overlay: &OverlaySettings{Visible: true, Opacity: DefaultOverlayOpacity}}
+		Overlay: &OverlaySettings{Visible: true, Opacity: render.DefaultOverlayOpacity}}
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillStretch
 	v.img.ScaleMode = canvas.ImageScaleSmooth
@@ -191,7 +188,7 @@ func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *view
 		return fmt.Errorf("viewport %s: the label map (%s) is not on the series' grid", title, labels.Source)
 	}
 	v.series, v.title, v.vol, v.labels, v.plane = se, title, vol, labels, plane
-	v.slice = StartSlice(plane, labels)
+	v.slice = plane.StartSlice(labels)
 	v.window = render.Presets(vol)[0]
 	v.invert = false
 	su, sv := plane.PixelSpacing()
@@ -215,14 +212,6 @@ func (v *Viewport) SetLabels(labels *viewer.LabelMap, banner string) error {
 	v.banner.Text = banner
 	v.changed()
 	return nil
-}
-
-// StartSlice is the slice a viewport opens at: the one with the most labelled voxels, else the middle.
-func StartSlice(p render.Plane, labels *viewer.LabelMap) int {
-	if s, ok := p.LargestLabelSlice(labels); ok {
-		return s
-	}
-	return p.Slices() / 2
 }
 
 // Series returns the series shown, or nil.

@@ -51,7 +51,7 @@ func expected(t *testing.T, v *viewer.Volume, labels *viewer.LabelMap, slice int
 	}
 	var ov *render.Overlay
 	if labels != nil {
-		ov = &render.Overlay{Map: labels, Opacity: DefaultOverlayOpacity}
+		ov = &render.Overlay{Map: labels, Opacity: render.DefaultOverlayOpacity}
 	}
 	img := image.NewRGBA(p.Bounds())
 	if err := p.RenderRGBA(img, v, slice, lut, ov); err != nil {

@@ -89,8 +89,22 @@ func onlyStudyUnder(studies []*Study, dir string) *Study {
 // ErrNoSeries is returned by FindSeries when a study has no series that matches.
 var ErrNoSeries = errors.New("no such series")
 
-// FindSeries picks a series of st by type (T1, T1CE, …), by series number, or by SeriesInstanceUID.
+// ErrSeveralSeries is returned by FindSeries when the choice is left to it and the study has several series.
+var ErrSeveralSeries = errors.New("several series")
+
+// FindSeries picks a series of st by type (T1, T1CE, …), by series number, or by SeriesInstanceUID; an empty
+// which picks the study's only series. When none matches, or which is empty and the study has several, the
+// error lists the series the study has.
 func FindSeries(st *Study, which string) (*Series, error) {
+	if which == "" {
+		switch len(st.Series) {
+		case 0:
+			return nil, fmt.Errorf("%w: study %s has none", ErrNoSeries, st.UID)
+		case 1:
+			return st.Series[0], nil
+		}
+		return nil, fmt.Errorf("%w: study %s has %d, choose one: %s", ErrSeveralSeries, st.UID, len(st.Series), seriesList(st))
+	}
 	if t, ok := ParseSeriesType(which); ok {
 		if se := st.SeriesByType(t); se != nil {
 			return se, nil
@@ -101,9 +115,14 @@ func FindSeries(st *Study, which string) (*Series, error) {
 			return se, nil
 		}
 	}
+	return nil, fmt.Errorf("%w %q in study %s; it has: %s", ErrNoSeries, which, st.UID, seriesList(st))
+}
+
+// seriesList names the series of st by number, type and description.
+func seriesList(st *Study) string {
 	var have []string
 	for _, se := range st.Series {
 		have = append(have, fmt.Sprintf("%d %s (%s)", se.Number, se.Type, se.Description))
 	}
-	return nil, fmt.Errorf("%w %q in study %s; it has: %s", ErrNoSeries, which, st.UID, strings.Join(have, ", "))
+	return strings.Join(have, ", ")
 }

@@ -201,6 +201,9 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: cache gc takes no arguments, got %q", errUsage, fs.Args())
+		}
 		c, err := openCacheDir(*data, false, stderr)
 		if err != nil {
 			return err
@@ -237,6 +240,9 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 		data := dataFlag(fs)
 		if err := parse(fs, args); err != nil {
 			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: cache check takes no arguments, got %q", errUsage, fs.Args())
 		}
 		c, err := openCacheDir(*data, false, stderr)
 		if err != nil {

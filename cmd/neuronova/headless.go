@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -11,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/neuronova/neuronova/ui"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -147,7 +147,7 @@ func vec(v viewer.Vec3) string { return fmt.Sprintf("(%.3g, %.3g, %.3g)", v[0], 
 func cmdRender(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("render", stderr)
 	input := fs.String("input", "", "DICOM file or folder, or BraTS NIfTI folder")
-	which := fs.String("series", "T1CE", "series: T1, T1CE, T2, FLAIR, a series number or a SeriesInstanceUID")
+	which := fs.String("series", "", "series: T1, T1CE, T2, FLAIR, a series number or a SeriesInstanceUID (default: the study's only series)")
 	planeName := fs.String("plane", "axial", "axial, coronal or sagittal")
 	slice := fs.Int("slice", -1, "slice number from 0 (default: as the viewer opens, the slice with the most labelled voxels, else the middle one)")
 	wl := fs.String("wl", "", "window CENTER,WIDTH (default: the series' first preset: file window, else auto)")
@@ -183,6 +183,9 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	}
 	st := res.Studies[0]
 	se, err := viewer.FindSeries(st, *which)
+	if errors.Is(err, viewer.ErrSeveralSeries) {
+		return fmt.Errorf("%v; pick one with --series", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	}
 	n := *slice
 	if n < 0 {
-		n = ui.StartSlice(plane, labels)
+		n = plane.StartSlice(labels)
 	}
 	if n >= plane.Slices() {
 		return fmt.Errorf("--slice %d: the %s plane of series %s has slices 0 to %d", n, orient, se.Type, plane.Slices()-1)
@@ -220,7 +223,7 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 		case labels == nil:
 			return fmt.Errorf("--overlay: the label map (%v voxels) is not on the grid of series %s (%v voxels)", st.Labels.Size, se.Type, vol.Size)
 		}
-		ov = &render.Overlay{Map: labels, Opacity: ui.DefaultOverlayOpacity}
+		ov = &render.Overlay{Map: labels, Opacity: render.DefaultOverlayOpacity}
 	}
 	img := image.NewRGBA(plane.Bounds())
 	if err := plane.RenderRGBA(img, vol, n, lut, ov); err != nil {

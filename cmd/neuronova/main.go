@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	// Before Fyne's init: no "Error parsing user locale C" under LANG=C.UTF-8.
+	_ "github.com/neuronova/neuronova/cmd/neuronova/internal/fynelocale"
 )
 
 const usage = `NeuroNova — brain-tumour MRI reading workstation.
@@ -18,9 +21,10 @@ Usage:
                                 folder); without --input, on the embedded synthetic demo study
   neuronova demo --out DIR      write the demo study as DICOM MR series (and its labels as labels.nii.gz)
   neuronova info PATH...        list the studies and series at PATH: geometry, sequence type, problems
-  neuronova render --input PATH --series T1CE --plane axial|coronal|sagittal --slice N
+  neuronova render --input PATH [--series TYPE|N|UID] [--plane axial|coronal|sagittal] [--slice N]
                    [--wl CENTER,WIDTH] [--overlay] --out FILE.png
-                                write one slice as the viewer shows it
+                                write one slice as the viewer shows it; without --series, of the study's
+                                only series (with several, the choices are listed)
   neuronova import [--data DIR] PATH...
                                 add DICOM files, folders, ZIPs, DICOMDIRs and BraTS NIfTI folders to the
                                 local cache (re-importing is a no-op); prints what was skipped or rejected
@@ -95,6 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "sync":
 		err = cmdSync(rest, stdout, stderr)
 	case "help", "-h", "--help":
+		if len(rest) > 0 {
+			err = fmt.Errorf("%w: help takes no arguments, got %q", errUsage, rest)
+			break
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:

@@ -72,6 +72,16 @@ func TestDemoInfoRender(t *testing.T) {
 	if coloured < 100 {
 		t.Errorf("the rendered slice has %d coloured pixels: no tumour overlay", coloured)
 	}
+
+	// Without --series: the only series of a one-series input; the choices when the study has several.
+	only := filepath.Join(dir, "only.png")
+	if code, out, stderr := runCmd("render", "--input", filepath.Join(study, "SE002"), "--out", only); code != 0 || !strings.Contains(out, only+": T1CE axial") {
+		t.Errorf("render of one series without --series: exit %d: %s%s", code, out, stderr)
+	}
+	code, _, stderr = runCmd("render", "--input", study, "--out", filepath.Join(dir, "any.png"))
+	if code != 1 || !strings.Contains(stderr, "has 4, choose one: 1 T1 (") || !strings.Contains(stderr, "4 FLAIR (") || !strings.Contains(stderr, "--series") {
+		t.Errorf("render of four series without --series: exit %d: %s", code, stderr)
+	}
 }
 
 // TestBadInput checks that wrong command lines and bad data fail with a status and a message naming
@@ -95,6 +105,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"render", "--input", dir, "--out", "x.png", "--wl", "400"}, 2, `--wl "400"`},
 		{[]string{"info", filepath.Join(dir, "missing")}, 1, "no such file or directory"},
 		{[]string{"info", junk}, 1, "junk.dcm: not a DICOM file"},
+		{[]string{"cache", "gc", "--data", dir, "now"}, 2, `cache gc takes no arguments, got ["now"]`},
+		{[]string{"cache", "check", "--data", dir, "all"}, 2, `cache check takes no arguments, got ["all"]`},
+		{[]string{"help", "render"}, 2, `help takes no arguments, got ["render"]`},
 	} {
 		code, _, stderr := runCmd(tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

@@ -387,6 +387,15 @@ func (p Plane) rowStart(slice, y int) int {
 	return p.origin + slice*p.stride[2] + y*p.stride[1]
 }
 
+// StartSlice is the slice a viewer opens the plane at: the one with the most labelled voxels of labels (see
+// LargestLabelSlice), else the middle one.
+func (p Plane) StartSlice(labels *viewer.LabelMap) int {
+	if s, ok := p.LargestLabelSlice(labels); ok {
+		return s
+	}
+	return p.Slices() / 2
+}
+
 // LargestLabelSlice returns the slice of the plane with the most labelled (non-zero) voxels of m, which
 // must be on the plane's grid: where a reader wants to start. ok is false when m labels nothing.
 func (p Plane) LargestLabelSlice(m *viewer.LabelMap) (slice int, ok bool) {

@@ -400,3 +400,24 @@ func TestLargestLabelSlice(t *testing.T) {
 		t.Error("an empty label map has a largest slice")
 	}
 }
+
+// TestStartSlice: a plane opens at its largest label slice, else (no labels, labels on another grid, an
+// empty map) at the middle.
+func TestStartSlice(t *testing.T) {
+	g := viewer.Geometry{Size: [3]int{6, 5, 4}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection}
+	m := viewer.NewLabelMap(g)
+	m.Data[g.Index(1, 1, 3)] = 2
+	ax := mustPlane(t, g, Axial)
+	if s := ax.StartSlice(m); s != 3 {
+		t.Errorf("labelled: slice %d, want 3", s)
+	}
+	other := viewer.NewLabelMap(viewer.Geometry{Size: [3]int{6, 5, 5}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection})
+	for name, labels := range map[string]*viewer.LabelMap{"nil": nil, "empty": viewer.NewLabelMap(g), "other grid": other} {
+		if s := ax.StartSlice(labels); s != 2 {
+			t.Errorf("%s: slice %d, want the middle, 2", name, s)
+		}
+	}
+	if s := mustPlane(t, g, Sagittal).StartSlice(nil); s != 3 {
+		t.Errorf("sagittal: slice %d, want the middle of 6, 3", s)
+	}
+}

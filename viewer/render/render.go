@@ -126,6 +126,9 @@ func (p Plane) RenderRGBA(dst *image.RGBA, v *viewer.Volume, slice int, lut *LUT
 	return nil
 }
 
+// DefaultOverlayOpacity is the label overlay's opacity until the reader changes it.
+const DefaultOverlayOpacity = 0.45
+
 // Overlay is a label map drawn over a plane image.
 type Overlay struct {
 	Map *viewer.LabelMap // on the plane's grid; resampling is the caller's business
