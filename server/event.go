@@ -2,6 +2,8 @@ package server
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/neuronova/neuronova/api"
 )
@@ -58,4 +60,28 @@ func (e Event) Entitled(p Principal) bool {
 		return p.Role.IsAdmin() || slices.Contains(a.UserIDs, p.UserID)
 	}
 	return false
+}
+
+// ValidEventID reports whether s is an event ID: "<ms>-<n>", as Redis streams number their entries.
+func ValidEventID(s string) bool {
+	ms, n, ok := parseEventID(s)
+	return ok && ms >= 0 && n >= 0
+}
+
+// EventIDLess reports whether the event a came before b.
+func EventIDLess(a, b string) bool {
+	ams, an, _ := parseEventID(a)
+	bms, bn, _ := parseEventID(b)
+	return ams < bms || (ams == bms && an < bn)
+}
+
+func parseEventID(s string) (ms, n int64, ok bool) {
+	left, right, found := strings.Cut(s, "-")
+	if !found || len(s) > 41 {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	ms, err1 = strconv.ParseInt(left, 10, 64)
+	n, err2 = strconv.ParseInt(right, 10, 64)
+	return ms, n, err1 == nil && err2 == nil
 }

@@ -23,11 +23,17 @@ type Cache interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
-// Bus carries events between server instances and to the WebSocket hub.
+// Bus carries events between server instances and to the WebSocket hub, and keeps the recent ones so that a
+// client that reconnects (to any instance) gets what it missed.
 type Bus interface {
+	// Publish gives e its ID and sends it to every instance.
 	Publish(ctx context.Context, e Event) error
-	// Subscribe delivers events to fn until ctx ends; it returns once the subscription is active.
+	// Subscribe delivers the events published from now on to fn, in order, until ctx ends; it returns once the
+	// subscription is active.
 	Subscribe(ctx context.Context, fn func(Event)) error
+	// Since returns up to limit events published after the event with ID after, oldest first; gap is true
+	// when some of them are no longer kept.
+	Since(ctx context.Context, after string, limit int) (events []Event, gap bool, err error)
 }
 
 // JobQueue is the queue of AI jobs run by GPU workstations and `neuronova worker` for clients without a GPU.

@@ -14,10 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/neuronova/neuronova/api"
@@ -659,5 +662,96 @@ func zipOf(t *testing.T, w io.Writer, files map[string][]byte) {
 	}
 	if err := z.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// dialAfter opens u's notification socket, as a client reconnecting after the notification last ("" for a
+// first connection).
+func (e *env) dialAfter(t *testing.T, u *testUser, last string) (*websocket.Conn, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{"Authorization": {"Bearer " + u.token}}
+	if last != "" {
+		h.Set(api.LastEventIDHeader, last)
+	}
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/notifications", &websocket.DialOptions{HTTPHeader: h})
+	if conn != nil {
+		t.Cleanup(func() { conn.CloseNow() })
+	}
+	return conn, resp, err
+}
+
+// readNotification reads the next notification on conn.
+func readNotification(t *testing.T, conn *websocket.Conn) api.Notification {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, b, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatalf("read notification: %v", err)
+	}
+	var n api.Notification
+	mustJSON(t, b, &n)
+	return n
+}
+
+// TestNotificationsMissedAreReplayed: a client that reconnects naming the last notification it received gets,
+// first, the ones it is entitled to that came after — each once, in order, also those published while it
+// reconnects — and then the live ones; a malformed ID is refused before the upgrade; and a client that missed
+// more than the server keeps (here: Redis lost everything) is told to resync from the change feed.
+func TestNotificationsMissedAreReplayed(t *testing.T) {
+	rs := testsvc.StartRedis(t)
+	e := newEnv(t, envOptions{rate: 1e6, burst: 1e6, redis: rs.Addr})
+	p := e.patient(nil, nil)
+	doctor, ris := e.users[api.RoleDoctor], e.users[api.RoleRIS]
+	order := func() string {
+		var o api.Order
+		e.mustDo(http.StatusCreated, "POST", "/api/ocs/", doctor.token, api.CreateOrderRequest{PatientID: p.ID, JobRole: api.JobRIS, JobType: "MRI"}, &o)
+		return o.ID
+	}
+	lisOrder := func() {
+		e.mustDo(http.StatusCreated, "POST", "/api/ocs/", doctor.token, api.CreateOrderRequest{PatientID: p.ID, JobRole: api.JobLIS, JobType: server.JobTypes[api.JobLIS][0]}, nil)
+	}
+	conn, _, err := e.dialAfter(t, ris, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := order()
+	n := readNotification(t, conn)
+	if n.OrderID != first || n.ID == "" {
+		t.Fatalf("first notification %+v", n)
+	}
+	conn.CloseNow()
+	missed := []string{order(), order()}
+	lisOrder() // not the RIS user's: never replayed to it
+	missed = append(missed, order())
+	conn, _, err = e.dialAfter(t, ris, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := order()
+	var got []string
+	last := n.ID
+	for range 4 {
+		m := readNotification(t, conn)
+		if !server.EventIDLess(last, m.ID) {
+			t.Fatalf("notification %s after %s: out of order or twice", m.ID, last)
+		}
+		last = m.ID
+		got = append(got, m.OrderID)
+	}
+	if want := append(missed, live); !slices.Equal(got, want) {
+		t.Fatalf("after reconnecting: %v, want %v", got, want)
+	}
+	if _, resp, err := e.dialAfter(t, ris, "not-an-id"); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a malformed Last-Event-ID: %v %v", resp, err)
+	}
+	rs.Wipe(t)
+	conn, _, err = e.dialAfter(t, ris, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := readNotification(t, conn); m.Type != api.EventResync {
+		t.Fatalf("after Redis lost its events: %+v, want %s", m, api.EventResync)
 	}
 }

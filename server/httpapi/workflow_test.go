@@ -314,7 +314,7 @@ func (l *wsListener) types() []string {
 	return out
 }
 
-// TestNotificationsReachOnlyEntitledUsers: order and AI events travel through Redis pub/sub to the WebSocket
+// TestNotificationsReachOnlyEntitledUsers: order and AI events travel through the Redis events stream to the WebSocket
 // of the users entitled to them and no one else (the seed broadcast AI results to every client).
 func TestNotificationsReachOnlyEntitledUsers(t *testing.T) {
 	e := newEnv(t, fast)
@@ -346,7 +346,7 @@ func TestNotificationsReachOnlyEntitledUsers(t *testing.T) {
 	// An order of another institution's patient, which only staff and that institution hear about.
 	e.mustDo(http.StatusCreated, "POST", "/api/ocs/", otherDoctor.token, api.CreateOrderRequest{PatientID: otherPatient.ID, JobRole: api.JobLIS, JobType: "CBC"}, nil)
 
-	// A sentinel published after everything else reaches every listener last: pub/sub keeps the order.
+	// A sentinel published after everything else reaches every listener last: the stream keeps the order.
 	sentinel := "sentinel-" + auth.RandomHex(6)
 	if err := e.rdb.Publish(context.Background(), server.Event{Notification: api.Notification{Type: api.EventJobFinished, Message: sentinel},
 		Audience: server.Audience{UserIDs: everyone}}); err != nil {

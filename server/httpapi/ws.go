@@ -25,9 +25,18 @@ type hub struct {
 
 type wsClient struct {
 	p      server.Principal
-	send   chan []byte
+	send   chan outgoing
 	cancel context.CancelCauseFunc
 }
+
+// outgoing is one message for a client: a notification with its ID ("" for pongs and resyncs).
+type outgoing struct {
+	id string
+	b  []byte
+}
+
+// replayLimit bounds what a reconnecting client is sent of what it missed; beyond, it is told to resync.
+const replayLimit = 1000
 
 // clientBuffer is how many events may wait for a slow client before it is disconnected (it then resyncs from
 // the change feed).
@@ -65,7 +74,7 @@ func (h *hub) deliver(e server.Event) {
 			continue
 		}
 		select {
-		case cl.send <- b:
+		case cl.send <- outgoing{e.ID, b}:
 		default:
 			cl.cancel(errSlowClient)
 		}
@@ -116,6 +125,8 @@ func checkUpgrade(r *http.Request) error {
 		return errorf(api.CodeInvalid, "WebSocket version %q is not supported; use 13", r.Header.Get("Sec-WebSocket-Version"))
 	case r.Header.Get("Sec-WebSocket-Key") == "":
 		return errorf(api.CodeInvalid, "WebSocket handshake lacks Sec-WebSocket-Key")
+	case r.Header.Get(api.LastEventIDHeader) != "" && !server.ValidEventID(r.Header.Get(api.LastEventIDHeader)):
+		return errorf(api.CodeInvalid, "%s %q is not a notification ID", api.LastEventIDHeader, r.Header.Get(api.LastEventIDHeader))
 	}
 	return nil
 }
@@ -139,7 +150,7 @@ func (s *Server) notifications(c *call) error {
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(c.ctx))
 	defer cancel(nil)
-	cl := &wsClient{p: c.p, send: make(chan []byte, clientBuffer), cancel: cancel}
+	cl := &wsClient{p: c.p, send: make(chan outgoing, clientBuffer), cancel: cancel}
 	if !s.hub.add(cl) {
 		why := errShutdown
 		if s.draining.Load() {
@@ -166,14 +177,21 @@ func (s *Server) notifications(c *call) error {
 			if typ == websocket.MessageText && json.Unmarshal(msg, &in) == nil && in.Type == "ping" {
 				pong, _ := json.Marshal(api.Notification{Type: api.EventPong, At: time.Now().UTC()})
 				select {
-				case cl.send <- pong:
+				case cl.send <- outgoing{b: pong}:
 				default:
 					cancel(errSlowClient)
 				}
 			}
 		}
 	}()
-	for {
+	w := &wsWriter{conn: conn, ctx: ctx}
+	// What the client missed, read after it joined the hub: a notification published meanwhile comes both ways,
+	// and the writer sends each ID once, in order.
+	if after := c.r.Header.Get(api.LastEventIDHeader); after != "" {
+		w.last = after
+		s.replay(ctx, cl, w, after)
+	}
+	for w.err == nil {
 		select {
 		case <-ctx.Done():
 			if r, ok := context.Cause(ctx).(*closeReason); ok {
@@ -182,14 +200,56 @@ func (s *Server) notifications(c *call) error {
 				conn.CloseNow()
 			}
 			return nil
-		case b := <-cl.send:
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-			err := conn.Write(wctx, websocket.MessageText, b)
-			wcancel()
-			if err != nil {
-				conn.CloseNow()
-				return nil
+		case m := <-cl.send:
+			w.send(m)
+		}
+	}
+	conn.CloseNow()
+	return nil
+}
+
+// replay sends cl what it is entitled to of the notifications published after the one it last received, or a
+// resync notice when some of them are no longer kept.
+func (s *Server) replay(ctx context.Context, cl *wsClient, w *wsWriter, after string) {
+	events, gap, err := s.Bus.Since(ctx, after, replayLimit)
+	if err != nil {
+		s.log.Warn("notifications not replayed; the client is told to resync", "user", cl.p.LoginID, "err", err)
+		gap = true
+	}
+	if gap || len(events) == replayLimit {
+		b, _ := json.Marshal(api.Notification{Type: api.EventResync, At: time.Now().UTC(),
+			Message: "some notifications were missed: reread the change feed"})
+		w.send(outgoing{b: b})
+	}
+	for _, e := range events {
+		if e.Entitled(cl.p) {
+			b, err := json.Marshal(e.Notification)
+			if err == nil {
+				w.send(outgoing{e.ID, b})
 			}
 		}
 	}
+}
+
+// wsWriter writes a client's messages, notifications once each and in ID order.
+type wsWriter struct {
+	conn *websocket.Conn
+	ctx  context.Context
+	last string // the ID of the last notification sent
+	err  error
+}
+
+func (w *wsWriter) send(m outgoing) {
+	if w.err != nil {
+		return
+	}
+	if m.id != "" {
+		if w.last != "" && !server.EventIDLess(w.last, m.id) {
+			return // sent already, by the replay
+		}
+		w.last = m.id
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	w.err = w.conn.Write(ctx, websocket.MessageText, m.b)
+	cancel()
 }

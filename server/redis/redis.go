@@ -1,5 +1,6 @@
 // Package redis implements the server's Redis-backed services with github.com/redis/go-redis/v9: the rate
-// limit (per-caller token buckets, one round trip), a small cache, the event bus (pub/sub) and the delivery of
+// limit (per-caller token buckets, one round trip), a small cache, the event bus (a stream every instance reads,
+// which also keeps recent events for clients that reconnect) and the delivery of
 // the AI job queue (Streams with a consumer group, redelivery of idle entries and dead letters). Nothing that
 // guards access lives here — revocations and lockouts are in the database — so a Redis that restarts, with or
 // without its data, lets no revoked token back in. Every key starts with a configurable prefix.
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -151,44 +153,111 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// Publish sends an event to every server instance.
+// eventsKeep is about how many events the stream keeps for clients that reconnect (trimmed approximately).
+const eventsKeep = 10000
+
+// Publish appends an event to the events stream, which every server instance reads.
 func (c *Client) Publish(ctx context.Context, e server.Event) error {
+	e.ID = ""
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("marshal event: %w", err)
 	}
-	if err := c.rdb.Publish(ctx, c.prefix+"events", b).Err(); err != nil {
+	err = c.rdb.XAdd(ctx, &goredis.XAddArgs{Stream: c.prefix + "events", MaxLen: eventsKeep, Approx: true,
+		Values: []string{"event", string(b)}}).Err()
+	if err != nil {
 		return unavailable("publish event", err)
 	}
 	return nil
 }
 
-// Subscribe delivers events to fn until ctx ends. It returns once the subscription is active.
+// Subscribe delivers the events published from now on to fn, in order, until ctx ends. It returns once it
+// knows where the stream stands; while Redis is unreachable it retries, and resumes after the last event it
+// delivered, so that nothing in between is skipped.
 func (c *Client) Subscribe(ctx context.Context, fn func(server.Event)) error {
-	sub := c.rdb.Subscribe(ctx, c.prefix+"events")
-	if _, err := sub.Receive(ctx); err != nil {
-		sub.Close()
-		return unavailable("subscribe to events", err)
+	last, err := c.lastEventID(ctx)
+	if err != nil {
+		return err
 	}
-	ch := sub.Channel()
+	blocking := goredis.NewClient(clientOptions(c.cfg, 10*time.Second, 2))
 	go func() {
-		defer sub.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
+		defer blocking.Close()
+		for ctx.Err() == nil {
+			res, err := blocking.XRead(ctx, &goredis.XReadArgs{Streams: []string{c.prefix + "events", last}, Count: 100, Block: 5 * time.Second}).Result()
+			if errors.Is(err, goredis.Nil) {
+				continue
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					c.cfg.Logger.Warn("events stream unreadable; retrying", "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(500 * time.Millisecond):
+					}
 				}
-				var e server.Event
-				if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
-					c.cfg.Logger.Error("dropping a malformed event from redis", "channel", m.Channel, "err", err)
-					continue
+				continue
+			}
+			for _, m := range res[0].Messages {
+				last = m.ID
+				if e, ok := c.decodeEvent(m); ok {
+					fn(e)
 				}
-				fn(e)
 			}
 		}
 	}()
 	return nil
+}
+
+// lastEventID is the ID of the newest event in the stream, "0-0" when it is empty.
+func (c *Client) lastEventID(ctx context.Context) (string, error) {
+	msgs, err := c.rdb.XRevRangeN(ctx, c.prefix+"events", "+", "-", 1).Result()
+	if err != nil {
+		return "", unavailable("read the events stream", err)
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+// Since returns up to limit events published after the event after, oldest first; gap is true when the stream
+// no longer holds some of them (trimmed, or Redis lost its data).
+func (c *Client) Since(ctx context.Context, after string, limit int) ([]server.Event, bool, error) {
+	if !server.ValidEventID(after) {
+		return nil, false, server.Errorf(api.CodeInvalid, "%s %q is not an event ID", api.LastEventIDHeader, after)
+	}
+	key := c.prefix + "events"
+	info, err := c.rdb.XInfoStream(ctx, key).Result()
+	gap := false
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no such key"):
+		return nil, true, nil // nothing kept at all: Redis lost its data, or nothing was ever published
+	case err != nil:
+		return nil, false, unavailable("read the events stream", err)
+	case info.MaxDeletedEntryID != "" && server.EventIDLess(after, info.MaxDeletedEntryID):
+		gap = true
+	}
+	msgs, err := c.rdb.XRangeN(ctx, key, "("+after, "+", int64(limit)).Result()
+	if err != nil {
+		return nil, false, unavailable("read the events stream", err)
+	}
+	var out []server.Event
+	for _, m := range msgs {
+		if e, ok := c.decodeEvent(m); ok {
+			out = append(out, e)
+		}
+	}
+	return out, gap, nil
+}
+
+// decodeEvent reads one entry of the events stream; a malformed one is logged and dropped.
+func (c *Client) decodeEvent(m goredis.XMessage) (server.Event, bool) {
+	var e server.Event
+	raw, _ := m.Values["event"].(string)
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		c.cfg.Logger.Error("dropping a malformed event from redis", "id", m.ID, "err", err)
+		return e, false
+	}
+	e.ID = m.ID
+	return e, true
 }

@@ -115,7 +115,7 @@ func TestCache(t *testing.T) {
 	}
 }
 
-// TestPubSub delivers a published event, audience included, to a subscriber of the same prefix only.
+// TestPubSub delivers a published event, audience and ID included, to a subscriber of the same prefix only.
 func TestPubSub(t *testing.T) {
 	c, _, prefix := open(t, redis.Config{})
 	same, _, _ := open(t, redis.Config{Prefix: prefix})
