@@ -17,7 +17,9 @@ import (
 )
 
 // DeterministicUID returns a DICOM UID under the 2.25 root made from a hash of parts: the same parts always
-// give the same UID. It is dicomkit.DeterministicUID.
+// give the same UID.
+//
+// Deprecated: use dicomkit.DeterministicUID (kept until sync/deid switches).
 func DeterministicUID(parts ...string) string { return dicomkit.DeterministicUID(parts...) }
 
 // LoadNIfTI reads a 3-D NIfTI-1 file (.nii, .nii.gz) as a grey-scale volume in patient LPS coordinates.
@@ -274,14 +276,14 @@ func LoadBraTS(dir string) (*Study, error) {
 		content = append(content, filepath.Base(f.path), sums[n])
 	}
 	subject := subjectName(stems)
-	studyKey := DeterministicUID(content...)
+	studyKey := dicomkit.DeterministicUID(content...)
 	st := &Study{
-		UID:         DeterministicUID(studyKey, "study"),
+		UID:         dicomkit.DeterministicUID(studyKey, "study"),
 		PatientName: subject,
 		PatientID:   subject,
 		Description: "BraTS " + subject,
 	}
-	frameUID := DeterministicUID(studyKey, "frame of reference")
+	frameUID := dicomkit.DeterministicUID(studyKey, "frame of reference")
 	for n, f := range files {
 		if f.typ == SEG {
 			if st.Labels, err = labelsFromNIfTI(f.path, images[n]); err != nil {
@@ -293,7 +295,7 @@ func LoadBraTS(dir string) (*Study, error) {
 		if err != nil {
 			return nil, err
 		}
-		se := NewVolumeSeries(DeterministicUID(studyKey, "series", f.stem), f.stem, f.typ, v)
+		se := NewVolumeSeries(dicomkit.DeterministicUID(studyKey, "series", f.stem), f.stem, f.typ, v)
 		se.StudyUID = st.UID
 		se.Number = n + 1
 		se.FrameOfReferenceUID = frameUID

@@ -70,16 +70,6 @@ func CanDecode(ts string) bool {
 	return ok
 }
 
-// SyntaxName names a transfer syntax UID: "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)", or the
-// UID alone when it is not a transfer syntax the viewer knows. It is dicomkit.SyntaxName.
-func SyntaxName(ts string) string { return dicomkit.SyntaxName(ts) }
-
-// Compressed reports a transfer syntax whose pixel data is encapsulated (RLE, JPEG, JPEG-LS, JPEG 2000…).
-func Compressed(ts string) bool {
-	s, err := dicomkit.LookupSyntax(ts)
-	return err == nil && s.Compressed()
-}
-
 // frameInfo is the FrameInfo of a file's pixel format.
 func (p *pixelFormat) frameInfo() FrameInfo {
 	return FrameInfo{Rows: p.rows, Columns: p.cols, Samples: p.samples, BitsAllocated: p.bitsAllocated,

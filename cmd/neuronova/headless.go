@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -120,11 +121,12 @@ func encodings(se *viewer.Series) []string {
 	var out []string
 	for _, in := range se.Instances {
 		ts := in.TransferSyntax
-		if seen[ts] || !viewer.Compressed(ts) {
+		s, err := dicomkit.LookupSyntax(ts)
+		if seen[ts] || err != nil || !s.Compressed() {
 			continue
 		}
 		seen[ts] = true
-		e := viewer.SyntaxName(ts)
+		e := s.String()
 		if !viewer.CanDecode(ts) {
 			e += " (no decoder in this build: the server can transcode it)"
 		}

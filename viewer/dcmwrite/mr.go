@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -200,13 +201,13 @@ func writeSeries(dir string, study StudyInfo, series SeriesInfo, v *viewer.Volum
 		return nil, fmt.Errorf("write series %q: %d×%d slices exceed DICOM's 65535 rows or columns", series.Description, v.Size[0], v.Size[1])
 	}
 	if study.UID == "" {
-		study.UID = NewUID()
+		study.UID = dicomkit.NewUID()
 	}
 	if series.UID == "" {
-		series.UID = NewUID()
+		series.UID = dicomkit.NewUID()
 	}
 	if series.FrameOfReferenceUID == "" {
-		series.FrameOfReferenceUID = DeterministicUID(series.UID, "frame of reference")
+		series.FrameOfReferenceUID = dicomkit.DeterministicUID(series.UID, "frame of reference")
 	}
 	date, clock := o.now.Format("20060102"), o.now.Format("150405")
 	if study.StudyDate == "" {
@@ -398,7 +399,7 @@ func writeSlice(path string, common []*dicom.Element, seriesUID string, v *viewe
 	pos := v.ToPatient(viewer.Vec3{0, 0, float64(k)})
 	normal := v.Direction[0].Cross(v.Direction[1])
 	var b Builder
-	b.String(tag.SOPInstanceUID, DeterministicUID(seriesUID, "instance", strconv.Itoa(k)))
+	b.String(tag.SOPInstanceUID, dicomkit.DeterministicUID(seriesUID, "instance", strconv.Itoa(k)))
 	b.Integer(tag.InstanceNumber, k+1)
 	b.Decimal(tag.ImagePositionPatient, pos[0], pos[1], pos[2])
 	b.Decimal(tag.SliceLocation, pos.Dot(normal))
@@ -424,7 +425,7 @@ func WriteStudy(dir string, s *viewer.Study, opts ...Option) ([]string, error) {
 	}
 	info := StudyInfoOf(s)
 	if !o.keepUIDs || info.UID == "" {
-		info.UID = NewUID()
+		info.UID = dicomkit.NewUID()
 	}
 	frames := map[string]string{}
 	total := 0
@@ -448,7 +449,7 @@ func WriteStudy(dir string, s *viewer.Study, opts ...Option) ([]string, error) {
 			si.UID, si.FrameOfReferenceUID = se.UID, se.FrameOfReferenceUID
 		}
 		if si.UID == "" {
-			si.UID = NewUID()
+			si.UID = dicomkit.NewUID()
 		}
 		if !o.keepUIDs || si.FrameOfReferenceUID == "" {
 			key := se.FrameOfReferenceUID
@@ -456,9 +457,9 @@ func WriteStudy(dir string, s *viewer.Study, opts ...Option) ([]string, error) {
 				key = "series " + si.UID
 			}
 			if frames[key] == "" {
-				frames[key] = NewUID()
+				frames[key] = dicomkit.NewUID()
 				if o.keepUIDs {
-					frames[key] = DeterministicUID(info.UID, "frame of reference", key)
+					frames[key] = dicomkit.DeterministicUID(info.UID, "frame of reference", key)
 				}
 			}
 			si.FrameOfReferenceUID = frames[key]

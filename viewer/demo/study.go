@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"path/filepath"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func NewStudy(p Params) (*viewer.Study, error) {
 	r := ph.Render()
 	key := fmt.Sprintf("%+v", p)
 	st := &viewer.Study{
-		UID:             viewer.DeterministicUID("neuronova", "demo phantom", key, "study"),
+		UID:             dicomkit.DeterministicUID("neuronova", "demo phantom", key, "study"),
 		PatientName:     PatientName,
 		PatientID:       PatientID,
 		PatientSex:      "O",
@@ -53,9 +54,9 @@ func NewStudy(p Params) (*viewer.Study, error) {
 		AccessionNumber: "DEMO0001",
 		Labels:          r.Labels,
 	}
-	frame := viewer.DeterministicUID("neuronova", "demo phantom", key, "frame of reference")
+	frame := dicomkit.DeterministicUID("neuronova", "demo phantom", key, "frame of reference")
 	for n, t := range Sequences {
-		se := viewer.NewVolumeSeries(viewer.DeterministicUID("neuronova", "demo phantom", key, "series", string(t)),
+		se := viewer.NewVolumeSeries(dicomkit.DeterministicUID("neuronova", "demo phantom", key, "series", string(t)),
 			descriptions[t], t, r.Volumes[n])
 		acq := dcmwrite.DefaultAcquisition(t)
 		se.Hints.RepetitionTime, se.Hints.EchoTime, se.Hints.InversionTime = acq.RepetitionTime, acq.EchoTime, acq.InversionTime

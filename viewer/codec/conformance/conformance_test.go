@@ -5,6 +5,7 @@ package conformance
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -202,9 +203,9 @@ func (s *source) elements(t testing.TB, pixels *dicom.Element, photometric strin
 		class = "1.2.840.10008.5.1.4.1.1.7.3" // Multi-frame Grayscale Word Secondary Capture Image Storage
 	}
 	b.String(tag.SOPClassUID, class)
-	b.String(tag.SOPInstanceUID, dcmwrite.DeterministicUID("codec conformance", s.name))
-	b.String(tag.StudyInstanceUID, dcmwrite.DeterministicUID("codec conformance study"))
-	b.String(tag.SeriesInstanceUID, dcmwrite.DeterministicUID("codec conformance", s.name, "series"))
+	b.String(tag.SOPInstanceUID, dicomkit.DeterministicUID("codec conformance", s.name))
+	b.String(tag.StudyInstanceUID, dicomkit.DeterministicUID("codec conformance study"))
+	b.String(tag.SeriesInstanceUID, dicomkit.DeterministicUID("codec conformance", s.name, "series"))
 	b.String(tag.Modality, "OT")
 	b.String(tag.ConversionType, "WSD")
 	b.Ints(tag.Rows, s.rows)
