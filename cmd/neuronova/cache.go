@@ -192,73 +192,79 @@ func cmdCache(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: cache needs gc or check", errUsage)
 	}
-	sub, args := args[0], args[1:]
-	switch sub {
+	switch args[0] {
 	case "gc":
-		fs := newFlags("cache gc", stderr)
-		data := dataFlag(fs)
-		budget := fs.String("budget", "", "size budget to keep (e.g. 20GB, 500GiB); saved as the cache's budget")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("%w: cache gc takes no arguments, got %q", errUsage, fs.Args())
-		}
-		c, err := openCacheDir(*data, false, stderr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ctx := context.Background()
-		if *budget != "" {
-			n, err := cache.ParseSize(*budget)
-			if err != nil {
-				return fmt.Errorf("%w: --budget: %v", errUsage, err)
-			}
-			if err := c.SetBudget(ctx, n); err != nil {
-				return err
-			}
-		}
-		rep, err := c.GC(ctx, 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range rep.Evicted {
-			fmt.Fprintf(stdout, "evicted %s %s (%s, %s): %s\n", e.StudyUID, e.PatientName, e.Description, cache.FormatSize(e.Bytes), e.Reason)
-		}
-		for _, k := range rep.Kept {
-			fmt.Fprintf(stdout, "kept    %s %s (%s): %s\n", k.StudyUID, k.PatientName, cache.FormatSize(k.Bytes), k.Reason)
-		}
-		fmt.Fprintf(stdout, "cache %s → %s, budget %s; %d studies evicted\n", cache.FormatSize(rep.Before), cache.FormatSize(rep.After),
-			cache.FormatSize(rep.Budget), len(rep.Evicted))
-		if rep.After > rep.Budget {
-			fmt.Fprintf(stdout, "still over budget: the rest is pinned or has results not yet synced\n")
-		}
-		return nil
+		return cmdCacheGC(args[1:], stdout, stderr)
 	case "check":
-		fs := newFlags("cache check", stderr)
-		data := dataFlag(fs)
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("%w: cache check takes no arguments, got %q", errUsage, fs.Args())
-		}
-		c, err := openCacheDir(*data, false, stderr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		rep, err := c.Check(context.Background())
-		if rep != nil {
-			fmt.Fprintf(stdout, "index: integrity %s, %d foreign-key violations; %d files verified\n", rep.Integrity, rep.ForeignKeys, rep.FilesVerified)
-			fmt.Fprintf(stdout, "swept: %d orphan files (%s), %d unused file rows, %d temporary leftovers, %d empty series/studies\n",
-				rep.Orphans, cache.FormatSize(rep.OrphanBytes), rep.UnusedFiles, rep.TempRemoved, rep.EmptyRemoved)
-			for _, m := range rep.MissingFiles {
-				fmt.Fprintf(stdout, "missing: %s (row removed; import the study again)\n", m)
-			}
-		}
+		return cmdCacheCheck(args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown cache command %q (want gc or check)", errUsage, args[0])
+}
+
+// openForMaintenance parses the flags of a cache command that takes no arguments and opens the cache at
+// --data for writing.
+func openForMaintenance(fs *flag.FlagSet, data *string, args []string, stderr io.Writer) (*cache.Cache, error) {
+	if err := parseNoArgs(fs, args); err != nil {
+		return nil, err
+	}
+	return openCacheDir(*data, false, stderr)
+}
+
+// cmdCacheGC evicts studies down to the budget, saving a new budget first when --budget gives one.
+func cmdCacheGC(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cache gc", stderr)
+	data := dataFlag(fs)
+	budget := fs.String("budget", "", "size budget to keep (e.g. 20GB, 500GiB); saved as the cache's budget")
+	c, err := openForMaintenance(fs, data, args, stderr)
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: unknown cache command %q (want gc or check)", errUsage, sub)
+	defer c.Close()
+	ctx := context.Background()
+	if *budget != "" {
+		n, err := cache.ParseSize(*budget)
+		if err != nil {
+			return fmt.Errorf("%w: --budget: %v", errUsage, err)
+		}
+		if err := c.SetBudget(ctx, n); err != nil {
+			return err
+		}
+	}
+	rep, err := c.GC(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, e := range rep.Evicted {
+		fmt.Fprintf(stdout, "evicted %s %s (%s, %s): %s\n", e.StudyUID, e.PatientName, e.Description, cache.FormatSize(e.Bytes), e.Reason)
+	}
+	for _, k := range rep.Kept {
+		fmt.Fprintf(stdout, "kept    %s %s (%s): %s\n", k.StudyUID, k.PatientName, cache.FormatSize(k.Bytes), k.Reason)
+	}
+	fmt.Fprintf(stdout, "cache %s → %s, budget %s; %d studies evicted\n", cache.FormatSize(rep.Before), cache.FormatSize(rep.After),
+		cache.FormatSize(rep.Budget), len(rep.Evicted))
+	if rep.After > rep.Budget {
+		fmt.Fprintf(stdout, "still over budget: the rest is pinned or has results not yet synced\n")
+	}
+	return nil
+}
+
+// cmdCacheCheck verifies the index and the stored files and sweeps what interrupted work left.
+func cmdCacheCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cache check", stderr)
+	data := dataFlag(fs)
+	c, err := openForMaintenance(fs, data, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rep, err := c.Check(context.Background())
+	if rep != nil {
+		fmt.Fprintf(stdout, "index: integrity %s, %d foreign-key violations; %d files verified\n", rep.Integrity, rep.ForeignKeys, rep.FilesVerified)
+		fmt.Fprintf(stdout, "swept: %d orphan files (%s), %d unused file rows, %d temporary leftovers, %d empty series/studies\n",
+			rep.Orphans, cache.FormatSize(rep.OrphanBytes), rep.UnusedFiles, rep.TempRemoved, rep.EmptyRemoved)
+		for _, m := range rep.MissingFiles {
+			fmt.Fprintf(stdout, "missing: %s (row removed; import the study again)\n", m)
+		}
+	}
+	return err
 }
