@@ -20,6 +20,7 @@ type TxAudit struct {
 	objectType, objectID string
 	patientID            int64
 	user                 *User // the account the write found the call to be, when the call could not know it
+	events               []func() *Event
 }
 
 type txAuditKey struct{}
@@ -78,6 +79,29 @@ func (a *TxAudit) Build(refusal error) AuditRecord {
 		r.UserID, r.LoginID, r.Role = &id, a.user.LoginID, a.user.Role
 	}
 	return r
+}
+
+// Event adds a notification the call's write announces. build runs in the write's transaction, once the write
+// has been made (so it sees the IDs the store gave), and its event commits with the write — into the store's
+// outbox of events, from which every server instance relays it — or not at all. build may return nil.
+func (a *TxAudit) Event(build func() *Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, build)
+}
+
+// Events builds the notifications of the write.
+func (a *TxAudit) Events() []Event {
+	a.mu.Lock()
+	builds := a.events
+	a.mu.Unlock()
+	var out []Event
+	for _, b := range builds {
+		if e := b(); e != nil {
+			out = append(out, *e)
+		}
+	}
+	return out
 }
 
 // Committed marks the record stored; the store calls it once the transaction holding it has committed.

@@ -13,7 +13,12 @@ import (
 type Event struct {
 	api.Notification
 	Audience Audience `json:"audience"`
+	// Seq numbers the event in the store's outbox, in the order its writes committed; its ID is "<Seq>-0".
+	Seq int64 `json:"-"`
 }
+
+// EventID is the notification ID of the event numbered seq in the outbox.
+func EventID(seq int64) string { return strconv.FormatInt(seq, 10) + "-0" }
 
 // Audience holds the facts entitlement is decided on.
 type Audience struct {

@@ -24,10 +24,13 @@ type Cache interface {
 }
 
 // Bus carries events between server instances and to the WebSocket hub, and keeps the recent ones so that a
-// client that reconnects (to any instance) gets what it missed.
+// client that reconnects (to any instance) gets what it missed. Events come from the store's outbox, which
+// every instance relays: publishing an event twice, or an older one after a newer, adds nothing.
 type Bus interface {
-	// Publish gives e its ID and sends it to every instance.
+	// Publish sends e (its ID set) to every instance, unless the bus holds it or a newer one already.
 	Publish(ctx context.Context, e Event) error
+	// Last returns the ID of the newest event the bus holds, "" when it holds none.
+	Last(ctx context.Context) (string, error)
 	// Subscribe delivers the events published from now on to fn, in order, until ctx ends; it returns once the
 	// subscription is active.
 	Subscribe(ctx context.Context, fn func(Event)) error

@@ -92,6 +92,10 @@ type Store interface {
 	// Changes returns up to limit changes after cursor that scope sees, oldest first, and whether more follow.
 	Changes(ctx context.Context, scope Scope, cursor int64, limit int) ([]Change, bool, error)
 
+	// EventsAfter returns up to limit events of the outbox after the one numbered seq, oldest first. Writes put
+	// their events there in their own transaction (server.TxAudit.Event); the store keeps the last 100,000.
+	EventsAfter(ctx context.Context, seq int64, limit int) ([]Event, error)
+
 	// AppendAudit appends records; it never updates or deletes one. Forwarded records with an EventID already
 	// stored for the same user are skipped; it returns how many were new.
 	AppendAudit(ctx context.Context, recs []AuditRecord) (stored int, err error)

@@ -166,6 +166,9 @@ func (c *call) finish(err error) {
 			}
 		}
 	}
+	if c.txAudit.Stored() {
+		c.s.kickRelay() // the write may have committed events
+	}
 	if c.streamed {
 		return
 	}

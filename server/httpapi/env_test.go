@@ -419,3 +419,21 @@ func (e *env) audit(filter server.AuditFilter) []server.AuditRecord {
 	}
 	return recs
 }
+
+// publishLast publishes a test's own event after every event the server's writes produced so far: the outbox
+// is relayed first, and the event's ID falls between the last event and the next one.
+func (e *env) publishLast(ev server.Event) error {
+	ctx := context.Background()
+	if err := e.srv.RelayEvents(ctx); err != nil {
+		return err
+	}
+	last, err := e.rdb.Last(ctx)
+	if err != nil {
+		return err
+	}
+	if last == "" {
+		last = "0-0"
+	}
+	ev.ID = strings.TrimSuffix(last, "-0") + "-1"
+	return e.rdb.Publish(ctx, ev)
+}

@@ -105,7 +105,15 @@ func (s *Server) completeJob(c *call) error {
 		return err
 	}
 	r.JobID = j.ID
-	stored, created, err := s.Store.CreateAIResult(c.ctx, r, "job:"+j.ID, hash)
+	c.txAudit.Event(func() *server.Event {
+		return s.resultEvent(c, api.EventAIResult, r, []int64{j.SubmittedBy, c.p.UserID})
+	})
+	c.txAudit.Event(func() *server.Event {
+		finished := *j
+		finished.Status, finished.ResultID = api.JobDone, r.ID
+		return jobEvent(&finished)
+	})
+	stored, _, err := s.Store.CreateAIResult(c.ctx, r, "job:"+j.ID, hash)
 	if err != nil {
 		return err
 	}
@@ -114,10 +122,6 @@ func (s *Server) completeJob(c *call) error {
 		return err
 	}
 	c.detail = "result " + stored.ID
-	if created {
-		s.publishResult(c, api.EventAIResult, stored, []int64{j.SubmittedBy, c.p.UserID})
-	}
-	s.publishJob(c, done)
 	return c.json(http.StatusOK, done)
 }
 
@@ -136,18 +140,19 @@ func (s *Server) failJob(c *call) error {
 	c.about("job", id, j.PatientID)
 	c.detail = "now " + j.Status
 	if j.Status == api.JobFailed {
+		c.txAudit.Event(func() *server.Event { return jobEvent(j) })
 		if err := s.Store.FinishJob(c.ctx, j, time.Now()); err != nil {
 			return err
 		}
-		s.publishJob(c, j)
 	}
 	return c.json(http.StatusOK, j)
 }
 
-func (s *Server) publishJob(c *call, j *api.Job) {
-	s.publish(c.ctx, server.Event{Notification: api.Notification{Type: api.EventJobFinished, At: time.Now().UTC(), JobID: j.ID,
+// jobEvent is the notification of a job's end to its submitter.
+func jobEvent(j *api.Job) *server.Event {
+	return &server.Event{Notification: api.Notification{Type: api.EventJobFinished, At: time.Now().UTC(), JobID: j.ID,
 		PatientID: j.PatientID, OrderID: j.OrderID, ResultID: j.ResultID, Model: j.Model, Message: "job " + j.ID + " " + j.Status},
-		Audience: server.Audience{UserIDs: []int64{j.SubmittedBy}}})
+		Audience: server.Audience{UserIDs: []int64{j.SubmittedBy}}}
 }
 
 func (s *Server) deadJobs(c *call) error {

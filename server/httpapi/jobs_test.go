@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -92,7 +91,7 @@ func TestJobQueueThroughTheAPI(t *testing.T) {
 	}
 
 	sentinel := "sentinel-" + auth.RandomHex(6)
-	if err := e.rdb.Publish(context.Background(), server.Event{Notification: api.Notification{Type: api.EventJobFinished, Message: sentinel},
+	if err := e.publishLast(server.Event{Notification: api.Notification{Type: api.EventJobFinished, Message: sentinel},
 		Audience: server.Audience{UserIDs: []int64{nurse.ID, e.users[api.RoleLIS].ID}}}); err != nil {
 		t.Fatal(err)
 	}

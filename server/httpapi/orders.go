@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -52,11 +51,14 @@ func (s *Server) createOrder(c *call) error {
 		return err
 	}
 	c.expect(http.StatusCreated)
+	c.txAudit.Event(func() *server.Event {
+		e := orderEvent(api.EventOrderCreated, o, p, "", fmt.Sprintf("%s %s order for %s", o.JobRole, o.JobType, o.PatientName))
+		return &e
+	})
 	if err := s.Store.CreateOrder(c.ctx, o, server.CreatedHistory(o, actor, now)); err != nil {
 		return err
 	}
 	c.objectID = o.ID
-	s.publish(c.ctx, orderEvent(api.EventOrderCreated, o, p, "", fmt.Sprintf("%s %s order for %s", o.JobRole, o.JobType, o.PatientName)))
 	return c.json(http.StatusCreated, o)
 }
 
@@ -130,25 +132,18 @@ func (s *Server) applyOrder(c *call, act server.OrderAction, in server.OrderInpu
 	}
 	actor := server.ActorOf(c.p)
 	var from api.OrderStatus
+	var changed *server.Order
+	if act != server.ActUpdate && act != server.ActSaveResult {
+		c.txAudit.Event(func() *server.Event { return s.orderChangeEvent(c, act, from, changed) })
+	}
 	o, err := s.Store.UpdateOrder(c.ctx, c.r.PathValue("id"), func(o *server.Order) (server.OrderHistory, error) {
-		from = o.Status
+		from, changed = o.Status, o
 		h, err := server.ApplyOrderAction(o, act, actor, in, time.Now().UTC())
 		c.detail = fmt.Sprintf("%s: %s -> %s", act, from, o.Status) // in the record committed with the change
 		return h, err
 	})
 	if err != nil {
 		return err
-	}
-	if act != server.ActUpdate && act != server.ActSaveResult {
-		typ := api.EventOrderStatusChanged
-		if o.Status == api.OrderCancelled {
-			typ = api.EventOrderCancelled
-		}
-		if p, err := s.Store.Patient(c.ctx, o.PatientID); err == nil {
-			s.publish(c.ctx, orderEvent(typ, o, p, from, fmt.Sprintf("order %s: %s by %s", o.ID, act, c.p.Name)))
-		} else {
-			s.log.Error("order event not published", "order", o.ID, "err", err)
-		}
 	}
 	return c.json(http.StatusOK, o)
 }
@@ -161,10 +156,18 @@ func orderEvent(typ string, o *server.Order, p *server.Patient, from api.OrderSt
 	}
 }
 
-// publish sends an event. Notifications are a convenience on top of the change feed, which stays the record:
-// a failure is logged, and the request that caused it still succeeds.
-func (s *Server) publish(ctx context.Context, e server.Event) {
-	if err := s.Bus.Publish(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("notification not published", "type", e.Type, "order", e.OrderID, "result", e.ResultID, "err", err)
+// orderChangeEvent is the notification of an order's action, built in the write's transaction; nil when the
+// order's patient cannot be read (the change itself stands, and the feed carries it).
+func (s *Server) orderChangeEvent(c *call, act server.OrderAction, from api.OrderStatus, o *server.Order) *server.Event {
+	p, err := s.Store.Patient(c.ctx, o.PatientID)
+	if err != nil {
+		s.log.Error("order event not published", "order", o.ID, "err", err)
+		return nil
 	}
+	typ := api.EventOrderStatusChanged
+	if o.Status == api.OrderCancelled {
+		typ = api.EventOrderCancelled
+	}
+	e := orderEvent(typ, o, p, from, fmt.Sprintf("order %s: %s by %s", o.ID, act, c.p.Name))
+	return &e
 }

@@ -60,6 +60,7 @@ func (s *Server) uploadResult(c *call) error {
 		return err
 	}
 	c.expect(http.StatusCreated)
+	c.txAudit.Event(func() *server.Event { return s.resultEvent(c, api.EventAIResult, r, []int64{c.p.UserID}) })
 	stored, created, err := s.Store.CreateAIResult(c.ctx, r, key, hash)
 	if err != nil {
 		return err
@@ -70,16 +71,16 @@ func (s *Server) uploadResult(c *call) error {
 		c.header.Set("Idempotent-Replayed", "true")
 		return c.json(http.StatusOK, stored)
 	}
-	s.publishResult(c, api.EventAIResult, stored, []int64{c.p.UserID})
 	return c.json(http.StatusCreated, stored)
 }
 
-// publishResult announces a stored or reviewed result to the users entitled to it.
-func (s *Server) publishResult(c *call, typ string, r *server.AIResult, requesters []int64) {
+// resultEvent is the notification of a stored or reviewed result to the users entitled to it, built in the
+// write's transaction; nil when the result's patient cannot be read (the feed carries the result anyway).
+func (s *Server) resultEvent(c *call, typ string, r *server.AIResult, requesters []int64) *server.Event {
 	owner, err := s.Store.PatientOwnership(c.ctx, r.PatientID)
 	if err != nil {
 		s.log.Error("AI result event not published", "result", r.ID, "err", err)
-		return
+		return nil
 	}
 	aud := server.Audience{Owner: owner, UserIDs: append(requesters, r.CreatedBy)}
 	if r.OrderID != "" {
@@ -87,9 +88,9 @@ func (s *Server) publishResult(c *call, typ string, r *server.AIResult, requeste
 			aud.DoctorID, aud.WorkerID, aud.JobRole = o.DoctorID, o.WorkerID, o.JobRole
 		}
 	}
-	s.publish(c.ctx, server.Event{Notification: api.Notification{Type: typ, At: time.Now().UTC(), PatientID: r.PatientID,
+	return &server.Event{Notification: api.Notification{Type: typ, At: time.Now().UTC(), PatientID: r.PatientID,
 		OrderID: r.OrderID, ResultID: r.ID, JobID: r.JobID, Model: r.Model,
-		Message: fmt.Sprintf("%s result %s: %s", r.Model, r.ID, r.ReviewStatus)}, Audience: aud})
+		Message: fmt.Sprintf("%s result %s: %s", r.Model, r.ID, r.ReviewStatus)}, Audience: aud}
 }
 
 func (s *Server) listResults(c *call) error {
@@ -146,15 +147,16 @@ func (s *Server) reviewResult(c *call) error {
 	if _, err := s.visibleResult(c); err != nil {
 		return err
 	}
+	var reviewed *server.AIResult
+	c.txAudit.Event(func() *server.Event { return s.resultEvent(c, api.EventAIReviewed, reviewed, nil) })
 	r, err := s.Store.UpdateAIResult(c.ctx, c.r.PathValue("id"), func(r *server.AIResult) error {
 		err := server.ApplyReview(r, req, c.p, time.Now().UTC())
-		c.detail = "review " + r.ReviewStatus
+		c.detail, reviewed = "review "+r.ReviewStatus, r
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	s.publishResult(c, api.EventAIReviewed, r, nil)
 	return c.json(http.StatusOK, r)
 }
 

@@ -61,6 +61,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	// draining: the server is going away; /readyz says so and WebSocket clients were told to reconnect.
 	draining atomic.Bool
+	// relayKick asks the event relay to run now (a write committed events).
+	relayKick chan struct{}
 }
 
 // New checks the dependencies and builds the routes.
@@ -83,7 +85,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{Deps: d, cfg: cfg, log: cfg.Logger}
+	s := &Server{Deps: d, cfg: cfg, log: cfg.Logger, relayKick: make(chan struct{}, 1)}
 	s.audit = newAuditWriter(d.Store, cfg.Logger)
 	s.hub = newHub(cfg.Logger)
 	s.routes = s.table()
@@ -113,6 +115,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		s.relayLoop(ctx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
 		t := time.NewTicker(s.cfg.ReconcileEvery)
 		defer t.Stop()
 		for {
@@ -127,6 +134,57 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// relayLoop publishes the store's outbox of events to the bus when a write has committed some, and every
+// second (for writes of other instances, and after an outage of Redis), until ctx ends.
+func (s *Server) relayLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.relayKick:
+		case <-t.C:
+		}
+		if err := s.RelayEvents(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("events not relayed yet; retrying", "err", err)
+		}
+	}
+}
+
+// RelayEvents publishes, in order, the events of the store's outbox that the bus does not hold yet. Every
+// instance runs it: the bus takes each event once.
+func (s *Server) RelayEvents(ctx context.Context) error {
+	last, err := s.Bus.Last(ctx)
+	if err != nil {
+		return err
+	}
+	var seq int64
+	if last != "" {
+		fmt.Sscanf(last, "%d-", &seq)
+	}
+	for {
+		events, err := s.Store.EventsAfter(ctx, seq, 500)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		for _, e := range events {
+			if err := s.Bus.Publish(ctx, e); err != nil {
+				return err
+			}
+			seq = e.Seq
+		}
+	}
+}
+
+// kickRelay asks the relay to run now.
+func (s *Server) kickRelay() {
+	select {
+	case s.relayKick <- struct{}{}:
+	default:
+	}
 }
 
 // ReconcileJobs queues again the jobs the database holds unfinished and Redis lost, and records in the

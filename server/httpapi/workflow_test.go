@@ -348,7 +348,7 @@ func TestNotificationsReachOnlyEntitledUsers(t *testing.T) {
 
 	// A sentinel published after everything else reaches every listener last: the stream keeps the order.
 	sentinel := "sentinel-" + auth.RandomHex(6)
-	if err := e.rdb.Publish(context.Background(), server.Event{Notification: api.Notification{Type: api.EventJobFinished, Message: sentinel},
+	if err := e.publishLast(server.Event{Notification: api.Notification{Type: api.EventJobFinished, Message: sentinel},
 		Audience: server.Audience{UserIDs: everyone}}); err != nil {
 		t.Fatal(err)
 	}

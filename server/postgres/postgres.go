@@ -162,9 +162,13 @@ func (s *Store) auditedTx(ctx context.Context, refusal error, fn func(pgx.Tx) er
 	}
 	a := server.TxAuditOf(ctx)
 	if a != nil {
-		if _, err := tx.Exec(ctx, auditInsertSQL, auditArgs(a.Build(refusal))...); err != nil {
+		_, err := tx.Exec(ctx, auditInsertSQL, auditArgs(a.Build(refusal))...)
+		if err == nil && refusal == nil {
+			err = appendEvents(ctx, tx, a.Events())
+		}
+		if err != nil {
 			rollback()
-			return fmt.Errorf("audit record of the write: %w", err)
+			return fmt.Errorf("audit record and events of the write: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -156,19 +156,37 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 // eventsKeep is about how many events the stream keeps for clients that reconnect (trimmed approximately).
 const eventsKeep = 10000
 
-// Publish appends an event to the events stream, which every server instance reads.
+// Publish appends an event, under its ID, to the events stream every server instance reads. An event the
+// stream holds already, or one older than its newest, is not added again: every instance relays the store's
+// outbox, and the stream takes each event once, in order.
 func (c *Client) Publish(ctx context.Context, e server.Event) error {
+	id := e.ID
+	if !server.ValidEventID(id) || id == "0-0" {
+		return fmt.Errorf("event %s has no valid ID (%q)", e.Type, id)
+	}
 	e.ID = ""
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("marshal event: %w", err)
 	}
-	err = c.rdb.XAdd(ctx, &goredis.XAddArgs{Stream: c.prefix + "events", MaxLen: eventsKeep, Approx: true,
+	err = c.rdb.XAdd(ctx, &goredis.XAddArgs{Stream: c.prefix + "events", ID: id, MaxLen: eventsKeep, Approx: true,
 		Values: []string{"event", string(b)}}).Err()
+	if err != nil && strings.Contains(err.Error(), "equal or smaller than the target stream top item") {
+		return nil // relayed already
+	}
 	if err != nil {
 		return unavailable("publish event", err)
 	}
 	return nil
+}
+
+// Last returns the ID of the newest event the stream holds, "" when it holds none.
+func (c *Client) Last(ctx context.Context) (string, error) {
+	id, err := c.lastEventID(ctx)
+	if id == "0-0" {
+		id = ""
+	}
+	return id, err
 }
 
 // Subscribe delivers the events published from now on to fn, in order, until ctx ends. It returns once it

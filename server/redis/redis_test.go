@@ -131,15 +131,26 @@ func TestPubSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	worker := int64(12)
-	sent := server.Event{Notification: api.Notification{Type: api.EventOrderStatusChanged, At: time.Now().UTC().Truncate(time.Millisecond),
+	sent := server.Event{Notification: api.Notification{ID: "7-0", Type: api.EventOrderStatusChanged, At: time.Now().UTC().Truncate(time.Millisecond),
 		OrderID: "ocs_0001", PatientID: 3, FromStatus: api.OrderOrdered, ToStatus: api.OrderAccepted},
 		Audience: server.Audience{DoctorID: 11, WorkerID: &worker, JobRole: api.JobRIS, UserIDs: []int64{11}}}
 	if err := c.Publish(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
+	// Relayed again, by this instance or another, and an older one after it: the stream takes neither.
+	older := sent
+	older.ID = "6-0"
+	for _, e := range []server.Event{sent, older} {
+		if err := c.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last, err := c.Last(ctx); err != nil || last != "7-0" {
+		t.Fatalf("newest event %q (%v), want 7-0", last, err)
+	}
 	select {
 	case e := <-got:
-		if e.Type != sent.Type || e.OrderID != "ocs_0001" || e.ToStatus != api.OrderAccepted || e.Audience.DoctorID != 11 ||
+		if e.ID != "7-0" || e.Type != sent.Type || e.OrderID != "ocs_0001" || e.ToStatus != api.OrderAccepted || e.Audience.DoctorID != 11 ||
 			e.Audience.WorkerID == nil || *e.Audience.WorkerID != 12 || e.Audience.JobRole != api.JobRIS || !e.At.Equal(sent.At) {
 			t.Fatalf("received %+v, sent %+v", e, sent)
 		}
@@ -147,7 +158,7 @@ func TestPubSub(t *testing.T) {
 		t.Fatal("the event never arrived")
 	}
 	// A marker on the other prefix proves the stranger's subscription works and saw nothing before it.
-	if err := other.Publish(ctx, server.Event{Notification: api.Notification{Type: api.EventPong}}); err != nil {
+	if err := other.Publish(ctx, server.Event{Notification: api.Notification{ID: "1-0", Type: api.EventPong}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -157,6 +168,11 @@ func TestPubSub(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the marker never arrived")
+	}
+	select {
+	case e := <-got:
+		t.Fatalf("an event arrived twice or out of order: %+v", e)
+	case <-time.After(200 * time.Millisecond):
 	}
 }
 

@@ -152,9 +152,12 @@ func (s *Store) auditedTx(ctx context.Context, refusal error, fn func(*sql.Tx) e
 		stmt := tx.StmtContext(ctx, s.auditInsert)
 		_, err := insertAudit(ctx, stmt, a.Build(refusal))
 		stmt.Close()
+		if err == nil && refusal == nil {
+			err = appendEvents(ctx, tx, a.Events())
+		}
 		if err != nil {
 			tx.Rollback()
-			return fmt.Errorf("audit record of the write: %w", err)
+			return fmt.Errorf("audit record and events of the write: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

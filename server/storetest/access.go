@@ -162,8 +162,8 @@ func jobs(t *testing.T, s server.Store) {
 	}
 }
 
-// txAudit: a write carries the call's audit record in its own transaction, once; a write that fails carries
-// none. (That a record the database refuses fails its write is shown against the real server, with a trigger:
+// txAudit: a write carries the call's audit record and its events in its own transaction, once; a write that
+// fails carries neither. (That a record the database refuses fails its write is shown against the real server, with a trigger:
 // server/httpapi TestNoWriteWithoutItsAuditRecord.)
 func txAudit(t *testing.T, s server.Store) {
 	doctor := user(t, s, "doctor1", api.RoleDoctor)
@@ -175,13 +175,31 @@ func txAudit(t *testing.T, s server.Store) {
 		}}
 	}
 	a := record("patient.create")
+	before, err := s.EventsAfter(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created *server.Patient
+	a.Event(func() *server.Event {
+		return &server.Event{Notification: api.Notification{Type: api.EventOrderCreated, PatientID: created.ID, Message: "made"}}
+	})
 	actx := server.WithTxAudit(ctx, a)
 	p, err := server.NewPatient(api.CreatePatientRequest{Name: "Audited", BirthDate: "1970-01-01", Gender: "F"}, doctor.ID, time.Now().UTC())
 	if err != nil {
 		t.Fatal(err)
 	}
+	created = p
 	if err := s.CreatePatient(actx, p); err != nil || !a.Stored() {
 		t.Fatalf("create: %v, record stored %v", err, a.Stored())
+	}
+	// The write's event is in the outbox, built with the ID the write gave, numbered after the earlier ones.
+	events, err := s.EventsAfter(ctx, 0, 1000)
+	if err != nil || len(events) != len(before)+1 {
+		t.Fatalf("outbox after the write: %d events (%v), want %d", len(events), err, len(before)+1)
+	}
+	ev := events[len(events)-1]
+	if ev.PatientID != p.ID || ev.Message != "made" || ev.ID != server.EventID(ev.Seq) || (len(before) > 0 && ev.Seq <= before[len(before)-1].Seq) {
+		t.Fatalf("the write's event: %+v", ev)
 	}
 	if _, err := s.UpdatePatient(actx, p.ID, func(x *server.Patient) error { x.Severity = "mild"; return nil }); err != nil {
 		t.Fatal(err)
@@ -191,12 +209,18 @@ func txAudit(t *testing.T, s server.Store) {
 		t.Fatalf("records of the call: %+v %v, want one naming the new patient", recs, err)
 	}
 	b := record("patient.update")
+	b.Event(func() *server.Event {
+		return &server.Event{Notification: api.Notification{Type: api.EventOrderCreated}}
+	})
 	refused := errors.New("refused")
 	if _, err := s.UpdatePatient(server.WithTxAudit(ctx, b), p.ID, func(*server.Patient) error { return refused }); !errors.Is(err, refused) || b.Stored() {
 		t.Fatalf("a failed write: %v, record stored %v", err, b.Stored())
 	}
 	if recs, _ := s.QueryAudit(ctx, server.AuditFilter{Action: "patient.update"}); len(recs) != 0 {
 		t.Fatalf("a failed write left a record: %+v", recs)
+	}
+	if after, _ := s.EventsAfter(ctx, ev.Seq, 1000); len(after) != 0 {
+		t.Fatalf("a failed write left events: %+v", after)
 	}
 }
 
