@@ -235,6 +235,24 @@ func TestOneUIDNeverServesTwoPatients(t *testing.T) {
 	if resp, body := e.do("POST", "/api/orthanc/dicom-web/studies", ris, stow, http.Header{"Content-Type": {ctype}}); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("STOW giving one study two patients: %s %.200s", resp.Status, body)
 	}
+	// The instance UIDs of a STOW request are looked up together: one of many new ones that A holds is found.
+	var parts [][]byte
+	for i := range 60 {
+		p := testsvc.Instance{PatientID: b.Number, PatientName: "B^PATIENT", StudyUID: x.StudyUID + ".9", SeriesUID: x.SeriesUID + ".9",
+			SOPUID: testsvc.NewUID(), SeriesDescription: "AX T1", InstanceNumber: i + 1}
+		if i == 57 {
+			p.SOPUID = inst.SOPUID
+		}
+		parts = append(parts, testsvc.DICOM(p))
+	}
+	stow, ctype = stowBody(t, parts...)
+	if resp, body := e.do("POST", "/api/orthanc/dicom-web/studies", ris, stow, http.Header{"Content-Type": {ctype}}); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(apiError(t, body).Message, inst.SOPUID) {
+		t.Errorf("STOW of 60 instances under patient B, the 58th with A's SOP Instance UID: %s %.200s, want 409", resp.Status, body)
+	}
+	if after := orthancInstances(t, e); after != before {
+		t.Fatalf("refused uploads stored %d instances", after-before)
+	}
 
 	// A collision stored straight into Orthanc, as before this check: A's own user does not get B's instance.
 	ext := e.users[api.RoleExternal]

@@ -70,6 +70,29 @@ func (s *Server) patientsOfUID(c *call, uid, typ string) ([]string, error) {
 	return patients, nil
 }
 
+// patientsOfInstances returns the PatientIDs under which Orthanc holds each SOP Instance UID of uids (a UID it
+// does not hold is absent), in one search for all of them: an upload's instances are seldom stored already,
+// and only those that are cost a call more each (their patient, cached).
+func (s *Server) patientsOfInstances(c *call, uids []string) (map[string][]string, error) {
+	found, err := s.Orthanc.InstancesByUIDs(c.ctx, uids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(found))
+	for uid, ids := range found {
+		for _, id := range ids {
+			p, err := s.patientOfResource(c, "instances", id)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(out[uid], p) {
+				out[uid] = append(out[uid], p)
+			}
+		}
+	}
+	return out, nil
+}
+
 // forgetUIDs drops the cached patients of the study and series UIDs of an upload.
 func (s *Server) forgetUIDs(c *call, study, series string) error {
 	return s.Cache.Delete(c.ctx, "uidpatients:Study:"+study, "uidpatients:Series:"+series)

@@ -110,10 +110,20 @@ func uploadIdentities(path, contentType string, body io.Reader) ([]dicomkit.Iden
 // checkUpload refuses an upload whose UIDs would put images under two patients: a study, series or instance UID
 // that Orthanc already holds under another PatientID, or that the upload itself gives two PatientIDs. Orthanc
 // would store such an instance as a second resource under the same UID, and the UID-addressed DICOMweb routes
-// would then serve one patient's images as the other's.
+// would then serve one patient's images as the other's. The instance UIDs are looked up together, in one search.
 func (s *Server) checkUpload(c *call, ids []dicomkit.Identity) error {
 	type uidKey struct{ typ, uid string }
 	seen := map[uidKey]string{}
+	elsewhere := func(k uidKey, patient string, patients []string) error {
+		for _, p := range patients {
+			if p != patient {
+				return errorf(api.CodeConflict, "%s UID %s already belongs to another patient in the archive; an upload of it under PatientID %q is refused",
+					strings.ToLower(k.typ), k.uid, patient)
+			}
+		}
+		return nil
+	}
+	var sops []string
 	for _, id := range ids {
 		for _, k := range []uidKey{{"Study", id.StudyUID}, {"Series", id.SeriesUID}, {"Instance", id.SOPUID}} {
 			if p, ok := seen[k]; ok {
@@ -123,16 +133,27 @@ func (s *Server) checkUpload(c *call, ids []dicomkit.Identity) error {
 				continue
 			}
 			seen[k] = id.PatientID
+			if k.typ == "Instance" {
+				sops = append(sops, k.uid)
+				continue
+			}
 			patients, err := s.patientsOfUID(c, k.uid, k.typ)
 			if err != nil {
 				return err
 			}
-			for _, p := range patients {
-				if p != id.PatientID {
-					return errorf(api.CodeConflict, "%s UID %s already belongs to another patient in the archive; an upload of it under PatientID %q is refused",
-						strings.ToLower(k.typ), k.uid, id.PatientID)
-				}
+			if err := elsewhere(k, id.PatientID, patients); err != nil {
+				return err
 			}
+		}
+	}
+	held, err := s.patientsOfInstances(c, sops)
+	if err != nil {
+		return err
+	}
+	for _, uid := range sops {
+		k := uidKey{"Instance", uid}
+		if err := elsewhere(k, seen[k], held[uid]); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,6 +185,55 @@ func (c *Client) ResourcesByUID(ctx context.Context, uid, typ string) ([]string,
 		}
 	}
 	return ids, nil
+}
+
+// findUIDs is how many SOP Instance UIDs one search of InstancesByUIDs names, and findLimit the most answers
+// it takes as complete: an answer that long may have been cut short, and its UIDs are then looked up one by
+// one. (Orthanc's own cap on instance searches, LimitFindInstances, must exceed findLimit; deploy/ sets 20000.)
+const (
+	findUIDs  = 50
+	findLimit = 100
+)
+
+// InstancesByUIDs returns the Orthanc IDs of the instances Orthanc holds under each of the SOP Instance UIDs
+// (a UID it does not hold is absent). One /tools/find names up to findUIDs of them as a list of values, which
+// matches any of them: an upload of many new instances costs one call where ResourcesByUID costs one per UID.
+func (c *Client) InstancesByUIDs(ctx context.Context, uids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for chunk := range slices.Chunk(uids, findUIDs) {
+		for _, uid := range chunk {
+			if !ValidUID(uid) {
+				return nil, server.Errorf(api.CodeInvalid, "%q is not a DICOM UID", uid)
+			}
+		}
+		var found []struct {
+			ID            string
+			MainDicomTags struct{ SOPInstanceUID string }
+		}
+		q := map[string]any{"Level": "Instance", "Expand": true, "Limit": findLimit,
+			"Query": map[string]string{"SOPInstanceUID": strings.Join(chunk, `\`)}}
+		if err := c.callJSON(ctx, http.MethodPost, "/tools/find", q, &found); err != nil {
+			return nil, err
+		}
+		if len(found) >= findLimit {
+			for _, uid := range chunk {
+				ids, err := c.ResourcesByUID(ctx, uid, "Instance")
+				if err != nil {
+					return nil, err
+				}
+				if len(ids) > 0 {
+					out[uid] = ids
+				}
+			}
+			continue
+		}
+		for _, f := range found {
+			if uid := f.MainDicomTags.SOPInstanceUID; slices.Contains(chunk, uid) && ValidID(f.ID) {
+				out[uid] = append(out[uid], f.ID)
+			}
+		}
+	}
+	return out, nil
 }
 
 // StudiesOf returns the studies whose PatientID is patientID.
