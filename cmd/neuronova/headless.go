@@ -145,46 +145,64 @@ func rejection(r viewer.Rejected) string {
 
 func vec(v viewer.Vec3) string { return fmt.Sprintf("(%.3g, %.3g, %.3g)", v[0], v[1], v[2]) }
 
-// cmdRender writes one slice as the viewer draws it.
-func cmdRender(args []string, stdout, stderr io.Writer) error {
+// renderRequest is what the command line of render asks for.
+type renderRequest struct {
+	input, series, out string
+	orient             render.Orientation
+	slice              int            // -1: where the viewer opens the plane
+	window             *viewer.Window // nil: the series' first preset
+	overlay            bool
+}
+
+// parseRender reads render's command line.
+func parseRender(args []string, stderr io.Writer) (renderRequest, error) {
+	var rq renderRequest
 	fs := newFlags("render", stderr)
-	input := fs.String("input", "", "DICOM file or folder, or BraTS NIfTI folder")
-	which := fs.String("series", "", "series: T1, T1CE, T2, FLAIR, a series number or a SeriesInstanceUID (default: the study's only series)")
+	fs.StringVar(&rq.input, "input", "", "DICOM file or folder, or BraTS NIfTI folder")
+	fs.StringVar(&rq.series, "series", "", "series: T1, T1CE, T2, FLAIR, a series number or a SeriesInstanceUID (default: the study's only series)")
 	planeName := fs.String("plane", "axial", "axial, coronal or sagittal")
-	slice := fs.Int("slice", -1, "slice number from 0 (default: as the viewer opens, the slice with the most labelled voxels, else the middle one)")
+	fs.IntVar(&rq.slice, "slice", -1, "slice number from 0 (default: as the viewer opens, the slice with the most labelled voxels, else the middle one)")
 	wl := fs.String("wl", "", "window CENTER,WIDTH (default: the series' first preset: file window, else auto)")
-	overlay := fs.Bool("overlay", false, "draw the study's label map over the image")
-	out := fs.String("out", "", "PNG file to write")
+	fs.BoolVar(&rq.overlay, "overlay", false, "draw the study's label map over the image")
+	fs.StringVar(&rq.out, "out", "", "PNG file to write")
 	if err := parse(fs, args); err != nil {
-		return err
+		return rq, err
 	}
-	if *input == "" || *out == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: render needs --input PATH and --out FILE.png", errUsage)
+	if rq.input == "" || rq.out == "" || fs.NArg() > 0 {
+		return rq, fmt.Errorf("%w: render needs --input PATH and --out FILE.png", errUsage)
 	}
-	orient, ok := map[string]render.Orientation{"axial": render.Axial, "coronal": render.Coronal, "sagittal": render.Sagittal}[strings.ToLower(*planeName)]
+	var ok bool
+	rq.orient, ok = map[string]render.Orientation{"axial": render.Axial, "coronal": render.Coronal, "sagittal": render.Sagittal}[strings.ToLower(*planeName)]
 	if !ok {
-		return fmt.Errorf("%w: --plane %q: want axial, coronal or sagittal", errUsage, *planeName)
+		return rq, fmt.Errorf("%w: --plane %q: want axial, coronal or sagittal", errUsage, *planeName)
 	}
-	var window *viewer.Window
 	if *wl != "" {
 		c, w, ok := strings.Cut(*wl, ",")
 		center, err1 := strconv.ParseFloat(strings.TrimSpace(c), 64)
 		width, err2 := strconv.ParseFloat(strings.TrimSpace(w), 64)
 		if !ok || err1 != nil || err2 != nil || width < 1 {
-			return fmt.Errorf("%w: --wl %q: want CENTER,WIDTH with WIDTH ≥ 1, for example 450,900", errUsage, *wl)
+			return rq, fmt.Errorf("%w: --wl %q: want CENTER,WIDTH with WIDTH ≥ 1, for example 450,900", errUsage, *wl)
 		}
-		window = &viewer.Window{Center: center, Width: width}
+		rq.window = &viewer.Window{Center: center, Width: width}
 	}
+	return rq, nil
+}
 
-	res, err := open([]string{*input}, stderr)
+// cmdRender writes one slice as the viewer draws it.
+func cmdRender(args []string, stdout, stderr io.Writer) error {
+	rq, err := parseRender(args, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := open([]string{rq.input}, stderr)
 	if err != nil {
 		return err
 	}
 	if len(res.Studies) > 1 {
-		return fmt.Errorf("%s holds %d studies: point --input at one", *input, len(res.Studies))
+		return fmt.Errorf("%s holds %d studies: point --input at one", rq.input, len(res.Studies))
 	}
 	st := res.Studies[0]
-	se, err := viewer.FindSeries(st, *which)
+	se, err := viewer.FindSeries(st, rq.series)
 	if errors.Is(err, viewer.ErrSeveralSeries) {
 		return fmt.Errorf("%v; pick one with --series", err)
 	}
@@ -195,7 +213,7 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	plane, err := render.NewPlane(vol.Geometry, orient)
+	plane, err := render.NewPlane(vol.Geometry, rq.orient)
 	if err != nil {
 		return err
 	}
@@ -203,13 +221,14 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
 		labels = nil
 	}
-	n := *slice
+	n := rq.slice
 	if n < 0 {
 		n = plane.StartSlice(labels)
 	}
 	if n >= plane.Slices() {
-		return fmt.Errorf("--slice %d: the %s plane of series %s has slices 0 to %d", n, orient, se.Type, plane.Slices()-1)
+		return fmt.Errorf("--slice %d: the %s plane of series %s has slices 0 to %d", n, rq.orient, se.Type, plane.Slices()-1)
 	}
+	window := rq.window
 	if window == nil {
 		window = &render.Presets(vol)[0]
 	}
@@ -218,7 +237,7 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var ov *render.Overlay
-	if *overlay {
+	if rq.overlay {
 		switch {
 		case st.Labels == nil:
 			return fmt.Errorf("--overlay: study %s has no label map (a *_seg NIfTI in a BraTS folder, or %s beside DICOM)", st.UID, viewer.LabelsFile)
@@ -231,19 +250,24 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	if err := plane.RenderRGBA(img, vol, n, lut, ov); err != nil {
 		return err
 	}
-	f, err := os.Create(*out)
+	if err := writePNG(rq.out, squarePixels(img, plane)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s %s slice %d/%d, W %.0f L %.0f\n", rq.out, se.Type, rq.orient, n, plane.Slices()-1, window.Width, window.Center)
+	return nil
+}
+
+// writePNG writes img to path as PNG.
+func writePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, squarePixels(img, plane)); err != nil {
+	if err := png.Encode(f, img); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", *out, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: %s %s slice %d/%d, W %.0f L %.0f\n", *out, se.Type, orient, n, plane.Slices()-1, window.Width, window.Center)
-	return nil
+	return f.Close()
 }
 
 // squarePixels resamples img (nearest neighbour) so that its pixels are square in millimetres, as the
