@@ -112,42 +112,63 @@ func (c *Cache) DueOutbox(ctx context.Context, now time.Time, dueOnly bool, limi
 // SOP Instance UID and MD5 …). For a result.* item the result is marked synced in the same transaction, and
 // its study becomes synced when no unsynced result is left. Acknowledging an item twice changes nothing.
 func (c *Cache) OutboxDone(ctx context.Context, id int64, confirmation string) error {
+	return c.OutboxDoneAll(ctx, []Confirmed{{ID: id, Confirmation: confirmation}})
+}
+
+// Confirmed is an outbox item the server confirmed, and how (OutboxDone).
+type Confirmed struct {
+	ID           int64
+	Confirmation string
+}
+
+// OutboxDoneAll records several confirmations as OutboxDone does, in one transaction (one commit, where a
+// commit each made a relay of many small items wait on the disk).
+func (c *Cache) OutboxDoneAll(ctx context.Context, done []Confirmed) error {
 	return c.write(ctx, func(tx *sql.Tx) error {
-		var kind, ref string
-		err := tx.QueryRowContext(ctx, `UPDATE outbox SET sent_at = ?, confirmation = ?, last_error = '', next_attempt_at = 0
-			WHERE id = ? AND sent_at = 0 RETURNING kind, ref`, nowMillis(), confirmation, id).Scan(&kind, &ref)
-		if errors.Is(err, sql.ErrNoRows) {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE id = ?`, id).Scan(&n); err != nil {
+		for _, d := range done {
+			if err := outboxDone(ctx, tx, d.ID, d.Confirmation); err != nil {
 				return err
 			}
-			if n == 0 {
-				return fmt.Errorf("outbox item %d: %w", id, ErrNotFound)
-			}
-			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("outbox item %d: %w", id, err)
-		}
-		if !strings.HasPrefix(kind, "result.") {
-			return nil
-		}
-		rid, err := strconv.ParseInt(ref, 10, 64)
-		if err != nil {
-			return fmt.Errorf("outbox item %d: result ref %q: %w", id, ref, err)
-		}
-		var study string
-		err = tx.QueryRowContext(ctx, `UPDATE results SET synced_at = ? WHERE id = ? RETURNING study_uid`, nowMillis(), rid).Scan(&study)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // the result was removed with its study; the server has it anyway
-		}
-		if err != nil {
+		return nil
+	})
+}
+
+func outboxDone(ctx context.Context, tx *sql.Tx, id int64, confirmation string) error {
+	var kind, ref string
+	err := tx.QueryRowContext(ctx, `UPDATE outbox SET sent_at = ?, confirmation = ?, last_error = '', next_attempt_at = 0
+		WHERE id = ? AND sent_at = 0 RETURNING kind, ref`, nowMillis(), confirmation, id).Scan(&kind, &ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE id = ?`, id).Scan(&n); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'synced' WHERE uid = ?1
-			AND NOT EXISTS (SELECT 1 FROM results WHERE study_uid = ?1 AND synced_at = 0)`, study)
+		if n == 0 {
+			return fmt.Errorf("outbox item %d: %w", id, ErrNotFound)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("outbox item %d: %w", id, err)
+	}
+	if !strings.HasPrefix(kind, "result.") {
+		return nil
+	}
+	rid, err := strconv.ParseInt(ref, 10, 64)
+	if err != nil {
+		return fmt.Errorf("outbox item %d: result ref %q: %w", id, ref, err)
+	}
+	var study string
+	err = tx.QueryRowContext(ctx, `UPDATE results SET synced_at = ? WHERE id = ? RETURNING study_uid`, nowMillis(), rid).Scan(&study)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the result was removed with its study; the server has it anyway
+	}
+	if err != nil {
 		return err
-	})
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'synced' WHERE uid = ?1
+		AND NOT EXISTS (SELECT 1 FROM results WHERE study_uid = ?1 AND synced_at = 0)`, study)
+	return err
 }
 
 // OutboxRetry records a failed attempt: attempts grows by one, the error is kept and the item waits until next.
