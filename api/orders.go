@@ -71,6 +71,8 @@ type OrderHistory struct {
 	Reason     string      `json:"reason,omitempty"`
 	ClientAddr string      `json:"client_addr,omitempty"`
 	At         time.Time   `json:"at"`
+	// IdempotencyKey is the key the action came with; the store applies an action with a known key once.
+	IdempotencyKey string `json:"-"`
 }
 
 // CreateOrderRequest is the body of POST /api/ocs/.

@@ -65,8 +65,9 @@ type Store interface {
 	Order(ctx context.Context, id string) (*Order, error) // with its history
 	ListOrders(ctx context.Context, scope Scope, f OrderFilter) ([]*Order, error)
 	// UpdateOrder runs fn on the order under a write lock and stores the order and the history entry fn
-	// returns, unless fn fails: then nothing changes.
-	UpdateOrder(ctx context.Context, id string, fn func(*Order) (OrderHistory, error)) (*Order, error)
+	// returns, unless fn fails: then nothing changes. With an idempotency key (an action's Idempotency-Key),
+	// an action whose key the order's history holds already is not run again: the order is returned as it is.
+	UpdateOrder(ctx context.Context, id, key string, fn func(*Order) (OrderHistory, error)) (*Order, error)
 	// PatientOwnership returns the ownership fields of a patient.
 	PatientOwnership(ctx context.Context, patientID int64) (PatientOwnership, error)
 	// OwnershipByNumber returns the ID and ownership of the patient whose number is a DICOM PatientID.

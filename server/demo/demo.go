@@ -140,7 +140,7 @@ func seedPatients(ctx context.Context, o Options, users map[api.Role]*server.Use
 	}
 	worker := server.Actor{ID: ris.ID, Name: ris.Name, Role: ris.Role, ClientAddr: "demo"}
 	for _, act := range []server.OrderAction{server.ActAccept, server.ActStart} {
-		if _, err := o.Store.UpdateOrder(ctx, mri.ID, func(ord *server.Order) (server.OrderHistory, error) {
+		if _, err := o.Store.UpdateOrder(ctx, mri.ID, "", func(ord *server.Order) (server.OrderHistory, error) {
 			return server.ApplyOrderAction(ord, act, worker, server.OrderInput{}, time.Now().UTC())
 		}); err != nil {
 			return fmt.Errorf("demo order %s %s: %w", mri.ID, act, err)

@@ -377,7 +377,7 @@ func (e *env) order(p *server.Patient, doctor *testUser, role api.JobRole, worke
 	}
 	for _, act := range acts {
 		w := server.Actor{ID: worker.ID, Name: worker.Name, Role: worker.Role}
-		if o, err = e.store.UpdateOrder(ctx, o.ID, func(o *server.Order) (server.OrderHistory, error) {
+		if o, err = e.store.UpdateOrder(ctx, o.ID, "", func(o *server.Order) (server.OrderHistory, error) {
 			return server.ApplyOrderAction(o, act, w, server.OrderInput{}, time.Now().UTC())
 		}); err != nil {
 			e.t.Fatalf("order %s %s by %s: %v", o.ID, act, worker.LoginID, err)

@@ -136,7 +136,13 @@ func (s *Server) applyOrder(c *call, act server.OrderAction, in server.OrderInpu
 	if act != server.ActUpdate && act != server.ActSaveResult {
 		c.txAudit.Event(func() *server.Event { return s.orderChangeEvent(c, act, from, changed) })
 	}
-	o, err := s.Store.UpdateOrder(c.ctx, c.r.PathValue("id"), func(o *server.Order) (server.OrderHistory, error) {
+	key := c.r.Header.Get("Idempotency-Key")
+	if key != "" {
+		if err := server.ValidateIdempotencyKey(key); err != nil {
+			return err
+		}
+	}
+	o, err := s.Store.UpdateOrder(c.ctx, c.r.PathValue("id"), key, func(o *server.Order) (server.OrderHistory, error) {
 		from, changed = o.Status, o
 		h, err := server.ApplyOrderAction(o, act, actor, in, time.Now().UTC())
 		c.detail = fmt.Sprintf("%s: %s -> %s", act, from, o.Status) // in the record committed with the change

@@ -88,8 +88,9 @@ func (s *Store) CreateOrder(ctx context.Context, o *server.Order, h server.Order
 // saveOrderEffects writes an order's history entry and its change-feed entry, and reloads the order.
 func saveOrderEffects(ctx context.Context, tx pgx.Tx, o *server.Order, h server.OrderHistory, op string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO order_history (order_id, action, actor_id, from_status, to_status,
-		from_worker, to_worker, reason, client_addr, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, o.ID, h.Action,
-		h.ActorID, h.FromStatus, h.ToStatus, h.FromWorker, h.ToWorker, h.Reason, h.ClientAddr, h.At); err != nil {
+		from_worker, to_worker, reason, client_addr, at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		o.ID, h.Action, h.ActorID, h.FromStatus, h.ToStatus, h.FromWorker, h.ToWorker, h.Reason, h.ClientAddr, h.At,
+		nullText(h.IdempotencyKey)); err != nil {
 		return err
 	}
 	stored, err := loadOrder(ctx, tx, o.ID, false)
@@ -141,18 +142,28 @@ func (s *Store) ListOrders(ctx context.Context, scope server.Scope, f server.Ord
 }
 
 // UpdateOrder runs fn on an order, its row locked, and stores the result unless fn fails.
-func (s *Store) UpdateOrder(ctx context.Context, id string, fn func(*server.Order) (server.OrderHistory, error)) (*server.Order, error) {
+func (s *Store) UpdateOrder(ctx context.Context, id, key string, fn func(*server.Order) (server.OrderHistory, error)) (*server.Order, error) {
 	var o *server.Order
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if o, err = loadOrder(ctx, tx, id, true); err != nil {
 			return err
 		}
+		if key != "" {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM order_history WHERE order_id = $1 AND idempotency_key = $2", id, key).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return errNoWrite // a retry of an action applied already
+			}
+		}
 		version := o.Version
 		h, err := fn(o)
 		if err != nil {
 			return err
 		}
+		h.IdempotencyKey = key
 		tag, err := tx.Exec(ctx, `UPDATE orders SET worker_id = $1, status = $2, priority = $3, doctor_request = $4,
 			worker_result = $5, attachments = $6, result = $7, cancel_reason = $8, accepted_at = $9, in_progress_at = $10,
 			result_ready_at = $11, confirmed_at = $12, cancelled_at = $13, updated_at = $14, version = $15
@@ -179,4 +190,12 @@ func orderPatient(ctx context.Context, tx pgx.Tx, id string) (int64, error) {
 	var patientID int64
 	err := tx.QueryRow(ctx, "SELECT patient_id FROM orders WHERE id = $1", id).Scan(&patientID)
 	return patientID, notFound(err, "order %q does not exist", id)
+}
+
+// nullText stores "" as NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

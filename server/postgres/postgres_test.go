@@ -74,7 +74,7 @@ func TestTextPostgreSQLCannotHold(t *testing.T) {
 		if _, err := s.Order(ctx, bad); !server.IsCode(err, api.CodeNotFound) {
 			t.Errorf("order %q: %v, want NOT_FOUND", bad, err)
 		}
-		if _, err := s.UpdateOrder(ctx, bad, nil); !server.IsCode(err, api.CodeNotFound) {
+		if _, err := s.UpdateOrder(ctx, bad, "", nil); !server.IsCode(err, api.CodeNotFound) {
 			t.Errorf("update order %q: %v, want NOT_FOUND", bad, err)
 		}
 		if n, locked, err := s.LoginFailures(ctx, bad); n != 0 || locked || err != nil {

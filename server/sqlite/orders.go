@@ -103,8 +103,9 @@ func (s *Store) CreateOrder(ctx context.Context, o *server.Order, h server.Order
 // saveOrderEffects writes an order's history entry and its change-feed entry, and reloads the order.
 func saveOrderEffects(ctx context.Context, tx *sql.Tx, o *server.Order, h server.OrderHistory, op string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO order_history (order_id, action, actor_id, from_status, to_status,
-		from_worker, to_worker, reason, client_addr, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, h.Action, h.ActorID,
-		h.FromStatus, h.ToStatus, nullID(h.FromWorker), nullID(h.ToWorker), h.Reason, h.ClientAddr, ts(h.At)); err != nil {
+		from_worker, to_worker, reason, client_addr, at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, h.Action,
+		h.ActorID, h.FromStatus, h.ToStatus, nullID(h.FromWorker), nullID(h.ToWorker), h.Reason, h.ClientAddr, ts(h.At),
+		nullText(h.IdempotencyKey)); err != nil {
 		return err
 	}
 	stored, err := loadOrder(ctx, tx, o.ID)
@@ -170,18 +171,28 @@ func (s *Store) ListOrders(ctx context.Context, scope server.Scope, f server.Ord
 }
 
 // UpdateOrder runs fn on an order under the write lock and stores the result unless fn fails.
-func (s *Store) UpdateOrder(ctx context.Context, id string, fn func(*server.Order) (server.OrderHistory, error)) (*server.Order, error) {
+func (s *Store) UpdateOrder(ctx context.Context, id, key string, fn func(*server.Order) (server.OrderHistory, error)) (*server.Order, error) {
 	var o *server.Order
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if o, err = loadOrder(ctx, tx, id); err != nil {
 			return err
 		}
+		if key != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM order_history WHERE order_id = ? AND idempotency_key = ?", id, key).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return errNoWrite // a retry of an action applied already
+			}
+		}
 		version := o.Version
 		h, err := fn(o)
 		if err != nil {
 			return err
 		}
+		h.IdempotencyKey = key
 		res, err := tx.ExecContext(ctx, `UPDATE orders SET worker_id = ?, status = ?, priority = ?, doctor_request = ?,
 			worker_result = ?, attachments = ?, result = ?, cancel_reason = ?, accepted_at = ?, in_progress_at = ?,
 			result_ready_at = ?, confirmed_at = ?, cancelled_at = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?`,
@@ -214,4 +225,12 @@ func orderPatient(ctx context.Context, tx *sql.Tx, id string) (int64, error) {
 	var patientID int64
 	err := tx.QueryRowContext(ctx, "SELECT patient_id FROM orders WHERE id = ?", id).Scan(&patientID)
 	return patientID, notFound(err, "order %q does not exist", id)
+}
+
+// nullText stores "" as NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -201,7 +201,7 @@ func orderUpdates(t *testing.T, s server.Store) {
 	cursor := latestCursor(t, s)
 	worker := server.Actor{ID: ris.ID, Name: ris.Name, Role: ris.Role}
 	// start before accept is refused by the state machine; fn also scribbles on the order before failing.
-	_, err = s.UpdateOrder(ctx, o.ID, func(x *server.Order) (server.OrderHistory, error) {
+	_, err = s.UpdateOrder(ctx, o.ID, "", func(x *server.Order) (server.OrderHistory, error) {
 		x.Priority = "urgent"
 		return server.ApplyOrderAction(x, server.ActStart, worker, server.OrderInput{}, time.Now().UTC())
 	})
@@ -218,11 +218,18 @@ func orderUpdates(t *testing.T, s server.Store) {
 	if latestCursor(t, s) != cursor {
 		t.Fatal("a refused update moved the change feed")
 	}
-	accepted, err := s.UpdateOrder(ctx, o.ID, func(x *server.Order) (server.OrderHistory, error) {
+	accept := func(x *server.Order) (server.OrderHistory, error) {
 		return server.ApplyOrderAction(x, server.ActAccept, worker, server.OrderInput{}, time.Now().UTC())
-	})
+	}
+	accepted, err := s.UpdateOrder(ctx, o.ID, "key-accept-1", accept)
 	if err != nil || accepted.Status != api.OrderAccepted || accepted.Version != before.Version+1 || len(accepted.History) != len(before.History)+1 {
 		t.Fatalf("accept: %+v %v", accepted, err)
+	}
+	// The same action again under its key (a retry whose first answer was lost) is not applied twice: no
+	// refusal for the state it left, no second history entry, no second change.
+	again, err := s.UpdateOrder(ctx, o.ID, "key-accept-1", accept)
+	if err != nil || again.Version != accepted.Version || len(again.History) != len(accepted.History) {
+		t.Fatalf("the accept retried under its key: %+v %v", again, err)
 	}
 	page, _, err := s.Changes(ctx, server.Scope{Role: api.RoleAdmin}, cursor, 10)
 	if err != nil || len(page) != 1 || page[0].Kind != api.KindOrder || page[0].ObjectID != o.ID {
