@@ -8,12 +8,12 @@ import (
 	"strings"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/server"
 )
 
 var (
 	idPattern        = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
-	uidPattern       = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$`)
 	framesPattern    = regexp.MustCompile(`^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,63}$`)
 	patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	tagPattern       = regexp.MustCompile(`^[0-9a-f]{8}$`)
@@ -26,7 +26,7 @@ func ValidTag(s string) bool { return tagPattern.MatchString(s) }
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // ValidUID reports whether s is a DICOM UID (digits and dots, at most 64 characters, no leading zeros).
-func ValidUID(s string) bool { return len(s) <= 64 && uidPattern.MatchString(s) }
+func ValidUID(s string) bool { return dicomkit.ValidUID(s) }
 
 // ValidFrames reports whether s is a DICOMweb frame list ("1" or "1,2,3").
 func ValidFrames(s string) bool { return framesPattern.MatchString(s) }
