@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -80,8 +81,8 @@ type Options struct {
 	ReadOnly bool
 	// Limits for import; zero values take the defaults described on Limits.
 	Limits Limits
-	// Actor is who the cache's own audit events (import, export, evict, check) name: the workstation's
-	// account ($USER, which cmd/ reads).
+	// Actor is who the cache's own audit events (import, export, evict, check, opening a study) name until
+	// SetActor names another: the workstation's account ($USER, which cmd/ reads).
 	Actor string
 }
 
@@ -108,15 +109,16 @@ func (l Limits) withDefaults() Limits {
 
 // Cache is an open cache directory.
 type Cache struct {
-	dir      string
-	log      *slog.Logger
-	limits   Limits
-	readOnly bool
-	actor    string
-	wdb      *sql.DB    // the one writing connection
-	rdb      *sql.DB    // readers
-	wmu      sync.Mutex // one writer in this process; writer.lock serialises processes
-	warnings []string
+	dir       string
+	log       *slog.Logger
+	limits    Limits
+	readOnly  bool
+	actor     string                 // Options.Actor
+	actorName atomic.Pointer[string] // SetActor's, when set
+	wdb       *sql.DB                // the one writing connection
+	rdb       *sql.DB                // readers
+	wmu       sync.Mutex             // one writer in this process; writer.lock serialises processes
+	warnings  []string
 }
 
 // DefaultDir is where the cache lives unless --data or NEURONOVA_DATA says otherwise: the user's data
@@ -386,10 +388,10 @@ func (c *Cache) exclusive(ctx context.Context, fn func() error) error {
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
 
-// audit records a local audit event of the cache in tx, in the name of Options.Actor.
+// audit records a local audit event of the cache in tx, in the name of Actor.
 func (c *Cache) audit(ctx context.Context, tx *sql.Tx, action, target, detail string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events(at, actor, action, target, detail) VALUES (?,?,?,?,?)`,
-		nowMillis(), c.actor, action, target, detail)
+		nowMillis(), c.Actor(), action, target, detail)
 	return err
 }
 

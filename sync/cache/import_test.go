@@ -100,7 +100,7 @@ func TestImportDemoTwiceAndOpen(t *testing.T) {
 		t.Fatalf("study row after open: %+v", info)
 	}
 	ev, err := c.AuditEvents(ctx, 10)
-	if err != nil || len(ev) < 2 || ev[0].Action != "import" {
+	if err != nil || len(ev) < 3 || ev[0].Action != "study.open" || ev[0].Target != uid || ev[1].Action != "import" {
 		t.Fatalf("audit events: %+v %v", ev, err)
 	}
 }

@@ -151,7 +151,7 @@ func outboxDone(ctx context.Context, tx *sql.Tx, id int64, confirmation string) 
 	if err != nil {
 		return fmt.Errorf("outbox item %d: %w", id, err)
 	}
-	if !strings.HasPrefix(kind, "result.") {
+	if !strings.HasPrefix(kind, "result.") || ref == "" { // ref "": a report of an order with no cached study
 		return nil
 	}
 	rid, err := strconv.ParseInt(ref, 10, 64)
@@ -234,19 +234,13 @@ func (c *Cache) Outbox(ctx context.Context, n int) ([]OutboxEntry, error) {
 	}
 	defer rows.Close()
 	var out []OutboxEntry
-	ms := func(v int64) time.Time {
-		if v == 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(v)
-	}
 	for rows.Next() {
 		var e OutboxEntry
 		var created, next, sent, dead int64
 		if err := rows.Scan(&e.ID, &e.IdempotencyKey, &e.Kind, &e.Ref, &created, &e.Attempts, &e.LastError, &next, &sent, &dead, &e.Confirmation); err != nil {
 			return nil, err
 		}
-		e.CreatedAt, e.NextAttemptAt, e.SentAt, e.DeadAt = ms(created), ms(next), ms(sent), ms(dead)
+		e.CreatedAt, e.NextAttemptAt, e.SentAt, e.DeadAt = millis(created), millis(next), millis(sent), millis(dead)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -71,15 +71,17 @@ func (c *Cache) Study(ctx context.Context, uid string) (*viewer.Study, error) {
 }
 
 // OpenStudy is Study for a reader who opens the study: it records the time, which eviction uses (least
-// recently opened first).
+// recently opened first), and a local audit event.
 func (c *Cache) OpenStudy(ctx context.Context, uid string) (*viewer.Study, error) {
 	st, err := c.Study(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE studies SET opened_at = ? WHERE uid = ?`, nowMillis(), uid)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE studies SET opened_at = ? WHERE uid = ?`, nowMillis(), uid); err != nil {
+			return err
+		}
+		return c.audit(ctx, tx, "study.open", uid, "")
 	}); err != nil {
 		return nil, fmt.Errorf("open study %s: %w", uid, err)
 	}

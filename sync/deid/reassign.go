@@ -1,0 +1,95 @@
+package deid
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/suyashkumar/dicom/pkg/uid"
+
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
+)
+
+// Owner is who a study's images belong to in the hospital: the registered patient (PatientID is the
+// patient's number, which the server's image rules go by) and the order they were made for
+// (AccessionNumber).
+type Owner struct {
+	PatientID, PatientName, AccessionNumber string
+}
+
+// Reassign returns the DICOM file at path given to owner — an imported study (scanner output, a CD from
+// elsewhere) attached to an order: Patient ID (0010,0020), Patient's Name (0010,0010) and Accession Number
+// (0008,0050) replaced, every other attribute kept (the UIDs too). It reads and writes as de-identification
+// does: encapsulated pixel data byte for byte under its own transfer syntax, other data as explicit VR little
+// endian.
+func Reassign(path string, owner Owner) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	f, err := viewer.ParseReader(fh, st.Size(), path)
+	if err != nil {
+		return nil, err
+	}
+	r, size, _, err := viewer.Part10(fh, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	elems, err := reassign(io.NewSectionReader(r, 0, size), size, owner)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, withOffsetTable(elems, f.BasicOffsetTable())); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func reassign(r io.Reader, size int64, owner Owner) (elems []*dicom.Element, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			elems, err = nil, fmt.Errorf("DICOM parser panicked: %v", p)
+		}
+	}()
+	ds, ts, err := parse(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if ts == uid.ExplicitVRBigEndian {
+		toLittleEndian(ds.Elements, bitsAllocated(ds.Elements))
+	}
+	var b dcmwrite.Builder
+	b.String(tag.PatientID, owner.PatientID)
+	b.String(tag.PatientName, owner.PatientName)
+	b.String(tag.AccessionNumber, owner.AccessionNumber)
+	if !reencoded(ts) {
+		b.String(tag.TransferSyntaxUID, ts) // read by Encode: the file keeps its encapsulated syntax
+	}
+	set, err := b.Elements()
+	if err != nil {
+		return nil, err
+	}
+	replaced := map[tag.Tag]bool{}
+	for _, e := range set {
+		replaced[e.Tag] = true
+	}
+	out := make([]*dicom.Element, 0, len(ds.Elements)+len(set))
+	for _, e := range ds.Elements {
+		// The file meta is written anew by Encode; group lengths would be wrong once a value changes.
+		if e.Tag.Group == tag.MetadataGroup || e.Tag.Element == 0x0000 || replaced[e.Tag] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return append(out, set...), nil
+}
