@@ -1,5 +1,11 @@
 package api
 
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+)
+
 // PatientStudy is one Orthanc study of a patient (GET /api/patients/{id}/studies/).
 type PatientStudy struct {
 	OrthancID        string   `json:"orthanc_id"`
@@ -26,4 +32,13 @@ type ManifestInstance struct {
 	SeriesInstanceUID string `json:"series_instance_uid"`
 	Size              int64  `json:"size"`
 	MD5               string `json:"md5"`
+}
+
+// OrthancID is the ID Orthanc gives the resource with the DICOM identifiers ids — the PatientID, then the Study,
+// Series and SOP Instance UIDs down to the resource's level: the SHA-1 of the identifiers joined by "|", in
+// five groups of eight hex digits, as Orthanc's documentation describes its identifiers.
+func OrthancID(ids ...string) string {
+	sum := sha1.Sum([]byte(strings.Join(ids, "|")))
+	h := hex.EncodeToString(sum[:])
+	return h[0:8] + "-" + h[8:16] + "-" + h[16:24] + "-" + h[24:32] + "-" + h[32:40]
 }

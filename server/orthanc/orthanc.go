@@ -6,8 +6,6 @@ package orthanc
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -298,10 +296,5 @@ func ParseStored(body []byte) (Stored, error) {
 	return s, nil
 }
 
-// PatientResourceID returns the Orthanc ID of the patient with a DICOM PatientID: Orthanc names a patient by the
-// SHA-1 of its PatientID, in five groups of eight hex digits.
-func PatientResourceID(patientID string) string {
-	sum := sha1.Sum([]byte(patientID))
-	h := hex.EncodeToString(sum[:])
-	return h[0:8] + "-" + h[8:16] + "-" + h[16:24] + "-" + h[24:32] + "-" + h[32:40]
-}
+// PatientResourceID returns the Orthanc ID of the patient with a DICOM PatientID (api.OrthancID).
+func PatientResourceID(patientID string) string { return api.OrthancID(patientID) }

@@ -48,3 +48,47 @@ func FuzzReadError(f *testing.F) {
 		}
 	})
 }
+
+// stowAnswer is a STOW-RS answer as Orthanc writes it: one instance stored, one failed (0xC000).
+const stowAnswer = `{"00081190":{"vr":"UR","Value":["http://127.0.0.1:8042/dicom-web/studies/1.2.3"]},
+"00081198":{"vr":"SQ","Value":[{"00081150":{"vr":"UI","Value":["1.2.840.10008.5.1.4.1.1.4"]},"00081155":{"vr":"UI","Value":["1.2.3.4.6"]},"00081197":{"vr":"US","Value":[49152]}}]},
+"00081199":{"vr":"SQ","Value":[{"00081150":{"vr":"UI","Value":["1.2.840.10008.5.1.4.1.1.4"]},"00081155":{"vr":"UI","Value":["1.2.3.4.5"]},"00081190":{"vr":"UR","Value":["http://127.0.0.1:8042/dicom-web/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5"]}}]}}`
+
+// FuzzParseStowAnswer: any STOW-RS answer is parsed without panicking, and every UID it accepts, stored or
+// failed, is a DICOM UID.
+func FuzzParseStowAnswer(f *testing.F) {
+	f.Add([]byte(stowAnswer))
+	f.Add([]byte(`{"00081199":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["../../x"]}}]}}`))
+	f.Add([]byte(`{"00081198":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["1.2"]},"00081197":{"vr":"US","Value":["x"]}}]}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseStowAnswer(b)
+		if err != nil {
+			return
+		}
+		for _, uid := range r.Stored {
+			if !validUID(uid) {
+				t.Fatalf("stored %q accepted", uid)
+			}
+		}
+		for uid := range r.Failed {
+			if !validUID(uid) {
+				t.Fatalf("failed %q accepted", uid)
+			}
+		}
+	})
+}
+
+func TestParseStowAnswer(t *testing.T) {
+	r, err := ParseStowAnswer([]byte(stowAnswer))
+	if err != nil || len(r.Stored) != 1 || r.Stored[0] != "1.2.3.4.5" || len(r.Failed) != 1 || r.Failed["1.2.3.4.6"] != 0xC000 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{`{"00081199":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["1.2.x"]}}]}}`,
+		`{"00081199":{"vr":"SQ","Value":[{}]}}`, `{"00081199":{"vr":"SQ","Value":[1]}}`, `not json`} {
+		if r, err := ParseStowAnswer([]byte(bad)); err == nil {
+			t.Errorf("%s accepted: %+v", bad, r)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
@@ -290,6 +291,92 @@ func (c *Client) UploadInstance(ctx context.Context, dicom []byte) (*Stored, err
 		return nil, fmt.Errorf("upload answer %q unreadable", bytes.TrimSpace(b))
 	}
 	return &s, nil
+}
+
+// StowResult is what Orthanc answered a STOW-RS request: the SOP Instance UIDs it stored (or held already)
+// and those it failed, each with its DICOM Failure Reason.
+type StowResult struct {
+	Stored []string
+	Failed map[string]int
+}
+
+// StoreInstances stores DICOM files in Orthanc through the server in one STOW-RS request, which the server
+// checks whole before Orthanc sees any part of it. A refused request is an error; a part Orthanc failed is
+// listed in Failed.
+func (c *Client) StoreInstances(ctx context.Context, files [][]byte) (*StowResult, error) {
+	var body bytes.Buffer
+	n := 0
+	for _, f := range files {
+		n += len(f) + 128
+	}
+	body.Grow(n + 64)
+	mw := multipart.NewWriter(&body)
+	for _, f := range files {
+		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
+		if err != nil {
+			return nil, err
+		}
+		w.Write(f) // a bytes.Buffer does not fail
+	}
+	mw.Close()
+	resp, cancel, err := c.do(ctx, request{method: http.MethodPost, path: "/api/orthanc/dicom-web/studies", auth: true, download: true,
+		body: body.Bytes(), header: http.Header{"Content-Type": {`multipart/related; type="application/dicom"; boundary=` + mw.Boundary()},
+			"Accept": {"application/dicom+json"}}})
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxStowAnswer+1))
+	if err != nil {
+		return nil, &OfflineError{Err: fmt.Errorf("STOW-RS answer cut off: %w", err)}
+	}
+	if len(b) > maxStowAnswer {
+		return nil, fmt.Errorf("STOW-RS answer larger than %d bytes", maxStowAnswer)
+	}
+	return ParseStowAnswer(b)
+}
+
+// maxStowAnswer bounds the answer of a STOW-RS request (a few hundred bytes an instance).
+const maxStowAnswer = 16 << 20
+
+// dicomJSON is an element of a DICOM JSON object (PS3.18 F.2): its VR and values.
+type dicomJSON map[string]struct {
+	VR    string            `json:"vr"`
+	Value []json.RawMessage `json:"Value"`
+}
+
+// ParseStowAnswer reads a STOW-RS answer in DICOM JSON: the Referenced SOP Instance UID of each item of its
+// Referenced SOP Sequence (0008,1199), stored, and of its Failed SOP Sequence (0008,1198), failed with their
+// Failure Reason (0008,1197). Every UID must be a DICOM UID.
+func ParseStowAnswer(b []byte) (*StowResult, error) {
+	var top dicomJSON
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, fmt.Errorf("STOW-RS answer: %w", err)
+	}
+	res := &StowResult{Failed: map[string]int{}}
+	for _, seq := range []string{"00081199", "00081198"} {
+		for i, raw := range top[seq].Value {
+			var item dicomJSON
+			if err := json.Unmarshal(raw, &item); err != nil {
+				return nil, fmt.Errorf("STOW-RS answer: item %d of (%s,%s): %w", i, seq[:4], seq[4:], err)
+			}
+			var uid string
+			if v := item["00081155"].Value; len(v) != 1 || json.Unmarshal(v[0], &uid) != nil || !validUID(uid) {
+				return nil, fmt.Errorf("STOW-RS answer: item %d of (%s,%s) names no valid SOP Instance UID", i, seq[:4], seq[4:])
+			}
+			if seq == "00081199" {
+				res.Stored = append(res.Stored, uid)
+				continue
+			}
+			reason := 0
+			if v := item["00081197"].Value; len(v) > 0 {
+				json.Unmarshal(v[0], &reason) // a reason that is not a number leaves 0: failed all the same
+			}
+			res.Failed[uid] = reason
+		}
+	}
+	return res, nil
 }
 
 // FindInstances returns the Orthanc IDs of the instances with a SOP Instance UID (a search across the
