@@ -44,7 +44,8 @@ type Options struct {
 	OfflineGrace time.Duration
 	// BcryptCost of the cached credential's hash (default bcrypt.DefaultCost).
 	BcryptCost int
-	// Workers is the number of parallel downloads of a prefetch (default 4).
+	// Workers is the number of parallel transfers: downloads of a prefetch, STOW-RS requests of a push
+	// (default 4).
 	Workers int
 	// BackoffBase and BackoffMax bound the exponential backoff of a failed outbox item: the n-th failure
 	// waits base·2ⁿ⁻¹, at most max, times a random factor in [0.5, 1.5) (defaults 2 s and 10 min).
@@ -54,6 +55,9 @@ type Options struct {
 	// 3 retries, waits from 200 ms up to 2 s).
 	RoundRetries  int
 	RoundRetryMax time.Duration
+	// NotifyRetryMax caps the backoff between reconnections of the notification stream (Listen), which starts
+	// at 200 ms (default 30 s).
+	NotifyRetryMax time.Duration
 	// Prefetch makes rounds download the worklist's studies (default on; NoPrefetch turns it off).
 	NoPrefetch bool
 	// TransferSyntax is what undecodable instances are transcoded to (default Explicit VR Little Endian).
@@ -85,6 +89,9 @@ func (o Options) withDefaults() Options {
 	if o.RoundRetryMax <= 0 {
 		o.RoundRetryMax = 2 * time.Second
 	}
+	if o.NotifyRetryMax <= 0 {
+		o.NotifyRetryMax = 30 * time.Second
+	}
 	if o.TransferSyntax == "" {
 		o.TransferSyntax = "1.2.840.10008.1.2.1"
 	}
@@ -107,7 +114,8 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 
-	round sync.Mutex // one round at a time in this process; relay.lock across processes
+	round  sync.Mutex // one round at a time in this process; relay.lock across processes
+	clinic clinicState
 
 	mu           sync.Mutex
 	session      *Session

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -251,6 +252,84 @@ func TestPushDeliversResultsSEGReportAndAudit(t *testing.T) {
 	if err != nil || !st.Online || st.Outbox != 1 || st.Dead != 1 || st.LastSync.IsZero() || st.AuditQueue != 0 {
 		t.Fatalf("status after the rounds %+v %v", st, err)
 	}
+}
+
+// TestPushBatchesSEGsThroughTheProxy: 24 SEGs of one study go through the server in STOW-RS requests (16
+// and 8) and are confirmed by the study's manifest (the Orthanc ID the engine computes is the one Orthanc gave), each stored
+// once. One SEG's SOP Instance UID is already in Orthanc under another patient: the server refuses its whole
+// request (409), the relay sends that request's SEGs one by one and sets this one aside. Another's is already
+// held, same patient, with a different file: it is set aside as a conflict and Orthanc keeps its file.
+func TestPushBatchesSEGsThroughTheProxy(t *testing.T) {
+	s := serverSide(t)
+	ctx := context.Background()
+	e, c := newEngine(t, s.URL, Options{NoPrefetch: true})
+	if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
+		t.Fatal(err)
+	}
+	study := localStudy(t, c)
+	var in []cache.ResultInput
+	var sops []string
+	var files [][]byte
+	for range 24 {
+		sop, seg := segFor(study)
+		sops, files = append(sops, sop), append(files, seg)
+		in = append(in, cache.ResultInput{Kind: "seg", Payload: seg})
+	}
+	if _, err := c.RecordResults(ctx, study, in); err != nil {
+		t.Fatal(err)
+	}
+	stolen := testsvc.DICOM(testsvc.Instance{PatientID: "OTHER-" + testsvc.RandomHex(4), PatientName: "OTHER^PATIENT", StudyUID: testsvc.NewUID(),
+		SeriesUID: testsvc.NewUID(), SOPUID: sops[20], SeriesDescription: "OTHER"})
+	id, _, err := segInfo(files[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := testsvc.DICOM(testsvc.Instance{PatientID: id.PatientID, PatientName: "DEMO^PHANTOM", StudyUID: id.StudyUID, SeriesUID: id.SeriesUID,
+		SOPUID: id.SOPUID, SeriesDescription: "HELD BEFORE"})
+	for _, b := range [][]byte{stolen, held} {
+		if _, err := s.OrthancPost("/instances", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := e.Round(ctx, nil)
+	if err != nil || sum.SEGs != 22 || sum.Dead != 2 || sum.OutboxLeft != 2 {
+		t.Fatalf("round: %+v %v", sum, err)
+	}
+	errs := strings.Join(sum.Errors, "\n")
+	if !strings.Contains(errs, "another patient") || !strings.Contains(errs, "different file") {
+		t.Errorf("errors %q: want the other patient's UID and the different file", errs)
+	}
+	batched := 0
+	for _, en := range outboxAll(t, c) {
+		if en.Kind != "result.seg" || en.SentAt.IsZero() {
+			continue
+		}
+		if strings.Contains(en.Confirmation, "STOW-RS") {
+			batched++
+		}
+	}
+	if batched != 15 {
+		t.Errorf("%d SEGs confirmed by the study manifest, want the 15 of the first request but the conflict", batched)
+	}
+	for i, sop := range sops { // the refused SEG's UID only as the other patient's, the conflict's once
+		if n, err := s.CountSOP(sop); err != nil || n != 1 {
+			t.Errorf("SEG %d: Orthanc holds %d instances with its SOP Instance UID (%v), want 1", i, n, err)
+		}
+	}
+	b, err := s.OrthancGet("/instances/" + api.OrthancID(id.PatientID, id.StudyUID, id.SeriesUID, id.SOPUID) + "/file")
+	if err != nil || !bytes.Equal(b, held) {
+		t.Errorf("Orthanc's file under the conflicting SOP Instance UID changed (%v)", err)
+	}
+}
+
+// outboxAll lists every outbox item, newest first.
+func outboxAll(t *testing.T, c *cache.Cache) []cache.OutboxEntry {
+	t.Helper()
+	items, err := c.Outbox(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
 }
 
 // countNonce counts the patient's AI results on the server whose JSON carries nonce.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
@@ -239,12 +240,14 @@ type fakePACS struct {
 	streamed  []string                      // series asked for, in order
 	fetched   []string                      // instances downloaded one by one, in order
 	stored    map[string][]byte             // uploads by Orthanc ID
+	failParts map[string]bool               // SOP Instance UIDs whose STOW-RS part fails
+	batches   []int                         // the size of each STOW-RS request
 	manifestC chan struct{}                 // when set, StudyManifest waits until it is closed
 }
 
 func newFakePACS() *fakePACS {
 	return &fakePACS{studies: map[string]*api.StudyManifest{}, files: map[string][]byte{}, corrupt: map[string]bool{},
-		cutAfter: map[string]int{}, stored: map[string][]byte{}}
+		cutAfter: map[string]int{}, stored: map[string][]byte{}, failParts: map[string]bool{}}
 }
 
 // addStudy stores a study of the given series sizes (instances per series) and returns its Orthanc ID and
@@ -303,8 +306,27 @@ func (f *fakePACS) StudyManifest(ctx context.Context, studyID string) (*api.Stud
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m, ok := f.studies[studyID]
-	if !ok {
+	if m, ok := f.studies[studyID]; ok {
+		return m, nil
+	}
+	return f.uploadedStudy(studyID)
+}
+
+// uploadedStudy is the manifest of the instances uploaded to the study with Orthanc ID studyID; f.mu held.
+func (f *fakePACS) uploadedStudy(studyID string) (*api.StudyManifest, error) {
+	var m *api.StudyManifest
+	for oid, b := range f.stored {
+		id, sum, err := segInfo(b)
+		if err != nil || api.OrthancID(id.PatientID, id.StudyUID) != studyID {
+			continue
+		}
+		if m == nil {
+			m = &api.StudyManifest{OrthancID: studyID, StudyInstanceUID: id.StudyUID}
+		}
+		m.Instances = append(m.Instances, api.ManifestInstance{OrthancID: oid, SOPInstanceUID: id.SOPUID, SeriesInstanceUID: id.SeriesUID,
+			Size: int64(len(b)), MD5: sum})
+	}
+	if m == nil {
 		return nil, refusal(404, api.CodeNotFound)
 	}
 	return m, nil
@@ -391,22 +413,59 @@ func (f *fakePACS) TranscodeInstance(context.Context, string, string, io.Writer)
 	return client.Download{}, refusal(400, api.CodeInvalid) // the fake holds only decodable files
 }
 
-// UploadInstance stores a DICOM object under an ID made from its MD5: the same object twice is stored once.
+// UploadInstance stores a DICOM object under the ID Orthanc gives it, made from its UIDs: the same instance
+// twice is stored once, and the first file stays (a different file under the same UIDs is AlreadyStored).
 func (f *fakePACS) UploadInstance(_ context.Context, b []byte) (*client.Stored, error) {
 	if err := f.call("UploadInstance"); err != nil {
 		return nil, err
 	}
+	id, _, err := segInfo(b)
+	if err != nil {
+		return nil, refusal(400, api.CodeInvalid)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	sum := md5.Sum(b)
-	id := fakeOrthancID(int(sum[0])<<8 | int(sum[1]))
-	st := &client.Stored{ID: id, Status: "Success"}
-	if _, ok := f.stored[id]; ok {
-		st.Status = "AlreadyStored"
-	} else {
-		f.stored[id] = b
+	oid, fresh := f.store(id, b)
+	st := &client.Stored{ID: oid, Status: "AlreadyStored"}
+	if fresh {
+		st.Status = "Success"
 	}
 	return st, nil
+}
+
+// store keeps b under its instance's Orthanc ID unless an instance is held there already; f.mu held.
+func (f *fakePACS) store(id dicomkit.Identity, b []byte) (oid string, fresh bool) {
+	oid = api.OrthancID(id.PatientID, id.StudyUID, id.SeriesUID, id.SOPUID)
+	if _, held := f.stored[oid]; held {
+		return oid, false
+	}
+	f.stored[oid] = b
+	return oid, true
+}
+
+// StoreInstances stores each file as UploadInstance does, in one call, as Orthanc's STOW-RS does: an
+// instance held already counts as stored; a SOP Instance UID in failParts fails. It records each batch's size.
+func (f *fakePACS) StoreInstances(_ context.Context, files [][]byte) (*client.StowResult, error) {
+	if err := f.call("StoreInstances"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batches = append(f.batches, len(files))
+	res := &client.StowResult{Failed: map[string]int{}}
+	for _, b := range files {
+		id, _, err := segInfo(b)
+		if err != nil {
+			return nil, refusal(400, api.CodeInvalid) // the server refuses the whole request
+		}
+		if f.failParts[id.SOPUID] {
+			res.Failed[id.SOPUID] = 0xC000
+			continue
+		}
+		f.store(id, b)
+		res.Stored = append(res.Stored, id.SOPUID)
+	}
+	return res, nil
 }
 
 func (f *fakePACS) InstanceSOPUID(_ context.Context, id string) (string, error) {
@@ -415,7 +474,7 @@ func (f *fakePACS) InstanceSOPUID(_ context.Context, id string) (string, error) 
 		return "", err
 	}
 	sop, _, err := segInfo(b)
-	return sop, err
+	return sop.SOPUID, err
 }
 
 func (f *fakePACS) InstanceMD5(_ context.Context, id string) (string, error) {

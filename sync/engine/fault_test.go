@@ -52,13 +52,14 @@ func childRound() int {
 	return 0
 }
 
-// TestFaultsKillAndCutDuringPullAndPush records an M1 result and its SEG before each of 20 sync rounds run
-// by a separate sync process, and at a random moment of each round does one of: SIGKILL the sync process,
-// SIGKILL the server, SIGKILL Orthanc, or cut every connection mid-transfer. Every other round first evicts
-// the pulled demo study so that the round pulls while it pushes. Then everything is restarted and rounds
-// run until the outbox is empty. Every result must exist exactly once on the server (counted by
-// Idempotency-Key in the server's database) and every SEG exactly once in Orthanc (by SOP Instance UID);
-// the cache must pass Check, every result be marked synced, and the demo study be complete again.
+// TestFaultsKillAndCutDuringPullAndPush records an M1 result and four SEGs (a STOW-RS request at least) before
+// each of 20 sync rounds run by a separate sync process, and at a random moment of each round does one of:
+// SIGKILL the sync process, SIGKILL the server, SIGKILL Orthanc, or cut every connection mid-transfer. Every
+// other round first evicts the pulled demo study so that the round pulls while it pushes. Then everything is
+// restarted and rounds run until the outbox is empty. Every result must exist exactly once on the server
+// (counted by Idempotency-Key in the server's database) and every SEG exactly once in Orthanc (by SOP
+// Instance UID); the cache must pass Check, every result be marked synced, and the demo study be complete
+// again.
 func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 	s := serverSide(t)
 	ctx := context.Background()
@@ -86,6 +87,7 @@ func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 	t.Logf("random seed %d", seed)
 
 	const rounds = 20
+	const segsPerRound = segBatchMin // each round's SEGs go in a STOW-RS request, confirmed by the study's manifest
 	var sops, keys []string
 	kills := map[string]int{}
 	deadline := time.Now().Add(150 * time.Second)
@@ -93,12 +95,15 @@ func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the fault rounds took longer than their bound (at round %d)", i)
 		}
-		sop, seg := segFor(study)
-		if _, err := c.RecordResults(ctx, study, []cache.ResultInput{{Kind: "m1", Payload: m1Result(fmt.Sprintf("fault-%d-%d", seed, i))},
-			{Kind: "seg", Payload: seg}}); err != nil {
+		inputs := []cache.ResultInput{{Kind: "m1", Payload: m1Result(fmt.Sprintf("fault-%d-%d", seed, i))}}
+		for range segsPerRound {
+			sop, seg := segFor(study)
+			inputs = append(inputs, cache.ResultInput{Kind: "seg", Payload: seg})
+			sops = append(sops, sop)
+		}
+		if _, err := c.RecordResults(ctx, study, inputs); err != nil {
 			t.Fatal(err)
 		}
-		sops = append(sops, sop)
 		if err := c.RecordAudit(ctx, risUser, "study.open", study, fmt.Sprintf("fault round %d", i)); err != nil {
 			t.Fatal(err)
 		}
@@ -225,20 +230,28 @@ func TestFaultsKillAndCutDuringPullAndPush(t *testing.T) {
 	if expected != rounds || found != expected || duplicated != 0 || byNonce != rounds {
 		t.Errorf("AI results: expected %d, found %d, duplicated %d, by content %d", expected, found, duplicated, byNonce)
 	}
-	if segExpected != rounds || segFound != segExpected || segDup != 0 {
+	if segExpected != rounds*segsPerRound || segFound != segExpected || segDup != 0 {
 		t.Errorf("SEGs: expected %d, found %d, duplicated %d", segExpected, segFound, segDup)
 	}
 
 	// Nothing the radiologist produced is missing, and the cache is sound.
 	var unsynced int
 	n, err := c.OutboxCounts(ctx)
-	if err != nil || n.Pending != 0 || n.Sent != 2*rounds {
-		t.Errorf("outbox %+v %v: want %d sent, none pending", n, err, 2*rounds)
+	if err != nil || n.Pending != 0 || n.Sent != (1+segsPerRound)*rounds {
+		t.Errorf("outbox %+v %v: want %d sent, none pending", n, err, (1+segsPerRound)*rounds)
 	}
+	byManifest := 0
 	for _, en := range entries {
 		if en.SentAt.IsZero() {
 			unsynced++
 		}
+		if strings.Contains(en.Confirmation, "STOW-RS") {
+			byManifest++
+		}
+	}
+	t.Logf("SEGs confirmed by a study manifest after STOW-RS: %d of %d (the others one by one)", byManifest, segExpected)
+	if byManifest == 0 {
+		t.Error("no SEG went by the batched path")
 	}
 	evs, err := e.Status(ctx)
 	if err != nil || evs.AuditQueue != 0 || unsynced != 0 {

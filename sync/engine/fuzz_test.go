@@ -25,17 +25,17 @@ func FuzzParseReport(f *testing.F) {
 	})
 }
 
-// FuzzSegInfo: whatever bytes an outbox SEG holds, reading its SOP Instance UID and transfer syntax never
-// panics, and a UID is only returned when the object carries one.
+// FuzzSegInfo: whatever bytes an outbox SEG holds, reading its identity and transfer syntax never panics, and
+// an identity is only returned with every UID.
 func FuzzSegInfo(f *testing.F) {
 	f.Add(testsvc.DICOM(testsvc.Instance{PatientID: "P", StudyUID: "1.2.3", SeriesUID: "1.2.3.4", SOPUID: "1.2.3.4.5"}))
 	f.Add([]byte("DICM"))
 	f.Add(make([]byte, 132))
 	f.Add(hugeLength("OB"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sop, sum, err := segInfo(b)
-		if err == nil && (sop == "" || len(sum) != 32) {
-			t.Fatalf("segInfo accepted %q / %q", sop, sum)
+		id, sum, err := segInfo(b)
+		if err == nil && (id.StudyUID == "" || id.SeriesUID == "" || id.SOPUID == "" || len(sum) != 32) {
+			t.Fatalf("segInfo accepted %+v / %q", id, sum)
 		}
 		syntaxAndUID(b)
 	})

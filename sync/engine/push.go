@@ -17,6 +17,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/viewer"
@@ -47,15 +48,36 @@ func classify(err error) error {
 	return err
 }
 
-// push is the outbox relay: every unsent, live item, oldest first, one at a time (SQLite has no SKIP LOCKED:
-// one relay per cache, guarded by relay.lock).
+// push is the outbox relay: every unsent, live item, oldest first. The SEGs of studies with several due go
+// first, in STOW-RS batches (pushBatched); the rest go one at a time (SQLite has no SKIP LOCKED: one relay
+// per cache, guarded by relay.lock). The SEGs of a study whose images wait for their attachment (heldSEGs)
+// go in a second pass once the attachment is confirmed, else in a later round.
 func (e *Engine) push(ctx context.Context, sum *Summary, p ProgressFunc) error {
 	items, err := e.cache.DueOutbox(ctx, e.opts.Now(), false, 1<<20)
 	if err != nil {
 		return err
 	}
+	for pass := 0; pass < 2 && len(items) > 0; pass++ {
+		ready, held, err := e.heldSEGs(ctx, items)
+		if err != nil {
+			return err
+		}
+		rest, err := e.pushBatched(ctx, ready, sum, p)
+		if err != nil {
+			return err
+		}
+		if err := e.relay(ctx, rest, len(ready)-len(rest), len(ready), sum, p); err != nil {
+			return err
+		}
+		items = held
+	}
+	return nil
+}
+
+// relay sends items one at a time; done of total items of the round are confirmed already (progress).
+func (e *Engine) relay(ctx context.Context, items []cache.OutboxItem, done, total int, sum *Summary, p ProgressFunc) error {
 	for i, it := range items {
-		p(Progress{Phase: PhasePush, Done: i, Total: len(items)})
+		p(Progress{Phase: PhasePush, Done: done + i, Total: total})
 		err := e.sendWithRetries(ctx, it, sum)
 		if err == nil {
 			continue
@@ -81,7 +103,7 @@ func (e *Engine) push(ctx context.Context, sum *Summary, p ProgressFunc) error {
 			return err // the server is gone: the rest waits for the next round
 		}
 	}
-	p(Progress{Phase: PhasePush, Done: len(items), Total: len(items)})
+	p(Progress{Phase: PhasePush, Done: total, Total: total})
 	return nil
 }
 
@@ -113,11 +135,13 @@ func (e *Engine) send(ctx context.Context, it cache.OutboxItem, sum *Summary) er
 		if err == nil {
 			sum.SEGs++
 		}
-	case it.Kind == "result.report":
+	case it.Kind == cache.KindReport:
 		confirmation, err = e.sendReport(ctx, it)
 		if err == nil {
 			sum.Reports++
 		}
+	case it.Kind == cache.KindAttach:
+		confirmation, err = e.sendAttach(ctx, it)
 	case strings.HasPrefix(it.Kind, "result.") && kind != "":
 		confirmation, err = e.sendResult(ctx, it, kind)
 		if err == nil {
@@ -207,18 +231,14 @@ func (e *Engine) patientOfStudy(ctx context.Context, studyUID string) (int64, er
 	return id, err
 }
 
-// segInfo reads the SOP Instance UID of a DICOM object and its MD5.
-func segInfo(b []byte) (sopUID, sum string, err error) {
-	ds, err := parseHeader(b)
-	if err != nil {
-		return "", "", err
-	}
-	sopUID = tagString(ds, tag.SOPInstanceUID)
-	if sopUID == "" {
-		return "", "", fmt.Errorf("no SOP Instance UID")
+// segInfo reads the identity of a DICOM object as the server reads it (PatientID, Study, Series and SOP
+// Instance UIDs: dicomkit.ReadIdentity) and its MD5.
+func segInfo(b []byte) (id dicomkit.Identity, sum string, err error) {
+	if id, err = dicomkit.ReadIdentity(bytes.NewReader(b)); err != nil {
+		return id, "", err
 	}
 	h := md5.Sum(b)
-	return sopUID, hex.EncodeToString(h[:]), nil
+	return id, hex.EncodeToString(h[:]), nil
 }
 
 // tagString returns the first value of a text element of ds, trimmed; empty when absent.
@@ -257,10 +277,11 @@ func parseHeader(b []byte) (ds dicom.Dataset, err error) {
 // once, so sending again after a crash is harmless; a different object under the same UID is a conflict a
 // person must resolve (never overwritten).
 func (e *Engine) sendSEG(ctx context.Context, it cache.OutboxItem) (string, error) {
-	sop, sum, err := segInfo(it.Payload)
+	id, sum, err := segInfo(it.Payload)
 	if err != nil {
 		return "", permanent(fmt.Errorf("SEG: %w", err))
 	}
+	sop := id.SOPUID
 	st, err := e.pacs.UploadInstance(ctx, it.Payload)
 	if err != nil {
 		return "", err
@@ -280,42 +301,6 @@ func (e *Engine) sendSEG(ctx context.Context, it cache.OutboxItem) (string, erro
 		return "", permanent(fmt.Errorf("SEG %s: Orthanc holds a different file under this SOP Instance UID (MD5 %s, ours %s; %s)", sop, gotSum, sum, st.Status))
 	}
 	return fmt.Sprintf("orthanc %s sop %s md5 %s (%s)", st.ID, sop, sum, st.Status), nil
-}
-
-// Report is the payload of a "report" result: a worker's result saved on an order.
-type Report struct {
-	OrderID      string          `json:"order_id"`
-	WorkerResult json.RawMessage `json:"worker_result"`
-	Attachments  json.RawMessage `json:"attachments,omitempty"`
-}
-
-// ParseReport reads a report payload.
-func ParseReport(b []byte) (*Report, error) {
-	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	if r.OrderID == "" || len(r.OrderID) > 64 || strings.ContainsAny(r.OrderID, "/?#%") {
-		return nil, fmt.Errorf("report: order_id %q is missing or malformed", r.OrderID)
-	}
-	if len(r.WorkerResult) == 0 || !json.Valid(r.WorkerResult) {
-		return nil, fmt.Errorf("report: worker_result is missing or not JSON")
-	}
-	return &r, nil
-}
-
-// sendReport saves a report on its order (save_result overwrites the order's worker result, so sending the
-// same report again leaves the same result).
-func (e *Engine) sendReport(ctx context.Context, it cache.OutboxItem) (string, error) {
-	r, err := ParseReport(it.Payload)
-	if err != nil {
-		return "", permanent(err)
-	}
-	o, err := e.server.SaveOrderResult(ctx, r.OrderID, it.IdempotencyKey, api.OrderResultRequest{WorkerResult: r.WorkerResult, Attachments: r.Attachments})
-	if err != nil {
-		return "", err
-	}
-	return "order " + o.ID + " version " + strconv.FormatInt(o.Version, 10), nil
 }
 
 // auditCursor is the id of the last local audit event the server confirmed.
