@@ -57,26 +57,29 @@ func (e *Engine) Login(ctx context.Context, loginID, password string) (*Session,
 	return e.loginFailed(ctx, loginID, password, now, err)
 }
 
-// loggedIn caches the credential of a successful online login and makes it the session.
+// loggedIn caches the credential of a successful online login and makes it the session. A temporary
+// password (one the user must change first) is not cached, and forgets any password cached before: it opens
+// no offline session.
 func (e *Engine) loggedIn(ctx context.Context, loginID, password string, tok *api.Tokens) (*Session, error) {
-	now := e.opts.Now()
-	{
-		hash, herr := bcrypt.GenerateFromPassword([]byte(password), e.opts.BcryptCost)
-		if herr != nil {
-			return nil, herr
+	value := ""
+	if !tok.User.MustChangePassword {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), e.opts.BcryptCost)
+		if err != nil {
+			return nil, err
 		}
-		b, _ := json.Marshal(credential{LoginID: loginID, Hash: string(hash), User: tok.User, Confirmed: now, Server: e.server.BaseURL()})
-		if err := e.cache.SetSetting(ctx, credentialKey(loginID), string(b)); err != nil {
-			return nil, fmt.Errorf("cache the credential: %w", err)
-		}
-		e.mu.Lock()
-		e.session = &Session{User: tok.User}
-		e.pendingLogin = nil
-		e.online = true
-		e.mu.Unlock()
-		e.audit(ctx, loginID, "login", loginID, "online")
-		return &Session{User: tok.User}, nil
+		b, _ := json.Marshal(credential{LoginID: loginID, Hash: string(hash), User: tok.User, Confirmed: e.opts.Now(), Server: e.server.BaseURL()})
+		value = string(b)
 	}
+	if err := e.cache.SetSetting(ctx, credentialKey(loginID), value); err != nil {
+		return nil, fmt.Errorf("cache the credential: %w", err)
+	}
+	e.mu.Lock()
+	e.session = &Session{User: tok.User}
+	e.pendingLogin = nil
+	e.online = true
+	e.mu.Unlock()
+	e.audit(ctx, loginID, "login", loginID, "online")
+	return &Session{User: tok.User}, nil
 }
 
 // loginFailed handles a login the server refused or could not answer.

@@ -39,6 +39,8 @@ func (e *Engine) feedKey() string {
 // transaction. A change that cannot be decoded is skipped: logged, counted and listed in the summary, and kept
 // in the cache (SkippedChanges); the cursor goes past it, so that one bad change never stops the feed.
 func (e *Engine) pullFeed(ctx context.Context, sum *Summary, p ProgressFunc) error {
+	e.clinic.feed.Lock()
+	defer e.clinic.feed.Unlock()
 	key := e.feedKey()
 	for {
 		v, err := e.cache.SyncValue(ctx, key, "0")
