@@ -85,8 +85,11 @@ func enqueue(ctx context.Context, tx *sql.Tx, kind, ref string, payload []byte) 
 // OrderOutbox lists the outbox items of an order (reports and attachments, whose payload names it in
 // order_id), oldest first, sent ones included.
 func (c *Cache) OrderOutbox(ctx context.Context, orderID string) ([]OutboxEntry, error) {
+	// A report recorded as a study's result keeps its payload with the result (migration 0005).
 	rows, err := c.rdb.QueryContext(ctx, `SELECT id, idempotency_key, kind, ref, created_at, attempts, last_error, next_attempt_at, sent_at, dead_at, confirmation
-		FROM outbox WHERE kind IN (?, ?) AND json_valid(CAST(payload AS TEXT)) AND json_extract(CAST(payload AS TEXT), '$.order_id') = ? ORDER BY id`,
+		FROM (SELECT o.*, coalesce(p.payload, o.payload) AS body FROM outbox o
+			LEFT JOIN result_payloads p ON o.kind LIKE 'result.%' AND p.result_id = CAST(o.ref AS INTEGER) WHERE o.kind IN (?, ?))
+		WHERE json_valid(CAST(body AS TEXT)) AND json_extract(CAST(body AS TEXT), '$.order_id') = ? ORDER BY id`,
 		KindReport, KindAttach, orderID)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []Re
 			if r.Kind == "" {
 				return errors.New("a result has no kind")
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, payload, created_at) VALUES (?,?,?,?)`, studyUID, r.Kind, r.Payload, now)
+			res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, created_at) VALUES (?,?,?)`, studyUID, r.Kind, now)
 			if err != nil {
 				return err
 			}
@@ -46,10 +46,14 @@ func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []Re
 			if err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO result_payloads(result_id, payload) VALUES (?,?)`, id, r.Payload); err != nil {
+				return err
+			}
+			// The message reads the result's payload (migration 0005).
 			var key [16]byte
 			rand.Read(key[:])
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at) VALUES (?,?,?,?,?)`,
-				hex.EncodeToString(key[:]), "result."+r.Kind, strconv.FormatInt(id, 10), r.Payload, now); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at) VALUES (?,?,?,x'',?)`,
+				hex.EncodeToString(key[:]), "result."+r.Kind, strconv.FormatInt(id, 10), now); err != nil {
 				return err
 			}
 			ids = append(ids, id)
@@ -84,9 +88,10 @@ func (c *Cache) DueOutbox(ctx context.Context, now time.Time, dueOnly bool, limi
 	if dueOnly {
 		due = now.UnixMilli()
 	}
-	rows, err := c.rdb.QueryContext(ctx, `SELECT o.id, o.idempotency_key, o.kind, o.ref, o.payload, o.created_at, o.attempts, o.last_error,
-		o.next_attempt_at, coalesce(r.study_uid, '')
+	rows, err := c.rdb.QueryContext(ctx, `SELECT o.id, o.idempotency_key, o.kind, o.ref, coalesce(p.payload, o.payload), o.created_at, o.attempts,
+		o.last_error, o.next_attempt_at, coalesce(r.study_uid, '')
 		FROM outbox o LEFT JOIN results r ON o.kind LIKE 'result.%' AND r.id = CAST(o.ref AS INTEGER)
+		LEFT JOIN result_payloads p ON p.result_id = r.id
 		WHERE o.sent_at = 0 AND o.dead_at = 0 AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?`, due, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the outbox: %w", err)

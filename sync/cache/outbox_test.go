@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +63,66 @@ func TestOutboxDoneAllIsOneTransaction(t *testing.T) {
 	}
 	if n, err := c.OutboxCounts(ctx); err != nil || n.Pending != 0 || n.Sent != 3 || state() != string(SyncSynced) {
 		t.Fatalf("after the batch: %+v %v, study %s", n, err, state())
+	}
+}
+
+// TestMigrationKeepsEachResultPayloadOnce: a cache of schema 3, whose results and outbox messages each held
+// the payload, opens with every payload in result_payloads, the result messages' copies dropped, and the
+// outbox still sending each message with its payload (a message of another kind keeps its own); a report
+// recorded as a result is still listed with its order.
+func TestMigrationKeepsEachResultPayloadOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sql.Open(driverName, "file:"+filepath.Join(dir, dbName)+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range migrationNames()[:3] { // the schema before 0004
+		body, _ := migrationFS.ReadFile(name)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatal(name, err)
+		}
+	}
+	for _, q := range []string{`PRAGMA user_version = 3`,
+		`INSERT INTO patients(id, patient_id, name) VALUES (1, 'P', 'A^B')`,
+		`INSERT INTO studies(uid, patient, patient_name, patient_id, name_key, imported_at, sync_state) VALUES ('1.2.3', 1, 'A^B', 'P', 'a^b', 1, 'pending')`,
+		`INSERT INTO results(id, study_uid, kind, payload, created_at, synced_at) VALUES (7, '1.2.3', 'seg', x'5345470a', 1, 0), (8, '1.2.3', 'm1', '{}', 1, 5),
+			(9, '1.2.3', 'report', '{"order_id":"ocs_9","worker_result":{}}', 1, 5)`,
+		`INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at) VALUES ('k7', 'result.seg', '7', x'5345470a', 1), ('k9', 'note', '', 'own', 1)`,
+		`INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at, sent_at) VALUES ('k8', 'result.m1', '8', '{}', 1, 5),
+			('k10', 'result.report', '9', '{"order_id":"ocs_9","worker_result":{}}', 1, 5)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	c := openCache(t, dir)
+	if v, err := c.SchemaVersion(ctx); err != nil || v != len(migrationNames()) {
+		t.Fatalf("schema %d %v", v, err)
+	}
+	items, err := c.DueOutbox(ctx, time.Now(), false, 10)
+	if err != nil || len(items) != 2 || string(items[0].Payload) != "SEG\n" || items[0].StudyUID != "1.2.3" || string(items[1].Payload) != "own" {
+		t.Fatalf("due after the migration: %+v %v", items, err)
+	}
+	var kept, copies int
+	if err := c.rdb.QueryRow(`SELECT count(*) FROM result_payloads`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.rdb.QueryRow(`SELECT count(*) FROM outbox WHERE kind LIKE 'result.%' AND length(payload) > 0`).Scan(&copies); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 3 || copies != 0 {
+		t.Errorf("%d payloads kept, %d outbox copies left; want 3 and 0", kept, copies)
+	}
+	if reports, err := c.OrderOutbox(ctx, "ocs_9"); err != nil || len(reports) != 1 || reports[0].IdempotencyKey != "k10" {
+		t.Errorf("the order's outbox after the migration: %+v %v", reports, err)
+	}
+	if err := c.OutboxDone(ctx, items[0].ID, "stored"); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	if err := c.rdb.QueryRow(`SELECT sync_state FROM studies WHERE uid = '1.2.3'`).Scan(&state); err != nil || state != string(SyncSynced) {
+		t.Errorf("study %q %v after its last result was confirmed", state, err)
 	}
 }

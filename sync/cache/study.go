@@ -2,9 +2,7 @@ package cache
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,29 +116,11 @@ func (c *Cache) updateStudy(ctx context.Context, uid, query string, v any) error
 // message that will send it to the server, and marks the study pending. It returns the result's id. A
 // study with an unsynced result is never evicted.
 func (c *Cache) RecordResult(ctx context.Context, studyUID, kind string, payload []byte) (int64, error) {
-	var id int64
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		now := nowMillis()
-		res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, payload, created_at) VALUES (?,?,?,?)`, studyUID, kind, payload, now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		var key [16]byte
-		rand.Read(key[:])
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(idempotency_key, kind, ref, payload, created_at) VALUES (?,?,?,?,?)`,
-			hex.EncodeToString(key[:]), "result."+kind, fmt.Sprint(id), payload, now); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pending' WHERE uid = ?`, studyUID)
-		return err
-	})
+	ids, err := c.RecordResults(ctx, studyUID, []ResultInput{{Kind: kind, Payload: payload}})
 	if err != nil {
-		return 0, fmt.Errorf("record %s result of study %s: %w", kind, studyUID, err)
+		return 0, err
 	}
-	return id, nil
+	return ids[0], nil
 }
 
 // MarkResultSynced records that the server has a result. When the study has no unsynced result left it
