@@ -4,8 +4,10 @@
 #   pull: the 620-instance demo study through the server proxy into an empty cache (the manifest, four series
 #         streams in parallel, every instance verified by size and MD5, imported) vs curl of Orthanc's
 #         /studies/{id}/archive (direct, no checks);
-#   push: 620 BraTS-size instances through the outbox relay (each confirmed by SOP Instance UID and MD5) vs
-#         four parallel curl POST loops straight to Orthanc's /instances.
+#   push: 620 BraTS-size instances of one study through the outbox relay (STOW-RS batches through the server,
+#         each instance confirmed by SOP Instance UID and MD5 from the study's manifest) vs four parallel curl
+#         POST loops straight to Orthanc's /instances; the relay to one replica (plain HTTP), and through the
+#         production HAProxy (TLS) to two replicas on the same database, Redis and Orthanc.
 # A ratio ≥ 1 means the engine is at least as fast as curl. Usage: BENCHTIME=3x scripts/bench-sync.sh (default 5x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +23,10 @@ if [ -n "$pull" ]; then
     "$(metric engine-s "$pull")" "$(metric curl-archive-s "$pull")" "$(metric ratio "$pull")"
 fi
 echo "$out" | awk '
-  /^BenchmarkPush620Instances\/relay/     { push = $3 }
-  /^BenchmarkPush620Instances\/curl-x4/   { curl4 = $3 }
+  $1 ~ /^BenchmarkPush620Instances\/relay(-[0-9]+)?$/              { push = $3 }
+  $1 ~ /^BenchmarkPush620Instances\/relay-two-replicas(-[0-9]+)?$/ { push2 = $3 }
+  $1 ~ /^BenchmarkPush620Instances\/curl-x4(-[0-9]+)?$/            { curl4 = $3 }
   END {
-    if (push && curl4)   printf "push 620 instances: outbox relay %.2f s, curl x4 %.2f s, ratio (curl/engine) %.2f\n", push/1e9, curl4/1e9, curl4/push
+    if (push && curl4)  printf "push 620 instances: outbox relay %.2f s, curl x4 %.2f s, ratio (curl/engine) %.2f\n", push/1e9, curl4/1e9, curl4/push
+    if (push2 && curl4) printf "push 620 instances through HAProxy to two replicas: %.2f s, ratio (curl/engine) %.2f\n", push2/1e9, curl4/push2
   }'

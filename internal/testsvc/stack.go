@@ -31,6 +31,10 @@ type Stack struct {
 	Redis, Orthanc, Server                *Proc
 	// Accounts are the demo accounts: login ID → password.
 	Accounts map[string]string
+
+	bin      string   // the server binary
+	env      []string // the server's environment
+	replicas []*Proc  // started by StartReplica
 }
 
 // StackOptions configure StartStack.
@@ -95,7 +99,7 @@ func StartStack(opts StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Dir: dir}
+	s := &Stack{Dir: dir, bin: bin}
 	ok := false
 	defer func() {
 		if !ok {
@@ -117,6 +121,7 @@ func StartStack(opts StackOptions) (*Stack, error) {
 	env := append(os.Environ(), "ORTHANC_URL="+s.OrthancURL, "ORTHANC_USER="+s.OrthancUser, "ORTHANC_PASSWORD="+s.OrthancPassw,
 		"REDIS_ADDR="+redisAddr, "NEURONOVA_DB="+filepath.Join(dir, "server.db"), "NEURONOVA_JWT_SECRET="+RandomHex(32),
 		"NEURONOVA_RATE=2000", "NEURONOVA_BURST=4000", "NEURONOVA_LOG_LEVEL=warn")
+	s.env = env
 	args := []string{bin, "--addr", "127.0.0.1:" + strconv.Itoa(sport), "--bcrypt-cost", "4"}
 	if opts.Demo {
 		// The first start seeds; later starts (after a kill) keep the data and the passwords.
@@ -124,7 +129,7 @@ func StartStack(opts StackOptions) (*Stack, error) {
 		if err := seed.Start(); err != nil {
 			return nil, err
 		}
-		err := s.waitServer(seed, 120*time.Second)
+		err := waitServer(seed, s.URL, 120*time.Second)
 		seed.Kill()
 		if err != nil {
 			return nil, err
@@ -190,13 +195,13 @@ func (s *Stack) StartServer() error {
 	if err := s.Server.Start(); err != nil {
 		return err
 	}
-	return s.waitServer(s.Server, 60*time.Second)
+	return waitServer(s.Server, s.URL, 60*time.Second)
 }
 
-// waitServer waits until the server p answers /readyz with 200.
-func (s *Stack) waitServer(p *Proc, timeout time.Duration) error {
+// waitServer waits until the server p, at base, answers /readyz with 200.
+func waitServer(p *Proc, base string, timeout time.Duration) error {
 	return p.waitReady(timeout, func() error {
-		resp, err := http.Get(s.URL + "/readyz")
+		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -206,6 +211,22 @@ func (s *Stack) waitServer(p *Proc, timeout time.Duration) error {
 		}
 		return nil
 	})
+}
+
+// StartReplica starts one more server on the stack's database, Redis and Orthanc — a second replica — on a
+// port of its own, waits until it is ready and returns it with its address (host:port). Close stops it too.
+func (s *Stack) StartReplica() (*Proc, string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p := NewProc(fmt.Sprintf("replica%d", len(s.replicas)+2), s.Dir, []string{s.bin, "--addr", addr, "--bcrypt-cost", "4"}, s.env)
+	s.replicas = append(s.replicas, p)
+	if err := p.Start(); err != nil {
+		return nil, "", err
+	}
+	return p, addr, waitServer(p, "http://"+addr, 60*time.Second)
 }
 
 // StartOrthanc starts Orthanc (again, on the same port and storage) and waits until it answers.
@@ -265,7 +286,7 @@ func (s *Stack) CountSOP(sopUID string) (int, error) {
 
 // Close kills everything and removes the folder.
 func (s *Stack) Close() {
-	for _, p := range []*Proc{s.Server, s.Orthanc, s.Redis} {
+	for _, p := range append(s.replicas, s.Server, s.Orthanc, s.Redis) {
 		if p != nil {
 			p.Kill()
 		}

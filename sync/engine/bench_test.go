@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/client"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
@@ -97,9 +100,12 @@ func median(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-// BenchmarkPush620Instances: 620 BraTS-size instances (240×240, 16 bits) sent as SEG results by the outbox
-// relay (one at a time, each confirmed by SOP Instance UID and MD5) against four parallel curl loops
-// POSTing the same files straight to Orthanc's /instances.
+// BenchmarkPush620Instances: 620 BraTS-size instances (240×240, 16 bits) recorded as SEG results of one study
+// and sent by the outbox relay — STOW-RS requests of 16, Workers (4) at a time, each SEG confirmed by its SOP
+// Instance UID and MD5 in the study's manifest, the confirmations recorded in one transaction — against four
+// parallel curl loops POSTing the same files straight to Orthanc's /instances. relay goes to the one server
+// (one replica, plain HTTP); relay-two-replicas goes through the production HAProxy configuration (TLS) to it
+// and a second replica on the same database, Redis and Orthanc. scripts/bench-sync.sh prints the ratios.
 func BenchmarkPush620Instances(b *testing.B) {
 	s := serverSide(b)
 	ctx := context.Background()
@@ -116,10 +122,18 @@ func BenchmarkPush620Instances(b *testing.B) {
 		}
 		return out
 	}
-	b.Run("relay", func(b *testing.B) {
+	relay := func(b *testing.B, url string, hc *http.Client) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			e, c := newEngine(b, s.URL, Options{NoPrefetch: true})
+			c, err := cache.Open(filepath.Join(b.TempDir(), "cache"), cache.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl, err := client.New(url, client.Options{HTTP: hc, RequestTimeout: 10 * time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := New(c, cl, Options{NoPrefetch: true, BcryptCost: 4})
 			if _, err := e.Login(ctx, risUser, s.Accounts[risUser]); err != nil {
 				b.Fatal(err)
 			}
@@ -137,8 +151,34 @@ func BenchmarkPush620Instances(b *testing.B) {
 			if err != nil || sum.SEGs != n {
 				b.Fatalf("round %+v %v", sum, err)
 			}
+			c.Close()
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
+	}
+	b.Run("relay", func(b *testing.B) { relay(b, s.URL, nil) })
+	b.Run("relay-two-replicas", func(b *testing.B) {
+		p, addr, err := s.StartReplica()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Kill)
+		proxy := testsvc.StartHAProxy(b, strings.TrimPrefix(s.URL, "http://"), addr)
+		tr := proxy.Client.Transport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 16
+		hc := &http.Client{Transport: tr}
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if resp, err := hc.Get(proxy.URL + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("HAProxy found no ready replica")
+			}
+		}
+		time.Sleep(2500 * time.Millisecond) // the health checks (rise 2, inter 1 s) bring up the second replica too
+		relay(b, proxy.URL, hc)
 	})
 	b.Run("curl-x4", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
