@@ -274,13 +274,19 @@ func (r *Reading) prefetch(series []*viewer.Series) {
 	}
 	report := r.OnLoading
 	study, ctx := r.study, r.ctx
+	// Progress reaches the screen at most every progressEvery, however many slices are decoded.
+	shown := &coalescer[float64]{every: progressEvery, now: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		show: func(f float64) {
+			if report != nil && r.study == study {
+				report(f, nil)
+			}
+		}}
 	go func() {
 		vols, err := viewer.LoadStudy(ctx, todo, func(done, total int) {
-			if report != nil {
-				do(func() { report(float64(done)/float64(max(total, 1)), nil) })
-			}
+			shown.push(float64(done) / float64(max(total, 1)))
 		})
 		do(func() {
+			shown.close()
 			if r.study != study {
 				return
 			}

@@ -96,7 +96,7 @@ func thumbnail(vol *viewer.Volume, labels *viewer.LabelMap) image.Image {
 	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
 		labels = nil
 	}
-	lut, err := render.NewLUT(render.Presets(vol)[0], false)
+	lut, err := render.NewLUT(render.DefaultWindow(vol), false)
 	if err != nil {
 		return nil
 	}

@@ -189,7 +189,7 @@ func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *view
 	}
 	v.series, v.title, v.vol, v.labels, v.plane = se, title, vol, labels, plane
 	v.slice = plane.StartSlice(labels)
-	v.window = render.Presets(vol)[0]
+	v.window = render.DefaultWindow(vol)
 	v.invert = false
 	su, sv := plane.PixelSpacing()
 	b := plane.Bounds()
@@ -306,7 +306,7 @@ func (v *Viewport) Reset() {
 	}
 	v.tr.zoom, v.tr.panX, v.tr.panY, v.tr.rot, v.tr.flipH, v.tr.flipV = 1, 0, 0, 0, false, false
 	v.invert = false
-	v.window = render.Presets(v.vol)[0]
+	v.window = render.DefaultWindow(v.vol)
 	v.changed()
 }
 

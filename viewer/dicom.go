@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/suyashkumar/dicom"
+
 	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
@@ -34,6 +36,7 @@ type Option func(*config)
 
 type config struct {
 	keepPixels  bool
+	libraryOnly bool // parse every file with the DICOM library (tests compare both paths)
 	progress    Progress
 	memoryLimit int64
 }
@@ -95,26 +98,57 @@ func parseNamed(r io.ReaderAt, size int64, name string, cfg *config) (*File, err
 
 var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
-// parseDICOM parses a file of size bytes: first the length guard (dicomkit.Walk), then the library, then the
-// attributes the viewer needs. A file without preamble or file meta is read as Part10 completes it.
+// parseDICOM parses a file of size bytes: first the length guard (dicomkit.Walk, which also reads the
+// attributes the viewer needs), then, when that could not read them all, the library, then the attributes.
+// A file without preamble or file meta is read as Part10 completes it.
 func parseDICOM(r io.ReaderAt, size int64, cfg *config) (*File, error) {
-	r, size, warning, err := Part10(r, size)
+	r2, size2, warning, err := Part10(r, size)
 	if err != nil {
 		return nil, err
 	}
-	f, err := parsePart10(r, size, cfg)
-	if err == nil && warning != "" {
+	f, err := parsePart10(r2, size2, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
 		f.warnings = append([]string{warning}, f.warnings...)
 	}
-	return f, err
+	// Where the pixel bytes lie in the file itself, for LoadSeries to read them without parsing again.
+	shift := size2 - size
+	if f.pixelAt > 0 {
+		f.pixelAt -= shift
+	}
+	for i := range f.fragAt {
+		f.fragAt[i].Off -= shift
+	}
+	return f, nil
 }
 
-// parsePart10 parses a Part 10 file: the structure check, the library (stopped before pixel data it would
-// skip), then buildFile.
+// wantedTags are the attributes buildFile reads but the pixel data, which readPixels reads.
+var wantedTags = attrTags[:aPixelData]
+
+// parsePart10 parses a Part 10 file: the structure check, which reads the attributes the viewer needs on the
+// way; when it could not (sequences, other character sets, big endian), the library (stopped before pixel
+// data it would skip); then buildFile.
 func parsePart10(r io.ReaderAt, size int64, cfg *config) (*File, error) {
-	lay, err := walk(r, size, cfg.memoryLimit)
+	want := wantedPool.Get().(*dicomkit.Wanted)
+	defer wantedPool.Put(want)
+	lay, err := walkAttributes(r, size, cfg.memoryLimit, want)
 	if err != nil {
 		return nil, err
+	}
+	if want.Complete && !cfg.libraryOnly && !(cfg.keepPixels && lay.Syntax.Deflated) {
+		ds := dicom.Dataset{Elements: want.Elements}
+		f, err := buildFile(&ds, lay, cfg, false)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.keepPixels {
+			if err := f.readPixels(r); err != nil {
+				return nil, err
+			}
+		}
+		return f, nil
 	}
 	var opts []dicomkit.Option
 	end := size
@@ -135,7 +169,18 @@ func parsePart10(r io.ReaderAt, size int64, cfg *config) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buildFile(&ds, lay, cfg)
+	return buildFile(&ds, lay, cfg, cfg.keepPixels)
+}
+
+var wantedPool = sync.Pool{New: func() any { return dicomkit.NewWanted(wantedTags...) }}
+
+// walkAttributes is dicomkit.WalkAttributes with the viewer's error for a DICOMDIR.
+func walkAttributes(r io.ReaderAt, size, limit int64, want *dicomkit.Wanted) (*dicomkit.Layout, error) {
+	lay, err := dicomkit.WalkAttributes(r, size, limit, want)
+	if errors.Is(err, dicomkit.ErrDICOMDIR) {
+		return nil, errDICOMDIR
+	}
+	return lay, err
 }
 
 // walk is dicomkit.Walk with the viewer's error for a DICOMDIR.

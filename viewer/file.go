@@ -2,7 +2,11 @@ package viewer
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"time"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -28,6 +32,17 @@ type File struct {
 	native   []byte      // raw native pixel bytes, kept with WithPixelData
 	frags    [][]byte    // encapsulated fragments, kept with WithPixelData
 	offsets  []uint32    // the Basic Offset Table of encapsulated pixel data; empty when the file has none
+	// Where the pixel bytes lie in the file: native data's value (pixelAt, 0 when unknown), or the
+	// encapsulated fragments; and the file's size and modification time when its header was read.
+	pixelAt int64
+	fragAt  []dicomkit.Extent
+	stamp   fileStamp
+}
+
+// fileStamp tells whether a file changed since it was read.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
 }
 
 // BasicOffsetTable is the Basic Offset Table of the file's encapsulated pixel data: where each frame's first
@@ -88,6 +103,7 @@ const (
 	aStudyDate
 	aStudyTime
 	aAccession
+	aInstitution
 	aModality
 	aStudyDescription
 	aSeriesDescription
@@ -139,7 +155,7 @@ const (
 
 var attrTags = [nAttrs]tag.Tag{
 	aSOPClass: tag.SOPClassUID, aSOPInstance: tag.SOPInstanceUID, aStudyDate: tag.StudyDate,
-	aStudyTime: tag.StudyTime, aAccession: tag.AccessionNumber, aModality: tag.Modality,
+	aStudyTime: tag.StudyTime, aAccession: tag.AccessionNumber, aInstitution: tag.InstitutionName, aModality: tag.Modality,
 	aStudyDescription: tag.StudyDescription, aSeriesDescription: tag.SeriesDescription,
 	aPatientName: tag.PatientName, aPatientID: tag.PatientID, aBirthDate: tag.PatientBirthDate,
 	aSex: tag.PatientSex, aContrast: tag.ContrastBolusAgent, aScanningSequence: tag.ScanningSequence,
@@ -171,7 +187,7 @@ var attrIndex = func() map[uint32]int {
 type attrs [nAttrs]*dicom.Element
 
 // buildFile turns a parsed dataset into a File and checks that it holds a decodable-looking image.
-func buildFile(ds *dicom.Dataset, lay *dicomkit.Layout, cfg *config) (*File, error) {
+func buildFile(ds *dicom.Dataset, lay *dicomkit.Layout, cfg *config, libPixels bool) (*File, error) {
 	var a attrs
 	var order binary.ByteOrder = binary.LittleEndian
 	if lay.Syntax.BigEndian && !lay.ForceImplicit {
@@ -182,7 +198,7 @@ func buildFile(ds *dicom.Dataset, lay *dicomkit.Layout, cfg *config) (*File, err
 			a[i] = dicomkit.WithKnownVR(e, order)
 		}
 	}
-	f := &File{syntax: lay.Syntax, pixelLen: -1, offsets: lay.BOT}
+	f := &File{syntax: lay.Syntax, pixelLen: -1, offsets: lay.BOT, pixelAt: lay.PixelValueAt, fragAt: lay.Fragments}
 	sopClass := dicomkit.String(a[aSOPClass])
 	if sopClass == "" {
 		sopClass = lay.MediaClass
@@ -195,6 +211,7 @@ func buildFile(ds *dicom.Dataset, lay *dicomkit.Layout, cfg *config) (*File, err
 		PatientBirthDate: dicomkit.String(a[aBirthDate]), PatientSex: dicomkit.String(a[aSex]),
 		StudyDate: dicomkit.String(a[aStudyDate]), StudyTime: dicomkit.String(a[aStudyTime]),
 		Description: dicomkit.String(a[aStudyDescription]), AccessionNumber: dicomkit.String(a[aAccession]),
+		Institution: dicomkit.String(a[aInstitution]),
 	}
 	f.Series = Series{
 		UID: dicomkit.String(a[aSeriesUID]), StudyUID: f.Study.UID, Modality: dicomkit.String(a[aModality]),
@@ -241,7 +258,7 @@ func buildFile(ds *dicom.Dataset, lay *dicomkit.Layout, cfg *config) (*File, err
 	f.Instance.PixelSpacing = fi.pixelSpacing
 	f.Instance.HasPosition = fi.hasPosition && fi.hasOrientation && !fi.synthetic
 
-	if cfg.keepPixels {
+	if libPixels {
 		if a[aPixelData] == nil {
 			return nil, fmt.Errorf("%w: the parser returned no pixel data", ErrTruncated)
 		}
@@ -300,4 +317,111 @@ func (f *File) takePixels(e *dicom.Element) error {
 		return fmt.Errorf("%w: encapsulated pixel data has no fragments", ErrTruncated)
 	}
 	return nil
+}
+
+// readPixels reads the pixel bytes from r, the file's bytes, where the header says they lie: native data as
+// one slice (shared with r when r holds the file in memory), encapsulated data as its fragments.
+func (f *File) readPixels(r io.ReaderAt) error {
+	if f.syntax.Kind == dicomkit.Native {
+		if f.pixelAt <= 0 || f.pixelLen < f.pix.nativeBytes() {
+			return fmt.Errorf("%w: pixel data has %d bytes, expected %d", ErrTruncated, max(f.pixelLen, 0), f.pix.nativeBytes())
+		}
+		b, err := readRange(r, f.pixelAt, f.pixelLen)
+		if err != nil {
+			return fmt.Errorf("%w: pixel data: %v", ErrTruncated, err)
+		}
+		f.native = b
+		return nil
+	}
+	if len(f.fragAt) == 0 {
+		return fmt.Errorf("%w: encapsulated pixel data has no fragments", ErrTruncated)
+	}
+	frags := make([][]byte, len(f.fragAt))
+	for i, e := range f.fragAt {
+		b, err := readRange(r, e.Off, e.Len)
+		if err != nil {
+			return fmt.Errorf("%w: pixel data fragment %d: %v", ErrTruncated, i+1, err)
+		}
+		frags[i] = b
+	}
+	f.frags = frags
+	return nil
+}
+
+// pixelsLocated reports whether the header says where the pixel bytes lie in the file, byte aligned.
+func (f *File) pixelsLocated() bool {
+	if f.syntax.Kind == dicomkit.Native {
+		return f.pixelAt > 0 && f.pix.bitsAllocated != 1
+	}
+	return len(f.fragAt) > 0
+}
+
+// errChanged says that a file changed since its header was read.
+var errChanged = errors.New("the file changed since it was read")
+
+// readFrame reads the pixel bytes of a single-frame file whose header located them, into *buf (grown as
+// needed and reused), as frameData would split them: one frame.
+func (f *File) readFrame(buf *[]byte) ([][]byte, error) {
+	path := f.Instance.Path
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if (fileStamp{st.Size(), st.ModTime()}) != f.stamp {
+		return nil, errChanged
+	}
+	extents := f.fragAt
+	if f.syntax.Kind == dicomkit.Native {
+		extents = []dicomkit.Extent{{Off: f.pixelAt, Len: int64(f.pix.frameBytes())}}
+	}
+	n := int64(0)
+	for _, e := range extents {
+		n += e.Len
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	at := int64(0)
+	for _, e := range extents {
+		if _, err := fh.ReadAt(b[at:at+e.Len], e.Off); err != nil {
+			return nil, fmt.Errorf("%s: %w: pixel data: %v", path, ErrTruncated, err)
+		}
+		at += e.Len
+	}
+	return [][]byte{b}, nil
+}
+
+// readRange returns n bytes of r at off: a slice of the file's bytes when r holds them in memory.
+func readRange(r io.ReaderAt, off, n int64) ([]byte, error) {
+	if m, ok := r.(memFile); ok {
+		if off < 0 || n < 0 || off+n > int64(len(m)) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return m[off : off+n : off+n], nil
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, off); err != nil && !(err == io.EOF && int64(len(b)) == n) {
+		return nil, err
+	}
+	return b, nil
+}
+
+// memFile is a file's bytes in memory.
+type memFile []byte
+
+func (m memFile) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 || off > int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(b, m[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
 }

@@ -121,3 +121,22 @@ func allocated() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.TotalAlloc
 }
+
+// FuzzFastMatchesLibrary parses arbitrary bytes with the attributes read on the structure walk and with the
+// DICOM library: when both read the file they agree on every field (the walk may read files the library
+// refuses, for an element the viewer does not use).
+func FuzzFastMatchesLibrary(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, keep := range []bool{false, true} {
+			a, errA := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{keepPixels: keep, memoryLimit: fuzzMemoryLimit})
+			b, errB := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{keepPixels: keep, memoryLimit: fuzzMemoryLimit, libraryOnly: true})
+			if errA != nil || errB != nil {
+				continue
+			}
+			if d := fileDiff(a, b); d != "" {
+				t.Fatalf("pixels %v: %s", keep, d)
+			}
+		}
+	})
+}

@@ -42,23 +42,24 @@ func loadSeries(ctx context.Context, s *Series, p Progress, limit int64) (*Volum
 	if len(s.Instances) == 0 {
 		return nil, ErrNoPixels
 	}
+	// Files Scan read keep their headers: their pixel bytes are read as each slice is decoded (single-frame
+	// files whose pixels the header located) or are in memory already; the others are parsed now.
 	files := make([]*File, len(s.Instances))
-	toParse, frames := 0, 0
-	for _, inst := range s.Instances {
-		if inst.file == nil || !inst.file.hasPixels() {
-			toParse++
+	var toParse []int
+	frames := 0
+	for i, inst := range s.Instances {
+		if f := inst.file; f != nil && (f.hasPixels() || f.pixelsLocated() && f.pix.frames == 1) {
+			files[i] = f
+		} else {
+			toParse = append(toParse, i)
 		}
 		frames += max(inst.Frames, 1)
 	}
-	prog := progress.New(p, toParse+frames)
+	prog := progress.New(p, len(toParse)+frames)
 	cfg := config{keepPixels: true, memoryLimit: limit}
-	err := forEach(ctx, len(s.Instances), func(_, i int) error {
-		inst := s.Instances[i]
-		if inst.file != nil && inst.file.hasPixels() {
-			files[i] = inst.file
-			return nil
-		}
-		f, err := parseFileConfig(inst.Path, &cfg)
+	err := forEach(ctx, len(toParse), func(_, k int) error {
+		i := toParse[k]
+		f, err := parseFileConfig(s.Instances[i].Path, &cfg)
 		if err != nil {
 			return err
 		}
@@ -72,7 +73,8 @@ func loadSeries(ctx context.Context, s *Series, p Progress, limit int64) (*Volum
 	return decodeFiles(ctx, files, prog, limit)
 }
 
-// decodeFiles arranges parsed files (with their pixel bytes) into one volume and decodes them into it.
+// decodeFiles arranges parsed files into one volume and decodes them into it: from the pixel bytes they hold,
+// or, for files whose pixels stayed on disk, from the bytes read as each slice is decoded.
 func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, limit int64) (*Volume, error) {
 	st, err := arrange(files)
 	if err != nil {
@@ -87,6 +89,10 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 		if !CanDecode(sl.f.syntax.UID) {
 			return nil, fmt.Errorf("%s: %w: %s (no decoder for it in this build)", sl.f.Instance.Path, ErrUnsupportedTransferSyntax, sl.f.syntax)
 		}
+		if !sl.f.hasPixels() {
+			data[sl.f] = nil // read in the decoding loop
+			continue
+		}
 		fd, err := sl.f.frameData()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sl.f.Instance.Path, err)
@@ -99,7 +105,7 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 	if int64(plane)*int64(len(st.slices)) > limit/4 {
 		return nil, fmt.Errorf("%d×%d×%d voxels×%d samples exceed the %d-byte memory limit", g.Size[0], g.Size[1], g.Size[2], st.samples, limit)
 	}
-	vol := &Volume{Geometry: g, Samples: st.samples, Data: make([]float32, plane*len(st.slices))}
+	vol := &Volume{Geometry: g, Samples: st.samples, Data: make([]float32, plane*len(st.slices)), Slices: make([]SliceRef, len(st.slices))}
 
 	// MONOCHROME1: value' = K − value, with one K for the series, so that the stored range maps onto itself.
 	ref := st.slices[0]
@@ -107,9 +113,22 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 	k := ref.fi.slope*(lo+hi) + 2*ref.fi.intercept
 	flipped := ref.f.pix.photometric == "MONOCHROME1"
 
-	scratch := make([][]byte, runtime.GOMAXPROCS(0))
+	workers := runtime.GOMAXPROCS(0)
+	scratch, pixels := make([][]byte, workers), make([][]byte, workers)
 	err = forEach(ctx, len(st.slices), func(w, i int) error {
 		sl := st.slices[i]
+		vol.Slices[i] = SliceRef{Path: sl.f.Instance.Path, SOPInstanceUID: sl.f.Instance.SOPInstanceUID,
+			SOPClassUID: sl.f.Instance.SOPClassUID, Frame: sl.frame}
+		f, fd := sl.f, data[sl.f]
+		if fd == nil {
+			var err error
+			if fd, err = f.readFrame(&pixels[w]); errors.Is(err, errChanged) {
+				f, fd, err = reread(f, limit)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		m := affine{sl.fi.slope, sl.fi.intercept}
 		if st.samples == 3 {
 			m = identity
@@ -117,7 +136,7 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 		if sl.f.pix.photometric == "MONOCHROME1" {
 			m = affine{-m.a, k - m.b}
 		}
-		if err := decodeFrame(vol.Data[i*plane:(i+1)*plane], sl.f, sl.frame, data[sl.f], m, true, &scratch[w]); err != nil {
+		if err := decodeFrame(vol.Data[i*plane:(i+1)*plane], f, sl.frame, fd, m, true, &scratch[w]); err != nil {
 			if sl.f.pix.frames > 1 {
 				return fmt.Errorf("%s frame %d: %w", sl.f.Instance.Path, sl.frame+1, err)
 			}
@@ -130,6 +149,7 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 		return nil, err
 	}
 	prog.Add(prog.Total())
+	vol.Thickness = ref.fi.sliceThickness
 	for _, w := range ref.f.Windows {
 		if flipped {
 			w.Center = k - w.Center
@@ -140,6 +160,23 @@ func decodeFiles(ctx context.Context, files []*File, prog *progress.Counter, lim
 		return nil, err
 	}
 	return vol, nil
+}
+
+// reread parses a file that changed since Scan read its header, with its pixels: the slice is decoded from
+// it when its image has the same format (its errors name the file).
+func reread(f *File, limit int64) (*File, [][]byte, error) {
+	g, err := parseFileConfig(f.Instance.Path, &config{keepPixels: true, memoryLimit: limit})
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.pix != f.pix || g.syntax.UID != f.syntax.UID {
+		return nil, nil, fmt.Errorf("%s changed since it was read: open it again", f.Instance.Path)
+	}
+	fd, err := g.frameData()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.Instance.Path, err)
+	}
+	return g, fd, nil
 }
 
 // storedRange is the range of values BitsStored and PixelRepresentation allow.

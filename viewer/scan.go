@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -91,7 +92,8 @@ func Scan(ctx context.Context, paths []string, opts ...Option) (*ScanResult, err
 	return res, nil
 }
 
-// parseFileConfig is ParseFile with a ready configuration.
+// parseFileConfig is ParseFile with a ready configuration. The file is read once: whole when its pixels are
+// kept, else its first headBytes (where headers lie), and more only when the header runs past them.
 func parseFileConfig(path string, cfg *config) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -105,7 +107,41 @@ func parseFileConfig(path string, cfg *config) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: %w: not a regular file", path, ErrNotDICOM)
 	}
-	return parseNamed(fh, st.Size(), path, cfg)
+	size := st.Size()
+	n := min(size, headBytes)
+	if cfg.keepPixels && size <= cfg.memoryLimit {
+		n = size
+	}
+	head := make([]byte, n)
+	if _, err := io.ReadFull(io.NewSectionReader(fh, 0, n), head); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var r io.ReaderAt = memFile(head)
+	if n < size {
+		r = &headReader{head: head, r: fh}
+	}
+	f, err := parseNamed(r, size, path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.stamp = fileStamp{size, st.ModTime()}
+	return f, nil
+}
+
+// headBytes is how much of a file a header scan reads at once: most MR headers are shorter.
+const headBytes = 16 << 10
+
+// headReader reads a file through the copy of its first bytes it holds.
+type headReader struct {
+	head []byte
+	r    io.ReaderAt
+}
+
+func (h *headReader) ReadAt(b []byte, off int64) (int, error) {
+	if off >= 0 && off+int64(len(b)) <= int64(len(h.head)) {
+		return copy(b, h.head[off:]), nil
+	}
+	return h.r.ReadAt(b, off)
 }
 
 // GroupFiles groups parsed files into studies and series by StudyInstanceUID and SeriesInstanceUID, orders

@@ -16,6 +16,7 @@ type Study struct {
 	StudyTime        string
 	Description      string
 	AccessionNumber  string
+	Institution      string // InstitutionName
 	Series           []*Series
 	// Labels is a segmentation that belongs to the study (ground truth from a NIfTI folder, a DICOM SEG, an
 	// AI result); nil when there is none.

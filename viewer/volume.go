@@ -14,6 +14,17 @@ type Volume struct {
 	Data    []float32 // len = Len()·Samples, voxel (i, j, k) at Index(i, j, k)·Samples
 	// Windows are the window presets stored in the files (WindowCenter/WindowWidth), first one first.
 	Windows []Window
+	// Thickness is the slices' SliceThickness in mm, 0 when unknown.
+	Thickness float64
+	// Slices are the images slice k of the grid comes from; nil for volumes not read from DICOM.
+	Slices []SliceRef
+}
+
+// SliceRef is the DICOM image one slice of a volume was read from.
+type SliceRef struct {
+	Path                        string
+	SOPInstanceUID, SOPClassUID string
+	Frame                       int // from 0, for multi-frame files
 }
 
 // NewVolume allocates a grey-scale volume of zeros.
@@ -53,7 +64,8 @@ func (v *Volume) Range() (lo, hi float32) {
 
 // Percentiles returns the values below which the fractions ps (0..1) of the non-background voxels lie.
 // Background is the volume's minimum value, which in MR is the air around the head; when every voxel is
-// background, all voxels count. It samples at most about a million voxels, so it is cheap on any volume.
+// background, all voxels count. It samples at most about a million voxels and selects each percentile in
+// linear time, so it is cheap on any volume.
 func (v *Volume) Percentiles(ps ...float64) []float64 {
 	lo, _ := v.Range()
 	step := max(1, len(v.Data)/(1<<20))
@@ -66,13 +78,59 @@ func (v *Volume) Percentiles(ps ...float64) []float64 {
 	if len(sample) == 0 {
 		sample = append(sample, lo)
 	}
-	slices.Sort(sample)
 	out := make([]float64, len(ps))
 	for n, p := range ps {
 		idx := int(math.Round(p * float64(len(sample)-1)))
-		out[n] = float64(sample[min(max(idx, 0), len(sample)-1)])
+		out[n] = float64(nthElement(sample, min(max(idx, 0), len(sample)-1)))
 	}
 	return out
+}
+
+// nthElement reorders a so that a[k] is the value a sorted copy would hold there, everything before it no
+// larger and everything after it no smaller, and returns a[k] (Hoare's selection, median-of-three pivots;
+// a holds no NaN).
+func nthElement(a []float32, k int) float32 {
+	lo, hi := 0, len(a)-1
+	for hi > lo {
+		if hi-lo < 16 {
+			slices.Sort(a[lo : hi+1])
+			return a[k]
+		}
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 // Window is a VOI window: values from Center−Width/2 to Center+Width/2 span black to white.

@@ -23,6 +23,7 @@ import (
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	out := fs.String("out", "", "folder to write the study into (created if missing)")
+	perSeries := fs.Bool("study-per-series", false, "give every series its own StudyInstanceUID (same patient and date), as some converters write a session")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,7 +33,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := progressLine(stderr, "writing the demo study")
-	if err := demo.Write(*out, dcmwrite.WithContext(ctx), dcmwrite.WithProgress(bar)); err != nil {
+	opts := []dcmwrite.Option{dcmwrite.WithContext(ctx), dcmwrite.WithProgress(bar)}
+	if *perSeries {
+		opts = append(opts, dcmwrite.StudyPerSeries())
+	}
+	if err := demo.Write(*out, opts...); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "\n")
@@ -230,7 +235,8 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	}
 	window := rq.window
 	if window == nil {
-		window = &render.Presets(vol)[0]
+		w := render.DefaultWindow(vol)
+		window = &w
 	}
 	lut, err := render.NewLUT(*window, false)
 	if err != nil {

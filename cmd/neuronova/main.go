@@ -19,7 +19,9 @@ const usage = `NeuroNova — brain-tumour MRI reading workstation.
 Usage:
   neuronova [--input PATH]      open the workstation on PATH (DICOM files or folders, or a BraTS NIfTI
                                 folder); without --input, on the embedded synthetic demo study
-  neuronova demo --out DIR      write the demo study as DICOM MR series (and its labels as labels.nii.gz)
+  neuronova demo --out DIR [--study-per-series]
+                                write the demo study as DICOM MR series (and its labels as labels.nii.gz);
+                                --study-per-series gives each series its own StudyInstanceUID
   neuronova info PATH...        list the studies and series at PATH: geometry, sequence type, problems
   neuronova render --input PATH [--series TYPE|N|UID] [--plane axial|coronal|sagittal] [--slice N]
                    [--wl CENTER,WIDTH] [--overlay] --out FILE.png

@@ -136,7 +136,7 @@ func ReadIdentity(r io.Reader) (id Identity, err error) {
 	if !IsPart10(b) {
 		return id, ErrNotPart10
 	}
-	lay, err := walk(bytes.NewReader(b), int64(len(b)), MaxIdentityBytes, tag.SeriesInstanceUID)
+	lay, err := walk(bytes.NewReader(b), int64(len(b)), MaxIdentityBytes, tag.SeriesInstanceUID, nil)
 	if err != nil {
 		return id, fmt.Errorf("not a readable DICOM object: %w", err)
 	}

@@ -29,7 +29,15 @@ type Layout struct {
 	// ForceImplicit: the dataset is implicit VR although the transfer syntax says explicit.
 	ForceImplicit bool
 	BOT           []uint32 // the Basic Offset Table of encapsulated pixel data (the library skips it)
+	// PixelValueAt is the file offset of native pixel data's value (PixelLen bytes), 0 when encapsulated,
+	// deflated or unknown. Fragments are the encapsulated fragments after the Basic Offset Table, where they
+	// lie in the file (nil for native or deflated data).
+	PixelValueAt int64
+	Fragments    []Extent
 }
+
+// Extent is a run of bytes of a file.
+type Extent struct{ Off, Len int64 }
 
 // Walk checks the element structure of the size bytes of a Part 10 file read from r before the DICOM library
 // reads them: the "DICM" prefix, the file meta and its transfer syntax, and that every defined length fits
@@ -38,12 +46,12 @@ type Layout struct {
 // touches no value but the meta's and the Basic Offset Table. A deflated dataset is inflated to at most
 // limit bytes. A DICOMDIR is ErrDICOMDIR, a length that does not fit ErrTruncated.
 func Walk(r io.ReaderAt, size, limit int64) (*Layout, error) {
-	return walk(r, size, limit, tag.Tag{})
+	return walk(r, size, limit, tag.Tag{}, nil)
 }
 
 // walk is Walk that, when until is not the zero tag, reads r as the start of a longer file and stops after
 // the first top-level element at or past until: what Parse reads with Until(until).
-func walk(r io.ReaderAt, size, limit int64, until tag.Tag) (*Layout, error) {
+func walk(r io.ReaderAt, size, limit int64, until tag.Tag, want *Wanted) (*Layout, error) {
 	c := newCursor(r, size)
 	if b, ok := c.at(128, 4); !ok || string(b) != "DICM" {
 		return nil, fmt.Errorf("%w: no \"DICM\" prefix at byte 128", ErrNotDICOM)
@@ -59,7 +67,7 @@ func walk(r io.ReaderAt, size, limit int64, until tag.Tag) (*Layout, error) {
 	if lay.Syntax, err = LookupSyntax(lay.TransferSyntax); err != nil {
 		return nil, err
 	}
-	w := &walker{c: c, off: meta.End, end: size, implicit: lay.Syntax.Implicit, bo: binary.LittleEndian, until: until}
+	w := &walker{c: c, off: meta.End, end: size, implicit: lay.Syntax.Implicit, bo: binary.LittleEndian, until: until, want: want}
 	if lay.Syntax.BigEndian {
 		w.bo = binary.BigEndian
 	}
@@ -118,6 +126,7 @@ type walker struct {
 	topFragments bool    // the fragments are the top-level pixel data's
 	botRead      bool    // the first item of the top-level pixel data, its Basic Offset Table, was read
 	stopping     bool    // a top-level element at or past until was entered
+	want         *Wanted // top-level values to read on the way; nil: none
 }
 
 func (w *walker) truncated(what string, need int64) error {
@@ -176,6 +185,9 @@ func (w *walker) fragment(lay *Layout) error {
 		return fmt.Errorf("%w: an encapsulated fragment at byte %d declares %d bytes, %d remain", ErrTruncated, w.off, vl, w.end-w.off)
 	}
 	if w.topFragments {
+		if w.botRead && !lay.Syntax.Deflated {
+			lay.Fragments = append(lay.Fragments, Extent{w.off, int64(vl)})
+		}
 		lay.HasPixels = true
 		if !w.botRead && vl%4 == 0 && vl <= maxBOT {
 			if b, ok := w.c.at(w.off, int(vl)); ok {
@@ -244,6 +256,9 @@ func (w *walker) element(lay *Layout) error {
 	}
 	kind := tag.GetVRKind(t, vr)
 	if vl == UndefinedLength {
+		if top && w.want != nil && w.want.has(t) {
+			w.want.Complete = false
+		}
 		switch kind {
 		case tag.VRItem, tag.VRSequence, tag.VRUnknown:
 			w.open = append(w.open, -1)
@@ -267,6 +282,9 @@ func (w *walker) element(lay *Layout) error {
 		}
 		return fmt.Errorf("%w: element %v at byte %d declares %d bytes, %d remain", ErrTruncated, t, w.off, vl, w.end-w.off)
 	}
+	if top && w.want != nil && w.want.has(t) {
+		w.want.read(t, vr, kind, w.c, w.off, vl, w.bo)
+	}
 	switch {
 	case t == tag.ItemDelimitationItem || t == tag.SequenceDelimitationItem:
 		if len(w.open) > 0 && w.open[len(w.open)-1] < 0 {
@@ -278,6 +296,9 @@ func (w *walker) element(lay *Layout) error {
 	default:
 		if top && t == tag.PixelData {
 			lay.HasPixels, lay.PixelLen = true, vl
+			if !lay.Syntax.Deflated {
+				lay.PixelValueAt = w.off
+			}
 		}
 		w.off += int64(vl)
 	}

@@ -41,13 +41,14 @@ type StudyInfo struct {
 	AccessionNumber    string
 	StudyID            string
 	ReferringPhysician string
+	Institution        string // InstitutionName
 }
 
 // StudyInfoOf takes the metadata of an in-memory study.
 func StudyInfoOf(s *viewer.Study) StudyInfo {
 	return StudyInfo{UID: s.UID, PatientName: s.PatientName, PatientID: s.PatientID, PatientBirthDate: s.PatientBirthDate,
 		PatientSex: s.PatientSex, StudyDate: s.StudyDate, StudyTime: s.StudyTime, Description: s.Description,
-		AccessionNumber: s.AccessionNumber}
+		AccessionNumber: s.AccessionNumber, Institution: s.Institution}
 }
 
 // MRAcquisition are the MR Image module's acquisition attributes. Zero fields take the defaults of the
@@ -151,6 +152,9 @@ type options struct {
 	now      time.Time
 	keepUIDs bool
 	workers  int
+	// studyPerSeries gives each series a study (and frame of reference) of its own, as some converters write
+	// one session: same patient and date, one StudyInstanceUID per series.
+	studyPerSeries bool
 }
 
 // Option configures writing.
@@ -169,6 +173,11 @@ func WithTime(t time.Time) Option { return func(o *options) { o.now = t } }
 // KeepUIDs makes WriteStudy reuse the study's, series' and frames of reference's UIDs instead of making new
 // ones; with them the output bytes are fully determined by the study.
 func KeepUIDs() Option { return func(o *options) { o.keepUIDs = true } }
+
+// StudyPerSeries makes WriteStudy give every series its own StudyInstanceUID and frame of reference (same
+// patient, date and accession), as some third-party converters write a session; with KeepUIDs they derive
+// from the study's and series' UIDs.
+func StudyPerSeries() Option { return func(o *options) { o.studyPerSeries = true } }
 
 // WithWorkers sets how many files are encoded at once (default GOMAXPROCS).
 func WithWorkers(n int) Option { return func(o *options) { o.workers = max(n, 1) } }
@@ -303,6 +312,7 @@ func seriesElements(st StudyInfo, se SeriesInfo, v *viewer.Volume, rs rescale) (
 	b.String(tag.AccessionNumber, optional(st.AccessionNumber)...)
 	b.String(tag.Modality, "MR")
 	b.String(tag.Manufacturer, "NeuroNova")
+	b.String(tag.InstitutionName, optional(st.Institution)...)
 	b.String(tag.ReferringPhysicianName, optional(st.ReferringPhysician)...)
 	b.String(tag.StudyDescription, optional(st.Description)...)
 	b.String(tag.SeriesDescription, optional(se.Description)...)
@@ -464,7 +474,12 @@ func WriteStudy(dir string, s *viewer.Study, opts ...Option) ([]string, error) {
 			}
 			si.FrameOfReferenceUID = frames[key]
 		}
-		p, err := writeSeries(filepath.Join(dir, fmt.Sprintf("SE%03d", n+1)), info, si, v, o, &done, total)
+		sinfo := info
+		if o.studyPerSeries {
+			sinfo.UID = dicomkit.DeterministicUID(info.UID, "study of series", si.UID)
+			si.FrameOfReferenceUID = dicomkit.DeterministicUID(info.UID, "frame of reference of series", si.UID)
+		}
+		p, err := writeSeries(filepath.Join(dir, fmt.Sprintf("SE%03d", n+1)), sinfo, si, v, o, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("write study %s: %w", s.UID, err)
 		}

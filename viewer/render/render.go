@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/neuronova/neuronova/viewer"
 )
@@ -64,8 +66,24 @@ func (p Plane) RenderGray(dst *image.Gray, v *viewer.Volume, slice int, lut *LUT
 	if err := p.checkImage(dst.Rect, lut); err != nil {
 		return err
 	}
-	w, h, su := p.axes[0].size, p.axes[1].size, p.stride[0]
-	for y := 0; y < h; y++ {
+	w, h := p.axes[0].size, p.axes[1].size
+	if n := bands(w, h); n > 1 {
+		p.grayBands(dst, v, slice, lut, n)
+	} else {
+		p.grayRows(dst, v, slice, lut, 0, h)
+	}
+	return nil
+}
+
+// grayBands is RenderGray on n goroutines.
+func (p Plane) grayBands(dst *image.Gray, v *viewer.Volume, slice int, lut *LUT, n int) {
+	inBands(p.axes[1].size, n, func(y0, y1 int) { p.grayRows(dst, v, slice, lut, y0, y1) })
+}
+
+// grayRows is RenderGray for rows y0 to y1.
+func (p Plane) grayRows(dst *image.Gray, v *viewer.Volume, slice int, lut *LUT, y0, y1 int) {
+	w, su := p.axes[0].size, p.stride[0]
+	for y := y0; y < y1; y++ {
 		row := dst.Pix[y*dst.Stride : y*dst.Stride+w]
 		off := p.rowStart(slice, y)
 		if su == 1 {
@@ -74,7 +92,21 @@ func (p Plane) RenderGray(dst *image.Gray, v *viewer.Volume, slice int, lut *LUT
 			lut.applyStride(row, v.Data, off, su)
 		}
 	}
-	return nil
+}
+
+// bandPixels is the least number of pixels worth a goroutine of its own.
+const bandPixels = 1 << 15
+
+// bands is how many goroutines draw a w×h image: 1 for small images, at most GOMAXPROCS.
+func bands(w, h int) int { return min(runtime.GOMAXPROCS(0), h/8, w*h/bandPixels) }
+
+// inBands calls fn on n bands of the rows [0, h) at once, one goroutine each, and returns when all are done.
+func inBands(h, n int, fn func(y0, y1 int)) {
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() { fn(k*h/n, (k+1)*h/n) })
+	}
+	wg.Wait()
 }
 
 // RenderRGBA draws slice slice of v through lut into dst (opaque; bounds of the size of Bounds()), then,
@@ -99,9 +131,25 @@ func (p Plane) RenderRGBA(dst *image.RGBA, v *viewer.Volume, slice int, lut *LUT
 			return err
 		}
 	}
-	w, h, su := p.axes[0].size, p.axes[1].size, p.stride[0]
+	w, h := p.axes[0].size, p.axes[1].size
+	if n := bands(w, h); n > 1 {
+		p.rgbaBands(dst, v, slice, lut, ov, pal, n)
+	} else {
+		p.rgbaRows(dst, v, slice, lut, ov, &pal, 0, h)
+	}
+	return nil
+}
+
+// rgbaBands is RenderRGBA on n goroutines.
+func (p Plane) rgbaBands(dst *image.RGBA, v *viewer.Volume, slice int, lut *LUT, ov *Overlay, pal palette, n int) {
+	inBands(p.axes[1].size, n, func(y0, y1 int) { p.rgbaRows(dst, v, slice, lut, ov, &pal, y0, y1) })
+}
+
+// rgbaRows is RenderRGBA for rows y0 to y1.
+func (p Plane) rgbaRows(dst *image.RGBA, v *viewer.Volume, slice int, lut *LUT, ov *Overlay, pal *palette, y0, y1 int) {
+	w, su := p.axes[0].size, p.stride[0]
 	var grey [256]uint8
-	for y := 0; y < h; y++ {
+	for y := y0; y < y1; y++ {
 		row := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
 		off := p.rowStart(slice, y)
 		if v.Samples == 1 {
@@ -120,10 +168,9 @@ func (p Plane) RenderRGBA(dst *image.RGBA, v *viewer.Volume, slice int, lut *LUT
 			}
 		}
 		if ov != nil {
-			p.blendRow(row, ov, &pal, slice, y)
+			p.blendRow(row, ov, pal, slice, y)
 		}
 	}
-	return nil
 }
 
 // DefaultOverlayOpacity is the label overlay's opacity until the reader changes it.

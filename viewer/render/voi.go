@@ -72,6 +72,7 @@ type LUT struct {
 	lastBits int32   // float32 bits of the last bin's index
 	black    uint8   // the display value of NaN
 	bins     []lutBin
+	packed   []uint64 // bins as the loops read them: thr's bits, base << 32, jump << 40
 }
 
 // lutStep is a distinct threshold and the number of output levels it adds.
@@ -116,6 +117,10 @@ func NewLUT(w viewer.Window, invert bool) (*LUT, error) {
 			}
 		}
 		if l.fill(steps[:n]) {
+			l.packed = make([]uint64, len(l.bins))
+			for i, b := range l.bins {
+				l.packed[i] = uint64(math.Float32bits(b.thr)) | uint64(b.base)<<32 | uint64(b.jump)<<40
+			}
 			return l, nil
 		}
 	}
@@ -219,20 +224,36 @@ func (l *LUT) applyStride(dst []uint8, data []float32, off, step int) {
 	}
 }
 
-// applyBins is applyStride for any values: NaN, then the bins.
+// applyBins is applyStride for any values: NaN, then the bins, read packed in one load each; contiguous
+// values take a loop without index arithmetic.
 func (l *LUT) applyBins(dst []uint8, data []float32, off, step int) {
-	bins, lo, scale, lastBits, black := l.bins, l.lo, l.scale, l.lastBits, l.black
+	bins, lo, scale, lastBits, black := l.packed, l.lo, l.scale, l.lastBits, l.black
+	if step == 1 {
+		src := data[off : off+len(dst)]
+		dst = dst[:len(src)]
+		for i, x := range src {
+			t := int32(math.Float32bits((x - lo) * scale))
+			p := bins[int(math.Float32frombits(uint32(min(max(t, 0), lastBits))))]
+			under := uint8(int32(math.Float32bits(x-math.Float32frombits(uint32(p)))) >> 31)
+			out := uint8(p>>32) + uint8(p>>40)&^under
+			if x != x {
+				out = black
+			}
+			dst[i] = out
+		}
+		return
+	}
 	for i := range dst {
 		x := data[off]
 		off += step
-		if x != x {
-			dst[i] = black
-			continue
-		}
 		t := int32(math.Float32bits((x - lo) * scale))
-		b := &bins[int(math.Float32frombits(uint32(min(max(t, 0), lastBits))))]
-		under := uint8(int32(math.Float32bits(x-b.thr)) >> 31)
-		dst[i] = b.base + b.jump&^under
+		p := bins[int(math.Float32frombits(uint32(min(max(t, 0), lastBits))))]
+		under := uint8(int32(math.Float32bits(x-math.Float32frombits(uint32(p)))) >> 31)
+		out := uint8(p>>32) + uint8(p>>40)&^under
+		if x != x {
+			out = black
+		}
+		dst[i] = out
 	}
 }
 
@@ -284,22 +305,59 @@ func fromOrderedKey(k uint32) float32 {
 	return math.Float32frombits(^k)
 }
 
-// Presets returns the windows a reader can choose for v, in order: the ones stored in the files
-// (Volume.Windows), then for grey-scale volumes the MR auto-window (Volume.AutoWindow, robust percentiles),
+// Presets returns the windows a reader can choose for v, in order, none repeated (a window within 2 % of an
+// earlier one's width in both centre and width is left out): the ones stored in the files (Volume.Windows),
+// then for grey-scale volumes the MR auto-window (Volume.AutoWindow, the 1st to 99.5th percentile of the
+// non-background voxels), "Contrast" (5th to 95th: grey against white matter) and "Wide" (0.1th to 99.9th),
 // then "Full range", which maps the smallest value to black and the largest to white.
 //
-// RGB volumes get no auto-window: their window applies to each channel alike (see Plane.RenderRGBA), and
-// their "Full range" is the 8-bit identity (centre 128, width 256) when every value lies in 0…255.
+// RGB volumes get no percentile windows: their window applies to each channel alike (see Plane.RenderRGBA),
+// and their "Full range" is the 8-bit identity (centre 128, width 256) when every value lies in 0…255.
 func Presets(v *viewer.Volume) []viewer.Window {
-	out := append([]viewer.Window(nil), v.Windows...)
+	var out []viewer.Window
+	add := func(w viewer.Window) {
+		for _, o := range out {
+			tol := 0.02 * max(o.Width, w.Width)
+			if math.Abs(o.Center-w.Center) <= tol && math.Abs(o.Width-w.Width) <= tol {
+				return
+			}
+		}
+		out = append(out, w)
+	}
+	for _, w := range v.Windows {
+		add(w)
+	}
 	lo, hi := v.Range()
 	if v.Samples == 3 {
 		if lo >= 0 && hi <= 255 {
-			return append(out, viewer.Window{Center: 128, Width: 256, Name: "Full range"})
+			add(viewer.Window{Center: 128, Width: 256, Name: "Full range"})
+			return out
 		}
 	} else {
-		out = append(out, v.AutoWindow())
+		add(v.AutoWindow())
+		p := v.Percentiles(0.05, 0.95, 0.001, 0.999)
+		add(percentileWindow(p[0], p[1], "Contrast"))
+		add(percentileWindow(p[2], p[3], "Wide"))
 	}
 	flo, fhi := float64(lo), float64(hi)
-	return append(out, viewer.Window{Center: (flo+fhi)/2 + 0.5, Width: fhi - flo + 1, Name: "Full range"})
+	add(viewer.Window{Center: (flo+fhi)/2 + 0.5, Width: fhi - flo + 1, Name: "Full range"})
+	return out
+}
+
+// percentileWindow spans lo to hi, at least 1 wide, as AutoWindow does.
+func percentileWindow(lo, hi float64, name string) viewer.Window {
+	w := max(hi-lo, 1)
+	return viewer.Window{Center: lo + w/2, Width: w, Name: name}
+}
+
+// DefaultWindow is the window a series opens with, Presets(v)[0], without computing the others: the first
+// stored in the files, else the auto-window (grey) or the full range (RGB).
+func DefaultWindow(v *viewer.Volume) viewer.Window {
+	if len(v.Windows) > 0 {
+		return v.Windows[0]
+	}
+	if v.Samples == 3 {
+		return Presets(v)[0]
+	}
+	return v.AutoWindow()
 }

@@ -167,15 +167,25 @@ func TestNewLUTRejects(t *testing.T) {
 }
 
 func TestPresets(t *testing.T) {
-	g := viewer.Geometry{Size: [3]int{4, 4, 4}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection}
+	g := viewer.Geometry{Size: [3]int{20, 20, 20}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection}
 	v := viewer.NewVolume(g)
+	r := rand.New(rand.NewPCG(5, 6))
 	for i := range v.Data {
-		v.Data[i] = float32(100 + i*10) // 100 … 730, background (the minimum) is one voxel
+		v.Data[i] = float32(math.Round(max(110, min(1490, 800+200*r.NormFloat64())))) // tissue
 	}
+	v.Data[0], v.Data[1] = 100, 1500 // background (the minimum) and the brightest voxel
 	v.Windows = []viewer.Window{{Center: 300, Width: 400, Name: "from file"}}
 	got := Presets(v)
-	if len(got) != 3 {
-		t.Fatalf("Presets = %+v, want file window, Auto, Full range", got)
+	if len(got) != 5 {
+		t.Fatalf("Presets = %+v, want file window, Auto, Contrast, Wide, Full range", got)
+	}
+	for i, name := range []string{"from file", "Auto", "Contrast", "Wide", "Full range"} {
+		if got[i].Name != name {
+			t.Errorf("preset %d is %q, want %q", i+1, got[i].Name, name)
+		}
+	}
+	if DefaultWindow(v) != got[0] {
+		t.Errorf("DefaultWindow %+v, want the first preset %+v", DefaultWindow(v), got[0])
 	}
 	if got[0] != v.Windows[0] {
 		t.Errorf("first preset %+v, want the file's %+v", got[0], v.Windows[0])
@@ -183,13 +193,27 @@ func TestPresets(t *testing.T) {
 	if got[1] != v.AutoWindow() {
 		t.Errorf("second preset %+v, want AutoWindow %+v", got[1], v.AutoWindow())
 	}
-	full, err := NewLUT(got[2], false)
+	full, err := NewLUT(got[4], false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[2].Name != "Full range" || full.Value(100) != 0 || full.Value(730) != 255 || full.Value(110) == 0 || full.Value(720) == 255 {
+	if full.Value(100) != 0 || full.Value(1500) != 255 || full.Value(110) == 0 || full.Value(1490) == 255 {
 		t.Errorf("Full range %+v maps min→%d, max→%d, next→%d, previous→%d; want 0, 255 and in between",
-			got[2], full.Value(100), full.Value(730), full.Value(110), full.Value(720))
+			got[4], full.Value(100), full.Value(1500), full.Value(110), full.Value(1490))
+	}
+	// A stored window equal to the auto-window is not offered twice, nor is a preset equal to another.
+	v.Windows = []viewer.Window{v.AutoWindow()}
+	v.Windows[0].Name = "Brain"
+	got = Presets(v)
+	for i := range got {
+		for j := range i {
+			if math.Abs(got[i].Center-got[j].Center) <= 0.02*got[i].Width && math.Abs(got[i].Width-got[j].Width) <= 0.02*got[i].Width {
+				t.Errorf("presets %d (%+v) and %d (%+v) are the same window", j+1, got[j], i+1, got[i])
+			}
+		}
+	}
+	if got[0].Name != "Brain" || got[1].Name == "Auto" {
+		t.Errorf("presets %+v: the stored window first, the equal auto-window left out", got)
 	}
 
 	rgb := &viewer.Volume{Geometry: g, Samples: 3, Data: make([]float32, 3*g.Len())}
@@ -197,7 +221,7 @@ func TestPresets(t *testing.T) {
 		rgb.Data[i] = float32(i % 256)
 	}
 	got = Presets(rgb)
-	if len(got) != 1 || got[0].Name != "Full range" {
+	if len(got) != 1 || got[0].Name != "Full range" || DefaultWindow(rgb) != got[0] {
 		t.Fatalf("RGB presets = %+v, want only Full range", got)
 	}
 	id, err := NewLUT(got[0], false)
