@@ -14,8 +14,9 @@ import (
 const LabelsFile = "labels.nii.gz"
 
 // Open reads what a user points NeuroNova at: BraTS NIfTI folders (LoadBraTS) and DICOM files or folders
-// (Scan, with opts). A LabelsFile in a DICOM folder that holds exactly one study becomes that study's
-// Labels. Studies come in the order of paths, DICOM studies after BraTS ones.
+// (Scan, with opts). A LabelsFile in a DICOM folder whose studies are of one patient (one study, or a
+// session written one study per series) becomes those studies' Labels. Studies come in the order of paths,
+// DICOM studies after BraTS ones.
 func Open(ctx context.Context, paths []string, opts ...Option) (*ScanResult, error) {
 	res := &ScanResult{}
 	var dicomPaths []string
@@ -48,8 +49,8 @@ func Open(ctx context.Context, paths []string, opts ...Option) (*ScanResult, err
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
-		st := onlyStudyUnder(scanned.Studies, p)
-		if st == nil {
+		studies := patientStudiesUnder(scanned.Studies, p)
+		if len(studies) == 0 {
 			continue
 		}
 		labels, err := LoadNIfTILabels(path)
@@ -57,7 +58,9 @@ func Open(ctx context.Context, paths []string, opts ...Option) (*ScanResult, err
 			scanned.Rejected = append(scanned.Rejected, Rejected{Path: path, Err: err})
 			continue
 		}
-		st.Labels = labels
+		for _, st := range studies {
+			st.Labels = labels
+		}
 		labelFiles[path] = true
 	}
 	for _, r := range scanned.Rejected {
@@ -69,17 +72,18 @@ func Open(ctx context.Context, paths []string, opts ...Option) (*ScanResult, err
 	return res, nil
 }
 
-// onlyStudyUnder returns the study whose files lie under dir when exactly one does, else nil.
-func onlyStudyUnder(studies []*Study, dir string) *Study {
+// patientStudiesUnder returns the studies whose files lie under dir when they are all of one patient, else nil.
+func patientStudiesUnder(studies []*Study, dir string) []*Study {
 	prefix := filepath.Clean(dir) + string(filepath.Separator)
-	var found *Study
+	var found []*Study
 	for _, st := range studies {
 		for _, se := range st.Series {
 			if len(se.Instances) > 0 && strings.HasPrefix(se.Instances[0].Path, prefix) {
-				if found != nil && found != st {
+				if len(found) > 0 && (found[0].PatientID != st.PatientID || found[0].PatientName != st.PatientName) {
 					return nil
 				}
-				found = st
+				found = append(found, st)
+				break
 			}
 		}
 	}

@@ -21,6 +21,10 @@ type Study struct {
 	// Labels is a segmentation that belongs to the study (ground truth from a NIfTI folder, a DICOM SEG, an
 	// AI result); nil when there is none.
 	Labels *LabelMap
+	// Exam is the key of the exam the study stands for (ExamRule.Key; GroupExams sets it), "" when the study
+	// was not grouped; Members are the studies an exam merges (Merge), nil for a study of its own.
+	Exam    string
+	Members []*Study
 }
 
 // SeriesByType returns the first series of type t, or nil.

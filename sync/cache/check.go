@@ -205,11 +205,15 @@ func (c *Cache) repair(ctx context.Context, tx *sql.Tx, missing []string, rep *C
 		if _, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE sha256 = ?`, s); err != nil {
 			return nil, err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM study_labels WHERE sha256 = ?`, s); err != nil {
+			return nil, err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE sha256 = ?`, s); err != nil {
 			return nil, err
 		}
 	}
-	unused, err := queryStrings(ctx, tx, `SELECT sha256 FROM files f WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = f.sha256)`)
+	unused, err := queryStrings(ctx, tx, `SELECT sha256 FROM files f WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.sha256 = f.sha256)
+		AND NOT EXISTS (SELECT 1 FROM study_labels l WHERE l.sha256 = f.sha256)`)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,8 @@ func (c *Cache) evict(ctx context.Context, uid string) (int64, error) {
 	var freed int64
 	err := c.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT f.sha256, f.size FROM instances i JOIN series s ON s.uid = i.series_uid
-			JOIN files f ON f.sha256 = i.sha256 WHERE s.study_uid = ?`, uid)
+			JOIN files f ON f.sha256 = i.sha256 WHERE s.study_uid = ?1
+			UNION SELECT f.sha256, f.size FROM study_labels l JOIN files f ON f.sha256 = l.sha256 WHERE l.study_uid = ?1`, uid)
 		if err != nil {
 			return err
 		}
@@ -195,7 +196,8 @@ func (c *Cache) evict(ctx context.Context, uid string) (int64, error) {
 			return err
 		}
 		for _, f := range files {
-			res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM instances WHERE sha256 = ?1)`, f.sum)
+			res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM instances WHERE sha256 = ?1)
+				AND NOT EXISTS (SELECT 1 FROM study_labels WHERE sha256 = ?1)`, f.sum)
 			if err != nil {
 				return err
 			}

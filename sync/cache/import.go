@@ -31,6 +31,9 @@ type ImportSummary struct {
 	Studies  []string          // StudyInstanceUIDs that received instances or were already complete
 	// Converted lists the BraTS NIfTI folders stored as DICOM MR series.
 	Converted []string
+	// Labels lists the studies that received a label map found beside their files (viewer.LabelsFile, or a
+	// BraTS folder's segmentation).
+	Labels []string
 }
 
 // AlreadyPresent counts the files skipped because their SOP Instance UID was already in the cache.
@@ -63,6 +66,7 @@ type record struct {
 	f      *viewer.File
 	obj    stored
 	origin string
+	path   string // the file read
 }
 
 // Import adds DICOM files, folders (recursively), ZIP archives, DICOMDIR media and BraTS NIfTI folders
@@ -84,12 +88,16 @@ func (c *Cache) Import(ctx context.Context, paths []string, p viewer.Progress) (
 			return fmt.Errorf("import: %w", err)
 		}
 		defer os.RemoveAll(work)
-		cands, err := c.expand(ctx, paths, work, sum)
+		x, err := c.expand(ctx, paths, work, sum)
 		if err != nil {
 			return err
 		}
-		sum.Files = len(cands)
-		return c.importFiles(ctx, cands, sum, p)
+		sum.Files = len(x.out)
+		dirs, err := c.importFiles(ctx, x.out, sum, p)
+		if err != nil {
+			return err
+		}
+		return c.attachLabels(ctx, x.labels, dirs, sum)
 	})
 	sort.Strings(sum.Studies)
 	sum.Studies = compactStrings(sum.Studies)
@@ -126,7 +134,10 @@ func (c *Cache) Adopt(ctx context.Context, files []string, source string) (*Impo
 		}
 		cands = append(cands, candidate{path: abs, origin: source, move: true})
 	}
-	err = c.exclusive(ctx, func() error { return c.importFiles(ctx, cands, sum, nil) })
+	err = c.exclusive(ctx, func() error {
+		_, err := c.importFiles(ctx, cands, sum, nil)
+		return err
+	})
 	sort.Strings(sum.Studies)
 	sum.Studies = compactStrings(sum.Studies)
 	detail := fmt.Sprintf("%d files: %d imported, %d skipped, %d rejected", sum.Files, sum.Imported, len(sum.Skipped), len(sum.Rejected))
@@ -152,9 +163,9 @@ func compactStrings(s []string) []string {
 	return out
 }
 
-// expand turns the inputs into candidate files: folders are walked, ZIPs unpacked and BraTS folders
-// converted into work.
-func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *ImportSummary) ([]candidate, error) {
+// expand turns the inputs into candidate files (and label maps): folders are walked, ZIPs unpacked and
+// BraTS folders converted into work.
+func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *ImportSummary) (*expander, error) {
 	x := &expander{c: c, work: work, sum: sum, seen: map[string]bool{}}
 	for _, in := range paths {
 		st, err := os.Stat(in)
@@ -171,17 +182,18 @@ func (c *Cache) expand(ctx context.Context, paths []string, work string, sum *Im
 			return nil, err
 		}
 	}
-	return x.out, nil
+	return x, nil
 }
 
 // expander is one expand: the candidates found so far and the sub-folders of work it unpacked into.
 type expander struct {
-	c     *Cache
-	work  string
-	sum   *ImportSummary
-	out   []candidate
-	seen  map[string]bool
-	nwork int
+	c      *Cache
+	work   string
+	sum    *ImportSummary
+	out    []candidate
+	labels []labelFile
+	seen   map[string]bool
+	nwork  int
 }
 
 func (x *expander) add(path, origin string) {
@@ -234,6 +246,9 @@ func (x *expander) walk(ctx context.Context, root, originRoot string, inZip bool
 		case !e.Type().IsRegular():
 			x.sum.Skipped = append(x.sum.Skipped, FileNote{Path: origin(p), Reason: "not a regular file (link or device)"})
 			return nil
+		case e.Name() == viewer.LabelsFile:
+			x.labels = append(x.labels, labelFile{path: p, dir: filepath.Dir(p), origin: origin(p)})
+			return nil
 		case strings.EqualFold(e.Name(), "DICOMDIR"):
 			x.sum.Skipped = append(x.sum.Skipped, FileNote{Path: origin(p), Reason: "DICOMDIR index: the images it lists are imported from its folder"})
 			return nil
@@ -276,6 +291,13 @@ func (x *expander) convert(ctx context.Context, dir, origin string) error {
 	if err == nil {
 		_, err = dcmwrite.WriteStudy(d, st, dcmwrite.KeepUIDs(), dcmwrite.WithContext(ctx))
 	}
+	if err == nil && st.Labels != nil {
+		// The segmentation becomes the study's label map, as a labels file beside its DICOM would.
+		lp := filepath.Join(d, viewer.LabelsFile)
+		if err = viewer.SaveNIfTILabels(lp, st.Labels); err == nil {
+			x.labels = append(x.labels, labelFile{path: lp, dir: d, origin: origin + " (segmentation)"})
+		}
+	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
@@ -285,7 +307,7 @@ func (x *expander) convert(ctx context.Context, dir, origin string) error {
 	}
 	x.sum.Converted = append(x.sum.Converted, origin)
 	return filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && e.Type().IsRegular() {
+		if err == nil && e.Type().IsRegular() && e.Name() != viewer.LabelsFile {
 			x.add(p, origin+" (converted from NIfTI)")
 		}
 		return err
@@ -303,17 +325,18 @@ func explainPathError(err error) error {
 }
 
 // importFiles imports candidates in two stages: prepare (parse each file and store a new instance's file,
-// on one worker per CPU) and commit (record the stored instances in batches, from one writer).
-func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportSummary, p viewer.Progress) error {
+// on one worker per CPU) and commit (record the stored instances in batches, from one writer). It returns the
+// folders each study's files came from (new or already cached), for the label maps beside them.
+func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportSummary, p viewer.Progress) (map[string]map[string]bool, error) {
 	present, err := c.rdb.PrepareContext(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`)
 	if err != nil {
-		return fmt.Errorf("import: %w", err)
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer present.Close()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := &importRun{c: c, cands: cands, sum: sum, prog: progress.New(p, len(cands)), present: present,
-		claimed: map[string]string{}, cancel: cancel}
+		claimed: map[string]string{}, cancel: cancel, dirs: map[string]map[string]bool{}}
 	run.prog.Add(0)
 	recs := make(chan record, 64)
 	go func() {
@@ -323,11 +346,11 @@ func (c *Cache) importFiles(ctx context.Context, cands []candidate, sum *ImportS
 	run.commitAll(ctx, recs)
 	if run.storeErr != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return fmt.Errorf("import: %w", run.storeErr)
+		return nil, fmt.Errorf("import: %w", run.storeErr)
 	}
-	return ctx.Err()
+	return run.dirs, ctx.Err()
 }
 
 // importRun is one importFiles.
@@ -340,10 +363,21 @@ type importRun struct {
 	cancel  context.CancelFunc
 
 	mu      sync.Mutex
-	claimed map[string]string // SOP Instance UID → the origin that claimed it in this import; guarded by mu
+	claimed map[string]string          // SOP Instance UID → the origin that claimed it in this import; guarded by mu
+	dirs    map[string]map[string]bool // study UID → folders of its files in this import; guarded by mu
 
 	once     sync.Once
 	storeErr error // the first failure of the cache itself; set once
+}
+
+// addDir notes the folder rec's file came from; the caller holds mu.
+func (r *importRun) addDir(rec record) {
+	d := r.dirs[rec.f.Study.UID]
+	if d == nil {
+		d = map[string]bool{}
+		r.dirs[rec.f.Study.UID] = d
+	}
+	d[filepath.Dir(rec.path)] = true
 }
 
 // fail records the first failure of the cache itself and stops the import.
@@ -370,6 +404,7 @@ func (r *importRun) prepareAll(ctx context.Context, recs chan<- record) {
 			r.mu.Lock()
 			r.sum.Skipped = append(r.sum.Skipped, *note)
 			r.sum.Studies = append(r.sum.Studies, rec.f.Study.UID)
+			r.addDir(rec)
 			r.mu.Unlock()
 			r.prog.Add(1)
 		default:
@@ -404,6 +439,7 @@ func (r *importRun) commitAll(ctx context.Context, recs <-chan record) {
 		r.sum.Bytes += bytes
 		for _, rec := range batch {
 			r.sum.Studies = append(r.sum.Studies, rec.f.Study.UID)
+			r.addDir(rec)
 		}
 		r.mu.Unlock()
 		r.prog.Add(len(batch))
@@ -452,7 +488,7 @@ func (c *Cache) prepare(ctx context.Context, cd candidate, present *sql.Stmt, mu
 	case f.Study.UID == "" || f.Series.UID == "":
 		return reject(errors.New("no StudyInstanceUID or SeriesInstanceUID: cannot be grouped"))
 	}
-	rec := record{f: f, origin: cd.origin}
+	rec := record{f: f, origin: cd.origin, path: cd.path}
 	mu.Lock()
 	first, dup := claimed[inst.SOPInstanceUID]
 	if !dup {
@@ -585,9 +621,9 @@ func upsertStudy(ctx context.Context, tx *sql.Tx, st *viewer.Study, now int64) e
 		return fmt.Errorf("record patient of study %s: %w", st.UID, err)
 	}
 	var sid int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO studies(uid, patient, patient_name, patient_id, birth_date, sex, name_key, study_date, study_time, description, accession, imported_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`, st.UID, pid, st.PatientName, st.PatientID, st.PatientBirthDate, st.PatientSex,
-		strings.ToLower(st.PatientName), st.StudyDate, st.StudyTime, st.Description, st.AccessionNumber, now).Scan(&sid); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO studies(uid, patient, patient_name, patient_id, birth_date, sex, name_key, study_date, study_time, description, accession, institution, imported_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`, st.UID, pid, st.PatientName, st.PatientID, st.PatientBirthDate, st.PatientSex,
+		strings.ToLower(st.PatientName), st.StudyDate, st.StudyTime, st.Description, st.AccessionNumber, st.Institution, now).Scan(&sid); err != nil {
 		return fmt.Errorf("record study %s: %w", st.UID, err)
 	}
 	for _, term := range searchTerms(st.PatientName, st.PatientID, st.AccessionNumber) {

@@ -27,16 +27,15 @@ func TestImportDemoTwiceAndOpen(t *testing.T) {
 	if sum.Imported != 620 || len(sum.Studies) != 1 {
 		t.Fatalf("imported %d instances of %d studies, want 620 of 1; rejected %v", sum.Imported, len(sum.Studies), sum.Rejected)
 	}
-	// labels.nii.gz is not DICOM: rejected with the reason, nothing else.
-	if len(sum.Rejected) != 1 || !strings.HasSuffix(sum.Rejected[0].Path, "labels.nii.gz") || !errors.Is(sum.Rejected[0].Err, sum.Rejected[0].Err) ||
-		!strings.Contains(sum.Rejected[0].Err.Error(), "not a DICOM file") {
-		t.Fatalf("rejected: %v", sum.Rejected)
+	// labels.nii.gz beside the DICOM becomes the study's label map (a stored file of its own).
+	if len(sum.Rejected) != 0 || len(sum.Labels) != 1 || sum.Labels[0] != sum.Studies[0] {
+		t.Fatalf("rejected %v, label maps for %v", sum.Rejected, sum.Labels)
 	}
-	if last != total || total != 621 {
-		t.Errorf("progress ended at %d/%d, want 621/621", last, total)
+	if last != total || total != 620 {
+		t.Errorf("progress ended at %d/%d, want 620/620", last, total)
 	}
 	before := mustStats(t, c)
-	if before.Instances != 620 || before.Studies != 1 || before.Series != 4 || before.Files != 620 {
+	if before.Instances != 620 || before.Studies != 1 || before.Series != 4 || before.Files != 621 {
 		t.Fatalf("stats after import: %+v", before)
 	}
 
@@ -59,6 +58,9 @@ func TestImportDemoTwiceAndOpen(t *testing.T) {
 	}
 	if len(st.Series) != 4 || st.PatientID == "" {
 		t.Fatalf("study: %d series, patient %q", len(st.Series), st.PatientID)
+	}
+	if st.Labels == nil || !strings.HasSuffix(st.Labels.Source, "labels.nii.gz") || st.Labels.Size != [3]int{240, 240, 155} {
+		t.Fatalf("label map of the opened study: %+v", st.Labels)
 	}
 	orig, err := viewer.Scan(ctx, []string{src})
 	if err != nil {

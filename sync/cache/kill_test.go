@@ -180,7 +180,7 @@ func TestKillDuringImport(t *testing.T) {
 		if n != 620 || distinct != 620 {
 			t.Fatalf("round %d: %d instances (%d distinct) after re-import, want 620", round, n, distinct)
 		}
-		if s := mustStats(t, c); s.Files != 620 || s.Studies != 1 || s.Series != 4 {
+		if s := mustStats(t, c); s.Files != 621 || s.Studies != 1 || s.Series != 4 { // 620 images and labels.nii.gz
 			t.Fatalf("round %d: stats %+v", round, s)
 		}
 		c.Close()

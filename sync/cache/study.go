@@ -19,7 +19,8 @@ func (c *Cache) Study(ctx context.Context, uid string) (*viewer.Study, error) {
 		return nil, err
 	}
 	st := &viewer.Study{UID: info.UID, PatientName: info.PatientName, PatientID: info.PatientID, PatientBirthDate: info.BirthDate,
-		PatientSex: info.Sex, StudyDate: info.Date, StudyTime: info.Time, Description: info.Description, AccessionNumber: info.Accession}
+		PatientSex: info.Sex, StudyDate: info.Date, StudyTime: info.Time, Description: info.Description, AccessionNumber: info.Accession,
+		Institution: info.Institution}
 	rows, err := c.rdb.QueryContext(ctx, `SELECT uid, number, modality, description, type, frame_of_reference, hints
 		FROM series WHERE study_uid = ? ORDER BY number, uid`, uid)
 	if err != nil {
@@ -64,6 +65,9 @@ func (c *Cache) Study(ctx context.Context, uid string) (*viewer.Study, error) {
 	}
 	if err := irows.Err(); err != nil {
 		return nil, fmt.Errorf("study %s: %w", uid, err)
+	}
+	if st.Labels, err = c.studyLabels(ctx, uid); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -70,6 +70,7 @@ type Query struct {
 type StudyRow struct {
 	UID, PatientName, PatientID, BirthDate, Sex string
 	Date, Time, Description, Accession          string // Date YYYYMMDD
+	Institution                                 string
 	Modalities                                  []string
 	Types                                       []viewer.SeriesType
 	NumSeries, NumInstances                     int
@@ -86,7 +87,8 @@ type Page struct {
 }
 
 const studyColumns = `s.uid, s.patient_name, s.patient_id, s.birth_date, s.sex, s.study_date, s.study_time, s.description,
-	s.accession, s.modalities, s.type_mask, s.num_series, s.num_instances, s.size_bytes, s.imported_at, s.opened_at, s.pinned, s.sync_state`
+	s.accession, s.modalities, s.type_mask, s.num_series, s.num_instances, s.size_bytes, s.imported_at, s.opened_at, s.pinned, s.sync_state,
+	s.institution`
 
 func scanStudyRow(sc interface{ Scan(...any) error }) (StudyRow, error) {
 	var r StudyRow
@@ -95,7 +97,7 @@ func scanStudyRow(sc interface{ Scan(...any) error }) (StudyRow, error) {
 	var pinned int
 	var sync string
 	err := sc.Scan(&r.UID, &r.PatientName, &r.PatientID, &r.BirthDate, &r.Sex, &r.Date, &r.Time, &r.Description,
-		&r.Accession, &mods, &mask, &r.NumSeries, &r.NumInstances, &r.Bytes, &imported, &opened, &pinned, &sync)
+		&r.Accession, &mods, &mask, &r.NumSeries, &r.NumInstances, &r.Bytes, &imported, &opened, &pinned, &sync, &r.Institution)
 	if err != nil {
 		return r, err
 	}
@@ -312,6 +314,26 @@ func (c *Cache) StudyInfo(ctx context.Context, uid string) (*StudyRow, error) {
 		return nil, fmt.Errorf("study %s: %w", uid, err)
 	}
 	return &r, nil
+}
+
+// PatientStudies lists the cached studies of the patient with PatientID id, oldest first: the studies an
+// exam groups and the patient's priors are among them.
+func (c *Cache) PatientStudies(ctx context.Context, id string) ([]StudyRow, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT `+studyColumns+` FROM studies s WHERE s.patient_id = ? AND s.patient_id <> ''
+		ORDER BY s.study_date, s.study_time, s.uid`, id)
+	if err != nil {
+		return nil, fmt.Errorf("studies of patient %q: %w", id, err)
+	}
+	defer rows.Close()
+	var out []StudyRow
+	for rows.Next() {
+		r, err := scanStudyRow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("studies of patient %q: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // FindStudy resolves what a user typed to one study UID: a full StudyInstanceUID, a unique UID prefix, or
