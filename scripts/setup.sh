@@ -18,7 +18,7 @@ ORT_SHA256=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
   libxxf86vm-dev libsqlite3-dev libopenjp2-7-dev libcharls-dev
-  xvfb xauth xdotool imagemagick
+  xvfb xauth xdotool imagemagick poppler-utils
   dcmtk dicom3tools python3-pydicom python3-numpy python3-gdcm libgdcm-tools openjph-tools libjpeg-turbo-progs
   orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql redis-server postgresql iproute2 haproxy
   locales ca-certificates

@@ -15,8 +15,9 @@ import (
 // that this package builds without cgo.
 type Analyzer interface {
 	// RunM1 segments the tumour and runs the M1 heads on st, reporting each stage's progress from any
-	// goroutine, and keeps the result (the local cache's outbox, or files).
-	RunM1(ctx context.Context, st *viewer.Study, p func(stage string, done, total int)) (*AIResult, error)
+	// goroutine, and keeps the result (the local cache's outbox, or files); run for an order (orderID not
+	// empty), the result carries the order to the server.
+	RunM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*AIResult, error)
 }
 
 // AIResult is what the AI panel shows of a model run.
@@ -38,6 +39,7 @@ type AIPanel struct {
 
 	a       Analyzer
 	study   *viewer.Study
+	order   string // the order the next run is for ("" none)
 	run     *widget.Button
 	job     *task
 	stage   *widget.Label // why the panel cannot run, or why the last run failed
@@ -95,7 +97,7 @@ func (p *AIPanel) SetStudy(st *viewer.Study) {
 	if p.job.stop != nil {
 		p.job.stop()
 	}
-	p.study = st
+	p.study, p.order = st, ""
 	if p.a != nil {
 		if st == nil {
 			p.run.Disable()
@@ -111,10 +113,14 @@ func (p *AIPanel) Run() {
 	if p.a == nil || p.study == nil {
 		return
 	}
-	a, st := p.a, p.study
+	a, st, order := p.a, p.study, p.order
 	var res *AIResult
-	started := p.job.start("M1", func(ctx context.Context, prog progressFunc) (err error) {
-		res, err = a.RunM1(ctx, st, prog)
+	what := "M1"
+	if order != "" {
+		what += " for order " + order
+	}
+	started := p.job.start(what, func(ctx context.Context, prog progressFunc) (err error) {
+		res, err = a.RunM1(ctx, st, order, prog)
 		return err
 	}, func(err error) {
 		p.run.Enable()
@@ -136,6 +142,15 @@ func (p *AIPanel) Run() {
 		p.stage.SetText("")
 	}
 }
+
+// RunFor runs M1 on the open study for an order: its result carries the order ID to the server.
+func (p *AIPanel) RunFor(orderID string) {
+	p.order = orderID
+	p.Run()
+}
+
+// Running reports whether a run is under way.
+func (p *AIPanel) Running() bool { return p.job.running() }
 
 func (p *AIPanel) showResult(res *AIResult) {
 	p.result = res

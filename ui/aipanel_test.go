@@ -14,7 +14,7 @@ import (
 // ONNX Runtime in inference/m1 and through the workstation in cmd/neuronova.
 type scriptedAnalyzer struct{ labels *viewer.LabelMap }
 
-func (a scriptedAnalyzer) RunM1(ctx context.Context, st *viewer.Study, p func(string, int, int)) (*AIResult, error) {
+func (a scriptedAnalyzer) RunM1(ctx context.Context, st *viewer.Study, _ string, p func(string, int, int)) (*AIResult, error) {
 	for i, stage := range []string{"resample", "network", "map back"} {
 		p(stage, i+1, 3)
 	}

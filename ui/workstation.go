@@ -23,6 +23,11 @@ type Workstation struct {
 	Overlay  *OverlayPanel
 	Sync     *SyncPanel
 	AI       *AIPanel
+	// Clinic is the clinical workflow (orders, reports, review, administration); nil without a server.
+	Clinic *ClinicUI
+	// ChoosePDF asks where to write a PDF named name and hands the path to done ("" cancelled); nil writes
+	// it in the home folder.
+	ChoosePDF func(name string, done func(path string))
 
 	canvas   fyne.Canvas
 	content  fyne.CanvasObject
@@ -45,6 +50,7 @@ type Services struct {
 	Library Library  // the local cache
 	Sync    Syncer   // the link to the central server
 	AI      Analyzer // the AI models
+	Clinic  Clinic   // the clinical workflow of the server (with Sync)
 }
 
 // NewWorkstation lays out the workstation for its services and the session's studies, and opens the first
@@ -57,7 +63,12 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	w.Overlay = NewOverlayPanel(w.Reading)
 	w.Sync = NewSyncPanel(svc.Sync)
 	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
-	w.Sync.OnSynced = func(string, error) { w.Worklist.Refresh() }
+	w.Sync.OnSynced = func(string, error) {
+		w.Worklist.Refresh()
+		if w.Clinic != nil {
+			w.Clinic.Refresh()
+		}
+	}
 	w.AI = NewAIPanel(svc.AI)
 	w.AI.OnResult = func(res *AIResult) { w.showLabels(res.Labels, res.Banner) }
 	w.AI.OnOverlay = func(ai bool) {
@@ -123,7 +134,12 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
 	split := container.NewHSplit(left, main)
 	split.Offset = 0.24
-	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.importing.content(), w.status), nil, nil, split)
+	var centre fyne.CanvasObject = split
+	if svc.Clinic != nil {
+		w.Clinic = newClinicUI(w, svc.Clinic, split)
+		centre = w.Clinic.Content()
+	}
+	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.importing.content(), w.status), nil, nil, centre)
 	if len(session) > 0 {
 		w.Open(session[0])
 	}
@@ -310,6 +326,9 @@ func (w *Workstation) refreshStatus() {
 	}
 	if st := w.Sync.Status(); st.Configured {
 		line += "   │ " + SyncLine(st)
+	}
+	if w.Clinic != nil {
+		line += "   │ " + userLine(w.Clinic.Session())
 	}
 	w.status.SetText(line)
 }

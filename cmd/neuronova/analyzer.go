@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/sync/cache"
@@ -23,20 +24,29 @@ type analyzer struct {
 
 var _ ui.Analyzer = analyzer{}
 
-func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, p func(stage string, done, total int)) (*ui.AIResult, error) {
+func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
 	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Progress: p})
 	if err != nil {
 		return nil, err
 	}
 	out := &ui.AIResult{Model: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, Labels: res.Labels, Lines: m1Findings(res)}
-	if out.Saved, err = a.keep(ctx, st, res); err != nil {
+	if a.cache != nil {
+		detail := fmt.Sprintf("%s %s on %s", res.Model.ID, res.Model.Version, res.Runtime.Provider.Used)
+		if orderID != "" {
+			detail += ", for order " + orderID
+		}
+		if err := a.cache.RecordAudit(ctx, a.cache.Actor(), "model.run", st.UID, detail); err != nil {
+			return nil, err
+		}
+	}
+	if out.Saved, err = a.keep(ctx, st, orderID, res); err != nil {
 		return nil, fmt.Errorf("M1 ran but its result could not be kept: %w", err)
 	}
 	return out, nil
 }
 
-// keep records res in the cache when st is a cached study, and says where it went.
-func (a analyzer) keep(ctx context.Context, st *viewer.Study, res *m1.Result) (string, error) {
+// keep records res (run for orderID, "" none) in the cache when st is a cached study, and says where it went.
+func (a analyzer) keep(ctx context.Context, st *viewer.Study, orderID string, res *m1.Result) (string, error) {
 	if a.cache == nil {
 		return "nowhere: no local cache is open", nil
 	}
@@ -56,8 +66,11 @@ func (a analyzer) keep(ctx context.Context, st *viewer.Study, res *m1.Result) (s
 	if err := writeM1SEG(segPath, st, ref, res); err != nil {
 		return "", err
 	}
-	if err := recordM1(ctx, a.cache, st.UID, res, segPath); err != nil {
+	if err := recordM1For(ctx, a.cache, st.UID, orderID, res, segPath); err != nil {
 		return "", err
+	}
+	if orderID != "" {
+		return "the local cache for order " + orderID + " (result and SEG in the outbox, sent at the next sync)", nil
 	}
 	return "the local cache (result and SEG in the outbox, sent at the next sync)", nil
 }
@@ -88,6 +101,12 @@ func scannedSeries(ctx context.Context, st *viewer.Study, uid string) (*viewer.S
 // recordM1 keeps an M1 result and its SEG (the file at segPath) in the cache: both with their outbox rows in
 // one transaction, for the next sync.
 func recordM1(ctx context.Context, c *cache.Cache, studyUID string, res *m1.Result, segPath string) error {
+	return recordM1For(ctx, c, studyUID, "", res, segPath)
+}
+
+// recordM1For is recordM1 for a run for an order (orderID not empty): the result goes up as an upload naming
+// the order, with the model and runtime as its provenance.
+func recordM1For(ctx context.Context, c *cache.Cache, studyUID, orderID string, res *m1.Result, segPath string) error {
 	seg, err := os.ReadFile(segPath)
 	if err != nil {
 		return err
@@ -95,6 +114,16 @@ func recordM1(ctx context.Context, c *cache.Cache, studyUID string, res *m1.Resu
 	js, err := json.Marshal(res)
 	if err != nil {
 		return err
+	}
+	if orderID != "" {
+		prov, err := json.Marshal(map[string]any{"model": res.Model, "runtime": res.Runtime})
+		if err != nil {
+			return err
+		}
+		if js, err = json.Marshal(api.AIResultUpload{Model: api.ModelM1, ModelVersion: res.Model.Version, OrderID: orderID,
+			StudyUID: studyUID, Result: js, Provenance: prov}); err != nil {
+			return err
+		}
 	}
 	_, err = c.RecordResults(ctx, studyUID, []cache.ResultInput{{Kind: "m1", Payload: js}, {Kind: "seg", Payload: seg}})
 	return err

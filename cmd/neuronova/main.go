@@ -18,7 +18,9 @@ const usage = `NeuroNova — brain-tumour MRI reading workstation.
 
 Usage:
   neuronova [--input PATH]      open the workstation on PATH (DICOM files or folders, or a BraTS NIfTI
-                                folder); without --input, on the embedded synthetic demo study
+                                folder); without --input, on the embedded synthetic demo study; with
+                                --server URL (or $NEURONOVA_SERVER), sign in for orders, reports, review
+                                and administration
   neuronova demo --out DIR [--study-per-series]
                                 write the demo study as DICOM MR series (and its labels as labels.nii.gz);
                                 --study-per-series gives each series its own StudyInstanceUID
@@ -58,6 +60,10 @@ Usage:
                                 one sync round with the server: worklist and studies pulled, AI results,
                                 SEGs, reports and audit events pushed; prints a summary (password from
                                 $NEURONOVA_PASSWORD or stdin; server $NEURONOVA_SERVER, user $NEURONOVA_USER)
+  neuronova report --order ID --out FILE.pdf [--data DIR]
+                                an order's report as a PDF (patient, order and reader, findings and
+                                impression, the AI results with each model's banner and provenance, key
+                                images), from the local cache as the last sync left it
   neuronova help                this text
 
 Exit status: 0 on success, 1 when the work failed, 2 on a usage error.
@@ -100,6 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdInfer(rest, stdout, stderr)
 	case "sync":
 		err = cmdSync(rest, stdout, stderr)
+	case "report":
+		err = cmdReport(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(rest) > 0 {
 			err = fmt.Errorf("%w: help takes no arguments, got %q", errUsage, rest)

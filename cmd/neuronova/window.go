@@ -57,7 +57,9 @@ func cmdView(args []string, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%w: --server: %v", errUsage, err)
 			}
-			svc.Sync = syncer{e: engine.New(c, cl, engine.Options{Logger: discardLogger()}), server: cl.BaseURL()}
+			e := engine.New(c, cl, engine.Options{Logger: discardLogger()})
+			svc.Sync = syncer{e: e, server: cl.BaseURL()}
+			svc.Clinic = newClinic(e, c)
 		}
 	}
 
@@ -96,6 +98,10 @@ func cmdView(args []string, stderr io.Writer) error {
 	})
 	w.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("File", importFolder, importFile)))
 	w.Resize(fyne.NewSize(1280, 800))
+	ws.ChoosePDF = func(name string, done func(string)) { choosePDF(w, name, done) }
+	if ws.Clinic != nil {
+		ws.Clinic.ShowSignIn()
+	}
 	w.ShowAndRun()
 	return nil
 }
@@ -109,4 +115,18 @@ func localPaths(uris []fyne.URI) []string {
 		}
 	}
 	return paths
+}
+
+// choosePDF asks where to write a PDF named name.
+func choosePDF(w fyne.Window, name string, done func(string)) {
+	d := dialog.NewFileSave(func(f fyne.URIWriteCloser, err error) {
+		if err != nil || f == nil {
+			done("")
+			return
+		}
+		f.Close()
+		done(f.URI().Path())
+	}, w)
+	d.SetFileName(name)
+	d.Show()
 }
