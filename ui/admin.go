@@ -97,7 +97,7 @@ var auditColumns = []struct {
 func newAdminView(c Clinic, canvas fyne.Canvas, role api.Role) *AdminView {
 	v := &AdminView{c: c, canvas: canvas, role: role, Selected: -1, Message: widget.NewLabel(""), controls: map[string][]*widget.Button{}}
 	v.Message.Wrapping = fyne.TextWrapWord
-	v.users = newTable(len(userColumns), func() int { return len(v.Users) }, func(row, col int) string { return userColumns[col].value(v.Users[row]) },
+	v.users = newHeaderTable(len(userColumns), func() int { return len(v.Users) }, func(row, col int) string { return userColumns[col].value(v.Users[row]) },
 		func(col int) string { return userColumns[col].title }, func(col int) float32 { return userColumns[col].width })
 	v.users.OnSelected = func(id widget.TableCellID) { v.Select(id.Row) }
 	v.Create = v.control(ActUserCreate, "New account…", func() { v.UserForm = v.showNewUser() })
@@ -134,7 +134,7 @@ func (v *AdminView) auditPart() fyne.CanvasObject {
 		v.Since: "since YYYY-MM-DD", v.Until: "until YYYY-MM-DD"} {
 		e.SetPlaceHolder(ph)
 	}
-	v.audit = newTable(len(auditColumns), func() int { return len(v.Records) }, func(row, col int) string { return auditColumns[col].value(v.Records[row]) },
+	v.audit = newHeaderTable(len(auditColumns), func() int { return len(v.Records) }, func(row, col int) string { return auditColumns[col].value(v.Records[row]) },
 		func(col int) string { return auditColumns[col].title }, func(col int) float32 { return auditColumns[col].width })
 	v.Search = v.control(ActAuditQuery, "Search", func() { v.SearchAudit(false) })
 	v.More = v.control(ActAuditQuery, "Older…", func() { v.SearchAudit(true) })
@@ -142,8 +142,8 @@ func (v *AdminView) auditPart() fyne.CanvasObject {
 	return container.NewBorder(container.NewVBox(bold("Audit log"), filters), nil, nil, nil, v.audit)
 }
 
-// newTable makes a table with a header row.
-func newTable(cols int, rows func() int, cell func(row, col int) string, title func(col int) string, width func(col int) float32) *widget.Table {
+// newHeaderTable makes a table with a header row.
+func newHeaderTable(cols int, rows func() int, cell func(row, col int) string, title func(col int) string, width func(col int) float32) *widget.Table {
 	t := widget.NewTable(func() (int, int) { return rows(), cols },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")

@@ -399,6 +399,7 @@ func (p *OrderPanel) attach() {
 		p.Message.SetText("Attached: the images go to the archive at the next sync, checked against its manifest.")
 		p.host.syncNow()
 		p.Reload()
+		p.openImages() // the study as the order's now: its files carry the order's patient and accession
 		p.host.ordersChanged()
 	})
 }

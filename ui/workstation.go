@@ -70,7 +70,12 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 		}
 	}
 	w.AI = NewAIPanel(svc.AI)
-	w.AI.OnResult = func(res *AIResult) { w.showLabels(res.Labels, res.Banner) }
+	w.AI.OnResult = func(res *AIResult) {
+		w.showLabels(res.Labels, res.Banner)
+		if w.Clinic != nil {
+			w.Clinic.syncNow() // the result and its SEG wait in the outbox
+		}
+	}
 	w.AI.OnOverlay = func(ai bool) {
 		if res := w.AI.Result(); ai && res != nil {
 			w.showLabels(res.Labels, res.Banner)
