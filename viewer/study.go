@@ -25,6 +25,22 @@ type Study struct {
 	// was not grouped; Members are the studies an exam merges (Merge), nil for a study of its own.
 	Exam    string
 	Members []*Study
+	// Sequences is the reader's choice of series for sequence types (T1, T1CE, T2, FLAIR) by
+	// SeriesInstanceUID, over the classifier's: the hanging protocol and M1 use it (Sequence).
+	Sequences map[SeriesType]string
+}
+
+// Sequence returns the series of sequence type t: the reader's choice (Sequences) when it names a series of
+// the study, else SeriesByType.
+func (s *Study) Sequence(t SeriesType) *Series {
+	if uid := s.Sequences[t]; uid != "" {
+		for _, se := range s.Series {
+			if se.UID == uid {
+				return se
+			}
+		}
+	}
+	return s.SeriesByType(t)
 }
 
 // SeriesByType returns the first series of type t, or nil.

@@ -46,6 +46,9 @@ type ImageRef struct {
 	SOPInstanceUID string `json:"sop_instance_uid"`
 	SOPClassUID    string `json:"sop_class_uid"`
 	Frame          int    `json:"frame,omitempty"` // from 0
+	// Pixels are the measurement's points in the image's own pixel coordinates (column, row; the top left
+	// corner of the first pixel at 0, 0), as an SR's SCOORD takes them; Compute fills them.
+	Pixels []Point `json:"pixels,omitempty"`
 }
 
 // Measurement is one measurement on one slice of a plane of a series: its points in the plane's image
@@ -74,6 +77,16 @@ type Measurement struct {
 	Value   string        `json:"value,omitempty"` // probe: the voxel's value
 	// Thickness is the slices' thickness (mm, 0 when unknown), which RANO's measurability depends on.
 	Thickness float64 `json:"thickness_mm,omitempty"`
+	// Outline is an ROI's outline as a report draws it.
+	Outline *Outline `json:"outline,omitempty"`
+}
+
+// Outline is an ROI's outline: an ellipse by the ends of its two axes (ELLIPSE), a rectangle by its corners,
+// closed (POLYLINE); in patient coordinates and, on the image it was made on, in that image's pixels.
+type Outline struct {
+	Graphic string        `json:"graphic"`
+	Patient []viewer.Vec3 `json:"patient"`
+	Pixels  []Point       `json:"pixels,omitempty"`
 }
 
 // ErrPoints reports a measurement whose points do not fit its kind.
@@ -89,7 +102,18 @@ func (m *Measurement) Compute(p render.Plane, v *viewer.Volume) error {
 	for _, pt := range m.Points {
 		m.Patient = append(m.Patient, p.Patient(float64(m.Slice), pt.X, pt.Y))
 	}
-	m.Length, m.Short, m.Angle, m.Stats, m.Value = 0, 0, 0, nil, ""
+	if m.Image != nil {
+		if _, native := p.SourceSlice(m.Slice); native {
+			m.Image.Pixels = m.Image.Pixels[:0]
+			for _, pt := range m.Points {
+				ijk := p.VoxelAt(float64(m.Slice), pt.X, pt.Y)
+				m.Image.Pixels = append(m.Image.Pixels, Point{X: ijk[0] + 0.5, Y: ijk[1] + 0.5})
+			}
+		} else {
+			m.Image = nil // not on one of the series' images
+		}
+	}
+	m.Length, m.Short, m.Angle, m.Stats, m.Value, m.Outline = 0, 0, 0, nil, "", nil
 	if v != nil {
 		m.Thickness = v.Thickness
 	}
@@ -109,6 +133,7 @@ func (m *Measurement) Compute(p render.Plane, v *viewer.Volume) error {
 		if m.Kind == KindEllipse {
 			shape = Ellipse
 		}
+		m.Outline = m.outline(p)
 		if v == nil || v.Samples != 1 {
 			return nil
 		}
@@ -131,6 +156,27 @@ func (m *Measurement) Compute(p render.Plane, v *viewer.Volume) error {
 		}
 	}
 	return nil
+}
+
+// outline computes an ROI's outline on plane p.
+func (m *Measurement) outline(p render.Plane) *Outline {
+	a, b := m.Points[0], m.Points[1]
+	o := &Outline{Graphic: "POLYLINE"}
+	pts := []Point{a, {X: b.X, Y: a.Y}, b, {X: a.X, Y: b.Y}, a}
+	if m.Kind == KindEllipse {
+		cx, cy := (a.X+b.X)/2, (a.Y+b.Y)/2
+		pts = []Point{{X: a.X, Y: cy}, {X: b.X, Y: cy}, {X: cx, Y: a.Y}, {X: cx, Y: b.Y}}
+		o.Graphic = "ELLIPSE"
+	}
+	_, native := p.SourceSlice(m.Slice)
+	for _, pt := range pts {
+		o.Patient = append(o.Patient, p.Patient(float64(m.Slice), pt.X, pt.Y))
+		if native {
+			ijk := p.VoxelAt(float64(m.Slice), pt.X, pt.Y)
+			o.Pixels = append(o.Pixels, Point{X: ijk[0] + 0.5, Y: ijk[1] + 0.5})
+		}
+	}
+	return o
 }
 
 // Text is the measurement as a reader reads it beside the drawing and in the list.

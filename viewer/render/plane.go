@@ -238,11 +238,30 @@ func (p Plane) Voxel(slice, px, py int) ([3]int, bool) {
 // coordinates (pixel centres at +0.5) and slice may be fractional. Distances between two such points are
 // true millimetres: use them for length measurements.
 func (p Plane) Patient(slice, x, y float64) viewer.Vec3 {
+	return p.geom.ToPatient(p.VoxelAt(slice, x, y))
+}
+
+// VoxelAt returns the continuous voxel index (i, j, k; voxel centres at whole numbers) of image point
+// (x, y) on slice.
+func (p Plane) VoxelAt(slice, x, y float64) viewer.Vec3 {
 	var v viewer.Vec3
 	for a, c := range [3]float64{x - 0.5, y - 0.5, slice} {
 		v[p.axes[a].voxel] = p.axes[a].index(c)
 	}
-	return p.geom.ToPatient(v)
+	return v
+}
+
+// SourceSlice returns the grid slice k that slice of the plane shows when the plane's slices are the grid's
+// own (the series' acquisition plane, where each image of the plane is one image of the series).
+func (p Plane) SourceSlice(slice int) (int, bool) {
+	m := p.axes[2]
+	if m.voxel != 2 || slice < 0 || slice >= m.size {
+		return 0, false
+	}
+	if m.forward {
+		return slice, true
+	}
+	return m.size - 1 - slice, true
 }
 
 // Locate is the inverse of Patient: the fractional slice and the image point at which patient position pt

@@ -421,3 +421,30 @@ func TestStartSlice(t *testing.T) {
 		t.Errorf("sagittal: slice %d, want the middle of 6, 3", s)
 	}
 }
+
+// TestSourceSliceAndVoxelAt: the acquisition plane's slices are the grid's own (in either order), the
+// others are not; VoxelAt is Patient before the grid's mapping.
+func TestSourceSliceAndVoxelAt(t *testing.T) {
+	g := viewer.Geometry{Size: [3]int{6, 5, 4}, Spacing: viewer.Vec3{1, 2, 3}, Direction: viewer.IdentityDirection}
+	ax := mustPlane(t, g, Axial)
+	for s := range 4 {
+		k, ok := ax.SourceSlice(s)
+		if v := ax.VoxelAt(float64(s), 2.5, 1.5); !ok || v[2] != float64(k) || v[0] != 2 || v[1] != 1 {
+			t.Errorf("axial slice %d: grid slice %d %v, voxel %v", s, k, ok, v)
+		}
+		if p := ax.Patient(float64(s), 2.5, 1.5); p != g.ToPatient(ax.VoxelAt(float64(s), 2.5, 1.5)) {
+			t.Errorf("Patient and VoxelAt disagree on slice %d", s)
+		}
+	}
+	if _, ok := ax.SourceSlice(4); ok {
+		t.Error("slice 4 of 4 is a grid slice")
+	}
+	if _, ok := mustPlane(t, g, Coronal).SourceSlice(1); ok {
+		t.Error("a coronal plane of an axial grid shows the grid's own slices")
+	}
+	flipped := g
+	flipped.Direction[2] = viewer.Vec3{0, 0, -1}
+	if k, ok := mustPlane(t, flipped, Axial).SourceSlice(0); !ok || k != 3 {
+		t.Errorf("a grid stacked downwards: axial slice 0 is grid slice %d (%v), want 3", k, ok)
+	}
+}

@@ -60,6 +60,17 @@ func Dcmdump(t testing.TB, paths ...string) {
 	}
 }
 
+// DumpText returns dcmdump's listing of a file (-q, sequences and values in full), for tests that look
+// for what it holds.
+func DumpText(t testing.TB, path string) string {
+	t.Helper()
+	out, err := exec.Command(lookPath(t, "dcmdump"), "-q", "+L", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dcmdump %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
 // Series is a series as pydicom read it: slices sorted by position along the slice normal, values with
 // RescaleSlope/Intercept applied.
 type Series struct {
