@@ -67,6 +67,7 @@ func newOrderPanel(c Clinic, host orderHost, role api.Role) *OrderPanel {
 	p.Report.Prefill.OnTapped = p.prefill
 	p.Print = widget.NewButton("Print / PDF", p.print)
 	open := widget.NewButton("Open images", p.openImages)
+	p.buttons[open.Text] = open
 	actions := container.NewGridWrap(fyne.NewSize(150, 36), open)
 	for _, b := range []struct {
 		action, label string
