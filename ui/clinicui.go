@@ -13,6 +13,7 @@ import (
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/measure"
 )
 
 // ClinicUI is the clinical workflow in the window: a bar with the signed-in user, the notification badge
@@ -209,7 +210,7 @@ func (u *ClinicUI) localAI() (*viewer.LabelMap, float64) {
 	longest := 0.0
 	for _, vp := range u.w.Reading.Visible() {
 		for _, m := range vp.Measurements() {
-			if m.Kind == ToolLength {
+			if m.Kind == measure.KindLength {
 				longest = max(longest, m.Length)
 			}
 		}
@@ -217,7 +218,14 @@ func (u *ClinicUI) localAI() (*viewer.LabelMap, float64) {
 	return labels, longest
 }
 
-func (u *ClinicUI) keyImages(done func([]image.Image)) { u.w.Reading.KeyImages(done) }
+// keyImages are the key images the reader marked (K, with their annotations), else the viewports as shown.
+func (u *ClinicUI) keyImages(done func([]image.Image)) {
+	if imgs := u.w.KeyImages.Images(); len(imgs) > 0 {
+		done(imgs)
+		return
+	}
+	u.w.Reading.KeyImages(done)
+}
 
 func (u *ClinicUI) choosePDF(name string, done func(string)) {
 	if u.w.ChoosePDF != nil {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +15,12 @@ import (
 // TestEveryHotkey presses every key of the help overlay's table and checks that it does what the help
 // says. A key added to the table without a check here fails the test.
 func TestEveryHotkey(t *testing.T) {
-	w, _ := newTestWorkstation(t, Services{}, smallStudy(t))
+	prior := smallStudy(t)
+	prior.UID, prior.StudyDate = "1.2.3.0", "20230101"
+	for _, se := range prior.Series {
+		se.UID += ".0"
+	}
+	w, _ := newTestWorkstation(t, Services{}, smallStudy(t), prior)
 	r := w.Reading
 	active := func() *Viewport { return r.Active() }
 	slice := func() int { s, _ := active().Slice(); return s }
@@ -100,7 +106,7 @@ func TestEveryHotkey(t *testing.T) {
 		},
 		"Space": func(t *testing.T, press func()) {
 			vp := active()
-			first := render.Presets(vp.Volume())[0]
+			first := render.DefaultWindow(vp.Volume())
 			vp.Zoom(2)
 			vp.Rotate(1)
 			vp.Flip(true)
@@ -146,19 +152,19 @@ func TestEveryHotkey(t *testing.T) {
 		},
 		"H": func(t *testing.T, press func()) {
 			vp := active()
-			left := vp.edges[0].Text
+			left := vp.edges[0].text()
 			press()
-			if !vp.tr.flipH || vp.edges[0].Text == left {
-				t.Errorf("flipH %v, left edge %q (was %q)", vp.tr.flipH, vp.edges[0].Text, left)
+			if !vp.tr.flipH || vp.edges[0].text() == left {
+				t.Errorf("flipH %v, left edge %q (was %q)", vp.tr.flipH, vp.edges[0].text(), left)
 			}
 			press()
 		},
 		"V": func(t *testing.T, press func()) {
 			vp := active()
-			top := vp.edges[2].Text
+			top := vp.edges[2].text()
 			press()
-			if !vp.tr.flipV || vp.edges[2].Text == top {
-				t.Errorf("flipV %v, top edge %q (was %q)", vp.tr.flipV, vp.edges[2].Text, top)
+			if !vp.tr.flipV || vp.edges[2].text() == top {
+				t.Errorf("flipV %v, top edge %q (was %q)", vp.tr.flipV, vp.edges[2].text(), top)
 			}
 			press()
 		},
@@ -167,16 +173,16 @@ func TestEveryHotkey(t *testing.T) {
 			vp.Reset()
 			press()
 			// A clockwise quarter turn brings the left edge (R) to the top.
-			if vp.tr.rot != 1 || vp.edges[2].Text != "R" {
-				t.Errorf("rot %d, top edge %q, want 1 and R", vp.tr.rot, vp.edges[2].Text)
+			if vp.tr.rot != 1 || vp.edges[2].text() != "R" {
+				t.Errorf("rot %d, top edge %q, want 1 and R", vp.tr.rot, vp.edges[2].text())
 			}
 		},
 		"L": func(t *testing.T, press func()) {
 			vp := active()
 			vp.Reset()
 			press()
-			if vp.tr.rot != 3 || vp.edges[2].Text != "L" {
-				t.Errorf("rot %d, top edge %q, want 3 and L", vp.tr.rot, vp.edges[2].Text)
+			if vp.tr.rot != 3 || vp.edges[2].text() != "L" {
+				t.Errorf("rot %d, top edge %q, want 3 and L", vp.tr.rot, vp.edges[2].text())
 			}
 			vp.Reset()
 		},
@@ -239,7 +245,7 @@ func TestEveryHotkey(t *testing.T) {
 		},
 		"1–5": func(t *testing.T, press func()) {
 			vp := active()
-			presets := render.Presets(vp.Volume())
+			presets := w.presets(vp)
 			for i, k := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3} {
 				vp.SetWindow(oddWindow)
 				w.TypedKey(&fyne.KeyEvent{Name: k})
@@ -248,7 +254,65 @@ func TestEveryHotkey(t *testing.T) {
 				}
 			}
 		},
-		"F2": layoutKey(Layout1x1),
+		"F2": func(t *testing.T, press func()) {
+			r.Activate(1)
+			shown := active().Series()
+			press()
+			if !r.Maximised() || len(r.Visible()) != 1 || r.Visible()[0] != active() || active().Series() != shown {
+				t.Fatalf("after F2: maximised %v, %d viewports, showing %v (was %v)", r.Maximised(), len(r.Visible()), active().Series(), shown)
+			}
+			press()
+			if r.Maximised() || r.Layout() != Layout2x2 || len(r.Visible()) != 4 || r.active != 1 {
+				t.Errorf("after F2 again: maximised %v, layout %s, %d viewports, active %d", r.Maximised(), r.Layout(), len(r.Visible()), r.active)
+			}
+		},
+		"F6": func(t *testing.T, press func()) {
+			press()
+			waitLoaded(t, w)
+			if r.Prior() != prior || r.Layout() != LayoutPrior || r.Viewport(1).Study() != prior || w.layouts.Selected != LayoutPrior.String() {
+				t.Errorf("after F6: prior %v, layout %s, right viewport's study %v", r.Prior(), r.Layout(), r.Viewport(1).Study())
+			}
+			w.SetLayout(Layout2x2)
+			waitLoaded(t, w)
+		},
+		"F7": func(t *testing.T, press func()) {
+			w.KeyImages.Dir = t.TempDir()
+			press()
+			waitFor(t, "the screenshot", func() bool { m, _ := filepath.Glob(filepath.Join(w.KeyImages.Dir, "*.png")); return len(m) == 1 })
+		},
+		"F8": func(t *testing.T, press func()) {
+			press()
+			if w.prefsPop == nil || w.prefsPop.Hidden {
+				t.Fatal("preferences not shown")
+			}
+			w.escape()
+			if !w.prefsPop.Hidden {
+				t.Error("Esc left the preferences open")
+			}
+		},
+		"K": func(t *testing.T, press func()) {
+			n := len(w.KeyImages.Keys())
+			press()
+			if k := w.KeyImages.Keys(); len(k) != n+1 || k[n].Image == nil || !strings.Contains(k[n].Caption, "TEST, SMALL") {
+				t.Errorf("key images %d (was %d)", len(k), n)
+			}
+		},
+		"G": func(t *testing.T, press func()) {
+			press()
+			if !strings.Contains(w.message.Text, "not read from DICOM") {
+				t.Errorf("tag browser on an in-memory series: %q", w.message.Text)
+			}
+		},
+		"J": func(t *testing.T, press func()) {
+			before := r.LinkWindows
+			press()
+			if r.LinkWindows == before {
+				t.Error("window link not toggled")
+			}
+			press()
+		},
+		"D":  toolKey(ToolBidirectional),
+		"N":  toolKey(ToolAngle),
 		"F3": layoutKey(Layout1x2),
 		"F4": layoutKey(Layout2x2),
 		"F5": layoutKey(LayoutMPR),

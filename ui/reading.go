@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/container"
 
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/measure"
 	"github.com/neuronova/neuronova/viewer/render"
 )
 
@@ -19,38 +21,55 @@ const (
 	Layout1x1 Layout = iota
 	Layout1x2
 	Layout2x2
-	LayoutMPR // axial, coronal and sagittal planes of one series, with a crosshair
+	LayoutMPR   // axial, coronal and sagittal planes of one series, with a crosshair
+	LayoutPrior // the active series beside the same sequence of the patient's prior exam
 )
 
-var layoutNames = [...]string{"1×1", "1×2", "2×2", "MPR"}
+var layoutNames = [...]string{"1×1", "1×2", "2×2", "MPR", "Prior"}
 
 func (l Layout) String() string { return layoutNames[l] }
 
 // Layouts lists the layouts in menu order.
-var Layouts = []Layout{Layout1x1, Layout1x2, Layout2x2, LayoutMPR}
+var Layouts = []Layout{Layout1x1, Layout1x2, Layout2x2, LayoutMPR, LayoutPrior}
 
-func (l Layout) viewports() int { return [...]int{1, 2, 4, 3}[l] }
+func (l Layout) viewports() int { return [...]int{1, 2, 4, 3, 2}[l] }
+
+func (l Layout) columns() int { return [...]int{1, 2, 2, 3, 2}[l] }
 
 // Reading is the viewer area: up to four viewports in a layout, one of them active (keys act on it), sharing
-// the tool and the overlay settings. Scrolling one viewport scrolls the others that share its frame of
-// reference to the same patient position (when Sync is on), and each viewport shows where the active one's
-// slice cuts it. Volumes load in worker goroutines and are kept for the study.
+// the tool, the overlay settings and the corner annotations. Scrolling one viewport scrolls the others that
+// show the same patient's images in one frame of reference, one session (an exam) or, beside a prior, the
+// prior, to the same patient position (when Sync is on); each viewport shows where the active one's slice cuts
+// it. Volumes load in worker goroutines and are kept for the study. F2 (ToggleMaximise) fills the area with
+// the active viewport and gives the layout back.
 type Reading struct {
-	Tool    Tool
-	Overlay OverlaySettings
-	Sync    bool
+	Tool        Tool
+	Overlay     OverlaySettings
+	Annotations Annotations
+	Sync        bool
+	// LinkWindows: changing one viewport's window changes the others' that show the same sequence.
+	LinkWindows bool
+	// Owner names who measures.
+	Owner string
 
 	// OnStatus receives the active viewport's status; OnLoading the loading progress (0…1, 1 when done)
 	// or an error.
 	OnStatus  func(Status)
 	OnLoading func(fraction float64, err error)
+	// OnMeasure hears of every measurement made, edited or (removed) deleted in a viewport; MeasurementsOf,
+	// when set, gives the measurements kept on a series, which a viewport shows with it.
+	OnMeasure      func(m measure.Measurement, removed bool)
+	MeasurementsOf func(seriesUID string) []measure.Measurement
 
 	study    *viewer.Study
+	prior    *viewer.Study    // the prior exam beside the study (LayoutPrior), or nil
 	labels   *viewer.LabelMap // drawn over the viewports: the study's own, or an AI result
 	banner   string           // shown with labels when they are an AI result
 	layout   Layout
 	ports    [4]*Viewport
 	shown    [4]*viewer.Series // what each viewport shows or is loading
+	visible  []int             // the ports the area shows, in order
+	maxed    bool              // the active viewport alone fills the area
 	active   int
 	grid     *fyne.Container
 	volumes  map[*viewer.Series]*viewer.Volume
@@ -66,10 +85,11 @@ type Reading struct {
 // NewReading makes an empty reading area.
 func NewReading() *Reading {
 	r := &Reading{Tool: ToolWindowLevel, Overlay: OverlaySettings{Visible: true, Opacity: render.DefaultOverlayOpacity},
-		Sync: true, fps: 15, volumes: map[*viewer.Series]*viewer.Volume{}, loading: map[*viewer.Series][]func(*viewer.Volume){}}
+		Annotations: DefaultAnnotations, Sync: true, fps: 15, volumes: map[*viewer.Series]*viewer.Volume{},
+		loading: map[*viewer.Series][]func(*viewer.Volume){}}
 	for i := range r.ports {
 		vp := NewViewport()
-		vp.Tool, vp.Overlay = &r.Tool, &r.Overlay
+		vp.Tool, vp.Overlay, vp.Annotations, vp.Owner = &r.Tool, &r.Overlay, &r.Annotations, &r.Owner
 		vp.OnActivate = func() { r.Activate(i) }
 		vp.OnSlice = func() { r.sliceChanged(i) }
 		vp.OnCrosshair = r.crosshair
@@ -78,11 +98,14 @@ func NewReading() *Reading {
 				r.OnStatus(s)
 			}
 		}
+		vp.OnWindow = func(w viewer.Window) { r.windowChanged(i, w) }
+		vp.OnMeasure = func(m measure.Measurement, removed bool) { r.measured(i, m, removed) }
 		r.ports[i] = vp
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.grid = container.NewGridWithColumns(2)
 	r.ports[0].SetActive(true)
+	r.setLayout(Layout1x1)
 	return r
 }
 
@@ -98,29 +121,50 @@ func (r *Reading) Active() *Viewport { return r.ports[r.active] }
 // Layout returns the layout in use.
 func (r *Reading) Layout() Layout { return r.layout }
 
-// Visible returns the viewports the layout shows.
-func (r *Reading) Visible() []*Viewport { return r.ports[:r.layout.viewports()] }
+// Visible returns the viewports the area shows: the layout's, or the maximised one.
+func (r *Reading) Visible() []*Viewport {
+	out := make([]*Viewport, len(r.visible))
+	for k, i := range r.visible {
+		out[k] = r.ports[i]
+	}
+	return out
+}
 
-// Study returns the study shown.
+// Index returns vp's number (0…3), -1 when it is not one of the reading's.
+func (r *Reading) Index(vp *Viewport) int {
+	for i, p := range r.ports {
+		if p == vp {
+			return i
+		}
+	}
+	return -1
+}
+
+// Shown returns the series viewport i shows or is loading.
+func (r *Reading) Shown(i int) *viewer.Series { return r.shown[i] }
+
+// Study returns the study (exam) shown.
 func (r *Reading) Study() *viewer.Study { return r.study }
 
-// Open shows st with the brain-tumour hanging protocol: T1, T1CE, T2 and FLAIR in 2×2 when the study has
-// them (by the series classifier), else its first series in 1×1.
+// Prior returns the prior exam shown beside the study, or nil.
+func (r *Reading) Prior() *viewer.Study { return r.prior }
+
+// Maximised reports whether the active viewport alone fills the area.
+func (r *Reading) Maximised() bool { return r.maxed }
+
+// Open shows st with the brain-tumour hanging protocol: T1, T1CE, T2 and FLAIR in 2×2 when the study (an exam:
+// the sequences may come from several studies) has them, by the reader's choice of sequences
+// (Study.Sequences) or else the series classifier, else its first series in 1×1.
 func (r *Reading) Open(st *viewer.Study) {
 	r.StopCine()
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.study, r.labels, r.banner = st, st.Labels, ""
+	r.study, r.prior, r.labels, r.banner = st, nil, st.Labels, ""
 	r.volumes, r.loading = map[*viewer.Series]*viewer.Volume{}, map[*viewer.Series][]func(*viewer.Volume){}
 	r.shown = [4]*viewer.Series{}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	var hang []*viewer.Series
-	for _, t := range viewer.BrainTumourTypes {
-		if se := st.SeriesByType(t); se != nil {
-			hang = append(hang, se)
-		}
-	}
+	hang := r.hanging()
 	if len(hang) == len(viewer.BrainTumourTypes) {
 		r.setLayout(Layout2x2)
 	} else {
@@ -134,9 +178,46 @@ func (r *Reading) Open(st *viewer.Study) {
 	r.Activate(0)
 }
 
-// SetLayout changes the layout. MPR shows the active viewport's series in the three planes.
+// hanging returns the study's T1, T1CE, T2 and FLAIR series (fewer when some are missing).
+func (r *Reading) hanging() []*viewer.Series {
+	var hang []*viewer.Series
+	for _, t := range viewer.BrainTumourTypes {
+		if se := r.study.Sequence(t); se != nil {
+			hang = append(hang, se)
+		}
+	}
+	return hang
+}
+
+// SetSequence makes se the study's series of sequence t (the reader's choice, which M1 uses too) and, when
+// the hanging protocol is laid out, shows it in t's viewport.
+func (r *Reading) SetSequence(t viewer.SeriesType, se *viewer.Series) {
+	if r.study == nil || se == nil {
+		return
+	}
+	if r.study.Sequences == nil {
+		r.study.Sequences = map[viewer.SeriesType]string{}
+	}
+	r.study.Sequences[t] = se.UID
+	if r.layout == Layout2x2 && len(r.hanging()) == len(viewer.BrainTumourTypes) {
+		for i, role := range viewer.BrainTumourTypes {
+			if role == t {
+				r.Assign(i, se)
+			}
+		}
+	}
+}
+
+// SetLayout changes the layout (and ends a maximised view). MPR shows the active viewport's series in the
+// three planes; Prior needs the prior exam first (Compare).
 func (r *Reading) SetLayout(l Layout) {
-	if l == r.layout {
+	if l == r.layout && !r.maxed {
+		return
+	}
+	if l == LayoutPrior {
+		if r.prior != nil {
+			r.Compare(r.prior)
+		}
 		return
 	}
 	se := r.shown[r.active]
@@ -147,11 +228,12 @@ func (r *Reading) SetLayout(l Layout) {
 		for i, o := range []render.Orientation{render.Axial, render.Coronal, render.Sagittal} {
 			r.assign(i, se, o)
 		}
-	case prev == LayoutMPR && se != nil:
+	case prev == LayoutMPR && se != nil || prev == LayoutPrior:
+		r.prior = nil
 		r.Open(r.study)
 		return
 	default:
-		for i := range r.Visible() {
+		for i := range r.visible {
 			if r.shown[i] == nil && r.study != nil && i < len(r.study.Series) {
 				r.Assign(i, r.study.Series[i])
 			}
@@ -160,21 +242,63 @@ func (r *Reading) SetLayout(l Layout) {
 	r.Activate(min(r.active, l.viewports()-1))
 }
 
+// Compare shows the active viewport's series beside the same sequence of prior, the patient's earlier exam:
+// scrolling either goes to the same patient position in both (Sync), and with LinkWindows their windows
+// move together.
+func (r *Reading) Compare(prior *viewer.Study) {
+	se := r.shown[r.active]
+	if r.study == nil || prior == nil || len(prior.Series) == 0 {
+		return
+	}
+	if se == nil {
+		se = r.study.Series[0]
+	}
+	other := prior.Sequence(se.Type)
+	if other == nil {
+		other = prior.Series[0]
+	}
+	r.prior = prior
+	r.setLayout(LayoutPrior)
+	r.Assign(0, se)
+	r.Assign(1, other)
+	r.Activate(0)
+}
+
 func (r *Reading) setLayout(l Layout) {
-	r.layout = l
-	cols := map[Layout]int{Layout1x1: 1, Layout1x2: 2, Layout2x2: 2, LayoutMPR: 3}[l]
-	objs := make([]fyne.CanvasObject, l.viewports())
-	for i := range objs {
-		objs[i] = r.ports[i]
+	r.layout, r.maxed = l, false
+	r.visible = r.visible[:0]
+	for i := range l.viewports() {
+		r.visible = append(r.visible, i)
+	}
+	r.arrange(l.columns())
+}
+
+// arrange lays the visible viewports out in cols columns.
+func (r *Reading) arrange(cols int) {
+	objs := make([]fyne.CanvasObject, len(r.visible))
+	for k, i := range r.visible {
+		objs[k] = r.ports[i]
 	}
 	r.grid.Layout = container.NewGridWithColumns(cols).Layout
 	r.grid.Objects = objs
 	r.grid.Refresh()
 }
 
-// Activate makes viewport i the one keys act on.
+// ToggleMaximise fills the area with the active viewport, showing what it shows, or gives the layout back.
+func (r *Reading) ToggleMaximise() {
+	if r.maxed {
+		r.setLayout(r.layout)
+	} else {
+		r.maxed = true
+		r.visible = append(r.visible[:0], r.active)
+		r.arrange(1)
+	}
+	r.Activate(r.active)
+}
+
+// Activate makes viewport i the one keys act on, when it is visible.
 func (r *Reading) Activate(i int) {
-	if i < 0 || i >= r.layout.viewports() {
+	if !slices.Contains(r.visible, i) {
 		return
 	}
 	r.active = i
@@ -195,15 +319,38 @@ func (r *Reading) assign(i int, se *viewer.Series, o render.Orientation) {
 		return
 	}
 	r.shown[i] = se
+	st := r.studyOf(se)
 	r.withVolume(se, func(vol *viewer.Volume) {
 		if r.shown[i] != se {
 			return // another series was put there meanwhile
 		}
-		if err := r.ports[i].SetSeries(se, vol, r.labelsOn(vol), o); err != nil && r.OnLoading != nil {
+		vp := r.ports[i]
+		if err := vp.SetStudySeries(st, se, vol, r.labelsOn(vol), o); err != nil && r.OnLoading != nil {
 			r.OnLoading(1, err)
 		}
-		r.ports[i].SetLabels(r.labelsOn(vol), r.banner)
+		vp.SetLabels(r.labelsOn(vol), r.banner)
+		if r.MeasurementsOf != nil {
+			vp.SetMeasurements(r.MeasurementsOf(se.UID))
+		}
 	})
+}
+
+// studyOf returns the study se belongs to: of the exam shown, or of the prior.
+func (r *Reading) studyOf(se *viewer.Series) *viewer.Study {
+	for _, ex := range []*viewer.Study{r.study, r.prior} {
+		if ex != nil && slices.Contains(ex.Series, se) {
+			return ex.StudyOf(se)
+		}
+	}
+	return r.study
+}
+
+// examOf returns the exam (the study shown, or the prior) that holds se.
+func (r *Reading) examOf(se *viewer.Series) *viewer.Study {
+	if r.prior != nil && slices.Contains(r.prior.Series, se) {
+		return r.prior
+	}
+	return r.study
 }
 
 // labelsOn returns the label map drawn over vol: the reading's, when it lies on vol's grid.
@@ -228,19 +375,52 @@ func (r *Reading) SetLabels(m *viewer.LabelMap, banner string) {
 // Labels returns the label map drawn over the viewports and its banner.
 func (r *Reading) Labels() (*viewer.LabelMap, string) { return r.labels, r.banner }
 
-// NextSeries shows the study's next (or, for negative step, previous) series in the active viewport.
+// NextSeries shows the next (or, for negative step, previous) series of the active viewport's exam in it.
 func (r *Reading) NextSeries(step int) {
-	if r.study == nil || len(r.study.Series) == 0 {
+	ex := r.examOf(r.shown[r.active])
+	if ex == nil || len(ex.Series) == 0 {
 		return
 	}
 	cur := 0
-	for k, se := range r.study.Series {
+	for k, se := range ex.Series {
 		if se == r.shown[r.active] {
 			cur = k
 		}
 	}
-	n := len(r.study.Series)
-	r.Assign(r.active, r.study.Series[((cur+step)%n+n)%n])
+	n := len(ex.Series)
+	r.Assign(r.active, ex.Series[((cur+step)%n+n)%n])
+}
+
+// ShowMeasurements shows ms, the measurements of series uid, in every viewport that shows it but from.
+func (r *Reading) ShowMeasurements(uid string, ms []measure.Measurement, from *Viewport) {
+	for _, vp := range r.ports {
+		if vp != from && vp.Series() != nil && vp.Series().UID == uid {
+			vp.SetMeasurements(ms)
+		}
+	}
+}
+
+// measured passes a measurement made in viewport i on.
+func (r *Reading) measured(i int, m measure.Measurement, removed bool) {
+	if r.OnMeasure != nil {
+		r.OnMeasure(m, removed)
+	}
+	if r.MeasurementsOf != nil {
+		r.ShowMeasurements(m.SeriesUID, r.MeasurementsOf(m.SeriesUID), r.ports[i])
+	}
+}
+
+// windowChanged gives viewport i's new window to the visible viewports of the same sequence, when linked.
+func (r *Reading) windowChanged(i int, w viewer.Window) {
+	src := r.ports[i]
+	if !r.LinkWindows || src.Series() == nil {
+		return
+	}
+	for _, vp := range r.Visible() {
+		if vp != src && vp.Series() != nil && vp.Series().Type == src.Series().Type {
+			vp.ShowWindow(w)
+		}
+	}
 }
 
 // withVolume calls fn on the UI goroutine with se's volume, at once when it is loaded.
@@ -318,13 +498,13 @@ func (r *Reading) sliceChanged(i int) {
 		return
 	}
 	src := r.ports[i]
-	if r.Sync && r.layout != LayoutMPR && src.Volume() != nil {
+	if r.Sync && r.layout != LayoutMPR && src.Volume() != nil && slices.Contains(r.visible, i) {
 		r.syncing = true
 		centre := src.Centre()
 		sp, _ := src.Plane()
-		for k, vp := range r.Visible() {
+		for _, vp := range r.Visible() {
 			p, ok := vp.Plane()
-			if k == i || !ok || !sameFrame(src.Series(), vp.Series()) || p.Orientation() != sp.Orientation() {
+			if vp == src || !ok || !r.scrollTogether(src, vp) || p.Orientation() != sp.Orientation() {
 				continue
 			}
 			if s, inside := p.NearestSlice(centre); inside {
@@ -336,26 +516,41 @@ func (r *Reading) sliceChanged(i int) {
 	r.updateReferenceLines()
 }
 
-// sameFrame reports whether two series share a frame of reference, so that patient positions compare.
-func sameFrame(a, b *viewer.Series) bool {
-	if a == nil || b == nil {
+// scrollTogether reports whether scrolling a goes to the same patient position in b: their positions compare
+// (samePosition), or b is the prior beside a.
+func (r *Reading) scrollTogether(a, b *Viewport) bool {
+	if samePosition(a, b) {
+		return true
+	}
+	return r.prior != nil && r.layout == LayoutPrior && a.Study() != nil && b.Study() != nil && a.Study().PatientID == b.Study().PatientID
+}
+
+// samePosition reports whether two viewports' patient positions compare: the same series, one frame of
+// reference, or one session of one patient (an exam written one study per series, each its own frame).
+func samePosition(a, b *Viewport) bool {
+	sa, sb := a.Series(), b.Series()
+	if sa == nil || sb == nil {
 		return false
 	}
-	return a == b || a.FrameOfReferenceUID != "" && a.FrameOfReferenceUID == b.FrameOfReferenceUID
+	if sa == sb || sa.FrameOfReferenceUID != "" && sa.FrameOfReferenceUID == sb.FrameOfReferenceUID {
+		return true
+	}
+	x, y := a.Study(), b.Study()
+	return x != nil && y != nil && x.PatientID != "" && x.PatientID == y.PatientID && x.StudyDate != "" && x.StudyDate == y.StudyDate
 }
 
 // updateReferenceLines draws, in every visible viewport, where the other viewports' slices cut it.
 func (r *Reading) updateReferenceLines() {
-	for k, vp := range r.Visible() {
+	for _, vp := range r.Visible() {
 		p, ok := vp.Plane()
 		if !ok {
 			continue
 		}
 		s, _ := vp.Slice()
 		var lines []render.Line
-		for j, other := range r.Visible() {
+		for _, other := range r.Visible() {
 			op, ok := other.Plane()
-			if j == k || !ok || !sameFrame(vp.Series(), other.Series()) {
+			if other == vp || !ok || !samePosition(vp, other) {
 				continue
 			}
 			os, _ := other.Slice()
@@ -367,12 +562,12 @@ func (r *Reading) updateReferenceLines() {
 	}
 }
 
-// crosshair moves every visible viewport sharing the active one's frame of reference to patient position p.
+// crosshair moves every visible viewport whose positions compare with the active one's to patient position p.
 func (r *Reading) crosshair(p viewer.Vec3) {
-	src := r.Active().Series()
+	src := r.Active()
 	r.syncing = true
 	for _, vp := range r.Visible() {
-		if sameFrame(src, vp.Series()) {
+		if samePosition(src, vp) {
 			vp.SetCrosshair(&p)
 		}
 	}

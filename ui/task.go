@@ -61,8 +61,8 @@ func (t *task) start(what string, work func(ctx context.Context, p progressFunc)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stop = cancel
-	t.bar.SetValue(0)
 	t.bar.Show()
+	t.bar.SetValue(0) // once shown: a bar hidden full would otherwise show full at 0 %
 	t.cancel.Show()
 	t.line.SetText(what)
 	shown := &coalescer[taskProgress]{every: progressEvery, now: t.now, after: t.after, show: func(p taskProgress) {

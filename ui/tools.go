@@ -17,23 +17,27 @@ const (
 	ToolRectangle
 	ToolProbe
 	ToolCrosshair
+	ToolBidirectional // RANO: the longest diameter and the longest perpendicular to it
+	ToolAngle
 )
 
 var toolNames = [...]string{
-	ToolWindowLevel: "Window/level",
-	ToolPan:         "Pan",
-	ToolZoom:        "Zoom",
-	ToolLength:      "Length",
-	ToolEllipse:     "Ellipse ROI",
-	ToolRectangle:   "Rectangle ROI",
-	ToolProbe:       "Probe",
-	ToolCrosshair:   "Crosshair",
+	ToolWindowLevel:   "Window/level",
+	ToolPan:           "Pan",
+	ToolZoom:          "Zoom",
+	ToolLength:        "Length",
+	ToolEllipse:       "Ellipse ROI",
+	ToolRectangle:     "Rectangle ROI",
+	ToolProbe:         "Probe",
+	ToolCrosshair:     "Crosshair",
+	ToolBidirectional: "RANO bidimensional",
+	ToolAngle:         "Angle",
 }
 
 func (t Tool) String() string { return toolNames[t] }
 
 // Tools lists the tools in toolbar order.
-var Tools = []Tool{ToolWindowLevel, ToolPan, ToolZoom, ToolLength, ToolEllipse, ToolRectangle, ToolProbe, ToolCrosshair}
+var Tools = []Tool{ToolWindowLevel, ToolPan, ToolZoom, ToolLength, ToolBidirectional, ToolAngle, ToolEllipse, ToolRectangle, ToolProbe, ToolCrosshair}
 
 // OverlaySettings says how label maps are drawn; a reading area's viewports share one.
 type OverlaySettings struct {
@@ -84,22 +88,30 @@ func init() {
 		{Keys: keys(fyne.KeyP), Label: "P", Does: "tool: pan", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolPan) }},
 		{Keys: keys(fyne.KeyZ), Label: "Z", Does: "tool: zoom (drag up = in)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolZoom) }},
 		{Keys: keys(fyne.KeyM), Label: "M", Does: "tool: length measurement (mm)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolLength) }},
+		{Keys: keys(fyne.KeyD), Label: "D", Does: "tool: RANO bidimensional (drag the longest diameter; drag a handle of the perpendicular)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolBidirectional) }},
+		{Keys: keys(fyne.KeyN), Label: "N", Does: "tool: angle (drag from the vertex; drag the third handle)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolAngle) }},
 		{Keys: keys(fyne.KeyE), Label: "E", Does: "tool: ellipse ROI (mean, SD, min, max, area)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolEllipse) }},
 		{Keys: keys(fyne.KeyB), Label: "B", Does: "tool: rectangle ROI", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolRectangle) }},
 		{Keys: keys(fyne.KeyX), Label: "X", Does: "tool: probe (click: pin the voxel value)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolProbe) }},
 		{Keys: keys(fyne.KeyT), Label: "T", Does: "tool: crosshair (click: all planes go there)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolCrosshair) }},
 		{Keys: keys(fyne.KeyS), Label: "S", Does: "synchronised scrolling on/off", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Sync = !w.Reading.Sync; w.refreshStatus() }},
 		{Keys: keys(fyne.KeyO), Label: "O", Does: "show/hide the label overlay", do: func(w *Workstation, _ fyne.KeyName) { w.setOverlayVisible(!w.Reading.Overlay.Visible) }},
+		{Keys: keys(fyne.KeyJ), Label: "J", Does: "link the windows of viewports showing the same sequence on/off", do: func(w *Workstation, _ fyne.KeyName) { w.toggleLinkWindows() }},
 		{Keys: keys(fyne.KeyA), Label: "A", Does: "auto window", do: func(w *Workstation, _ fyne.KeyName) { w.autoWindow() }},
-		{Keys: keys(fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5), Label: "1–5", Does: "window presets of the sequence (file presets, then auto, then full range)",
+		{Keys: keys(fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5), Label: "1–5", Does: "window presets: yours for the sequence, then the file's, Auto, Contrast, Wide, Full range",
 			do: func(w *Workstation, k fyne.KeyName) { w.preset(int(k[0] - '1')) }},
-		{Keys: keys(fyne.KeyF2), Label: "F2", Does: "layout 1×1", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout1x1) }},
+		{Keys: keys(fyne.KeyK), Label: "K", Does: "mark the image as a key image (with its annotations)", do: func(w *Workstation, _ fyne.KeyName) { w.KeyImages.Mark() }},
+		{Keys: keys(fyne.KeyG), Label: "G", Does: "DICOM header (tag browser) of the image", do: func(w *Workstation, _ fyne.KeyName) { w.ShowTags() }},
+		{Keys: keys(fyne.KeyF2), Label: "F2", Does: "maximise the active viewport; again: the layout back", do: func(w *Workstation, _ fyne.KeyName) { w.maximise() }},
 		{Keys: keys(fyne.KeyF3), Label: "F3", Does: "layout 1×2", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout1x2) }},
 		{Keys: keys(fyne.KeyF4), Label: "F4", Does: "layout 2×2", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(Layout2x2) }},
 		{Keys: keys(fyne.KeyF5), Label: "F5", Does: "layout MPR (axial, coronal, sagittal)", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(LayoutMPR) }},
+		{Keys: keys(fyne.KeyF6), Label: "F6", Does: "beside the prior exam (the newest; the toolbar lists the others)", do: func(w *Workstation, _ fyne.KeyName) { w.SetLayout(LayoutPrior) }},
+		{Keys: keys(fyne.KeyF7), Label: "F7", Does: "save the viewport as shown as PNG", do: func(w *Workstation, _ fyne.KeyName) { w.KeyImages.SaveActive() }},
+		{Keys: keys(fyne.KeyF8), Label: "F8", Does: "preferences", do: func(w *Workstation, _ fyne.KeyName) { w.ShowPreferences() }},
 		{Keys: keys(fyne.KeyDelete, fyne.KeyBackspace), Label: "Del", Does: "delete the measurements of this image", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Active().DeleteMeasurements() }},
 		{Keys: keys(fyne.KeyF1), Runes: []rune{'?'}, Label: "F1 or ?", Does: "this help", do: func(w *Workstation, _ fyne.KeyName) { w.ToggleHelp() }},
-		{Keys: keys(fyne.KeyEscape), Label: "Esc", Does: "close this help, stop cine, default tool", do: func(w *Workstation, _ fyne.KeyName) { w.escape() }},
+		{Keys: keys(fyne.KeyEscape), Label: "Esc", Does: "close this help or dialog, leave a text field, stop cine, default tool", do: func(w *Workstation, _ fyne.KeyName) { w.escape() }},
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -29,31 +28,6 @@ type Status struct {
 	Probe         string // value and position under the pointer, "" when outside the image
 }
 
-// Measurement is a length, a region of interest or a probed voxel drawn on one slice of a plane.
-type Measurement struct {
-	Kind   Tool // ToolLength, ToolEllipse, ToolRectangle or ToolProbe
-	Plane  render.Orientation
-	Slice  int
-	A, B   measure.Point // image coordinates; B = A for a probe
-	Length float64       // mm, for ToolLength
-	Stats  measure.Stats // for ToolEllipse and ToolRectangle
-	Probe  string        // for ToolProbe
-}
-
-// Label is the measurement's text as the viewport draws it.
-func (m Measurement) Label() string {
-	switch m.Kind {
-	case ToolLength:
-		return fmt.Sprintf("%.1f mm", m.Length)
-	case ToolEllipse, ToolRectangle:
-		s := m.Stats
-		return fmt.Sprintf("mean %.1f  SD %.1f\nmin %.0f  max %.0f\narea %.1f mm²  (%d px)", s.Mean, s.SD, s.Min, s.Max, s.Area, s.N)
-	case ToolProbe:
-		return m.Probe
-	}
-	return ""
-}
-
 // Viewport shows one plane of one series. With the default tool the wheel scrolls the stack, dragging with
 // the left button windows (right = wider, down = higher level), the right button zooms and the middle button
 // pans; the other tools measure. Images are rendered by a worker goroutine from the latest state, so a burst
@@ -69,12 +43,19 @@ type Viewport struct {
 	OnSlice func()
 	// OnCrosshair is called with the patient position the crosshair tool points at.
 	OnCrosshair func(viewer.Vec3)
+	// OnWindow is called when the reader changes the window (drag, preset, auto, reset).
+	OnWindow func(viewer.Window)
+	// OnMeasure is called when a measurement is made or edited, or (removed) deleted.
+	OnMeasure func(m measure.Measurement, removed bool)
 
-	// Tool is the primary button's tool and Overlay how label maps are drawn: shared by a reading area's
-	// viewports. Change them, then Refresh.
-	Tool    *Tool
-	Overlay *OverlaySettings
+	// Tool is the primary button's tool, Overlay how label maps are drawn and Annotations what the corners
+	// say: shared by a reading area's viewports. Change them, then Refresh. Owner names who measures.
+	Tool        *Tool
+	Overlay     *OverlaySettings
+	Annotations *Annotations
+	Owner       *string
 
+	study    *viewer.Study // the series' own study: its patient and study attributes annotate the image
 	series   *viewer.Series
 	title    string
 	vol      *viewer.Volume
@@ -86,24 +67,28 @@ type Viewport struct {
 	tr       viewTransform
 	probe    string
 	active   bool
-	measures []Measurement
-	refLines []render.Line // other viewports' slices on this image, image coordinates
-	cross    *viewer.Vec3  // crosshair position, when set
+	measures []measure.Measurement // of this series, every plane and slice
+	refLines []render.Line         // other viewports' slices on this image, image coordinates
+	cross    *viewer.Vec3          // crosshair position, when set
 
 	// Pointer state.
-	button   desktop.MouseButton // button held, from MouseDown
-	dragging *Measurement        // a measurement being drawn
-	dragW    viewer.Window       // window at the start of a window drag
-	lastPos  fyne.Position       // pointer position at the previous move (for right-button zoom)
+	button   desktop.MouseButton  // button held, from MouseDown
+	drawing  *measure.Measurement // a measurement being drawn
+	dragFrom measure.Point        // where its drag started, image coordinates
+	editing  grip                 // the handle being dragged
+	hover    grip                 // the handle under the pointer
+	dragW    viewer.Window        // window at the start of a window drag
+	lastPos  fyne.Position        // pointer position at the previous move (for right-button zoom)
 
 	img         *canvas.Image
 	bg          *canvas.Rectangle
 	border      *canvas.Rectangle
-	topLeft     *canvas.Text
-	bottomLeft  *canvas.Text
-	edges       [4]*canvas.Text // left, right, top, bottom orientation letters
+	corners     [4]*textBlock // top left, top right, bottom left, bottom right
+	edges       [4]*textBlock // left, right, top, bottom orientation letters
 	placeholder *canvas.Text
-	banner      *canvas.Text        // the model's banner when the label map is an AI result
+	banner      *canvas.Text // the model's banner when the label map is an AI result (drawn wrapped by bannerLines)
+	bannerLines *textBlock
+	scale       *scaleBar
 	vectors     []fyne.CanvasObject // measurements, reference lines, crosshair
 
 	mu      sync.Mutex // guards want
@@ -135,50 +120,43 @@ var (
 	_ desktop.Mouseable = (*Viewport)(nil)
 )
 
-var (
-	annotationColor = color.NRGBA{R: 0xe0, G: 0xe6, B: 0xeb, A: 0xff}
-	edgeColor       = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
-	measureColor    = color.NRGBA{R: 0x2d, G: 0xd4, B: 0xbf, A: 0xff}
-	refLineColor    = color.NRGBA{R: 0x60, G: 0xa5, B: 0xfa, A: 0xc0}
-	crossColor      = color.NRGBA{R: 0xfa, G: 0xcc, B: 0x15, A: 0xd0}
-	activeColor     = color.NRGBA{R: 0x2d, G: 0xd4, B: 0xbf, A: 0xff}
-)
-
-// NewViewport makes an empty viewport with its own tool and overlay settings; a reading area replaces
-// them with shared ones. SetSeries gives it something to show.
+// NewViewport makes an empty viewport with its own tool, overlay and annotation settings; a reading area
+// replaces them with shared ones. SetSeries gives it something to show.
 func NewViewport() *Viewport {
-	tool := ToolWindowLevel
-	v := &Viewport{kick: make(chan struct{}, 1), Tool: &tool,
-		Overlay: &OverlaySettings{Visible: true, Opacity: render.DefaultOverlayOpacity}}
+	tool, owner, ann := ToolWindowLevel, "", DefaultAnnotations
+	v := &Viewport{kick: make(chan struct{}, 1), Tool: &tool, Owner: &owner, Annotations: &ann,
+		Overlay: &OverlaySettings{Visible: true, Opacity: render.DefaultOverlayOpacity}, editing: noGrip, hover: noGrip}
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillStretch
 	v.img.ScaleMode = canvas.ImageScaleSmooth
 	v.bg = canvas.NewRectangle(color.Black)
 	v.border = canvas.NewRectangle(color.Transparent)
 	v.border.StrokeWidth = 1
-	v.topLeft, v.bottomLeft, v.placeholder = newText(""), newText(""), newText("Drop a series here")
-	v.banner = newText("")
-	v.banner.Color = edgeColor
-	v.banner.TextStyle.Bold = true
-	for i := range v.edges {
-		v.edges[i] = newText("")
-		v.edges[i].Color = edgeColor
+	v.placeholder = canvas.NewText("Drop a series here", annotationColor)
+	v.placeholder.TextSize = theme.CaptionTextSize()
+	v.banner = canvas.NewText("", edgeColor)
+	v.bannerLines = newTextBlock(edgeColor)
+	v.bannerLines.bold = true
+	for i := range v.corners {
+		v.corners[i] = newTextBlock(annotationColor)
+		v.edges[i] = newTextBlock(edgeColor)
 	}
+	v.scale = newScaleBar()
 	v.ExtendBaseWidget(v)
 	go v.renderLoop()
 	return v
-}
-
-func newText(s string) *canvas.Text {
-	t := canvas.NewText(s, annotationColor)
-	t.TextSize = theme.CaptionTextSize()
-	return t
 }
 
 // SetSeries shows vol, the volume of se (labels may be nil, or must lie on vol's grid), in orientation o,
 // with the first window preset, at the slice with the most labelled voxels, else the middle slice. Zoom,
 // pan, rotation and measurements start afresh.
 func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *viewer.LabelMap, o render.Orientation) error {
+	return v.SetStudySeries(nil, se, vol, labels, o)
+}
+
+// SetStudySeries is SetSeries with the study the series belongs to, whose patient and study the corners
+// name (nil: none).
+func (v *Viewport) SetStudySeries(st *viewer.Study, se *viewer.Series, vol *viewer.Volume, labels *viewer.LabelMap, o render.Orientation) error {
 	title := fmt.Sprintf("%s  %s", se.Type, se.Description)
 	plane, err := render.NewPlane(vol.Geometry, o)
 	if err != nil {
@@ -187,14 +165,14 @@ func (v *Viewport) SetSeries(se *viewer.Series, vol *viewer.Volume, labels *view
 	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
 		return fmt.Errorf("viewport %s: the label map (%s) is not on the series' grid", title, labels.Source)
 	}
-	v.series, v.title, v.vol, v.labels, v.plane = se, title, vol, labels, plane
+	v.study, v.series, v.title, v.vol, v.labels, v.plane = st, se, title, vol, labels, plane
 	v.slice = plane.StartSlice(labels)
 	v.window = render.DefaultWindow(vol)
 	v.invert = false
 	su, sv := plane.PixelSpacing()
 	b := plane.Bounds()
 	v.tr = viewTransform{viewW: v.tr.viewW, viewH: v.tr.viewH, imgW: b.Dx(), imgH: b.Dy(), su: su, sv: sv, zoom: 1}
-	v.probe, v.measures, v.refLines, v.cross, v.dragging = "", nil, nil, nil, nil
+	v.probe, v.measures, v.refLines, v.cross, v.drawing, v.editing, v.hover = "", nil, nil, nil, nil, noGrip, noGrip
 	v.changed()
 	if v.OnSlice != nil {
 		v.OnSlice()
@@ -213,6 +191,9 @@ func (v *Viewport) SetLabels(labels *viewer.LabelMap, banner string) error {
 	v.changed()
 	return nil
 }
+
+// Study returns the study of the series shown, or nil.
+func (v *Viewport) Study() *viewer.Study { return v.study }
 
 // Series returns the series shown, or nil.
 func (v *Viewport) Series() *viewer.Series { return v.series }
@@ -239,6 +220,9 @@ func (v *Viewport) SetSlice(s int) {
 	s = max(0, min(s, v.plane.Slices()-1))
 	if s != v.slice {
 		v.slice = s
+		if v.probe != "" {
+			v.probe = v.ProbeAt(v.lastPos) // the pointer rests on another voxel now
+		}
 		v.changed()
 		if v.OnSlice != nil {
 			v.OnSlice()
@@ -258,8 +242,16 @@ func (v *Viewport) Centre() viewer.Vec3 {
 // Window returns the window in use.
 func (v *Viewport) Window() viewer.Window { return v.window }
 
-// SetWindow sets the window; widths under 1 become 1.
+// SetWindow sets the window (widths under 1 become 1), as the reader does: OnWindow hears of it.
 func (v *Viewport) SetWindow(w viewer.Window) {
+	v.ShowWindow(w)
+	if v.OnWindow != nil {
+		v.OnWindow(v.window)
+	}
+}
+
+// ShowWindow sets the window without telling OnWindow: for windows linked from another viewport.
+func (v *Viewport) ShowWindow(w viewer.Window) {
 	w.Width = max(w.Width, 1)
 	v.window = w
 	v.changed()
@@ -306,23 +298,7 @@ func (v *Viewport) Reset() {
 	}
 	v.tr.zoom, v.tr.panX, v.tr.panY, v.tr.rot, v.tr.flipH, v.tr.flipV = 1, 0, 0, 0, false, false
 	v.invert = false
-	v.window = render.DefaultWindow(v.vol)
-	v.changed()
-}
-
-// Measurements returns the measurements made on this series.
-func (v *Viewport) Measurements() []Measurement { return v.measures }
-
-// DeleteMeasurements removes the measurements of the slice shown.
-func (v *Viewport) DeleteMeasurements() {
-	kept := v.measures[:0]
-	for _, m := range v.measures {
-		if m.Plane != v.plane.Orientation() || m.Slice != v.slice {
-			kept = append(kept, m)
-		}
-	}
-	v.measures = kept
-	v.Refresh()
+	v.SetWindow(render.DefaultWindow(v.vol))
 }
 
 // SetActive marks the viewport as the one keys act on.
@@ -370,176 +346,6 @@ func (v *Viewport) Scrolled(e *fyne.ScrollEvent) {
 	case e.Scrolled.DY > 0:
 		v.Scroll(-1)
 	}
-}
-
-// Tapped activates the viewport; with the probe or crosshair tool it also acts at the point.
-func (v *Viewport) Tapped(e *fyne.PointEvent) {
-	v.activate()
-	if v.vol == nil {
-		return
-	}
-	switch *v.Tool {
-	case ToolProbe:
-		v.addProbe(e.Position)
-	case ToolCrosshair:
-		v.crosshairAt(e.Position)
-	}
-}
-
-func (v *Viewport) activate() {
-	if v.OnActivate != nil {
-		v.OnActivate()
-	}
-}
-
-// MouseDown remembers the button, for drags.
-func (v *Viewport) MouseDown(e *desktop.MouseEvent) {
-	v.button, v.lastPos = e.Button, e.Position
-	v.activate()
-}
-
-// MouseUp forgets the button.
-func (v *Viewport) MouseUp(*desktop.MouseEvent) { v.button = 0 }
-
-// Dragged acts with the tool of the button held: the middle button pans, the left one uses the tool.
-func (v *Viewport) Dragged(e *fyne.DragEvent) {
-	if v.vol == nil {
-		return
-	}
-	tool := *v.Tool
-	if v.button&desktop.MouseButtonTertiary != 0 {
-		tool = ToolPan
-	}
-	switch tool {
-	case ToolWindowLevel:
-		if v.dragW.Width == 0 {
-			v.dragW = v.window
-		}
-		step := v.dragW.Width / 256
-		w := v.window
-		w.Width += float64(e.Dragged.DX) * step
-		w.Center += float64(e.Dragged.DY) * step
-		w.Name = ""
-		v.SetWindow(w)
-	case ToolPan:
-		v.tr.panX += float64(e.Dragged.DX)
-		v.tr.panY += float64(e.Dragged.DY)
-		v.changed()
-	case ToolZoom:
-		v.Zoom(math.Exp(-float64(e.Dragged.DY) / 150))
-	case ToolLength, ToolEllipse, ToolRectangle:
-		if v.dragging == nil {
-			start := e.Position.Subtract(e.Dragged)
-			a := v.ViewToImage(fyne.NewPos(start.X, start.Y))
-			v.dragging = &Measurement{Kind: tool, Plane: v.plane.Orientation(), Slice: v.slice, A: a}
-		}
-		v.dragging.B = v.ViewToImage(e.Position)
-		v.complete(v.dragging)
-		v.Refresh()
-	case ToolProbe:
-		v.probe = v.ProbeAt(e.Position)
-		v.status()
-	case ToolCrosshair:
-		v.crosshairAt(e.Position)
-	}
-}
-
-// DragEnd finishes a window drag or a measurement.
-func (v *Viewport) DragEnd() {
-	v.dragW = viewer.Window{}
-	if m := v.dragging; m != nil {
-		v.dragging = nil
-		if m.A != m.B {
-			v.measures = append(v.measures, *m)
-		}
-		v.Refresh()
-	}
-}
-
-// complete computes a measurement's value.
-func (v *Viewport) complete(m *Measurement) {
-	switch m.Kind {
-	case ToolLength:
-		m.Length = measure.Length(v.plane, m.Slice, m.A, m.B)
-	case ToolEllipse, ToolRectangle:
-		shape := measure.Rectangle
-		if m.Kind == ToolEllipse {
-			shape = measure.Ellipse
-		}
-		if v.vol.Samples == 1 {
-			m.Stats, _ = measure.Region(v.plane, v.vol, m.Slice, shape, m.A, m.B)
-		}
-	}
-}
-
-// Measure adds a measurement of kind between image points a and b of the slice shown, as a drag with
-// that tool does, and returns it.
-func (v *Viewport) Measure(kind Tool, a, b measure.Point) Measurement {
-	m := Measurement{Kind: kind, Plane: v.plane.Orientation(), Slice: v.slice, A: a, B: b}
-	v.complete(&m)
-	v.measures = append(v.measures, m)
-	v.Refresh()
-	return m
-}
-
-func (v *Viewport) addProbe(p fyne.Position) {
-	s := v.ProbeAt(p)
-	if s == "" {
-		return
-	}
-	a := v.ViewToImage(p)
-	v.measures = append(v.measures, Measurement{Kind: ToolProbe, Plane: v.plane.Orientation(), Slice: v.slice, A: a, B: a, Probe: s})
-	v.Refresh()
-}
-
-func (v *Viewport) crosshairAt(p fyne.Position) {
-	a := v.ViewToImage(p)
-	pos := v.plane.Patient(float64(v.slice), a.X, a.Y)
-	if v.OnCrosshair != nil {
-		v.OnCrosshair(pos)
-	} else {
-		v.SetCrosshair(&pos)
-	}
-}
-
-// MouseIn starts probing.
-func (v *Viewport) MouseIn(e *desktop.MouseEvent) { v.MouseMoved(e) }
-
-// MouseMoved reports the voxel under the pointer; with the right button held it zooms.
-func (v *Viewport) MouseMoved(e *desktop.MouseEvent) {
-	if e.Button&desktop.MouseButtonSecondary != 0 && v.vol != nil {
-		v.Zoom(math.Exp(-float64(e.Position.Y-v.lastPos.Y) / 150))
-	}
-	v.lastPos = e.Position
-	probe := v.ProbeAt(e.Position)
-	if probe != v.probe {
-		v.probe = probe
-		v.status()
-	}
-}
-
-// MouseOut stops probing.
-func (v *Viewport) MouseOut() {
-	v.probe = ""
-	v.status()
-}
-
-// ProbeAt describes the voxel under viewport point p: its value and patient position (LPS, mm), or "" when
-// p is outside the image.
-func (v *Viewport) ProbeAt(p fyne.Position) string {
-	if v.vol == nil {
-		return ""
-	}
-	a := v.ViewToImage(p)
-	pk, err := v.plane.Pick(v.vol, v.slice, a.X, a.Y)
-	if err != nil {
-		return ""
-	}
-	value := fmt.Sprintf("%g", pk.Value[0])
-	if v.vol.Samples == 3 {
-		value = fmt.Sprintf("%g,%g,%g", pk.Value[0], pk.Value[1], pk.Value[2])
-	}
-	return fmt.Sprintf("value %s at (%.1f, %.1f, %.1f) mm", value, pk.Patient[0], pk.Patient[1], pk.Patient[2])
 }
 
 // changed redraws after a state change: annotations now, the image through the worker.
@@ -642,149 +448,3 @@ func (v *Viewport) buffer(i int, r image.Rectangle) *image.RGBA {
 	}
 	return v.bufs[i]
 }
-
-// CreateRenderer builds the viewport's canvas objects.
-func (v *Viewport) CreateRenderer() fyne.WidgetRenderer { return &viewportRenderer{v: v} }
-
-type viewportRenderer struct{ v *Viewport }
-
-func (r *viewportRenderer) Objects() []fyne.CanvasObject {
-	v := r.v
-	objs := []fyne.CanvasObject{v.bg, v.img}
-	objs = append(objs, v.vectors...)
-	return append(objs, v.topLeft, v.bottomLeft, v.edges[0], v.edges[1], v.edges[2], v.edges[3], v.placeholder, v.banner, v.border)
-}
-
-func (r *viewportRenderer) Layout(size fyne.Size) {
-	v := r.v
-	v.bg.Resize(size)
-	v.border.Resize(size)
-	v.tr.viewW, v.tr.viewH = float64(size.Width), float64(size.Height)
-	x, y, w, h := v.tr.imageRect()
-	v.img.Move(fyne.NewPos(float32(x), float32(y)))
-	v.img.Resize(fyne.NewSize(float32(w), float32(h)))
-	pad := theme.Padding()
-	v.topLeft.Move(fyne.NewPos(pad, pad))
-	bl := v.bottomLeft.MinSize()
-	v.bottomLeft.Move(fyne.NewPos(pad, size.Height-bl.Height-pad))
-	place := func(t *canvas.Text, fx, fy float32) {
-		m := t.MinSize()
-		t.Move(fyne.NewPos(fx*(size.Width-m.Width)+(0.5-fx)*2*pad, fy*(size.Height-m.Height)+(0.5-fy)*2*pad))
-	}
-	place(v.edges[0], 0, 0.5)
-	place(v.edges[1], 1, 0.5)
-	place(v.edges[2], 0.5, 0)
-	place(v.edges[3], 0.5, 1)
-	place(v.placeholder, 0.5, 0.5)
-	bm := v.banner.MinSize()
-	v.banner.Move(fyne.NewPos(pad, size.Height-bl.Height-bm.Height-pad)) // above the bottom-left annotation
-	r.layoutVectors()
-}
-
-// layoutVectors rebuilds the vector annotations for the current transform.
-func (r *viewportRenderer) layoutVectors() {
-	v := r.v
-	v.vectors = v.vectors[:0]
-	if v.vol == nil {
-		return
-	}
-	line := func(a, b fyne.Position, c color.Color, width float32) {
-		l := canvas.NewLine(c)
-		l.StrokeWidth = width
-		l.Position1, l.Position2 = a, b
-		v.vectors = append(v.vectors, l)
-	}
-	// label places text beside a measurement, kept inside the viewport.
-	label := func(at fyne.Position, s string) {
-		t := widget.NewLabel(s)
-		t.Importance = widget.HighImportance
-		size := t.MinSize()
-		t.Move(fyne.NewPos(max(0, min(at.X, float32(v.tr.viewW)-size.Width)), max(0, min(at.Y, float32(v.tr.viewH)-size.Height))))
-		t.Resize(size)
-		v.vectors = append(v.vectors, t)
-	}
-	for _, l := range v.refLines {
-		line(v.ImageToView(l.X0, l.Y0), v.ImageToView(l.X1, l.Y1), refLineColor, 1)
-	}
-	if v.cross != nil {
-		s, x, y := v.plane.Locate(*v.cross)
-		if math.Abs(s-float64(v.slice)) < 0.5 {
-			b := v.plane.Bounds()
-			line(v.ImageToView(0, y), v.ImageToView(float64(b.Dx()), y), crossColor, 1)
-			line(v.ImageToView(x, 0), v.ImageToView(x, float64(b.Dy())), crossColor, 1)
-		}
-	}
-	ms := v.measures
-	if v.dragging != nil {
-		ms = append(ms[:len(ms):len(ms)], *v.dragging)
-	}
-	for _, m := range ms {
-		if m.Plane != v.plane.Orientation() || m.Slice != v.slice {
-			continue
-		}
-		a, b := v.ImageToView(m.A.X, m.A.Y), v.ImageToView(m.B.X, m.B.Y)
-		switch m.Kind {
-		case ToolLength:
-			line(a, b, measureColor, 2)
-		case ToolEllipse:
-			// A polygon through the image, so that it follows rotation, flips and the pixel aspect.
-			cx, cy := (m.A.X+m.B.X)/2, (m.A.Y+m.B.Y)/2
-			rx, ry := (m.B.X-m.A.X)/2, (m.B.Y-m.A.Y)/2
-			const segments = 64
-			prev := v.ImageToView(cx+rx, cy)
-			for k := 1; k <= segments; k++ {
-				t := 2 * math.Pi * float64(k) / segments
-				p := v.ImageToView(cx+rx*math.Cos(t), cy+ry*math.Sin(t))
-				line(prev, p, measureColor, 2)
-				prev = p
-			}
-		case ToolRectangle:
-			corners := [4]fyne.Position{a, v.ImageToView(m.B.X, m.A.Y), b, v.ImageToView(m.A.X, m.B.Y)}
-			for k := range corners {
-				line(corners[k], corners[(k+1)%4], measureColor, 2)
-			}
-		case ToolProbe:
-			c := canvas.NewCircle(measureColor)
-			c.Move(a.Subtract(fyne.NewPos(3, 3)))
-			c.Resize(fyne.NewSize(6, 6))
-			v.vectors = append(v.vectors, c)
-		}
-		label(fyne.NewPos(max(a.X, b.X)+4, max(a.Y, b.Y)+4), m.Label())
-	}
-}
-
-func (r *viewportRenderer) MinSize() fyne.Size { return fyne.NewSize(128, 128) }
-
-func (r *viewportRenderer) Refresh() {
-	v := r.v
-	v.placeholder.Hidden = v.vol != nil
-	v.img.Hidden = v.vol == nil
-	v.placeholder.Text = "Drop a series here"
-	if v.vol != nil {
-		v.topLeft.Text = fmt.Sprintf("%s  (%s)", v.title, v.plane.Orientation())
-		v.bottomLeft.Text = fmt.Sprintf("Im %d/%d  W %.0f L %.0f", v.slice+1, v.plane.Slices(), v.window.Width, v.window.Center)
-		if v.invert {
-			v.bottomLeft.Text += "  inv"
-		}
-		e := v.plane.Edges()
-		names := map[[2]float64]string{{-1, 0}: e.Left, {1, 0}: e.Right, {0, -1}: e.Top, {0, 1}: e.Bottom}
-		for i, d := range [4][2]float64{{-1, 0}, {1, 0}, {0, -1}, {0, 1}} {
-			x, y := v.tr.imageDirection(d[0], d[1])
-			v.edges[i].Text = names[[2]float64{math.Round(x), math.Round(y)}]
-		}
-	}
-	if v.lastErr != nil {
-		v.placeholder.Text, v.placeholder.Hidden = v.lastErr.Error(), false
-	}
-	v.banner.Hidden = v.banner.Text == "" || v.vol == nil || v.labels == nil || (v.Overlay != nil && !v.Overlay.Visible)
-	v.border.StrokeColor = color.Transparent
-	if v.active {
-		v.border.StrokeColor = activeColor
-	}
-	r.Layout(v.Size())
-	for _, o := range r.Objects() {
-		o.Refresh()
-	}
-}
-
-func (r *viewportRenderer) Destroy() {}

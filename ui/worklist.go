@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/measure"
 )
 
 // Library is the local study cache as the workstation uses it. sync/cache implements it through a small
@@ -22,25 +23,51 @@ type Library interface {
 	Worklist(ctx context.Context, text, sort string, limit int) (rows []WorklistRow, more bool, err error)
 	// Open reads a study for the viewer and records that it was opened.
 	Open(ctx context.Context, uid string) (*viewer.Study, error)
+	// OpenExam reads the exam of study uid under rule (the study and the patient's other cached studies the
+	// rule groups with it, merged) and records that it was opened.
+	OpenExam(ctx context.Context, uid string, rule viewer.ExamRule) (*viewer.Study, error)
+	// PatientStudies lists a patient's cached studies, oldest first: the exams and priors are among them.
+	PatientStudies(ctx context.Context, patientID string) ([]WorklistRow, error)
 	// Import adds paths to the cache, reporting progress, and says what it imported, skipped and rejected.
 	Import(ctx context.Context, paths []string, p viewer.Progress) (report string, err error)
+
+	// Measurements returns the measurements kept on these series; SaveMeasurement keeps one (new or
+	// edited), DeleteMeasurement removes one.
+	Measurements(ctx context.Context, seriesUIDs []string) ([]measure.Measurement, error)
+	SaveMeasurement(ctx context.Context, m measure.Measurement) error
+	DeleteMeasurement(ctx context.Context, id string) error
+	// ExportSR writes the measurements of an exam's studies as DICOM SRs (TID 1500, one per study) into the
+	// outbox, for the server and Orthanc, and says what it did.
+	ExportSR(ctx context.Context, exam *viewer.Study, ms []measure.Measurement, observer string) (string, error)
+	// Setting reads a setting ("" when unset); SetSetting keeps one.
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 }
 
-// WorklistRow is one study of the worklist: from the library, or a study of this session (the demo
-// study, folders given on the command line) that lives in memory only.
+// WorklistRow is one exam of the worklist (one study, or several of one patient that the exam rule groups):
+// from the library, or of this session (the demo study, folders given on the command line), which lives in
+// memory only.
 type WorklistRow struct {
-	UID, PatientName, PatientID, Date, Description string
-	Series                                         int
-	Types                                          []viewer.SeriesType
-	Sync                                           string        // the library's sync state; "session" for in-memory studies
-	study                                          *viewer.Study // in-memory studies only
+	UID, PatientName, PatientID, Date, Time, Description string
+	BirthDate, Sex, Accession                            string
+	Modalities                                           []string
+	Series                                               int
+	Types                                                []viewer.SeriesType
+	Sync                                                 string   // the library's sync state; "session" for in-memory studies
+	Studies                                              []string // the StudyInstanceUIDs the row groups (UID first)
+	exam                                                 string   // the exam key
+	study                                                *viewer.Study
 }
 
 func sessionRow(st *viewer.Study) WorklistRow {
-	r := WorklistRow{UID: st.UID, PatientName: st.PatientName, PatientID: st.PatientID, Date: st.StudyDate,
-		Description: st.Description, Series: len(st.Series), Sync: "session", study: st}
+	r := WorklistRow{UID: st.UID, PatientName: st.PatientName, PatientID: st.PatientID, Date: st.StudyDate, Time: st.StudyTime,
+		Description: st.Description, BirthDate: st.PatientBirthDate, Sex: st.PatientSex, Accession: st.AccessionNumber,
+		Series: len(st.Series), Sync: "session", Studies: st.StudyUIDs(), exam: st.Exam, study: st}
 	for _, se := range st.Series {
 		r.Types = append(r.Types, se.Type)
+		if se.Modality != "" && !slices.Contains(r.Modalities, se.Modality) {
+			r.Modalities = append(r.Modalities, se.Modality)
+		}
 	}
 	return r
 }
@@ -48,37 +75,110 @@ func sessionRow(st *viewer.Study) WorklistRow {
 func (r WorklistRow) sequences() string {
 	var ts []string
 	for _, t := range r.Types {
-		ts = append(ts, string(t))
+		if !slices.Contains(ts, string(t)) {
+			ts = append(ts, string(t))
+		}
 	}
 	return strings.Join(ts, " ")
 }
 
-// worklistColumns are the worklist's columns: title, width and the row's value.
+// sexAge is "F 54 y" at the study date.
+func (r WorklistRow) sexAge() string {
+	return strings.TrimSpace(r.Sex + " " + viewer.Age(r.BirthDate, r.Date))
+}
+
+// groupRows merges the rows of one exam under rule (the first row's UID names it); rows keep their order.
+func groupRows(rows []WorklistRow, rule viewer.ExamRule) []WorklistRow {
+	var out []WorklistRow
+	at := map[string]int{}
+	for _, r := range rows {
+		k := r.exam
+		if k == "" {
+			k = rule.Key(r.PatientID, r.Date, r.Accession, r.UID)
+			r.exam = k
+		}
+		i, ok := at[k]
+		if !ok {
+			if len(r.Studies) == 0 {
+				r.Studies = []string{r.UID}
+			}
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		g := &out[i]
+		for _, uid := range r.Studies {
+			if !slices.Contains(g.Studies, uid) {
+				g.Studies = append(g.Studies, uid)
+			}
+		}
+		if len(r.Studies) == 0 && !slices.Contains(g.Studies, r.UID) {
+			g.Studies = append(g.Studies, r.UID)
+		}
+		g.Series += r.Series
+		g.Types = append(g.Types, r.Types...)
+		for _, m := range r.Modalities {
+			if !slices.Contains(g.Modalities, m) {
+				g.Modalities = append(g.Modalities, m)
+			}
+		}
+		if r.Description != "" && !strings.Contains(g.Description, r.Description) {
+			g.Description = strings.TrimPrefix(g.Description+" + "+r.Description, " + ")
+		}
+		if r.Accession != "" && !strings.Contains(g.Accession, r.Accession) {
+			g.Accession = strings.TrimPrefix(g.Accession+", "+r.Accession, ", ")
+		}
+	}
+	return out
+}
+
+// worklistColumns are the worklist's columns: title, width and the row's value. The open exam is marked ▶.
 var worklistColumns = []struct {
 	title string
 	width float32
 	value func(WorklistRow) string
 }{
-	{"Patient", 150, func(r WorklistRow) string { return r.PatientName }},
-	{"ID", 120, func(r WorklistRow) string { return r.PatientID }},
-	{"Date", 80, func(r WorklistRow) string { return r.Date }},
-	{"Description", 220, func(r WorklistRow) string { return r.Description }},
+	{"Patient", 160, func(r WorklistRow) string { return viewer.PersonName(r.PatientName) }},
+	{"ID", 110, func(r WorklistRow) string { return r.PatientID }},
+	{"Sex/age", 64, WorklistRow.sexAge},
+	{"Date", 118, func(r WorklistRow) string {
+		return strings.TrimSpace(viewer.FormatDate(r.Date) + " " + viewer.FormatTime(r.Time))
+	}},
+	{"Mod", 40, func(r WorklistRow) string { return strings.Join(r.Modalities, " ") }},
+	{"Accession", 90, func(r WorklistRow) string { return r.Accession }},
+	{"Description", 200, func(r WorklistRow) string {
+		if n := len(r.Studies); n > 1 {
+			return fmt.Sprintf("%s (%d studies)", r.Description, n)
+		}
+		return r.Description
+	}},
 	{"Series", 50, func(r WorklistRow) string { return fmt.Sprint(r.Series) }},
-	{"Sequences", 170, WorklistRow.sequences},
-	{"Sync", 70, func(r WorklistRow) string { return r.Sync }},
+	{"Sequences", 150, WorklistRow.sequences},
+	{"Sync", 64, func(r WorklistRow) string { return r.Sync }},
 }
+
+// worklist column numbers the code sorts by.
+const (
+	colPatient = 0
+	colID      = 1
+	colDate    = 3
+	colSeries  = 7
+)
 
 // worklistLimit is the most cached studies one search lists.
 const worklistLimit = 1000
 
-// Worklist lists the studies of the library and of this session, with a search field (the library reads
-// it in its own query language; session studies must contain every plain word in their name, ID,
-// description or sequences) and sortable columns (tap a header; tap again to reverse). Selecting a row opens the study.
+// Worklist lists the exams of the library and of this session (a session study also in the library is
+// listed once, from the library), with a search field (the library reads it in its own query language;
+// session studies must contain every plain word in their name, ID, description or sequences) and sortable
+// columns (tap a header; tap again to reverse). Selecting a row opens the exam; the open one is marked.
 // Library queries run in a worker goroutine.
 type Worklist struct {
-	// OnOpen is called with the study the reader chose; OnError with a failure to list or open.
+	// OnOpen is called with the exam the reader chose; OnError with a failure to open.
 	OnOpen  func(*viewer.Study)
 	OnError func(error)
+	// Rule groups studies into exams.
+	Rule viewer.ExamRule
 
 	lib     Library // nil: session studies only
 	session []*viewer.Study
@@ -87,20 +187,22 @@ type Worklist struct {
 	query   string
 	sortCol int
 	desc    bool
-	gen     int // refresh generation: late answers of older queries are dropped
-	search  *widget.Entry
+	gen     int    // refresh generation: late answers of older queries are dropped
+	open    string // the exam key of the exam shown
+	search  *hotEntry
 	note    *widget.Label
-	table   *widget.Table
+	table   *hotTable
 	content fyne.CanvasObject
 }
 
 // NewWorklist makes a worklist of the library lib (which may be nil) and the session studies.
 func NewWorklist(lib Library, session []*viewer.Study) *Worklist {
-	w := &Worklist{lib: lib, session: session, sortCol: 2, desc: true, note: widget.NewLabel("")}
-	w.search = widget.NewEntry()
+	w := &Worklist{lib: lib, session: session, sortCol: colDate, desc: true, note: widget.NewLabel(""), Rule: viewer.ExamByDay}
+	w.note.Wrapping = fyne.TextWrapWord
+	w.search = newEntry()
 	w.search.SetPlaceHolder("Search: name or ID words, date:2024-01-01.., type:t1ce,flair, mod:MR, desc:…, sync:pending")
 	w.search.OnChanged = w.Search
-	w.table = widget.NewTable(
+	w.table = newTable(
 		func() (int, int) { return len(w.rows), len(worklistColumns) },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
@@ -108,12 +210,20 @@ func NewWorklist(lib Library, session []*viewer.Study) *Worklist {
 			return l
 		},
 		func(id widget.TableCellID, o fyne.CanvasObject) {
-			o.(*widget.Label).SetText(worklistColumns[id.Col].value(w.rows[id.Row]))
+			l := o.(*widget.Label)
+			r := w.rows[id.Row]
+			text := worklistColumns[id.Col].value(r)
+			open := w.open != "" && r.exam == w.open
+			if id.Col == colPatient && open {
+				text = "▶ " + text
+			}
+			l.TextStyle.Bold = open
+			l.SetText(text)
 		})
 	w.table.ShowHeaderRow = true
-	w.table.CreateHeader = func() fyne.CanvasObject { return widget.NewButton("", nil) }
+	w.table.CreateHeader = func() fyne.CanvasObject { return newButton("", "", nil) }
 	w.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		b := o.(*widget.Button)
+		b := o.(*hotButton)
 		title := worklistColumns[id.Col].title
 		if id.Col == w.sortCol {
 			title += map[bool]string{false: " ▲", true: " ▼"}[w.desc]
@@ -137,7 +247,7 @@ func NewWorklist(lib Library, session []*viewer.Study) *Worklist {
 // Content is the worklist's canvas object.
 func (w *Worklist) Content() fyne.CanvasObject { return w.content }
 
-// Search lists the studies matching q.
+// Search lists the exams matching q.
 func (w *Worklist) Search(q string) {
 	w.query = q
 	if w.search.Text != q {
@@ -146,7 +256,7 @@ func (w *Worklist) Search(q string) {
 	w.Refresh()
 }
 
-// SortBy sorts by column col (0 patient … 6 sync); sorting by the same column again reverses.
+// SortBy sorts by column col (see worklistColumns); sorting by the same column again reverses.
 func (w *Worklist) SortBy(col int) {
 	if col == w.sortCol {
 		w.desc = !w.desc
@@ -156,10 +266,16 @@ func (w *Worklist) SortBy(col int) {
 	w.Refresh()
 }
 
+// SetOpen marks the exam shown (its exam key).
+func (w *Worklist) SetOpen(exam string) {
+	w.open = exam
+	w.table.Refresh()
+}
+
 // Rows returns the rows listed, in order.
 func (w *Worklist) Rows() []WorklistRow { return w.rows }
 
-// Refresh lists the studies again: the session's now, the cache's when its query answers.
+// Refresh lists the exams again: the session's now, the library's when its query answers.
 func (w *Worklist) Refresh() {
 	w.gen++
 	gen, query := w.gen, w.query
@@ -179,33 +295,49 @@ func (w *Worklist) Refresh() {
 		}
 	}
 	if w.lib == nil {
-		w.show(rows, false)
+		w.show(rows, false, nil)
 		return
 	}
 	// With a library the list changes once, when its answer arrives.
-	lib, sort := w.lib, map[int]string{0: "name", 1: "id"}[w.sortCol]
+	lib, sort := w.lib, map[int]string{colPatient: "name", colID: "id"}[w.sortCol]
 	go func() {
 		found, more, err := lib.Worklist(context.Background(), query, sort, worklistLimit)
 		do(func() {
 			if gen != w.gen {
 				return
 			}
-			if err != nil {
-				w.fail(fmt.Errorf("worklist: %w", err))
-				return
-			}
-			w.show(append(rows, found...), more)
+			w.show(mergeSession(rows, found), more, err)
 		})
 	}()
 }
 
-// show sorts and lists rows.
-func (w *Worklist) show(rows []WorklistRow, more bool) {
+// mergeSession lists the session's rows before the library's, leaving out those the library holds.
+func mergeSession(session, library []WorklistRow) []WorklistRow {
+	held := map[string]bool{}
+	for _, r := range library {
+		held[r.UID] = true
+	}
+	var out []WorklistRow
+	for _, r := range session {
+		if !slices.ContainsFunc(r.Studies, func(uid string) bool { return held[uid] }) {
+			out = append(out, r)
+		}
+	}
+	return append(out, library...)
+}
+
+// show groups rows into exams, sorts and lists them; err says why the library could not list (shown until
+// the next search answers).
+func (w *Worklist) show(rows []WorklistRow, more bool, err error) {
+	rows = groupRows(rows, w.Rule)
 	value := worklistColumns[w.sortCol].value
 	slices.SortStableFunc(rows, func(a, b WorklistRow) int {
 		c := cmp.Compare(value(a), value(b))
-		if w.sortCol == 4 { // series count: numeric
+		switch w.sortCol {
+		case colSeries:
 			c = cmp.Compare(a.Series, b.Series)
+		case colDate:
+			c = cmp.Compare(a.Date+a.Time, b.Date+b.Time)
 		}
 		if w.desc {
 			return -c
@@ -214,19 +346,24 @@ func (w *Worklist) show(rows []WorklistRow, more bool) {
 	})
 	w.rows, w.more = rows, more
 	switch {
+	case err != nil:
+		w.note.SetText(fmt.Sprintf("Search: %v", err))
 	case more:
 		w.note.SetText(fmt.Sprintf("The first %d matches of the library: refine the search for the others.", worklistLimit))
 	case len(rows) == 0:
-		w.note.SetText("No study matches.")
+		w.note.SetText("No exam matches.")
 	case len(rows) == 1:
-		w.note.SetText("1 study")
+		w.note.SetText("1 exam")
 	default:
-		w.note.SetText(fmt.Sprintf("%d studies", len(rows)))
+		w.note.SetText(fmt.Sprintf("%d exams", len(rows)))
 	}
 	w.table.Refresh()
 }
 
-// OpenRow hands row i's study to OnOpen, reading it from the library first (in a worker).
+// Note returns what the line under the list says.
+func (w *Worklist) Note() string { return w.note.Text }
+
+// OpenRow hands row i's exam to OnOpen, reading it from the library first (in a worker).
 func (w *Worklist) OpenRow(i int) {
 	if w.OnOpen == nil || i < 0 || i >= len(w.rows) {
 		return
@@ -236,9 +373,9 @@ func (w *Worklist) OpenRow(i int) {
 		w.OnOpen(r.study)
 		return
 	}
-	lib := w.lib
+	lib, rule := w.lib, w.Rule
 	go func() {
-		st, err := lib.Open(context.Background(), r.UID)
+		st, err := lib.OpenExam(context.Background(), r.UID, rule)
 		do(func() {
 			if err != nil {
 				w.fail(fmt.Errorf("open study %s: %w", r.UID, err))

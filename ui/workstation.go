@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -10,7 +11,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/neuronova/neuronova/viewer"
-	"github.com/neuronova/neuronova/viewer/render"
 )
 
 // Workstation is the reading window's content: the worklist and the open study's series strip and overlay
@@ -28,14 +28,15 @@ type Workstation struct {
 	// ChoosePDF asks where to write a PDF named name and hands the path to done ("" cancelled); nil writes
 	// it in the home folder.
 	ChoosePDF func(name string, done func(path string))
+	readingRoom
 
 	canvas   fyne.Canvas
 	content  fyne.CanvasObject
 	status   *widget.Label
 	progress *widget.ProgressBar
 	message  *widget.Label
-	tools    *widget.Select
-	layouts  *widget.RadioGroup
+	tools    *hotSelect
+	layouts  *hotSelect
 	help     *widget.PopUp
 	last     Status
 
@@ -51,14 +52,20 @@ type Services struct {
 	Sync    Syncer   // the link to the central server
 	AI      Analyzer // the AI models
 	Clinic  Clinic   // the clinical workflow of the server (with Sync)
+	// User is the account the workstation runs under, whose preferences and measurements these are (the
+	// signed-in clinician's, when there is one, come first).
+	User string
 }
 
 // NewWorkstation lays out the workstation for its services and the session's studies, and opens the first
 // session study. c is the window's canvas (for the help overlay and drag and drop).
 func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Workstation {
 	lib := svc.Library
+	session = viewer.GroupExams(session, viewer.ExamByDay)
 	w := &Workstation{canvas: c, lib: lib, Reading: NewReading(), Worklist: NewWorklist(lib, session), Strip: NewStrip(),
 		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
+	w.User = svc.User
+	w.initReadingRoom(c)
 	w.importing = newTask()
 	w.Overlay = NewOverlayPanel(w.Reading)
 	w.Sync = NewSyncPanel(svc.Sync)
@@ -89,62 +96,26 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 		w.last = s
 		w.refreshStatus()
 	}
-	w.Reading.OnLoading = func(f float64, err error) {
-		w.progress.SetValue(f)
-		w.progress.Hidden = f >= 1
-		w.progress.Refresh()
-		if err != nil {
-			w.message.SetText(err.Error())
-		}
-	}
+	w.Reading.OnLoading = w.showLoading
 	w.Worklist.OnOpen = w.Open
 	w.Worklist.OnError = func(err error) { w.message.SetText(err.Error()) }
-	w.Strip.OnTap = func(se *viewer.Series) { w.Reading.Assign(w.Reading.active, se) }
+	w.Strip.OnTap = func(se *viewer.Series) { w.Reading.Assign(w.Reading.active, se) } // in a maximised view, the viewport shown
 	w.Strip.OnDrop = w.drop
 
-	w.tools = widget.NewSelect(toolLabels(), func(s string) {
-		for _, t := range Tools {
-			if t.String() == s {
-				w.SetTool(t)
-			}
-		}
-	})
-	w.tools.SetSelected(ToolWindowLevel.String())
-	var names []string
-	for _, l := range Layouts {
-		names = append(names, l.String())
-	}
-	w.layouts = widget.NewRadioGroup(names, func(s string) {
-		for _, l := range Layouts {
-			if l.String() == s {
-				w.SetLayout(l)
-			}
-		}
-	})
-	w.layouts.Horizontal = true
-	w.layouts.Required = true
-	toolbar := container.NewHBox(
-		widget.NewLabel("Layout"), w.layouts,
-		widget.NewLabel("Tool"), w.tools,
-		widget.NewButton("Invert", func() { w.Reading.Active().Invert() }),
-		widget.NewButton("Reset", func() { w.Reading.Active().Reset() }),
-		widget.NewButton("Cine", func() { w.Reading.ToggleCine(); w.refreshStatus() }),
-		widget.NewButton("Help (?)", w.ToggleHelp),
-	)
-	series := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), w.Overlay.Content()), nil, nil, w.Strip.Content())
-	tabs := container.NewAppTabs(container.NewTabItem("Series", series), container.NewTabItem("AI", container.NewVScroll(w.AI.Content())),
-		container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
-	left := container.NewVSplit(w.Worklist.Content(), container.NewBorder(nil, w.message, nil, nil, tabs))
-	left.Offset = 0.3
+	toolbar := w.toolbar()
+	left := container.NewVSplit(w.Worklist.Content(), container.NewBorder(nil, w.message, nil, nil, w.leftTabs()))
+	left.Offset = w.Prefs.Worklist
 	main := container.NewBorder(toolbar, nil, nil, nil, w.Reading.Content())
 	split := container.NewHSplit(left, main)
-	split.Offset = 0.24
+	split.Offset = w.Prefs.LeftPanel
+	w.split, w.left = split, left
 	var centre fyne.CanvasObject = split
 	if svc.Clinic != nil {
 		w.Clinic = newClinicUI(w, svc.Clinic, split)
 		centre = w.Clinic.Content()
 	}
-	w.content = container.NewBorder(nil, container.NewVBox(w.progress, w.importing.content(), w.status), nil, nil, centre)
+	w.content = w.withTips(container.NewBorder(nil, container.NewVBox(w.progress, w.importing.content(), w.status), nil, nil, centre))
+	w.loadPreferences()
 	if len(session) > 0 {
 		w.Open(session[0])
 	}
@@ -206,6 +177,7 @@ func (w *Workstation) Open(st *viewer.Study) {
 	for _, se := range st.Series {
 		w.Reading.withVolume(se, func(vol *viewer.Volume) { w.Strip.SetVolume(se, vol, st.Labels) })
 	}
+	w.opened(st)
 }
 
 // showLabels draws m (the study's label map, or an AI result with its banner) and lists its labels.
@@ -226,8 +198,12 @@ func (w *Workstation) SetTool(t Tool) {
 	w.refreshStatus()
 }
 
-// SetLayout changes the viewer layout.
+// SetLayout changes the viewer layout; Prior compares with the newest prior exam when none is shown.
 func (w *Workstation) SetLayout(l Layout) {
+	if l == LayoutPrior && w.Reading.Prior() == nil {
+		w.ComparePrior(0)
+		return
+	}
 	w.Reading.SetLayout(l)
 	if w.layouts.Selected != l.String() {
 		w.layouts.SetSelected(l.String())
@@ -237,9 +213,10 @@ func (w *Workstation) SetLayout(l Layout) {
 // drop assigns a series dropped at absolute position p to the viewport under p.
 func (w *Workstation) drop(se *viewer.Series, p fyne.Position) {
 	d := fyne.CurrentApp().Driver()
-	for i, vp := range w.Reading.Visible() {
+	for _, vp := range w.Reading.Visible() {
 		o, s := d.AbsolutePositionForObject(vp), vp.Size()
 		if p.X >= o.X && p.Y >= o.Y && p.X < o.X+s.Width && p.Y < o.Y+s.Height {
+			i := w.Reading.Index(vp)
 			w.Reading.Assign(i, se)
 			w.Reading.Activate(i)
 			return
@@ -248,8 +225,10 @@ func (w *Workstation) drop(se *viewer.Series, p fyne.Position) {
 }
 
 func (w *Workstation) cycleViewport(step int) {
-	n := w.Reading.Layout().viewports()
-	w.Reading.Activate(((w.Reading.active+step)%n + n) % n)
+	vis := w.Reading.Visible()
+	k := max(0, slices.Index(vis, w.Reading.Active()))
+	n := len(vis)
+	w.Reading.Activate(w.Reading.Index(vis[((k+step)%n+n)%n]))
 }
 
 func (w *Workstation) setOverlayVisible(on bool) {
@@ -266,7 +245,7 @@ func (w *Workstation) autoWindow() {
 
 func (w *Workstation) preset(n int) {
 	if vp := w.Reading.Active(); vp.Volume() != nil {
-		if presets := render.Presets(vp.Volume()); n >= 0 && n < len(presets) {
+		if presets := w.presets(vp); n >= 0 && n < len(presets) {
 			vp.SetWindow(presets[n])
 		}
 	}
@@ -292,6 +271,15 @@ func (w *Workstation) escape() {
 	if w.help != nil {
 		w.ToggleHelp()
 	}
+	for _, p := range []*widget.PopUp{w.prefsPop} {
+		if p != nil {
+			p.Hide()
+		}
+	}
+	if w.tags != nil {
+		w.tags.pop.Hide()
+	}
+	w.canvas.Unfocus() // keys go to the viewports again
 	w.Reading.StopCine()
 	w.SetTool(ToolWindowLevel)
 }
@@ -329,6 +317,7 @@ func (w *Workstation) refreshStatus() {
 	if !w.Reading.Sync {
 		line += "   scroll sync off"
 	}
+	line += w.readingStatus()
 	if st := w.Sync.Status(); st.Configured {
 		line += "   │ " + SyncLine(st)
 	}

@@ -51,8 +51,8 @@ func newTestWorkstation(t *testing.T, svc Services, studies ...*viewer.Study) (*
 func waitLoaded(t *testing.T, w *Workstation) {
 	t.Helper()
 	waitFor(t, "the viewports to show their series", func() bool {
-		for i, vp := range w.Reading.Visible() {
-			if vp.Volume() == nil || vp.Series() != w.Reading.shown[i] {
+		for _, vp := range w.Reading.Visible() {
+			if vp.Volume() == nil || vp.Series() != w.Reading.Shown(w.Reading.Index(vp)) {
 				return false
 			}
 		}
@@ -240,7 +240,7 @@ func TestMeasurementsOnDemoStudy(t *testing.T) {
 	w.SetTool(ToolLength)
 	drag(vp, vp.ImageToView(float64(first), float64(row)+0.5), vp.ImageToView(float64(last+1), float64(row)+0.5))
 	ms := vp.Measurements()
-	if len(ms) != 1 || ms[0].Kind != ToolLength {
+	if len(ms) != 1 || ms[0].Kind != measure.KindLength {
 		t.Fatalf("after the drag: %+v, want one length", ms)
 	}
 	if d := math.Abs(ms[0].Length - truth); d > 1 {
@@ -254,12 +254,12 @@ func TestMeasurementsOnDemoStudy(t *testing.T) {
 	a, b := measure.Point{X: cx - 15, Y: cy - 10}, measure.Point{X: cx + 15, Y: cy + 10}
 	drag(vp, vp.ImageToView(a.X, a.Y), vp.ImageToView(b.X, b.Y))
 	ms = vp.Measurements()
-	if len(ms) != 2 || ms[1].Kind != ToolEllipse {
+	if len(ms) != 2 || ms[1].Kind != measure.KindEllipse {
 		t.Fatalf("after the ROI drag: %+v", ms)
 	}
 	got := ms[1].Stats
 	// Direct: every voxel of the slice whose centre is inside the ellipse drawn (the corners the drag hit).
-	ra, rb := ms[1].A, ms[1].B
+	ra, rb := ms[1].Points[0], ms[1].Points[1]
 	ex, ey := (ra.X+rb.X)/2, (ra.Y+rb.Y)/2
 	rx, ry := math.Abs(rb.X-ra.X)/2, math.Abs(rb.Y-ra.Y)/2
 	var values []float64
@@ -290,7 +290,7 @@ func TestMeasurementsOnDemoStudy(t *testing.T) {
 		got.Min != lo || got.Max != hi || math.Abs(got.Area-area) > 1e-9*area {
 		t.Errorf("ROI %+v, direct: N %d mean %g SD %g min %g max %g area %g", got, len(values), mean, sd, lo, hi, area)
 	}
-	t.Logf("ellipse ROI: %s", ms[1].Label())
+	t.Logf("ellipse ROI: %s", ms[1].Text())
 }
 
 // drag moves the primary button from a to b over the viewport in ten steps and releases it.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 // The cache subcommands: import, ls, export, cache gc|check. Each takes --data DIR (default: the
@@ -72,6 +73,9 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 			len(sum.Skipped)-sum.AlreadyPresent(), len(sum.Rejected), len(sum.Studies))
 		for _, p := range sum.Converted {
 			fmt.Fprintf(stdout, "converted NIfTI to DICOM: %s\n", p)
+		}
+		for _, uid := range sum.Labels {
+			fmt.Fprintf(stdout, "label map (%s beside the images) given to study %s\n", viewer.LabelsFile, uid)
 		}
 		for _, s := range sum.Skipped {
 			if *verbose || !s.Present {

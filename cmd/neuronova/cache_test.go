@@ -18,7 +18,8 @@ func TestCacheCommands(t *testing.T) {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
 	code, out, stderr := runCmd("import", "--data", data, study)
-	if code != 0 || !strings.Contains(out, "620 instances imported") || !strings.Contains(out, "labels.nii.gz: not a DICOM file") {
+	if code != 0 || !strings.Contains(out, "620 instances imported") || !strings.Contains(out, "label map (labels.nii.gz beside the images) given to study") ||
+		strings.Contains(out, "\nrejected ") {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, stderr)
 	}
 	code, out, _ = runCmd("import", "--data", data, study)
