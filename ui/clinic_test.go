@@ -463,7 +463,7 @@ func TestDoctorReviewsAndConfirms(t *testing.T) {
 	u := w.Clinic
 	f.notes <- api.Notification{ID: "3-0", Type: api.EventOrderStatusChanged, OrderID: "ocs_0002", ToStatus: api.OrderResultReady, At: time.Now()}
 	waitFor(t, "the notification", func() bool { return u.Notices.Unread == 1 })
-	if got := u.Notices.Toast(); got != "Order ocs_0002 is now RESULT_READY" || !strings.Contains(u.Notices.Badge.Text, "(1)") {
+	if got := u.Notices.Toast.Text; got != "Order ocs_0002 is now RESULT_READY" || !strings.Contains(u.Notices.Badge.Text, "(1)") {
 		t.Errorf("toast %q, badge %q", got, u.Notices.Badge.Text)
 	}
 	u.Orders.OnOpen("ocs_0002")

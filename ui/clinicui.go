@@ -48,7 +48,7 @@ func newClinicUI(w *Workstation, c Clinic, reading fyne.CanvasObject) *ClinicUI 
 	u.adminTab = container.NewTabItem("Admin", widget.NewLabel(""))
 	u.Tabs = container.NewAppTabs(container.NewTabItem("Reading", reading), u.ordersTab)
 	u.build("")
-	bar := container.NewHBox(u.User, u.Notices.Badge, u.SignOut)
+	bar := container.NewHBox(u.Notices.Toast, u.User, u.Notices.Badge, u.SignOut)
 	u.content = container.NewBorder(container.NewBorder(nil, nil, nil, bar), nil, nil, nil, u.Tabs)
 	return u
 }
@@ -107,6 +107,9 @@ func (u *ClinicUI) signedIn(s *Session, password string) {
 	if s.User.MustChangePassword {
 		u.PasswordForm = showPasswordChange(u.w.canvas, s.User.LoginID, password, u.c.ChangePassword, func(s *Session) { u.signedIn(s, "") })
 		return
+	}
+	if u.sess == nil || u.sess.User.ID != s.User.ID {
+		u.Notices.Reset()
 	}
 	u.sess = s
 	u.build(s.User.Role)

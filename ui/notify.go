@@ -43,19 +43,21 @@ func orDash(s string) string {
 	return s
 }
 
-// Notices is the notification badge (how many arrived since the reader last looked, a tap lists them) and
-// the toast that shows each for a moment in the window's corner.
+// Notices is the notification badge (how many arrived since the reader last looked; a tap lists them) and
+// the toast, a line beside it that shows each for a moment without taking the pointer or the keyboard.
 type Notices struct {
 	Badge  *widget.Button
+	Toast  *widget.Label
 	Recent []api.Notification // newest last
 	Unread int
-	toast  *widget.PopUp
 	canvas fyne.Canvas
-	shown  int // toasts shown, so that an old timer does not hide a newer toast
+	shown  int // toasts shown, so that an old timer does not clear a newer toast
 }
 
 func newNotices(c fyne.Canvas) *Notices {
-	n := &Notices{canvas: c}
+	n := &Notices{canvas: c, Toast: widget.NewLabel("")}
+	n.Toast.Importance = widget.HighImportance
+	n.Toast.TextStyle.Bold = true
 	n.Badge = widget.NewButton("Notifications", n.list)
 	return n
 }
@@ -70,43 +72,36 @@ func (n *Notices) Add(note api.Notification) {
 	n.Badge.SetText(fmt.Sprintf("Notifications (%d)", n.Unread))
 	n.Badge.Importance = widget.HighImportance
 	n.Badge.Refresh()
-	n.showToast(NotificationText(note))
-}
-
-// Toast is the text of the toast shown, "" when none.
-func (n *Notices) Toast() string {
-	if n.toast == nil || n.toast.Hidden {
-		return ""
-	}
-	return n.toast.Content.(*widget.Label).Text
-}
-
-func (n *Notices) showToast(text string) {
-	if n.toast != nil {
-		n.toast.Hide()
-	}
-	l := widget.NewLabel(text)
-	l.Importance = widget.HighImportance
-	n.toast = widget.NewPopUp(l, n.canvas)
-	size := n.toast.MinSize()
-	n.toast.ShowAtPosition(fyne.NewPos(n.canvas.Size().Width-size.Width-16, 48))
+	n.Toast.SetText(NotificationText(note))
 	n.shown++
-	shown, pop := n.shown, n.toast
+	shown := n.shown
 	time.AfterFunc(toastFor, func() {
 		do(func() {
 			if n.shown == shown {
-				pop.Hide()
+				n.Toast.SetText("")
 			}
 		})
 	})
 }
 
-// list shows the recent notifications and marks them read.
-func (n *Notices) list() {
+// Reset forgets the notifications (another user signed in).
+func (n *Notices) Reset() {
+	n.Recent, n.Unread = nil, 0
+	n.shown++
+	n.Toast.SetText("")
+	n.read()
+}
+
+func (n *Notices) read() {
 	n.Unread = 0
 	n.Badge.SetText("Notifications")
 	n.Badge.Importance = widget.MediumImportance
 	n.Badge.Refresh()
+}
+
+// list shows the recent notifications and marks them read.
+func (n *Notices) list() {
+	n.read()
 	var lines []string
 	for i := len(n.Recent) - 1; i >= 0; i-- {
 		r := n.Recent[i]

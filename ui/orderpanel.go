@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type OrderPanel struct {
 	Cards []*ResultCard
 	// Print writes the report as a PDF.
 	Print *widget.Button
+	// Tabs hold the report, the AI results and the history.
+	Tabs *container.AppTabs
 
 	c        Clinic
 	host     orderHost
@@ -50,6 +53,7 @@ type OrderPanel struct {
 	buttons  map[string]*widget.Button   // the same, by label
 	job      *task
 	view     *OrderView
+	summary  *widget.Label // the report, read-only, above the AI results (what a reviewer reads)
 	results  *fyne.Container
 	history  *widget.Label
 	content  fyne.CanvasObject
@@ -58,11 +62,14 @@ type OrderPanel struct {
 func newOrderPanel(c Clinic, host orderHost, role api.Role) *OrderPanel {
 	p := &OrderPanel{c: c, host: host, role: role, Title: bold(""), Info: widget.NewLabel("Choose an order in the list."),
 		Message: widget.NewLabel(""), State: widget.NewLabel(""), Report: newReportForm(), job: newTask(),
-		controls: map[string][]*widget.Button{}, buttons: map[string]*widget.Button{}, results: container.NewVBox(), history: widget.NewLabel("")}
-	for _, l := range []*widget.Label{p.Info, p.Message, p.State, p.history} {
+		controls: map[string][]*widget.Button{}, buttons: map[string]*widget.Button{}, results: container.NewVBox(), history: widget.NewLabel(""),
+		summary: widget.NewLabel("")}
+	for _, l := range []*widget.Label{p.Info, p.Message, p.State, p.history, p.summary} {
 		l.Wrapping = fyne.TextWrapWord
 	}
 	p.Message.Importance = widget.WarningImportance
+	p.Message.Hide()
+	p.State.Hide()
 	p.Report.OnChange = p.keepDraft
 	p.Report.Prefill.OnTapped = p.prefill
 	p.Print = widget.NewButton("Print / PDF", p.print)
@@ -86,7 +93,7 @@ func newOrderPanel(c Clinic, host orderHost, role api.Role) *OrderPanel {
 		}
 	}
 	actions.Add(p.Print)
-	reportButtons := container.NewHBox()
+	reportButtons := container.NewHBox(p.Report.Prefill)
 	for _, b := range []struct {
 		action, label string
 		submit        bool
@@ -99,9 +106,11 @@ func newOrderPanel(c Clinic, host orderHost, role api.Role) *OrderPanel {
 	if btn := p.buttons["Submit report"]; btn != nil {
 		btn.Importance = widget.HighImportance
 	}
-	p.content = container.NewVScroll(container.NewVBox(p.Title, p.Info, actions, p.job.content(), p.Message, p.State,
-		widget.NewSeparator(), bold("Report"), p.Report.Content(), reportButtons, widget.NewSeparator(), bold("AI results"), p.results,
-		widget.NewSeparator(), bold("History"), p.history))
+	p.Tabs = container.NewAppTabs(
+		container.NewTabItem("Report", container.NewBorder(reportButtons, nil, nil, nil, container.NewVScroll(p.Report.Content()))),
+		container.NewTabItem("AI results", container.NewVScroll(container.NewVBox(p.summary, p.results))),
+		container.NewTabItem("History", container.NewVScroll(p.history)))
+	p.content = container.NewBorder(container.NewVBox(p.Title, p.Info, actions, p.job.content(), p.Message, p.State), nil, nil, nil, p.Tabs)
 	p.update()
 	return p
 }
@@ -115,6 +124,22 @@ func (p *OrderPanel) control(action, label string, do func()) *widget.Button {
 	p.controls[action] = append(p.controls[action], b)
 	p.buttons[label] = b
 	return b
+}
+
+// say shows a message under the actions (none: the line is hidden).
+func (p *OrderPanel) say(text string) { showText(p.Message, text) }
+
+// setState shows where the order's reports stand with the server.
+func (p *OrderPanel) setState(text string) { showText(p.State, text) }
+
+// showText sets a label's text and hides it while empty, so that it takes no room.
+func showText(l *widget.Label, text string) {
+	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
+	}
 }
 
 // Controls returns the action controls the panel has, by action: only actions api.Permissions allows the
@@ -137,18 +162,22 @@ func (p *OrderPanel) Show(id string) {
 		v, err := c.Order(context.Background(), id)
 		do(func() {
 			if err != nil {
-				p.Message.SetText("Order " + id + ": " + err.Error())
+				p.say("Order " + id + ": " + err.Error())
 				return
 			}
 			same := p.view != nil && p.view.Order.ID == v.Order.ID
 			p.view = v
 			if !same {
-				p.Message.SetText("")
+				p.say("")
 				report := v.Order.WorkerResult
 				if len(v.Draft) > 0 && (v.Order.Status == api.OrderInProgress || v.Order.Status == api.OrderAccepted) {
 					report = v.Draft // what the reader last typed here
 				}
 				p.Report.Load(v.Order.ID, report, v.StudyUID)
+				p.Tabs.SelectIndex(0)
+				if offers(p.role, ActResultReview) && slices.ContainsFunc(v.Results, func(r api.AIResult) bool { return r.ReviewStatus == api.ReviewPending }) {
+					p.Tabs.SelectIndex(1) // what waits for this reader: the AI results to review
+				}
 			}
 			p.update()
 		})
@@ -179,7 +208,7 @@ func (p *OrderPanel) update() {
 	p.Print.Enable()
 	p.Title.SetText(fmt.Sprintf("Order %s — %s %s, %s", o.ID, o.JobRole, o.JobType, o.Priority))
 	p.Info.SetText(orderInfo(o, time.Now()))
-	p.State.SetText(reportState(v))
+	p.setState(reportState(v))
 	me := int64(-1)
 	if s := p.host.session(); s != nil {
 		me = s.User.ID
@@ -199,6 +228,11 @@ func (p *OrderPanel) update() {
 	p.showIf("Save draft", editable)
 	p.showIf("Submit report", editable && o.Status == api.OrderInProgress)
 	p.Report.SetEditable(editable)
+	summary := ""
+	if !editable {
+		summary = reportSummary(o.WorkerResult)
+	}
+	showText(p.summary, summary)
 	p.showResults(v)
 	p.history.SetText(historyText(o.History))
 }
@@ -222,10 +256,10 @@ func (p *OrderPanel) showResults(v *OrderView) {
 	for _, r := range v.Results {
 		card := newResultCard(r, p.role, p.c, func(err error) {
 			if err != nil {
-				p.Message.SetText("The review was not recorded: " + err.Error())
+				p.say("The review was not recorded: " + err.Error())
 				return
 			}
-			p.Message.SetText("Review recorded.")
+			p.say("Review recorded.")
 			p.Reload()
 		})
 		p.Cards = append(p.Cards, card)
@@ -240,14 +274,31 @@ func orderInfo(o api.Order, now time.Time) string {
 	if o.WorkerName != "" {
 		lines = append(lines, "worker: "+o.WorkerName)
 	}
-	var req struct {
-		Clinical string `json:"clinical_info"`
-	}
-	if json.Unmarshal(o.DoctorRequest, &req) == nil && req.Clinical != "" {
-		lines = append(lines, "clinical information: "+req.Clinical)
+	var req map[string]any
+	if json.Unmarshal(o.DoctorRequest, &req) == nil {
+		// The seed's request template: what the doctor wrote, in its order.
+		for _, f := range []struct{ key, label string }{{"chief_complaint", "chief complaint"}, {"clinical_info", "clinical information"},
+			{"request_detail", "request"}, {"special_instruction", "special instruction"}} {
+			if s, ok := req[f.key].(string); ok && strings.TrimSpace(s) != "" {
+				lines = append(lines, f.label+": "+s)
+			}
+		}
 	}
 	if o.CancelReason != "" {
 		lines = append(lines, "cancelled: "+o.CancelReason)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// reportSummary is the report's impression and findings, for a reader who reviews it beside the AI results.
+func reportSummary(raw json.RawMessage) string {
+	r, err := api.ParseRISReport(raw)
+	if err != nil || (r.Impression == "" && r.Findings == "") {
+		return ""
+	}
+	lines := []string{"Impression: " + r.Impression, "Findings: " + r.Findings}
+	if r.Recommendation != "" {
+		lines = append(lines, "Recommendation: "+r.Recommendation)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -286,15 +337,15 @@ func (p *OrderPanel) act(want api.OrderStatus, action string, body any) {
 		return
 	}
 	id, c := p.view.Order.ID, p.c
-	p.Message.SetText(fmt.Sprintf("%s: %s…", id, action))
+	p.say(fmt.Sprintf("%s: %s…", id, action))
 	go func() {
 		err := c.Act(context.Background(), id, action, body)
 		do(func() {
 			if err != nil {
-				p.Message.SetText(fmt.Sprintf("%s was not done: %v", action, err))
+				p.say(fmt.Sprintf("%s was not done: %v", action, err))
 				return
 			}
-			p.Message.SetText(fmt.Sprintf("Order %s is %s.", id, want))
+			p.say(fmt.Sprintf("Order %s is %s.", id, want))
 			p.Reload()
 			p.host.ordersChanged()
 		})
@@ -328,7 +379,7 @@ func (p *OrderPanel) keepDraft(report json.RawMessage) {
 	id, c := p.view.Order.ID, p.c
 	go func() {
 		if err := c.SaveDraft(context.Background(), id, report); err != nil {
-			do(func() { p.Message.SetText("The draft could not be kept: " + err.Error()) })
+			do(func() { p.say("The draft could not be kept: " + err.Error()) })
 		}
 	}()
 }
@@ -340,7 +391,7 @@ func (p *OrderPanel) saveReport(submit bool) {
 	}
 	report, err := p.Report.Report()
 	if err != nil {
-		p.Message.SetText(err.Error())
+		p.say(err.Error())
 		return
 	}
 	id, c := p.view.Order.ID, p.c
@@ -349,11 +400,11 @@ func (p *OrderPanel) saveReport(submit bool) {
 		do(func() {
 			switch {
 			case err != nil:
-				p.Message.SetText("The report was not kept: " + err.Error())
+				p.say("The report was not kept: " + err.Error())
 			case submit:
-				p.Message.SetText("Report submitted: it goes to the server at the next sync (now when online).")
+				p.say("Report submitted: it goes to the server at the next sync (now when online).")
 			default:
-				p.Message.SetText("Draft saved: it goes to the server at the next sync.")
+				p.say("Draft saved: it goes to the server at the next sync.")
 			}
 			if err == nil {
 				p.host.syncNow()
@@ -375,7 +426,7 @@ func (p *OrderPanel) openImages() {
 		return err
 	}, func(err error) {
 		if err != nil {
-			p.Message.SetText("The images could not be opened: " + err.Error())
+			p.say("The images could not be opened: " + err.Error())
 			return
 		}
 		p.host.openStudy(st)
@@ -386,7 +437,7 @@ func (p *OrderPanel) openImages() {
 func (p *OrderPanel) attach() {
 	uid := p.host.openStudyUID()
 	if p.view == nil || uid == "" {
-		p.Message.SetText("Open the study to attach first (import it: File menu or drop its folder).")
+		p.say("Open the study to attach first (import it: File menu or drop its folder).")
 		return
 	}
 	id, c := p.view.Order.ID, p.c
@@ -394,10 +445,10 @@ func (p *OrderPanel) attach() {
 		return c.Attach(ctx, id, uid, prog)
 	}, func(err error) {
 		if err != nil {
-			p.Message.SetText("Not attached: " + err.Error())
+			p.say("Not attached: " + err.Error())
 			return
 		}
-		p.Message.SetText("Attached: the images go to the archive at the next sync, checked against its manifest.")
+		p.say("Attached: the images go to the archive at the next sync, checked against its manifest.")
 		p.host.syncNow()
 		p.Reload()
 		p.openImages() // the study as the order's now: its files carry the order's patient and accession
@@ -410,7 +461,7 @@ func (p *OrderPanel) runM1() {
 		return
 	}
 	if err := p.host.runM1(p.view.Order.ID); err != nil {
-		p.Message.SetText(err.Error())
+		p.say(err.Error())
 	}
 }
 
@@ -429,7 +480,7 @@ func (p *OrderPanel) prefill() {
 	}
 	labels, longest := p.host.localAI()
 	if m1 == nil && labels == nil && longest == 0 {
-		p.Message.SetText("No M1 result and no measurement to fill from: run M1 for the order, or measure.")
+		p.say("No M1 result and no measurement to fill from: run M1 for the order, or measure.")
 		return
 	}
 	p.Report.Fill(m1, labels, longest)
@@ -456,10 +507,10 @@ func (p *OrderPanel) PrintTo(id string, images []image.Image, path string) {
 		return c.Print(ctx, id, images, path)
 	}, func(err error) {
 		if err != nil {
-			p.Message.SetText("The PDF was not written: " + err.Error())
+			p.say("The PDF was not written: " + err.Error())
 			return
 		}
-		p.Message.SetText("Report written to " + path)
+		p.say("Report written to " + path)
 	})
 }
 

@@ -18,14 +18,14 @@ var orderColumns = []struct {
 	width float32
 	value func(o api.Order, now time.Time) string
 }{
-	{"Order", 90, func(o api.Order, _ time.Time) string { return o.ID }},
-	{"Patient", 160, func(o api.Order, _ time.Time) string { return o.PatientName + " (" + o.PatientNumber + ")" }},
-	{"Job", 90, func(o api.Order, _ time.Time) string { return string(o.JobRole) + " " + o.JobType }},
-	{"Priority", 70, func(o api.Order, _ time.Time) string { return o.Priority }},
-	{"Status", 110, func(o api.Order, _ time.Time) string { return string(o.Status) }},
-	{"Ordered by", 120, func(o api.Order, _ time.Time) string { return o.DoctorName }},
-	{"Worker", 110, func(o api.Order, _ time.Time) string { return o.WorkerName }},
-	{"Age", 60, func(o api.Order, now time.Time) string { return Age(now.Sub(o.CreatedAt)) }},
+	{"Order", 75, func(o api.Order, _ time.Time) string { return o.ID }},
+	{"Patient", 150, func(o api.Order, _ time.Time) string { return o.PatientName + " (" + o.PatientNumber + ")" }},
+	{"Job", 70, func(o api.Order, _ time.Time) string { return string(o.JobRole) + " " + o.JobType }},
+	{"Priority", 60, func(o api.Order, _ time.Time) string { return o.Priority }},
+	{"Status", 115, func(o api.Order, _ time.Time) string { return string(o.Status) }},
+	{"Ordered by", 110, func(o api.Order, _ time.Time) string { return o.DoctorName }},
+	{"Worker", 100, func(o api.Order, _ time.Time) string { return o.WorkerName }},
+	{"Age", 55, func(o api.Order, now time.Time) string { return Age(now.Sub(o.CreatedAt)) }},
 }
 
 // Age writes how long ago something happened, in the largest whole unit: 40 s, 12 min, 5 h, 3 d.

@@ -49,7 +49,7 @@ func newReportForm() *ReportForm {
 	f := &ReportForm{Findings: widget.NewMultiLineEntry(), Impression: widget.NewMultiLineEntry(), Recommendation: widget.NewMultiLineEntry(),
 		Detected: widget.NewSelect(yesNo, nil), Lobe: widget.NewSelect(lobes, nil), Hemisphere: widget.NewSelect(hemispheres, nil),
 		Diameter: widget.NewEntry(), Volume: widget.NewEntry()}
-	f.Findings.SetMinRowsVisible(5)
+	f.Findings.SetMinRowsVisible(4)
 	f.Impression.SetMinRowsVisible(3)
 	f.Recommendation.SetMinRowsVisible(2)
 	for _, e := range []*widget.Entry{f.Findings, f.Impression, f.Recommendation} {
@@ -65,11 +65,11 @@ func newReportForm() *ReportForm {
 	}
 	f.Detected.PlaceHolder, f.Lobe.PlaceHolder, f.Hemisphere.PlaceHolder = "tumour?", "lobe", "hemisphere"
 	f.Prefill = widget.NewButton("Fill from AI and measurements", nil)
-	tumour := widget.NewForm(widget.NewFormItem("Tumour", f.Detected), widget.NewFormItem("Lobe", f.Lobe),
-		widget.NewFormItem("Hemisphere", f.Hemisphere), widget.NewFormItem("Largest diameter", f.Diameter),
-		widget.NewFormItem("Volume", f.Volume))
+	tumour := container.NewGridWithColumns(2,
+		widget.NewForm(widget.NewFormItem("Tumour", f.Detected), widget.NewFormItem("Lobe", f.Lobe), widget.NewFormItem("Hemisphere", f.Hemisphere)),
+		widget.NewForm(widget.NewFormItem("Largest diameter", f.Diameter), widget.NewFormItem("Volume", f.Volume)))
 	f.content = container.NewVBox(bold("Findings"), f.Findings, bold("Impression"), f.Impression, bold("Recommendation"),
-		f.Recommendation, tumour, f.Prefill)
+		f.Recommendation, tumour)
 	return f
 }
 
@@ -119,8 +119,13 @@ func formatNumber(v *float64) string {
 	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
-// SetEditable lets the reader type, or shows the report read-only.
+// SetEditable lets the reader type, or shows the report read-only (without the fill button).
 func (f *ReportForm) SetEditable(on bool) {
+	if on {
+		f.Prefill.Show()
+	} else {
+		f.Prefill.Hide()
+	}
 	for _, w := range []fyne.Disableable{f.Findings, f.Impression, f.Recommendation, f.Detected, f.Lobe, f.Hemisphere, f.Diameter, f.Volume, f.Prefill} {
 		if on {
 			w.Enable()

@@ -91,7 +91,7 @@ func (k *clinic) Order(ctx context.Context, id string) (*ui.OrderView, error) {
 		return nil, err
 	}
 	v.Pending, v.Refused = st.Pending, st.Refused
-	v.StudyUID, _ = k.c.FindStudy(ctx, id) // by accession: the order's attached or pulled study
+	v.StudyUID, _ = k.orderStudy(ctx, &v.Order)
 	return v, nil
 }
 
@@ -134,15 +134,18 @@ func (k *clinic) SaveReport(ctx context.Context, orderID string, report json.Raw
 	return k.e.SaveReport(ctx, orderID, report, submit)
 }
 
-// OpenStudy opens the order's study from the cache (the study whose accession is the order), pulling it
-// from the server first when it is not there.
+// OpenStudy opens the order's study from the cache, pulling it from the server first when it is not there.
 func (k *clinic) OpenStudy(ctx context.Context, orderID string, p func(stage string, done, total int)) (*viewer.Study, error) {
-	uid, err := k.c.FindStudy(ctx, orderID)
+	o, err := k.e.Order(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	uid, err := k.orderStudy(ctx, o)
 	if errors.Is(err, cache.ErrNotFound) {
-		if err := k.pull(ctx, orderID, p); err != nil {
+		if err := k.pull(ctx, o, p); err != nil {
 			return nil, err
 		}
-		uid, err = k.c.FindStudy(ctx, orderID)
+		uid, err = k.orderStudy(ctx, o)
 	}
 	if err != nil {
 		return nil, err
@@ -150,23 +153,48 @@ func (k *clinic) OpenStudy(ctx context.Context, orderID string, p func(stage str
 	return k.c.OpenStudy(ctx, uid)
 }
 
-// pull fetches the study of an order (its accession) from the server into the cache.
-func (k *clinic) pull(ctx context.Context, orderID string, p func(stage string, done, total int)) error {
-	o, err := k.e.Order(ctx, orderID)
-	if err != nil {
-		return err
+// orderStudy finds the cached study of an order: the one whose accession is the order (attached to it, or
+// pulled for it), else the one its report names, else the patient's latest (a study that reached the archive
+// without the order, straight from a modality).
+func (k *clinic) orderStudy(ctx context.Context, o *api.Order) (string, error) {
+	if uid, err := k.c.FindStudy(ctx, o.ID); err == nil {
+		return uid, nil
 	}
+	if r, err := api.ParseRISReport(o.WorkerResult); err == nil && r.DICOM.StudyUID != "" {
+		if _, err := k.c.StudyInfo(ctx, r.DICOM.StudyUID); err == nil {
+			return r.DICOM.StudyUID, nil
+		}
+	}
+	page, err := k.c.Worklist(ctx, cache.Query{Text: o.PatientNumber, Sort: cache.SortDate, Limit: 50})
+	if err != nil {
+		return "", err
+	}
+	for _, row := range page.Rows {
+		if row.PatientID == o.PatientNumber {
+			return row.UID, nil
+		}
+	}
+	return "", fmt.Errorf("order %s: %w", o.ID, cache.ErrNotFound)
+}
+
+// pull fetches the study of an order from the server into the cache: the one whose accession is the order,
+// else the patient's latest.
+func (k *clinic) pull(ctx context.Context, o *api.Order, p func(stage string, done, total int)) error {
 	studies, err := k.cl.PatientStudies(ctx, o.PatientID)
 	if err != nil {
 		return offline("fetching the images", err)
 	}
+	if len(studies) == 0 {
+		return fmt.Errorf("order %s has no images in the archive yet", o.ID)
+	}
+	pick := studies[0]
 	for _, st := range studies {
-		if st.AccessionNumber == orderID {
-			_, err := k.e.Prefetch(ctx, st.OrthancID, func(pr engine.Progress) { p("download", pr.Done, pr.Total) })
-			return offline("fetching the images", err)
+		if st.AccessionNumber == o.ID || (pick.AccessionNumber != o.ID && st.StudyDate > pick.StudyDate) {
+			pick = st
 		}
 	}
-	return fmt.Errorf("order %s has no images in the archive yet", orderID)
+	_, err = k.e.Prefetch(ctx, pick.OrthancID, func(pr engine.Progress) { p("download", pr.Done, pr.Total) })
+	return offline("fetching the images", err)
 }
 
 func (k *clinic) Attach(ctx context.Context, orderID, studyUID string, p func(stage string, done, total int)) error {

@@ -130,6 +130,9 @@ func (e *Engine) Logout(ctx context.Context) error {
 	s := e.session
 	e.session, e.pendingLogin = nil, nil
 	e.mu.Unlock()
+	e.clinic.mu.Lock()
+	e.clinic.lastID = "" // the next user's notifications start where the server is now
+	e.clinic.mu.Unlock()
 	if s != nil {
 		e.audit(ctx, s.User.LoginID, "logout", s.User.LoginID, "")
 	}
