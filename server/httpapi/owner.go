@@ -93,10 +93,6 @@ func (s *Server) patientsOfInstances(c *call, uids []string) (map[string][]strin
 	return out, nil
 }
 
-// forgetUIDs drops the cached patients of the study and series UIDs of an upload.
-func (s *Server) forgetUIDs(c *call, study, series string) error {
-	return s.Cache.Delete(c.ctx, "uidpatients:Study:"+study, "uidpatients:Series:"+series)
-}
 
 // checkImageOwner lets EXTERNAL and PATIENT users reach only the images of their own patients. Every
 // identifier of the path counts — the study, series and instance UIDs of a DICOMweb path, or the Orthanc ID —
