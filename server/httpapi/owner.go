@@ -93,7 +93,6 @@ func (s *Server) patientsOfInstances(c *call, uids []string) (map[string][]strin
 	return out, nil
 }
 
-
 // checkImageOwner lets EXTERNAL and PATIENT users reach only the images of their own patients. Every
 // identifier of the path counts — the study, series and instance UIDs of a DICOMweb path, or the Orthanc ID —
 // and each must belong to a patient they own, through every resource Orthanc holds under it: a UID stored for
