@@ -2,6 +2,7 @@ package deid
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,12 +36,6 @@ func sampleFile(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var elems []*dicom.Element
-	for _, e := range ds.Elements {
-		if e.Tag.Group != tag.MetadataGroup {
-			elems = append(elems, e)
-		}
-	}
 	var b dcmwrite.Builder
 	b.String(tag.InstitutionName, "ST ELSEWHERE HOSPITAL")
 	b.String(tag.OperatorsName, "OPERATOR^OLGA")
@@ -58,6 +53,16 @@ func sampleFile(t testing.TB) string {
 	more, err := b.Elements()
 	if err != nil {
 		t.Fatal(err)
+	}
+	set := map[tag.Tag]bool{}
+	for _, e := range more {
+		set[e.Tag] = true
+	}
+	var elems []*dicom.Element
+	for _, e := range ds.Elements {
+		if e.Tag.Group != tag.MetadataGroup && !set[e.Tag] { // the writer's InstitutionName gives way to ours
+			elems = append(elems, e)
+		}
 	}
 	priv, _ := dicom.NewValue([]string{"PRIVATE SECRET"})
 	elems = append(elems, more...)
@@ -130,6 +135,24 @@ func TestAnonymizeRejects(t *testing.T) {
 	}
 	if _, err := New("s").Bytes(filepath.Join(dir, "missing.dcm")); err == nil {
 		t.Fatal("missing file: no error")
+	}
+	// An object without an image (no pixel module, no pixel data: a report, say) is refused, as the viewer refuses it.
+	ds, err := dicom.ParseFile(sampleFile(t), nil, dicom.SkipProcessingPixelDataValue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var elems []*dicom.Element
+	for _, e := range ds.Elements {
+		if e.Tag.Group != tag.MetadataGroup && e.Tag.Group != 0x0028 && e.Tag != tag.PixelData { // no image pixel module
+			elems = append(elems, e)
+		}
+	}
+	noImage := filepath.Join(dir, "noimage.dcm")
+	if err := dcmwrite.WriteFile(noImage, elems); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New("s").Bytes(noImage); !errors.Is(err, viewer.ErrNoPixels) {
+		t.Fatalf("object without pixel data: %v", err)
 	}
 }
 
