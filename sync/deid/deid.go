@@ -14,11 +14,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/neuronova/neuronova/viewer"
-	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 	"github.com/suyashkumar/dicom/pkg/uid"
+
+	"github.com/neuronova/neuronova/internal/dicomkit"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
 // Method is written to De-identification Method (0012,0063).
@@ -43,7 +44,7 @@ type Anonymizer struct {
 func New(salt string) *Anonymizer { return &Anonymizer{salt: salt, uids: map[string]string{}} }
 
 // NewRandom returns an Anonymizer with a random salt.
-func NewRandom() *Anonymizer { return New(dcmwrite.NewUID()) }
+func NewRandom() *Anonymizer { return New(dicomkit.NewUID()) }
 
 // UID returns the replacement of an original UID.
 func (a *Anonymizer) UID(old string) string {
@@ -52,7 +53,7 @@ func (a *Anonymizer) UID(old string) string {
 	if n, ok := a.uids[old]; ok {
 		return n
 	}
-	n := viewer.DeterministicUID("neuronova de-identification", a.salt, old)
+	n := dicomkit.DeterministicUID("neuronova de-identification", a.salt, old)
 	a.uids[old] = n
 	return n
 }
@@ -68,22 +69,8 @@ func (a *Anonymizer) Mapping() map[string]string {
 	return m
 }
 
-// Transfer syntaxes. Native and deflated data is re-encoded as explicit VR little endian (big-endian values
-// and pixel words byte-swapped, deflated data inflated). Encapsulated pixel data (JPEG, JPEG-LS, JPEG 2000,
-// HTJ2K, RLE) needs no change for the profile, which changes no pixel: its fragments pass through byte for
-// byte under the file's own transfer syntax, which the de-identified dataset carries in its Transfer Syntax
-// UID (0002,0010) for Encode, with its Basic Offset Table (which the DICOM library skips: ReadAt puts back
-// the one the viewer read; Read alone writes it empty, as PS3.5 A.4 allows).
-func reencoded(ts string) bool {
-	switch ts {
-	case uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.ExplicitVRBigEndian, uid.DeflatedExplicitVRLittleEndian:
-		return true
-	}
-	return false
-}
-
 // File de-identifies the DICOM file at path and returns the cleaned dataset (without file meta) for
-// dcmwrite.Encode (see ReadAt).
+// Encode (see ReadAt).
 func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -95,53 +82,41 @@ func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w: not a regular file", path, viewer.ErrNotDICOM)
+		return nil, fmt.Errorf("%s: %w: not a regular file", path, dicomkit.ErrNotDICOM)
 	}
 	return a.ReadAt(fh, st.Size(), path)
 }
 
-// ReadAt de-identifies the size bytes of a DICOM file read from r (name names it in errors). The bytes are
-// first checked by the viewer's parser, so broken or hostile files fail with its clear error before the
-// library reads them.
+// ReadAt de-identifies the size bytes of a DICOM file read from r (name names it in errors). The file is
+// read once (readFile), its structure checked first, so broken or hostile files fail with a clear error
+// before the library reads them.
+//
+// Transfer syntaxes. Native and deflated data is re-encoded as explicit VR little endian (big-endian values
+// and pixel words byte-swapped, deflated data inflated). Encapsulated pixel data (JPEG, JPEG-LS, JPEG 2000,
+// HTJ2K, RLE) needs no change for the profile, which changes no pixel: its fragments pass through byte for
+// byte under the file's own transfer syntax, which the de-identified dataset carries in its Transfer Syntax
+// UID (0002,0010) for Encode, with its Basic Offset Table (which the DICOM library skips: Walk reads it).
 func (a *Anonymizer) ReadAt(r io.ReaderAt, size int64, name string) ([]*dicom.Element, error) {
-	f, err := viewer.ParseReader(r, size, name)
-	if err != nil {
-		return nil, err
-	}
-	// The library reads Part 10 files only: give it what the viewer read (Part10 completes a file without
-	// preamble or file meta).
-	r, size, _, err = viewer.Part10(r, size)
-	if err != nil {
-		return nil, err
-	}
-	elems, err := a.Read(io.NewSectionReader(r, 0, size), size)
+	ds, lay, err := readFile(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return withOffsetTable(elems, f.BasicOffsetTable()), nil
+	elems, err := a.deidentify(ds.Elements, lay.Syntax)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return withOffsetTable(elems, lay.BOT), nil
 }
 
-// Read de-identifies a DICOM Part 10 stream of size bytes. Prefer File or ReadAt, which check it first.
-func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			elems, err = nil, fmt.Errorf("DICOM parser panicked: %v", p)
-		}
-	}()
-	ds, ts, err := parse(r, size)
+// deidentify applies the profile to the elements of a file (file meta included) of transfer syntax syn.
+func (a *Anonymizer) deidentify(elems []*dicom.Element, syn dicomkit.Syntax) ([]*dicom.Element, error) {
+	out, err := a.clean(elems, 0)
 	if err != nil {
 		return nil, err
 	}
-	if ts == uid.ExplicitVRBigEndian {
-		toLittleEndian(ds.Elements, bitsAllocated(ds.Elements))
-	}
-	out, err := a.clean(ds.Elements, 0)
-	if err != nil {
-		return nil, err
-	}
-	if !reencoded(ts) {
+	if syn.Compressed() {
 		var b dcmwrite.Builder
-		b.String(tag.TransferSyntaxUID, ts)
+		b.String(tag.TransferSyntaxUID, syn.UID)
 		e, err := b.Elements()
 		if err != nil {
 			return nil, err
@@ -149,9 +124,9 @@ func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err 
 		out = append(out, e...)
 	}
 	for _, e := range out {
-		if e.Tag == tag.BurnedInAnnotation && strings.EqualFold(strings.TrimSpace(firstString(e)), "YES") {
+		if e.Tag == tag.BurnedInAnnotation && strings.EqualFold(dicomkit.String(e), "YES") {
 			a.mu.Lock()
-			a.BurnedIn = append(a.BurnedIn, firstString(findTag(out, tag.SOPInstanceUID)))
+			a.BurnedIn = append(a.BurnedIn, dicomkit.String(dicomkit.Find(out, tag.SOPInstanceUID)))
 			a.mu.Unlock()
 		}
 	}
@@ -182,7 +157,7 @@ func (a *Anonymizer) Read(r io.Reader, size int64) (elems []*dicom.Element, err 
 			kept = append(kept, e)
 		}
 	}
-	if findTag(kept, tag.SOPInstanceUID) == nil || findTag(kept, tag.SOPClassUID) == nil {
+	if dicomkit.Find(kept, tag.SOPInstanceUID) == nil || dicomkit.Find(kept, tag.SOPClassUID) == nil {
 		return nil, fmt.Errorf("%w: no SOPClassUID or SOPInstanceUID", ErrUnsupported)
 	}
 	return append(kept, added...), nil
@@ -195,7 +170,7 @@ func Encode(w io.Writer, elems []*dicom.Element) error {
 	data := make([]*dicom.Element, 0, len(elems))
 	for _, e := range elems {
 		if e.Tag == tag.TransferSyntaxUID {
-			ts = strings.TrimRight(firstString(e), " \x00")
+			ts = dicomkit.String(e)
 			continue
 		}
 		data = append(data, e)
@@ -216,29 +191,10 @@ func (a *Anonymizer) Bytes(path string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func findTag(elems []*dicom.Element, t tag.Tag) *dicom.Element {
-	for _, e := range elems {
-		if e.Tag == t {
-			return e
-		}
-	}
-	return nil
-}
-
-func firstString(e *dicom.Element) string {
-	if e == nil || e.Value == nil || e.Value.ValueType() != dicom.Strings {
-		return ""
-	}
-	if s, _ := e.Value.GetValue().([]string); len(s) > 0 {
-		return s[0]
-	}
-	return ""
-}
-
 // wellKnownUID reports whether u is a UID the standard defines (SOP classes, transfer syntaxes, coding
 // schemes…), which identifies nothing and must be kept.
 func wellKnownUID(u string) bool {
-	u = strings.TrimRight(u, " \x00")
+	u = dicomkit.Trim(u)
 	if strings.HasPrefix(u, "1.2.840.10008.") {
 		return true
 	}
@@ -354,7 +310,7 @@ func (a *Anonymizer) replaceUIDs(e *dicom.Element) (*dicom.Element, error) {
 	old := e.Value.GetValue().([]string)
 	vals := make([]string, len(old))
 	for i, u := range old {
-		u = strings.TrimRight(u, " \x00")
+		u = dicomkit.Trim(u)
 		switch {
 		case u == "":
 			vals[i] = ""

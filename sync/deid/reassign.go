@@ -3,14 +3,12 @@ package deid
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
-	"github.com/suyashkumar/dicom/pkg/uid"
 
-	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
@@ -36,44 +34,29 @@ func Reassign(path string, owner Owner) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := viewer.ParseReader(fh, st.Size(), path)
+	ds, lay, err := readFile(fh, st.Size())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r, size, _, err := viewer.Part10(fh, st.Size())
-	if err != nil {
-		return nil, err
-	}
-	elems, err := reassign(io.NewSectionReader(r, 0, size), size, owner)
+	elems, err := reassign(ds.Elements, lay.Syntax, owner)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var buf bytes.Buffer
-	if err := Encode(&buf, withOffsetTable(elems, f.BasicOffsetTable())); err != nil {
+	if err := Encode(&buf, withOffsetTable(elems, lay.BOT)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return buf.Bytes(), nil
 }
 
-func reassign(r io.Reader, size int64, owner Owner) (elems []*dicom.Element, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			elems, err = nil, fmt.Errorf("DICOM parser panicked: %v", p)
-		}
-	}()
-	ds, ts, err := parse(r, size)
-	if err != nil {
-		return nil, err
-	}
-	if ts == uid.ExplicitVRBigEndian {
-		toLittleEndian(ds.Elements, bitsAllocated(ds.Elements))
-	}
+// reassign is Reassign on the elements of a file (file meta included) of transfer syntax syn.
+func reassign(elems []*dicom.Element, syn dicomkit.Syntax, owner Owner) ([]*dicom.Element, error) {
 	var b dcmwrite.Builder
 	b.String(tag.PatientID, owner.PatientID)
 	b.String(tag.PatientName, owner.PatientName)
 	b.String(tag.AccessionNumber, owner.AccessionNumber)
-	if !reencoded(ts) {
-		b.String(tag.TransferSyntaxUID, ts) // read by Encode: the file keeps its encapsulated syntax
+	if syn.Compressed() {
+		b.String(tag.TransferSyntaxUID, syn.UID) // read by Encode: the file keeps its encapsulated syntax
 	}
 	set, err := b.Elements()
 	if err != nil {
@@ -83,8 +66,8 @@ func reassign(r io.Reader, size int64, owner Owner) (elems []*dicom.Element, err
 	for _, e := range set {
 		replaced[e.Tag] = true
 	}
-	out := make([]*dicom.Element, 0, len(ds.Elements)+len(set))
-	for _, e := range ds.Elements {
+	out := make([]*dicom.Element, 0, len(elems)+len(set))
+	for _, e := range elems {
 		// The file meta is written anew by Encode; group lengths would be wrong once a value changes.
 		if e.Tag.Group == tag.MetadataGroup || e.Tag.Element == 0x0000 || replaced[e.Tag] {
 			continue

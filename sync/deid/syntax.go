@@ -1,62 +1,50 @@
 package deid
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/neuronova/neuronova/internal/dicomkit"
+	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
-// parse reads a Part 10 stream with the DICOM library and returns its elements (file meta included) and
-// transfer syntax. Pixel data is kept as read: native bytes, or encapsulated fragments.
-func parse(r io.Reader, size int64) (dicom.Dataset, string, error) {
-	var ds dicom.Dataset
-	p, err := dicom.NewParser(r, size, nil, dicom.SkipProcessingPixelDataValue(), dicom.AllowMissingMetaElementGroupLength(), dicom.AllowUnknownSpecificCharacterSet())
+// readFile reads the size bytes of a DICOM file from r once, pixel data kept as stored (native bytes, or
+// encapsulated fragments): viewer.Part10 completes a file without preamble or file meta, dicomkit.Walk checks
+// its structure before the library reads it, and an object without pixel data is refused as the viewer
+// refuses it (viewer.ErrNoPixels). The values of a big-endian dataset come back little endian
+// (toLittleEndian), as Encode writes them.
+func readFile(r io.ReaderAt, size int64) (dicom.Dataset, *dicomkit.Layout, error) {
+	r, size, _, err := viewer.Part10(r, size)
 	if err != nil {
-		return ds, "", fmt.Errorf("parse: %w", err)
+		return dicom.Dataset{}, nil, err
 	}
-	meta := p.GetMetadata()
-	var ts string
-	if e, err := meta.FindElementByTag(tag.TransferSyntaxUID); err == nil {
-		ts = strings.TrimRight(firstString(e), " \x00")
+	lay, err := dicomkit.Walk(r, size, dicomkit.MaxInflated)
+	switch {
+	case errors.Is(err, dicomkit.ErrDICOMDIR):
+		return dicom.Dataset{}, nil, fmt.Errorf("%w: %w", viewer.ErrNoPixels, err)
+	case err != nil:
+		return dicom.Dataset{}, nil, err
+	case !lay.HasPixels:
+		return dicom.Dataset{}, nil, fmt.Errorf("%w: the object (SOP class %s) holds no image", viewer.ErrNoPixels, lay.MediaClass)
 	}
-	if ts == "" {
-		return ds, "", fmt.Errorf("%w: the file meta information has no transfer syntax", ErrUnsupported)
+	opts := []dicomkit.Option{dicomkit.WithPixelBytes()}
+	if lay.ForceImplicit {
+		opts = append(opts, dicomkit.WithImplicitVR())
 	}
-	if !reencoded(ts) {
-		// Encapsulated syntaxes are explicit VR little endian; the library fails on those newer than its
-		// dictionary (HTJ2K).
-		p.SetTransferSyntax(binary.LittleEndian, false)
+	ds, err := dicomkit.Parse(io.NewSectionReader(r, 0, size), size, opts...)
+	if err != nil {
+		return ds, nil, err
 	}
-	ds.Elements = append(ds.Elements, meta.Elements...)
-	for {
-		e, err := p.Next()
-		if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
-			return ds, ts, nil
-		}
-		if err != nil {
-			return ds, "", fmt.Errorf("parse: %w", err)
-		}
-		ds.Elements = append(ds.Elements, e)
+	if lay.Syntax.BigEndian && !lay.ForceImplicit {
+		bits, _, _ := dicomkit.Int(dicomkit.Find(ds.Elements, tag.BitsAllocated))
+		toLittleEndian(ds.Elements, bits)
 	}
-}
-
-// bitsAllocated is the dataset's BitsAllocated, 0 when absent.
-func bitsAllocated(elems []*dicom.Element) int {
-	e := findTag(elems, tag.BitsAllocated)
-	if e == nil || e.Value == nil {
-		return 0
-	}
-	if v, ok := e.Value.GetValue().([]int); ok && len(v) > 0 {
-		return v[0]
-	}
-	return 0
+	return ds, lay, nil
 }
 
 // toLittleEndian byte-swaps the binary values the library keeps as read from a big-endian dataset: OW words,
