@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/suyashkumar/dicom/pkg/uid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/neuronova/neuronova/sync/cache"
@@ -93,7 +94,7 @@ func (o Options) withDefaults() Options {
 		o.NotifyRetryMax = 30 * time.Second
 	}
 	if o.TransferSyntax == "" {
-		o.TransferSyntax = "1.2.840.10008.1.2.1"
+		o.TransferSyntax = uid.ExplicitVRLittleEndian
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -389,7 +389,7 @@ func TestPrefetchTranscodesWhatTheViewerCannotDecode(t *testing.T) {
 		json.Unmarshal(ans, &st)
 		orthancStudy = st.ParentStudy
 	}
-	if Decodable("1.2.840.10008.1.2.4.80") || !Decodable("1.2.840.10008.1.2.4.70") {
+	if viewer.CanDecode("1.2.840.10008.1.2.4.80") || !viewer.CanDecode("1.2.840.10008.1.2.4.70") {
 		t.Fatalf("this test expects JPEG-LS undecodable here and JPEG Lossless SV1 decodable")
 	}
 	e, c := newEngine(t, s.URL, Options{NoPrefetch: true})

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"runtime"
 	"testing"
@@ -37,7 +38,7 @@ func FuzzSegInfo(f *testing.F) {
 		if err == nil && (id.StudyUID == "" || id.SeriesUID == "" || id.SOPUID == "" || len(sum) != 32) {
 			t.Fatalf("segInfo accepted %+v / %q", id, sum)
 		}
-		syntaxAndUID(b)
+		syntaxAndUID(bytes.NewReader(b), int64(len(b)))
 	})
 }
 
@@ -64,7 +65,7 @@ func TestHeaderRefusesHugeLength(t *testing.T) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		_, _, err := segInfo(b)
-		ts, sop := syntaxAndUID(b)
+		ts, sop := syntaxAndUID(bytes.NewReader(b), int64(len(b)))
 		runtime.ReadMemStats(&m1)
 		if err == nil || ts != "" || sop != "" {
 			t.Errorf("%s: segInfo %v, syntaxAndUID %q %q", vr, err, ts, sop)

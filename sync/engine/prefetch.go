@@ -14,6 +14,7 @@ import (
 	"github.com/neuronova/neuronova/internal/workpool"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 // importBatch is how many verified files go into one cache import (one commit).
@@ -405,7 +406,7 @@ func verify(in api.ManifestInstance, path string, got client.Download) (ts strin
 // import then says why); otherwise it replaces the file by a copy the server transcoded (same SOP
 // Instance UID).
 func (pf *prefetch) decodableCopy(ctx context.Context, in api.ManifestInstance, path, ts string) (string, bool, error) {
-	if ts == "" || Decodable(ts) {
+	if ts == "" || viewer.CanDecode(ts) {
 		return path, false, nil
 	}
 	defer os.Remove(path)
@@ -427,7 +428,7 @@ func (pf *prefetch) decodableCopy(ctx context.Context, in api.ManifestInstance, 
 		os.Remove(tpath)
 		return "", false, err
 	}
-	if sop2 != in.SOPInstanceUID || !Decodable(ts2) {
+	if sop2 != in.SOPInstanceUID || !viewer.CanDecode(ts2) {
 		os.Remove(tpath)
 		return "", false, fmt.Errorf("transcoded copy of %s came back as %s in %s", in.SOPInstanceUID, sop2, ts2)
 	}

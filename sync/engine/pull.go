@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,9 +17,9 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
-	"github.com/neuronova/neuronova/viewer"
 )
 
 var randRead = rand.Read
@@ -152,11 +151,6 @@ func (e *Engine) Prefetch(ctx context.Context, orthancStudyID string, p Progress
 	return sum, err
 }
 
-// Decodable reports whether the workstation decodes a transfer syntax without the server's help: the
-// viewer's own decoders and the codecs linked into the binary (viewer.CanDecode). Transcoding on the server
-// stays the way for anything else.
-func Decodable(ts string) bool { return viewer.CanDecode(ts) }
-
 // inMemoryPart is the largest part of a series stream held in memory to be checked before it is written;
 // larger ones are written as they come and read back.
 const inMemoryPart = 16 << 20
@@ -201,62 +195,36 @@ func receivePart(dir string, r io.Reader) (path string, n int64, sum, ts, sop st
 			return "", 0, "", "", "", err
 		}
 	} else {
-		ts, sop = syntaxAndUID(b)
+		ts, sop = syntaxAndUID(bytes.NewReader(b), n)
 	}
 	return path, n, hex.EncodeToString(h.Sum(nil)), ts, sop, nil
 }
 
-// fileSyntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file.
+// fileSyntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file (syntaxAndUID).
 func fileSyntaxAndUID(path string) (ts, sop string, err error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", "", err
 	}
-	ts, sop = syntaxAndUID(b)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", "", err
+	}
+	ts, sop = syntaxAndUID(f, st.Size())
 	return ts, sop, nil
 }
 
-// syntaxAndUID reads the transfer syntax and SOP Instance UID of a DICOM file: from its file meta
-// information when it has one, else from the whole header; empty when unreadable (the import then says why).
-func syntaxAndUID(b []byte) (ts, sop string) {
-	if ts, sop, ok := metaSyntaxAndUID(b); ok {
-		return ts, sop
+// syntaxAndUID reads the transfer syntax and SOP Instance UID of the size bytes of a DICOM file read from r:
+// from its file meta information when that holds both (dicomkit.ReadMeta), else from its header
+// (dicomkit.ParseHeader); empty when unreadable (the import then says why).
+func syntaxAndUID(r io.ReaderAt, size int64) (ts, sop string) {
+	if m, err := dicomkit.ReadMeta(r, size); err == nil && m.TransferSyntax != "" && m.MediaInstance != "" {
+		return m.TransferSyntax, m.MediaInstance
 	}
-	ds, err := parseHeader(b)
+	ds, err := dicomkit.ParseHeader(r, size)
 	if err != nil {
 		return "", ""
 	}
-	return tagString(ds, tag.TransferSyntaxUID), tagString(ds, tag.SOPInstanceUID)
-}
-
-// metaSyntaxAndUID reads Transfer Syntax UID (0002,0010) and Media Storage SOP Instance UID (0002,0003)
-// from the file meta information after the preamble (group 0002, always explicit VR little endian),
-// without parsing the data set. ok is false when the file has no such group or it lacks either.
-func metaSyntaxAndUID(b []byte) (ts, sop string, ok bool) {
-	if len(b) < 132 || string(b[128:132]) != "DICM" {
-		return "", "", false
-	}
-	for i := 132; i+8 <= len(b) && binary.LittleEndian.Uint16(b[i:]) == 0x0002; {
-		elem := binary.LittleEndian.Uint16(b[i+2:])
-		n, hdr := int(binary.LittleEndian.Uint16(b[i+6:])), 8
-		switch string(b[i+4 : i+6]) {
-		case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-			if i+12 > len(b) {
-				return "", "", false
-			}
-			n, hdr = int(binary.LittleEndian.Uint32(b[i+8:])), 12
-		}
-		if n < 0 || n > len(b)-i-hdr {
-			return "", "", false
-		}
-		v := strings.TrimRight(string(b[i+hdr:i+hdr+n]), "\x00 ")
-		switch elem {
-		case 0x0003:
-			sop = v
-		case 0x0010:
-			ts = v
-		}
-		i += hdr + n
-	}
-	return ts, sop, ts != "" && sop != ""
+	return dicomkit.Text(&ds, tag.TransferSyntaxUID), dicomkit.Text(&ds, tag.SOPInstanceUID)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/internal/testsvc"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
@@ -40,14 +42,18 @@ func TestMetaSyntaxAndUIDMatchesTheParser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, sop, ok := metaSyntaxAndUID(b)
-		ds, err := parseHeader(b)
+		m, merr := dicomkit.ReadMeta(bytes.NewReader(b), int64(len(b)))
+		ts, sop, ok := m.TransferSyntax, m.MediaInstance, merr == nil && m.TransferSyntax != "" && m.MediaInstance != ""
+		ds, err := dicomkit.ParseHeader(bytes.NewReader(b), int64(len(b)))
 		if err != nil || !ok {
-			t.Fatalf("%s: meta ok %v, parser %v", f, ok, err)
+			t.Fatalf("%s: meta ok %v (%v), parser %v", f, ok, merr, err)
 		}
-		if wantTS, wantSOP := tagString(ds, tag.TransferSyntaxUID), tagString(ds, tag.SOPInstanceUID); wantTS == "" || wantSOP == "" ||
+		if wantTS, wantSOP := dicomkit.Text(&ds, tag.TransferSyntaxUID), dicomkit.Text(&ds, tag.SOPInstanceUID); wantTS == "" || wantSOP == "" ||
 			ts != wantTS || sop != wantSOP {
 			t.Fatalf("%s: meta %q %q, parser %q %q", f, ts, sop, wantTS, wantSOP)
+		}
+		if gotTS, gotSOP, err := fileSyntaxAndUID(f); err != nil || gotTS != ts || gotSOP != sop {
+			t.Fatalf("%s: fileSyntaxAndUID %q %q %v, want %q %q", f, gotTS, gotSOP, err, ts, sop)
 		}
 	}
 }

@@ -13,14 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
-
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
-	"github.com/neuronova/neuronova/viewer"
 )
 
 // errPermanent marks a refusal that sending again cannot fix: the item is set aside (dead), never dropped.
@@ -239,37 +235,6 @@ func segInfo(b []byte) (id dicomkit.Identity, sum string, err error) {
 	}
 	h := md5.Sum(b)
 	return id, hex.EncodeToString(h[:]), nil
-}
-
-// tagString returns the first value of a text element of ds, trimmed; empty when absent.
-func tagString(ds dicom.Dataset, t tag.Tag) string {
-	el, err := ds.FindElementByTag(t)
-	if err != nil {
-		return ""
-	}
-	v, ok := el.Value.GetValue().([]string)
-	if !ok || len(v) == 0 {
-		return ""
-	}
-	return strings.TrimSpace(strings.TrimRight(v[0], "\x00"))
-}
-
-// parseHeader parses a DICOM object without its pixel data, turning the library's panics into errors. The
-// viewer's structure check runs first: the library would allocate any declared length, up to 4 GiB.
-func parseHeader(b []byte) (ds dicom.Dataset, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("DICOM parser panicked: %v", r)
-		}
-	}()
-	if err := viewer.CheckStructure(bytes.NewReader(b), int64(len(b))); err != nil {
-		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
-	}
-	ds, err = dicom.Parse(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData(), dicom.AllowMissingMetaElementGroupLength())
-	if err != nil {
-		return ds, fmt.Errorf("not a readable DICOM object: %w", err)
-	}
-	return ds, nil
 }
 
 // sendSEG stores a SEG (any DICOM object) in Orthanc through the server, then confirms it: Orthanc must hold
