@@ -16,12 +16,6 @@ import (
 	"github.com/neuronova/neuronova/viewer/nifti"
 )
 
-// DeterministicUID returns a DICOM UID under the 2.25 root made from a hash of parts: the same parts always
-// give the same UID.
-//
-// Deprecated: use dicomkit.DeterministicUID (kept until sync/deid switches).
-func DeterministicUID(parts ...string) string { return dicomkit.DeterministicUID(parts...) }
-
 // LoadNIfTI reads a 3-D NIfTI-1 file (.nii, .nii.gz) as a grey-scale volume in patient LPS coordinates.
 func LoadNIfTI(path string) (*Volume, error) {
 	im, err := nifti.ReadFile(path)

@@ -111,22 +111,6 @@ func TestLoadBraTSSubject0004(t *testing.T) {
 
 var uidPattern = regexp.MustCompile(`^2\.25\.[1-9][0-9]{0,38}$`)
 
-func TestDeterministicUID(t *testing.T) {
-	a := DeterministicUID("a", "bc")
-	if a != DeterministicUID("a", "bc") {
-		t.Fatal("same parts gave different UIDs")
-	}
-	if a == DeterministicUID("ab", "c") || a == DeterministicUID("a", "bc", "") {
-		t.Fatal("different parts gave the same UID")
-	}
-	for i := 0; i < 200; i++ {
-		u := DeterministicUID(strings.Repeat("x", i))
-		if !uidPattern.MatchString(u) || len(u) > 64 {
-			t.Fatalf("UID %q is not a 2.25 UID of at most 64 characters", u)
-		}
-	}
-}
-
 // writeFolder writes a small BraTS-style folder: one image per name, values from fill, all on affine
 // unless another is given for a name.
 func writeFolder(t *testing.T, names []string, affine nifti.Affine, fill func(name string, i int) float32, other map[string]nifti.Affine) string {

@@ -75,17 +75,6 @@ func ParseReader(r io.ReaderAt, size int64, name string, opts ...Option) (*File,
 	return parseNamed(r, size, name, &cfg)
 }
 
-// CheckStructure checks the size bytes of a DICOM file read from r the way parsing does before the library
-// reads them (dicomkit.Walk): the "DICM" prefix, the file meta and its transfer syntax, and that every defined
-// length fits in what is left of the file. Run it before giving bytes from elsewhere to a DICOM library,
-// which allocates a value's declared length (up to 4 GiB) before reading it.
-//
-// Deprecated: use dicomkit.ParseHeader, which runs dicomkit.Walk first (kept until sync/engine switches).
-func CheckStructure(r io.ReaderAt, size int64) error {
-	_, err := walk(r, size, DefaultMemoryLimit)
-	return err
-}
-
 // parseNamed is parseDICOM with errors and the instance's Path naming the file.
 func parseNamed(r io.ReaderAt, size int64, name string, cfg *config) (*File, error) {
 	f, err := parseDICOM(r, size, cfg)

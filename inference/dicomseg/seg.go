@@ -15,6 +15,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
@@ -117,10 +118,10 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	key := fmt.Sprintf("%s|%s|%x", ref.UID, o.Algorithm, digest(m.Data))
 	seriesUID, instanceUID := o.SeriesUID, o.InstanceUID
 	if seriesUID == "" {
-		seriesUID = dcmwrite.DeterministicUID("neuronova", "seg series", key)
+		seriesUID = dicomkit.DeterministicUID("neuronova", "seg series", key)
 	}
 	if instanceUID == "" {
-		instanceUID = dcmwrite.DeterministicUID("neuronova", "seg instance", key)
+		instanceUID = dicomkit.DeterministicUID("neuronova", "seg instance", key)
 	}
 
 	// Frames: segment-major, slices in grid order; a segment with no voxel gets no frame.
@@ -185,7 +186,7 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.String(tag.StudyID, orDefault(st.StudyID, "1"))
 	b.Integer(tag.SeriesNumber, number)
 	b.Integer(tag.InstanceNumber, 1)
-	b.String(tag.FrameOfReferenceUID, orDefault(ref.FrameOfReferenceUID, dcmwrite.DeterministicUID(ref.UID, "frame of reference")))
+	b.String(tag.FrameOfReferenceUID, orDefault(ref.FrameOfReferenceUID, dicomkit.DeterministicUID(ref.UID, "frame of reference")))
 	b.String(tag.PositionReferenceIndicator)
 	// Segmentation Image.
 	b.String(tag.ImageType, "DERIVED", "PRIMARY")
@@ -225,7 +226,7 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.Sequence(tag.SegmentSequence, items...)
 
 	// Multi-frame Dimension: segment number, then image position.
-	dimOrg := dcmwrite.DeterministicUID("neuronova", "seg dimension organisation", key)
+	dimOrg := dicomkit.DeterministicUID("neuronova", "seg dimension organisation", key)
 	b.Sequence(tag.DimensionOrganizationSequence, elems(func(d *dcmwrite.Builder) { d.String(tag.DimensionOrganizationUID, dimOrg) }))
 	b.String(tag.DimensionOrganizationType, "3D")
 	b.Sequence(tag.DimensionIndexSequence,

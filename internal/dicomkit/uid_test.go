@@ -1,6 +1,7 @@
 package dicomkit
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,13 @@ func TestDeterministicUID(t *testing.T) {
 	for _, other := range [][]string{{"x", "2"}, {"x1"}, {"x1", ""}, {"", "x1"}} {
 		if DeterministicUID(other...) == a {
 			t.Errorf("%q gives the UID of [x 1]", other)
+		}
+	}
+	// A 2.25 UID is a number of at most 39 digits without a leading zero, 44 characters at most.
+	uidPattern := regexp.MustCompile(`^2\.25\.[1-9][0-9]{0,38}$`)
+	for i := range 200 {
+		if u := DeterministicUID(strings.Repeat("x", i)); !uidPattern.MatchString(u) {
+			t.Fatalf("DeterministicUID(%d × x) = %q: not a 2.25 UID of at most 64 characters", i, u)
 		}
 	}
 }

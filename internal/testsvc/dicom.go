@@ -2,10 +2,11 @@ package testsvc
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"sort"
 	"strconv"
+
+	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
 // Instance describes a small DICOM MR image for tests: enough for Orthanc and DICOMweb to index and serve it.
@@ -132,36 +133,5 @@ func u32(v int) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v))
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// NewUID returns a random DICOM UID under the 2.25 (UUID) root.
-func NewUID() string {
-	b := make([]byte, 15)
-	rand.Read(b)
-	var n [16]byte
-	copy(n[1:], b)
-	return "2.25." + bigDecimal(n[:])
-}
-
-// bigDecimal renders a big-endian unsigned integer in decimal.
-func bigDecimal(b []byte) string {
-	digits := []byte{0}
-	for _, x := range b {
-		carry := int(x)
-		for i := range digits {
-			v := int(digits[i])*256 + carry
-			digits[i] = byte(v % 10)
-			carry = v / 10
-		}
-		for carry > 0 {
-			digits = append(digits, byte(carry%10))
-			carry /= 10
-		}
-	}
-	for len(digits) > 1 && digits[len(digits)-1] == 0 {
-		digits = digits[:len(digits)-1]
-	}
-	out := make([]byte, len(digits))
-	for i, d := range digits {
-		out[len(digits)-1-i] = '0' + d
-	}
-	return string(out)
-}
+// NewUID returns a random DICOM UID under the 2.25 (UUID) root: dicomkit.NewUID.
+func NewUID() string { return dicomkit.NewUID() }
