@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"regexp"
 	"strings"
 )
 
@@ -42,3 +43,10 @@ func OrthancID(ids ...string) string {
 	h := hex.EncodeToString(sum[:])
 	return h[0:8] + "-" + h[8:16] + "-" + h[16:24] + "-" + h[24:32] + "-" + h[32:40]
 }
+
+// orthancIDPattern is the form of OrthancID's result: five groups of eight lower-case hex digits.
+var orthancIDPattern = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
+
+// ValidOrthancID reports whether s is an Orthanc resource ID (five groups of eight lower-case hex digits):
+// nothing else passes, so nothing that could change a path it is put into.
+func ValidOrthancID(s string) bool { return orthancIDPattern.MatchString(s) }

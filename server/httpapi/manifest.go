@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/neuronova/neuronova/api"
-	"github.com/neuronova/neuronova/server/orthanc"
 )
 
 // studyManifest answers GET /api/orthanc/studies/{id}/manifest: every instance of the study with its UIDs
@@ -13,7 +12,7 @@ import (
 // DICOMweb streams and still verify each file. One audit record for the whole list.
 func (s *Server) studyManifest(c *call) error {
 	id := c.r.PathValue("id")
-	if !orthanc.ValidID(id) {
+	if !api.ValidOrthancID(id) {
 		return errorf(api.CodeInvalid, "%q is not an Orthanc study ID", id)
 	}
 	c.objectType, c.objectID = "orthanc", "/studies/"+id+"/manifest"

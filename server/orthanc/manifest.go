@@ -19,7 +19,7 @@ const manifestWorkers = 8
 // StudyManifest lists the instances of the study with Orthanc ID id: SOP and series UIDs, and the size
 // and MD5 of each stored file (Orthanc's attachment MD5, asked for in parallel).
 func (c *Client) StudyManifest(ctx context.Context, id string) (*api.StudyManifest, error) {
-	if !ValidID(id) {
+	if !api.ValidOrthancID(id) {
 		return nil, server.Errorf(api.CodeInvalid, "%q is not an Orthanc study ID", id)
 	}
 	var study struct{ MainDicomTags map[string]string }

@@ -146,7 +146,7 @@ func (c *Client) PatientIDOf(ctx context.Context, level, id string) (string, err
 	if level != "studies" && level != "series" && level != "instances" {
 		return "", fmt.Errorf("resource level %q is not studies, series or instances", level)
 	}
-	if !ValidID(id) {
+	if !api.ValidOrthancID(id) {
 		return "", server.Errorf(api.CodeInvalid, "%q is not an Orthanc resource ID", id)
 	}
 	var p struct{ MainDicomTags map[string]string }
@@ -178,7 +178,7 @@ func (c *Client) ResourcesByUID(ctx context.Context, uid, typ string) ([]string,
 	}
 	var ids []string
 	for _, f := range found {
-		if f.Type == typ && ValidID(f.ID) {
+		if f.Type == typ && api.ValidOrthancID(f.ID) {
 			ids = append(ids, f.ID)
 		}
 	}
@@ -226,7 +226,7 @@ func (c *Client) InstancesByUIDs(ctx context.Context, uids []string) (map[string
 			continue
 		}
 		for _, f := range found {
-			if uid := f.MainDicomTags.SOPInstanceUID; slices.Contains(chunk, uid) && ValidID(f.ID) {
+			if uid := f.MainDicomTags.SOPInstanceUID; slices.Contains(chunk, uid) && api.ValidOrthancID(f.ID) {
 				out[uid] = append(out[uid], f.ID)
 			}
 		}
@@ -290,7 +290,7 @@ func ParseStored(body []byte) (Stored, error) {
 	if err := json.Unmarshal(body, &s); err != nil {
 		return Stored{}, fmt.Errorf("orthanc's upload answer is not JSON: %w", err)
 	}
-	if !ValidID(s.ID) || !ValidID(s.ParentPatient) {
+	if !api.ValidOrthancID(s.ID) || !api.ValidOrthancID(s.ParentPatient) {
 		return Stored{}, fmt.Errorf("orthanc's upload answer lacks the instance or patient ID: %.200s", body)
 	}
 	return s, nil

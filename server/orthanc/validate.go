@@ -13,7 +13,6 @@ import (
 )
 
 var (
-	idPattern        = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
 	framesPattern    = regexp.MustCompile(`^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,63}$`)
 	patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	tagPattern       = regexp.MustCompile(`^[0-9a-f]{8}$`)
@@ -21,9 +20,6 @@ var (
 
 // ValidTag reports whether s is a DICOM tag as DICOMweb bulk data URIs write it (eight lower-case hex digits).
 func ValidTag(s string) bool { return tagPattern.MatchString(s) }
-
-// ValidID reports whether s is an Orthanc resource ID (five groups of eight lower-case hex digits).
-func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // ValidUID reports whether s is a DICOM UID (digits and dots, at most 64 characters, no leading zeros).
 func ValidUID(s string) bool { return dicomkit.ValidUID(s) }
@@ -39,7 +35,7 @@ var validators = map[string]struct {
 	ok   func(string) bool
 	what string
 }{
-	"id":       {ValidID, "an Orthanc resource ID"},
+	"id":       {api.ValidOrthancID, "an Orthanc resource ID"},
 	"study":    {ValidUID, "a StudyInstanceUID"},
 	"series":   {ValidUID, "a SeriesInstanceUID"},
 	"instance": {ValidUID, "a SOPInstanceUID"},

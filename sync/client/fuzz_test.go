@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/neuronova/neuronova/api"
 )
 
 // FuzzParseManifest: the server's study manifest, whatever it holds, is parsed without panicking, and every
@@ -22,7 +24,7 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, in := range m.Instances {
-			if !ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID) || in.Size <= 0 ||
+			if !api.ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID) || in.Size <= 0 ||
 				len(in.MD5) != 32 || seen[in.SOPInstanceUID] {
 				t.Fatalf("accepted %+v", in)
 			}

@@ -22,17 +22,10 @@ import (
 // The Orthanc proxy: every path below is under /api/orthanc/ on the server, which alone holds Orthanc's
 // credentials.
 
-// orthancID matches Orthanc's resource IDs (five groups of eight hex digits) and nothing that could change
-// the path.
-var orthancID = regexp.MustCompile(`^[0-9a-f]{8}(-[0-9a-f]{8}){4}$`)
-
-// ValidOrthancID reports whether id looks like an Orthanc resource ID.
-func ValidOrthancID(id string) bool { return orthancID.MatchString(id) }
-
 // StudyManifest lists every instance of an Orthanc study with the size and MD5 of its stored file, as the
 // server read them from Orthanc.
 func (c *Client) StudyManifest(ctx context.Context, studyID string) (*api.StudyManifest, error) {
-	if !ValidOrthancID(studyID) {
+	if !api.ValidOrthancID(studyID) {
 		return nil, fmt.Errorf("%q is not an Orthanc study ID", studyID)
 	}
 	var raw []byte
@@ -44,7 +37,7 @@ func (c *Client) StudyManifest(ctx context.Context, studyID string) (*api.StudyM
 
 // StudySeries returns the Study Instance UID of an Orthanc study and the Series Instance UIDs of its series.
 func (c *Client) StudySeries(ctx context.Context, studyID string) (string, []string, error) {
-	if !ValidOrthancID(studyID) {
+	if !api.ValidOrthancID(studyID) {
 		return "", nil, fmt.Errorf("%q is not an Orthanc study ID", studyID)
 	}
 	var study struct {
@@ -83,14 +76,14 @@ func ParseManifest(raw []byte) (*api.StudyManifest, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("study manifest: %w", err)
 	}
-	if !ValidOrthancID(m.OrthancID) || !validUID(m.StudyInstanceUID) {
+	if !api.ValidOrthancID(m.OrthancID) || !validUID(m.StudyInstanceUID) {
 		return nil, fmt.Errorf("study manifest: study %q has Study Instance UID %q", m.OrthancID, m.StudyInstanceUID)
 	}
 	seen := make(map[string]bool, len(m.Instances))
 	for i, in := range m.Instances {
 		_, hexErr := hex.DecodeString(in.MD5)
 		switch {
-		case !ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID):
+		case !api.ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID):
 			return nil, fmt.Errorf("study manifest: entry %d is incomplete (ID %q, SOP Instance UID %q, series %q)", i,
 				in.OrthancID, in.SOPInstanceUID, in.SeriesInstanceUID)
 		case in.Size <= 0:
@@ -161,7 +154,7 @@ func (r *readErr) Read(b []byte) (int, error) {
 
 // InstanceMD5 returns the MD5 (hex) Orthanc recorded for the stored file of an instance.
 func (c *Client) InstanceMD5(ctx context.Context, id string) (string, error) {
-	if !ValidOrthancID(id) {
+	if !api.ValidOrthancID(id) {
 		return "", fmt.Errorf("%q is not an Orthanc instance ID", id)
 	}
 	var raw []byte
@@ -180,7 +173,7 @@ func (c *Client) InstanceMD5(ctx context.Context, id string) (string, error) {
 
 // InstanceSOPUID returns the SOP Instance UID Orthanc holds for an instance.
 func (c *Client) InstanceSOPUID(ctx context.Context, id string) (string, error) {
-	if !ValidOrthancID(id) {
+	if !api.ValidOrthancID(id) {
 		return "", fmt.Errorf("%q is not an Orthanc instance ID", id)
 	}
 	var raw []byte
@@ -223,7 +216,7 @@ type Download struct {
 // DownloadInstance writes an instance's DICOM file to w, hashing it as it goes. A body shorter than the
 // announced length is an OfflineError.
 func (c *Client) DownloadInstance(ctx context.Context, id string, w io.Writer) (Download, error) {
-	if !ValidOrthancID(id) {
+	if !api.ValidOrthancID(id) {
 		return Download{}, fmt.Errorf("%q is not an Orthanc instance ID", id)
 	}
 	resp, cancel, err := c.do(ctx, request{method: http.MethodGet, path: "/api/orthanc/instances/" + id + "/file", auth: true, download: true})
@@ -238,7 +231,7 @@ func (c *Client) DownloadInstance(ctx context.Context, id string, w io.Writer) (
 // TranscodeInstance asks the server for an instance transcoded to transfer syntax ts (Orthanc keeps its SOP
 // Instance UID) and writes it to w.
 func (c *Client) TranscodeInstance(ctx context.Context, id, ts string, w io.Writer) (Download, error) {
-	if !ValidOrthancID(id) {
+	if !api.ValidOrthancID(id) {
 		return Download{}, fmt.Errorf("%q is not an Orthanc instance ID", id)
 	}
 	body, _ := json.Marshal(map[string]string{"Transcode": ts})
@@ -287,7 +280,7 @@ func (c *Client) UploadInstance(ctx context.Context, dicom []byte) (*Stored, err
 		return nil, &OfflineError{Err: fmt.Errorf("upload answer cut off: %w", err)}
 	}
 	var s Stored
-	if err := json.Unmarshal(b, &s); err != nil || !ValidOrthancID(s.ID) {
+	if err := json.Unmarshal(b, &s); err != nil || !api.ValidOrthancID(s.ID) {
 		return nil, fmt.Errorf("upload answer %q unreadable", bytes.TrimSpace(b))
 	}
 	return &s, nil
