@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
@@ -72,19 +71,12 @@ func (a *Anonymizer) Mapping() map[string]string {
 // File de-identifies the DICOM file at path and returns the cleaned dataset (without file meta) for
 // Encode (see ReadAt).
 func (a *Anonymizer) File(path string) ([]*dicom.Element, error) {
-	fh, err := os.Open(path)
+	fh, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w: not a regular file", path, dicomkit.ErrNotDICOM)
-	}
-	return a.ReadAt(fh, st.Size(), path)
+	return a.ReadAt(fh, size, path)
 }
 
 // ReadAt de-identifies the size bytes of a DICOM file read from r (name names it in errors). The file is

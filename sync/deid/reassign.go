@@ -3,7 +3,6 @@ package deid
 import (
 	"bytes"
 	"fmt"
-	"os"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -25,16 +24,12 @@ type Owner struct {
 // does: encapsulated pixel data byte for byte under its own transfer syntax, other data as explicit VR little
 // endian.
 func Reassign(path string, owner Owner) ([]byte, error) {
-	fh, err := os.Open(path)
+	fh, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	ds, lay, err := readFile(fh, st.Size())
+	ds, lay, err := readFile(fh, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

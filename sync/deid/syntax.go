@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -45,6 +46,23 @@ func readFile(r io.ReaderAt, size int64) (dicom.Dataset, *dicomkit.Layout, error
 		toLittleEndian(ds.Elements, bits)
 	}
 	return ds, lay, nil
+}
+
+// openRegular opens the regular file at path and returns it with its size.
+func openRegular(path string) (*os.File, int64, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := fh.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w: not a regular file", path, dicomkit.ErrNotDICOM)
+	}
+	if err != nil {
+		fh.Close()
+		return nil, 0, err
+	}
+	return fh, st.Size(), nil
 }
 
 // toLittleEndian byte-swaps the binary values the library keeps as read from a big-endian dataset: OW words,
