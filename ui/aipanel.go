@@ -40,12 +40,12 @@ type AIPanel struct {
 	a       Analyzer
 	study   *viewer.Study
 	order   string // the order the next run is for ("" none)
-	run     *widget.Button
+	run     *hotButton
 	job     *task
 	stage   *widget.Label // why the panel cannot run, or why the last run failed
 	banner  *widget.Label
 	card    *widget.Label
-	show    *widget.Check
+	show    *hotCheck
 	result  *AIResult
 	box     *fyne.Container
 	results map[*viewer.Study]*AIResult
@@ -60,10 +60,10 @@ func NewAIPanel(a Analyzer) *AIPanel {
 	p.banner.Wrapping = fyne.TextWrapWord
 	p.banner.Importance = widget.WarningImportance
 	p.banner.TextStyle.Bold = true
-	p.run = widget.NewButton("Run M1", p.Run)
+	p.run = newButton("Run M1", "Segment the tumour on the exam's T1, T1CE, T2 and FLAIR (the Series tab chooses them)", p.Run)
 	help := widget.NewLabel("Tumour segmentation (NCR, ED, ET) with volumes, grade, IDH, MGMT and survival risk.")
 	help.Wrapping = fyne.TextWrapWord
-	p.show = widget.NewCheck("Show the AI segmentation", func(on bool) {
+	p.show = newCheck("Show the AI segmentation", func(on bool) {
 		if p.OnOverlay != nil {
 			p.OnOverlay(on)
 		}

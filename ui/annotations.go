@@ -141,6 +141,7 @@ var haloColor = color.NRGBA{A: 0xe0}
 type textBlock struct {
 	color color.Color
 	bold  bool
+	full  []string // the lines as set, before fit shortened them
 	lines []*canvas.Text
 	halos []*canvas.Text
 }
@@ -159,6 +160,7 @@ func (b *textBlock) setLines(lines []string) {
 			b.halos = append(b.halos, h)
 		}
 	}
+	b.full = append(b.full[:0], lines...)
 	for i, t := range b.lines {
 		t.Hidden = i >= len(lines)
 		if !t.Hidden {
@@ -224,6 +226,30 @@ func (b *textBlock) size() fyne.Size {
 		s.Height += m.Height
 	}
 	return s
+}
+
+// fit shortens the lines wider than width, with an ellipsis.
+func (b *textBlock) fit(width float32) {
+	for i, t := range b.lines {
+		if t.Hidden {
+			continue
+		}
+		t.Text = b.full[i]
+		for k := range 4 {
+			b.halos[4*i+k].Text = t.Text
+		}
+		if t.MinSize().Width <= width {
+			continue
+		}
+		r := []rune(t.Text)
+		for len(r) > 1 && fyne.MeasureText(string(r)+"…", t.TextSize, t.TextStyle).Width > width {
+			r = r[:len(r)-1]
+		}
+		t.Text = string(r) + "…"
+		for k := range 4 {
+			b.halos[4*i+k].Text = t.Text
+		}
+	}
 }
 
 // place lays the block out with its anchor at (x, y): fx and fy (0, 0.5 or 1) say where the anchor lies on

@@ -190,6 +190,13 @@ func newEntry() *hotEntry {
 	return e
 }
 
+// newPasswordEntry is newEntry whose text is hidden.
+func newPasswordEntry() *hotEntry {
+	e := newEntry()
+	e.Password = true
+	return e
+}
+
 func (e *hotEntry) TypedKey(k *fyne.KeyEvent) {
 	switch k.Name {
 	case fyne.KeyEscape:

@@ -156,13 +156,14 @@ func (p *MeasurementPanel) refresh() {
 	}
 	p.list.Objects = rows
 	p.list.Refresh()
-	switch {
-	case bidi == 0:
-		p.summary.SetText(fmt.Sprintf("%d measurements", len(ms)))
-	default:
-		p.summary.SetText(fmt.Sprintf("%d measurements. RANO: sum of products %.0f mm² over %d measurable of %d bidimensional.",
-			len(ms), rano.Product, measurable, bidi))
+	count := fmt.Sprintf("%d measurements", len(ms))
+	if len(ms) == 1 {
+		count = "1 measurement"
 	}
+	if bidi > 0 {
+		count += fmt.Sprintf(". RANO: sum of products %.0f mm² over %d measurable of %d bidimensional.", rano.Product, measurable, bidi)
+	}
+	p.summary.SetText(count)
 	if len(ms) == 0 || p.w.lib == nil {
 		p.export.Disable()
 	} else {

@@ -16,28 +16,28 @@ import (
 // OverlayPanel sets how the study's label map is drawn: shown or hidden, per-label visibility, opacity,
 // outline only.
 type OverlayPanel struct {
-	Visible *widget.Check
-	Opacity *widget.Slider
-	Outline *widget.Check
-	Labels  map[uint8]*widget.Check
+	Visible *hotCheck
+	Opacity *hotSlider
+	Outline *hotCheck
+	Labels  map[uint8]*hotCheck
 	box     *fyne.Container
 	r       *Reading
 }
 
 // NewOverlayPanel makes the panel for r's overlay settings.
 func NewOverlayPanel(r *Reading) *OverlayPanel {
-	p := &OverlayPanel{r: r, box: container.NewVBox(), Labels: map[uint8]*widget.Check{}}
-	p.Visible = widget.NewCheck("Label overlay", func(on bool) {
+	p := &OverlayPanel{r: r, box: container.NewVBox(), Labels: map[uint8]*hotCheck{}}
+	p.Visible = newCheck("Label overlay", func(on bool) {
 		r.Overlay.Visible = on
 		r.Refresh()
 	})
-	p.Opacity = widget.NewSlider(0, 1)
+	p.Opacity = newSlider(0, 1)
 	p.Opacity.Step = 0.05
 	p.Opacity.OnChanged = func(v float64) {
 		r.Overlay.Opacity = v
 		r.Refresh()
 	}
-	p.Outline = widget.NewCheck("Outline only", func(on bool) {
+	p.Outline = newCheck("Outline only", func(on bool) {
 		r.Overlay.Outline = on
 		r.Refresh()
 	})
@@ -50,7 +50,7 @@ func (p *OverlayPanel) Content() fyne.CanvasObject { return p.box }
 
 // SetLabels lists the labels of the study's label map (nil: none).
 func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
-	p.Labels = map[uint8]*widget.Check{}
+	p.Labels = map[uint8]*hotCheck{}
 	objs := []fyne.CanvasObject{p.Visible}
 	if m == nil {
 		p.Visible.Disable()
@@ -62,7 +62,7 @@ func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
 		objs = append(objs, src)
 		for _, l := range m.Labels {
 			value := l.Value
-			c := widget.NewCheck(l.Name, func(on bool) {
+			c := newCheck(l.Name, func(on bool) {
 				p.r.Overlay.Hidden[value] = !on
 				p.r.Refresh()
 			})
@@ -112,5 +112,5 @@ func newHelp(close func()) fyne.CanvasObject {
 	text := widget.NewLabelWithStyle(helpText(), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	title := widget.NewLabelWithStyle("NeuroNova keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	bg := canvas.NewRectangle(color.NRGBA{R: 0x14, G: 0x17, B: 0x1c, A: 0xf0})
-	return container.NewStack(bg, container.NewPadded(container.NewBorder(title, widget.NewButton("Close (Esc)", close), nil, nil, container.NewVScroll(text))))
+	return container.NewStack(bg, container.NewPadded(container.NewBorder(title, newButton("Close (Esc)", "", close), nil, nil, container.NewVScroll(text))))
 }

@@ -50,10 +50,11 @@ func (w *Workstation) user() string {
 
 // loadPreferences reads the reader's preferences from the library in a worker and applies them.
 func (w *Workstation) loadPreferences() {
+	w.prefsUser = w.user()
 	if w.lib == nil {
 		return
 	}
-	lib, user := w.lib, w.user()
+	lib, user := w.lib, w.prefsUser
 	go func() {
 		s, err := lib.Setting(context.Background(), prefsKey(user))
 		do(func() {

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -24,12 +26,14 @@ type readingRoom struct {
 	Prefs Preferences
 	User  string
 
+	prefsUser   string // whose preferences were read
 	tips        *tipLayer
 	tags        *tagBrowser
 	prefsPop    *widget.PopUp
 	priorSelect *hotSelect
 	priors      []priorChoice
 	split, left *container.Split
+	tabs        *container.AppTabs // under the worklist
 }
 
 // initReadingRoom makes the reading room's panels and ties them to the reading area; c is the window's
@@ -42,6 +46,7 @@ func (w *Workstation) initReadingRoom(c fyne.Canvas) {
 	w.Sequences = newSequencePanel(w)
 	w.KeyImages = newKeyImagePanel(w)
 	w.Reading.MeasurementsOf = w.Measures.Of
+	w.Reading.Owner = w.user()
 	w.Reading.OnMeasure = w.Measures.changed
 	w.priorSelect = newSelect(nil, func(string) {
 		if i := w.priorSelect.SelectedIndex(); i >= 0 {
@@ -91,12 +96,15 @@ func (w *Workstation) toolbar() fyne.CanvasObject {
 // leftTabs are the tabs under the worklist: series (with the sequence choice and the label overlay), the
 // measurements, key images, AI and sync.
 func (w *Workstation) leftTabs() *container.AppTabs {
-	series := container.NewBorder(w.Sequences.Content(), container.NewVBox(widget.NewSeparator(), w.Overlay.Content()), nil, nil, w.Strip.Content())
-	return container.NewAppTabs(container.NewTabItem("Series", series),
-		container.NewTabItem("Measurements", w.Measures.Content()),
-		container.NewTabItem("Key images", w.KeyImages.Content()),
+	// One scroll for the sequences, the thumbnails and the label overlay: a short window scrolls them.
+	series := container.NewVScroll(container.NewVBox(w.Sequences.Content(), widget.NewSeparator(), w.Strip.box,
+		widget.NewSeparator(), w.Overlay.Content()))
+	w.tabs = container.NewAppTabs(container.NewTabItem("Series", series),
+		container.NewTabItem("Measures", w.Measures.Content()),
+		container.NewTabItem("Keys", w.KeyImages.Content()),
 		container.NewTabItem("AI", container.NewVScroll(w.AI.Content())),
 		container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
+	return w.tabs
 }
 
 // withTips lays the tooltip layer over content.
@@ -107,6 +115,10 @@ func (w *Workstation) withTips(content fyne.CanvasObject) fyne.CanvasObject {
 // opened follows the opening of exam st: the window's title names the patient, the worklist marks the exam,
 // the sequence choice, the measurements and the priors are read, and the reader's layout applies.
 func (w *Workstation) opened(st *viewer.Study) {
+	w.Reading.Owner = w.user()
+	if w.Reading.Owner != w.prefsUser {
+		w.loadPreferences() // a clinician signed in since: theirs
+	}
 	w.setTitle(windowTitle(st))
 	w.Worklist.SetOpen(st.Exam)
 	w.Sequences.SetExam(st)
@@ -191,3 +203,45 @@ func (w *Workstation) readingStatus() string {
 	}
 	return "   " + strings.Join(s, "   ")
 }
+
+// sessionOnce keeps the first of session studies with the same StudyInstanceUID (the demo study opened from
+// --input and built in memory, say).
+func sessionOnce(studies []*viewer.Study) []*viewer.Study {
+	seen := map[string]bool{}
+	var out []*viewer.Study
+	for _, st := range studies {
+		if !seen[st.UID] {
+			seen[st.UID] = true
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// ReopenFromLibrary opens the library's copy of study uid in place of the session's, when the session's is
+// the one shown (the demo study, once imported): its AI results and measurements are then kept there.
+func (w *Workstation) ReopenFromLibrary(uid string) {
+	st := w.Reading.Study()
+	if w.lib == nil || st == nil || !slices.Contains(st.StudyUIDs(), uid) || len(st.Series) == 0 {
+		return
+	}
+	if _, inMemory := st.Series[0].InMemory(); !inMemory {
+		return
+	}
+	lib, rule := w.lib, w.Prefs.ExamRule
+	go func() {
+		ex, err := lib.OpenExam(context.Background(), uid, rule)
+		do(func() {
+			if err != nil {
+				w.message.SetText(err.Error())
+				return
+			}
+			if w.Reading.Study() == st {
+				w.Open(ex)
+			}
+		})
+	}()
+}
+
+// Message shows a line of text under the left panel's tabs.
+func (w *Workstation) Message(s string) { w.message.SetText(s) }

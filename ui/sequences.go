@@ -25,24 +25,24 @@ type SequencePanel struct {
 
 func newSequencePanel(w *Workstation) *SequencePanel {
 	p := &SequencePanel{w: w}
-	rows := []fyne.CanvasObject{widget.NewLabelWithStyle("Sequences (hanging and M1)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})}
+	grid := container.NewGridWithColumns(2)
 	for i, t := range viewer.BrainTumourTypes {
 		s := newSelect(nil, func(string) { p.chosen(t) })
 		s.PlaceHolder = "—"
 		p.selects[i] = s
-		rows = append(rows, container.NewBorder(nil, nil, widget.NewLabel(fmt.Sprintf("%-5s", t)), nil, s))
+		grid.Add(container.NewBorder(nil, nil, widget.NewLabel(string(t)), nil, s))
 	}
-	p.box = container.NewVBox(rows...)
+	p.box = container.NewVBox(widget.NewLabelWithStyle("Sequences (hanging and M1)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), grid)
 	return p
 }
 
 // Content is the panel's canvas object.
 func (p *SequencePanel) Content() fyne.CanvasObject { return p.box }
 
-// seriesLabel names a series in the choices: number, type, description and, in an exam of several
-// studies, the study's time.
+// seriesLabel names a series in the choices: number and description, and, in an exam of several studies,
+// the study's time.
 func seriesLabel(ex *viewer.Study, se *viewer.Series) string {
-	s := fmt.Sprintf("Se %d  %s  %s", se.Number, se.Type, se.Description)
+	s := fmt.Sprintf("%d %s", se.Number, se.Description)
 	if len(ex.Members) > 1 {
 		if st := ex.StudyOf(se); st.StudyTime != "" {
 			s += "  (" + viewer.FormatTime(st.StudyTime) + ")"

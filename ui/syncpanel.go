@@ -45,10 +45,10 @@ type SyncPanel struct {
 
 	s        Syncer
 	state    *widget.Label
-	user     *widget.Entry
-	password *widget.Entry
-	login    *widget.Button
-	syncNow  *widget.Button
+	user     *hotEntry
+	password *hotEntry
+	login    *hotButton
+	syncNow  *hotButton
 	round    *task
 	result   *widget.Label
 	box      *fyne.Container
@@ -60,14 +60,14 @@ const syncPoll = 5 * time.Second
 
 // NewSyncPanel makes the panel for s (nil: no server configured) and starts polling its status.
 func NewSyncPanel(s Syncer) *SyncPanel {
-	p := &SyncPanel{s: s, state: widget.NewLabel(""), user: widget.NewEntry(), password: widget.NewPasswordEntry(),
+	p := &SyncPanel{s: s, state: widget.NewLabel(""), user: newEntry(), password: newPasswordEntry(),
 		round: newTask(), result: widget.NewLabel("")}
 	p.state.Wrapping, p.result.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
 	p.user.SetPlaceHolder("login ID")
 	p.password.SetPlaceHolder("password")
 	p.password.OnSubmitted = func(string) { p.Login() }
-	p.login = widget.NewButton("Log in", p.Login)
-	p.syncNow = widget.NewButton("Sync now", p.Sync)
+	p.login = newButton("Log in", "", p.Login)
+	p.syncNow = newButton("Sync now", "Pull the worklist and studies, push the outbox", p.Sync)
 	p.box = container.NewVBox(p.state, p.user, p.password, p.login, p.syncNow, p.round.content(), p.result)
 	if s == nil {
 		p.show(SyncStatus{})

@@ -95,6 +95,8 @@ type Viewport struct {
 	want    *frame     // the latest state to draw; nil when drawn
 	kick    chan struct{}
 	shown   atomic.Int64   // frames handed to the screen, for tests and benchmarks
+	wanted  int64          // frames asked for (guarded by mu); frame.seq numbers them
+	current atomic.Int64   // the seq of the frame on the screen
 	bufs    [4]*image.RGBA // the worker's: two plane buffers and two oriented ones, alternating
 	next    int
 	lastErr error
@@ -110,6 +112,7 @@ type frame struct {
 	overlay      *render.Overlay // nil: none
 	rot          int
 	flipH, flipV bool
+	seq          int64 // its number among the frames asked for
 }
 
 var (
@@ -352,6 +355,8 @@ func (v *Viewport) Scrolled(e *fyne.ScrollEvent) {
 func (v *Viewport) changed() {
 	if f := v.frame(); f != nil {
 		v.mu.Lock()
+		v.wanted++
+		f.seq = v.wanted
 		v.want = f
 		v.mu.Unlock()
 		select {
@@ -391,6 +396,13 @@ func (v *Viewport) Status() Status {
 	return s
 }
 
+// upToDate reports whether the screen shows the latest frame asked for.
+func (v *Viewport) upToDate() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.current.Load() == v.wanted
+}
+
 // renderLoop draws the latest wanted frame whenever it is kicked, into buffers not on screen, and hands
 // the image to the UI goroutine, waiting until it is shown. It lives as long as the program.
 func (v *Viewport) renderLoop() {
@@ -413,6 +425,7 @@ func (v *Viewport) renderLoop() {
 				v.img.Refresh()
 			}
 		})
+		v.current.Store(f.seq)
 		v.shown.Add(1)
 	}
 }

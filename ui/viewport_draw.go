@@ -53,6 +53,9 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 	v.img.Resize(fyne.NewSize(float32(w), float32(h)))
 	pad := theme.Padding() + 1
 	W, H := size.Width, size.Height
+	for _, b := range v.corners {
+		b.fit(W/2 - 2*pad)
+	}
 	v.corners[0].place(pad, pad, 0, 0)
 	v.corners[1].place(W-pad, pad, 1, 0)
 	v.corners[2].place(pad, H-pad, 0, 1)
@@ -220,7 +223,7 @@ func (r *viewportRenderer) label(below, above fyne.Position, text string, placed
 		texts = append(texts, t)
 	}
 	pad := float32(3)
-	box = box.AddWidthHeight(2*pad, pad)
+	box = box.AddWidthHeight(2*pad+4, pad) // 4: glyphs such as × and ² measure a little narrow
 	W, H := float32(v.tr.viewW), float32(v.tr.viewH)
 	clamp := func(p fyne.Position) fyne.Position {
 		return fyne.NewPos(max(0, min(p.X, W-box.Width)), max(0, min(p.Y, H-box.Height)))

@@ -72,9 +72,18 @@ func sessionRow(st *viewer.Study) WorklistRow {
 	return r
 }
 
+// sequences lists the row's series types once each, the brain tumour sequences first in their order.
 func (r WorklistRow) sequences() string {
+	rank := func(t viewer.SeriesType) int {
+		if i := slices.Index(viewer.BrainTumourTypes, t); i >= 0 {
+			return i
+		}
+		return len(viewer.BrainTumourTypes)
+	}
+	types := slices.Clone(r.Types)
+	slices.SortStableFunc(types, func(a, b viewer.SeriesType) int { return rank(a) - rank(b) })
 	var ts []string
-	for _, t := range r.Types {
+	for _, t := range types {
 		if !slices.Contains(ts, string(t)) {
 			ts = append(ts, string(t))
 		}
@@ -141,7 +150,7 @@ var worklistColumns = []struct {
 	{"Patient", 160, func(r WorklistRow) string { return viewer.PersonName(r.PatientName) }},
 	{"ID", 110, func(r WorklistRow) string { return r.PatientID }},
 	{"Sex/age", 64, WorklistRow.sexAge},
-	{"Date", 118, func(r WorklistRow) string {
+	{"Date", 136, func(r WorklistRow) string {
 		return strings.TrimSpace(viewer.FormatDate(r.Date) + " " + viewer.FormatTime(r.Time))
 	}},
 	{"Mod", 40, func(r WorklistRow) string { return strings.Join(r.Modalities, " ") }},
@@ -154,7 +163,7 @@ var worklistColumns = []struct {
 	}},
 	{"Series", 50, func(r WorklistRow) string { return fmt.Sprint(r.Series) }},
 	{"Sequences", 150, WorklistRow.sequences},
-	{"Sync", 64, func(r WorklistRow) string { return r.Sync }},
+	{"Sync", 76, func(r WorklistRow) string { return r.Sync }},
 }
 
 // worklist column numbers the code sorts by.

@@ -61,7 +61,7 @@ type Services struct {
 // session study. c is the window's canvas (for the help overlay and drag and drop).
 func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Workstation {
 	lib := svc.Library
-	session = viewer.GroupExams(session, viewer.ExamByDay)
+	session = viewer.GroupExams(sessionOnce(session), viewer.ExamByDay)
 	w := &Workstation{canvas: c, lib: lib, Reading: NewReading(), Worklist: NewWorklist(lib, session), Strip: NewStrip(),
 		status: widget.NewLabel(""), progress: widget.NewProgressBar(), message: widget.NewLabel("")}
 	w.User = svc.User
@@ -124,7 +124,10 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 
 // Import adds files, folders, ZIP archives, DICOMDIR media or BraTS folders to the library in a worker,
 // with a progress bar and a cancel button, then says what was imported, skipped and rejected.
-func (w *Workstation) Import(paths []string) {
+func (w *Workstation) Import(paths []string) { w.ImportThen(paths, nil) }
+
+// ImportThen is Import that also calls then (which may be nil) on the UI goroutine when it ends.
+func (w *Workstation) ImportThen(paths []string, then func(report string, err error)) {
 	switch {
 	case len(paths) == 0:
 		return
@@ -145,6 +148,9 @@ func (w *Workstation) Import(paths []string) {
 		w.Worklist.Refresh()
 		if w.OnImported != nil {
 			w.OnImported(report, err)
+		}
+		if then != nil {
+			then(report, err)
 		}
 	})
 	if !started {

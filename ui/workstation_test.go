@@ -52,7 +52,8 @@ func waitLoaded(t *testing.T, w *Workstation) {
 	t.Helper()
 	waitFor(t, "the viewports to show their series", func() bool {
 		for _, vp := range w.Reading.Visible() {
-			if vp.Volume() == nil || vp.Series() != w.Reading.Shown(w.Reading.Index(vp)) {
+			shown := w.Reading.Shown(w.Reading.Index(vp))
+			if shown != nil && (vp.Volume() == nil || vp.Series() != shown) {
 				return false
 			}
 		}
@@ -139,7 +140,7 @@ func TestDropSeriesOntoViewport(t *testing.T) {
 
 func TestWorklistSearchAndSort(t *testing.T) {
 	a, b := smallStudy(t), smallStudy(t)
-	b.PatientName, b.PatientID, b.StudyDate, b.Description = "ALPHA^ANNA", "P2", "20230505", "follow-up"
+	b.UID, b.PatientName, b.PatientID, b.StudyDate, b.Description = "1.2.4", "ALPHA^ANNA", "P2", "20230505", "follow-up"
 	b.Series = b.Series[:1]
 	w, _ := newTestWorkstation(t, Services{}, a, b)
 	wl := w.Worklist

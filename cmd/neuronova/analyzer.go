@@ -25,7 +25,7 @@ type analyzer struct {
 var _ ui.Analyzer = analyzer{}
 
 func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
-	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Progress: p})
+	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Series: st.Sequences, Progress: p}) // the reader's choice of sequences, if any
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,12 @@ func (a analyzer) keep(ctx context.Context, st *viewer.Study, orderID string, re
 	if a.cache == nil {
 		return "nowhere: no local cache is open", nil
 	}
-	if _, err := a.cache.StudyInfo(ctx, st.UID); err != nil {
+	// In an exam of several studies the result belongs to the reference series' own study.
+	own := st
+	if se := seriesByUID(st, res.Reference.SeriesUID); se != nil {
+		own = st.StudyOf(se)
+	}
+	if _, err := a.cache.StudyInfo(ctx, own.UID); err != nil {
 		return "nowhere: the study is not in the local cache (import it to keep AI results); `neuronova infer` writes files", nil
 	}
 	ref, err := scannedSeries(ctx, st, res.Reference.SeriesUID)
@@ -63,10 +68,10 @@ func (a analyzer) keep(ctx context.Context, st *viewer.Study, orderID string, re
 	}
 	defer os.RemoveAll(dir)
 	segPath := filepath.Join(dir, m1SEGFile)
-	if err := writeM1SEG(segPath, st, ref, res); err != nil {
+	if err := writeM1SEG(segPath, own, ref, res); err != nil {
 		return "", err
 	}
-	if err := recordM1For(ctx, a.cache, st.UID, orderID, res, segPath); err != nil {
+	if err := recordM1For(ctx, a.cache, own.UID, orderID, res, segPath); err != nil {
 		return "", err
 	}
 	if orderID != "" {

@@ -203,10 +203,10 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Studies) > 1 {
-		return fmt.Errorf("%s holds %d studies: point --input at one", rq.input, len(res.Studies))
+	st, err := oneExam(rq.input, res.Studies) // a session written one study per series is one exam
+	if err != nil {
+		return err
 	}
-	st := res.Studies[0]
 	se, err := viewer.FindSeries(st, rq.series)
 	if errors.Is(err, viewer.ErrSeveralSeries) {
 		return fmt.Errorf("%v; pick one with --series", err)

@@ -121,7 +121,7 @@ func cmdInfer(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("--input %s: %w", *input, err)
 			}
-			if o.study, err = c.OpenStudy(ctx, uid); err != nil {
+			if o.study, err = cacheExam(ctx, c, uid, viewer.ExamByDay, true); err != nil {
 				return err
 			}
 			o.cache = c
@@ -147,7 +147,8 @@ type m1Options struct {
 	cache *cache.Cache
 }
 
-// loadStudy opens the input as one study: "demo" is the embedded demo study.
+// loadStudy opens the input as one study, or as one exam when it holds several studies of one patient:
+// "demo" is the embedded demo study.
 func loadStudy(ctx context.Context, input string) (*viewer.Study, error) {
 	if input == "demo" {
 		return demo.Study(), nil
@@ -159,17 +160,7 @@ func loadStudy(ctx context.Context, input string) (*viewer.Study, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch len(res.Studies) {
-	case 0:
-		return nil, fmt.Errorf("no DICOM or BraTS study found in %s", input)
-	case 1:
-		return res.Studies[0], nil
-	}
-	var uids []string
-	for _, s := range res.Studies {
-		uids = append(uids, s.UID)
-	}
-	return nil, fmt.Errorf("%s holds %d studies (%s): give one study's folder", input, len(res.Studies), strings.Join(uids, ", "))
+	return oneExam(input, res.Studies) // the studies of one patient: --series may choose across them
 }
 
 func parseSeriesChoice(s string) (map[viewer.SeriesType]string, error) {
@@ -252,11 +243,11 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 		}
 		fmt.Fprintf(stderr, "m1: the input is not DICOM; wrote it as DICOM under %s for the SEG to reference\n", src)
 	}
-	if err := writeM1SEG(filepath.Join(o.out, m1SEGFile), st, refSeries, res); err != nil {
+	if err := writeM1SEG(filepath.Join(o.out, m1SEGFile), st.StudyOf(refSeries), refSeries, res); err != nil {
 		return nil, err
 	}
 	if o.cache != nil {
-		if err := recordM1(ctx, o.cache, st.UID, res, filepath.Join(o.out, m1SEGFile)); err != nil {
+		if err := recordM1(ctx, o.cache, st.StudyOf(refSeries).UID, res, filepath.Join(o.out, m1SEGFile)); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stdout, "kept in the local cache: the result and its SEG wait in the outbox for the next `neuronova sync`\n")

@@ -44,7 +44,7 @@ func cmdView(args []string, stderr io.Writer) error {
 	studies = append(studies, demo.Study())
 
 	// The local cache feeds the worklist and receives imports; without it the session studies still open.
-	var svc ui.Services
+	svc := ui.Services{User: os.Getenv("USER")}
 	c, err := openCacheDir(*data, false, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "neuronova: the local cache is not available (%v); showing this session's studies only\n", err)
@@ -76,6 +76,9 @@ func cmdView(args []string, stderr io.Writer) error {
 
 	w := a.NewWindow("NeuroNova")
 	ws := ui.NewWorkstation(w.Canvas(), svc, studies)
+	if c != nil {
+		importDemoOnce(ws, c) // the first run on a cache: the demo study goes into it
+	}
 	w.SetContent(ws.Content())
 	w.Canvas().SetOnTypedKey(ws.TypedKey)
 	w.Canvas().SetOnTypedRune(ws.TypedRune)
@@ -103,6 +106,10 @@ func cmdView(args []string, stderr io.Writer) error {
 		ws.Clinic.ShowSignIn()
 	}
 	w.ShowAndRun()
+	// The reader's preferences, panel sizes included, before the cache closes.
+	if err := ws.SavePreferences(true); err != nil {
+		fmt.Fprintf(stderr, "neuronova: preferences not kept: %v\n", err)
+	}
 	return nil
 }
 

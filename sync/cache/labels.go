@@ -97,8 +97,8 @@ func (c *Cache) studyLabels(ctx context.Context, uid string) (*viewer.LabelMap, 
 	}
 	m, err := viewer.LoadNIfTILabels(c.objectPath(sum))
 	if err != nil {
-		return nil, fmt.Errorf("label map of study %s: %w", uid, err)
+		return nil, fmt.Errorf("label map of study %s (imported from %s): %w", uid, source, err)
 	}
-	m.Source = source
+	m.Source = "ground truth: " + filepath.Base(source) // the file it was imported from, not the store's name
 	return m, nil
 }

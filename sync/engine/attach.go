@@ -153,7 +153,7 @@ func (e *Engine) heldSEGs(ctx context.Context, items []cache.OutboxItem) (ready,
 		return items, nil, err
 	}
 	for _, it := range items {
-		if it.Kind == "result.seg" && waiting[it.StudyUID] {
+		if (it.Kind == "result.seg" || it.Kind == "result.sr") && waiting[it.StudyUID] {
 			held = append(held, it)
 		} else {
 			ready = append(ready, it)

@@ -126,9 +126,9 @@ func (e *Engine) send(ctx context.Context, it cache.OutboxItem, sum *Summary) er
 	var err error
 	kind := strings.TrimPrefix(it.Kind, "result.")
 	switch {
-	case it.Kind == "result.seg":
+	case it.Kind == "result.seg" || it.Kind == "result.sr": // DICOM objects: a SEG, or a measurement report (SR)
 		confirmation, err = e.sendSEG(ctx, it)
-		if err == nil {
+		if err == nil && it.Kind == "result.seg" {
 			sum.SEGs++
 		}
 	case it.Kind == cache.KindReport:
