@@ -167,9 +167,19 @@ func (b *hotButton) showTip() {
 	}
 }
 
+// Tapped hides the tooltip and taps the button.
+func (b *hotButton) Tapped(e *fyne.PointEvent) {
+	b.hideTip()
+	b.Button.Tapped(e)
+}
+
 // MouseOut hides the tooltip.
 func (b *hotButton) MouseOut() {
 	b.Button.MouseOut()
+	b.hideTip()
+}
+
+func (b *hotButton) hideTip() {
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil

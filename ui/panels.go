@@ -78,10 +78,12 @@ func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
 	p.box.Refresh()
 }
 
-// SetBanner shows a model's banner above the labels (call after SetLabels).
+// SetBanner shows a model's banner above the labels (call after SetLabels), wrapped to the panel's width: a
+// line of text as wide as the banner widened the whole left panel.
 func (p *OverlayPanel) SetBanner(banner string) {
-	b := canvas.NewText(banner, color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff})
-	b.TextStyle.Bold = true
+	b := widget.NewLabelWithStyle(banner, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	b.Wrapping = fyne.TextWrapWord
+	b.Importance = widget.WarningImportance
 	p.box.Objects = append([]fyne.CanvasObject{p.box.Objects[0], b}, p.box.Objects[1:]...)
 	p.box.Refresh()
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/neuronova/neuronova/viewer"
@@ -414,6 +415,19 @@ func TestHotkeysAfterFocusingControls(t *testing.T) {
 	pressKey(c, fyne.KeyI)
 	if vp.invert == invert {
 		t.Error("I after Esc did not invert")
+	}
+	// A button's tooltip shows while the pointer rests on it, and goes with it.
+	var invertButton *hotButton
+	for _, o := range test.LaidOutObjects(w.Content()) {
+		if b, ok := o.(*hotButton); ok && b.Text == "Invert" {
+			invertButton = b
+		}
+	}
+	invertButton.MouseIn(&desktop.MouseEvent{})
+	waitFor(t, "the tooltip", func() bool { return w.tips.Shown() == "Invert grey levels (I)" })
+	invertButton.MouseOut()
+	if w.tips.Shown() != "" {
+		t.Errorf("tooltip %q after the pointer left", w.tips.Shown())
 	}
 	// Buttons say their key.
 	for _, want := range []string{"(I)", "(Space)", "(K)", "(G)", "(F8)"} {

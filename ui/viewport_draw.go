@@ -64,8 +64,15 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 	v.edges[1].place(W-pad, H/2, 1, 0.5)
 	v.edges[2].place(W/2, pad, 0.5, 0)
 	v.edges[3].place(W/2, H-pad, 0.5, 1)
-	v.bannerLines.setLines(wrapText(v.bannerText(), 0.6*W, theme.CaptionTextSize(), fyne.TextStyle{Bold: true}))
-	v.bannerLines.place(W/2, pad+v.edges[2].size().Height+2, 0.5, 0)
+	// The AI banner goes under the top corners' text, across the viewport, so that it hides neither.
+	v.bannerLines.setLines(wrapText(v.bannerText(), W-2*pad, theme.CaptionTextSize(), fyne.TextStyle{Bold: true}))
+	top := pad + v.edges[2].size().Height
+	for _, b := range v.corners[:2] {
+		if _, hi, ok := b.rect(); ok {
+			top = max(top, hi.Y)
+		}
+	}
+	v.bannerLines.place(W/2, top+2, 0.5, 0)
 	perMM := float32(v.tr.scale())
 	v.scale.place(W/2, H-pad-v.edges[3].size().Height-4, W, perMM, v.vol != nil && v.Annotations != nil && v.Annotations.ScaleBar)
 	m := v.placeholder.MinSize()
@@ -130,7 +137,7 @@ func (r *viewportRenderer) layoutVectors() {
 	}
 	// Labels keep clear of each other and of the corner text: top-left and bottom-right corners, in pairs.
 	var placed []fyne.Position
-	for _, b := range v.corners {
+	for _, b := range append(v.corners[:], v.bannerLines) {
 		if lo, hi, ok := b.rect(); ok {
 			placed = append(placed, lo, hi)
 		}

@@ -124,10 +124,13 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 
 // Import adds files, folders, ZIP archives, DICOMDIR media or BraTS folders to the library in a worker,
 // with a progress bar and a cancel button, then says what was imported, skipped and rejected.
-func (w *Workstation) Import(paths []string) { w.ImportThen(paths, nil) }
+func (w *Workstation) Import(paths []string) {
+	w.ImportThen(paths, fmt.Sprintf("Importing %s", strings.Join(paths, ", ")), nil)
+}
 
-// ImportThen is Import that also calls then (which may be nil) on the UI goroutine when it ends.
-func (w *Workstation) ImportThen(paths []string, then func(report string, err error)) {
+// ImportThen is Import under the progress line what, which also calls then (which may be nil) on the UI
+// goroutine when it ends.
+func (w *Workstation) ImportThen(paths []string, what string, then func(report string, err error)) {
 	switch {
 	case len(paths) == 0:
 		return
@@ -137,7 +140,7 @@ func (w *Workstation) ImportThen(paths []string, then func(report string, err er
 	}
 	lib := w.lib
 	var report string
-	started := w.importing.start(fmt.Sprintf("Importing %s", strings.Join(paths, ", ")), func(ctx context.Context, prog progressFunc) (err error) {
+	started := w.importing.start(what, func(ctx context.Context, prog progressFunc) (err error) {
 		report, err = lib.Import(ctx, paths, func(done, total int) { prog("files", done, total) })
 		return err
 	}, func(err error) {

@@ -33,7 +33,7 @@ func importDemoOnce(ws *ui.Workstation, c *cache.Cache) {
 				ws.Message("The demo study could not be added to the local cache: " + err.Error())
 				return
 			}
-			ws.ImportThen([]string{dir}, func(_ string, err error) {
+			ws.ImportThen([]string{dir}, "Adding the demo study to the local cache", func(_ string, err error) {
 				os.RemoveAll(dir)
 				if err != nil {
 					return

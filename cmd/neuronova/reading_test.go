@@ -52,7 +52,7 @@ func TestThirdPartySessionOnCache(t *testing.T) {
 	win.SetContent(ws.Content())
 	win.Resize(fyne.NewSize(1280, 800))
 	done := false
-	ws.ImportThen([]string{studyDir}, func(report string, err error) {
+	ws.ImportThen([]string{studyDir}, "Importing the session", func(report string, err error) {
 		if err != nil || !strings.Contains(report, "given to 4 studies") {
 			t.Errorf("import: %q %v", report, err)
 		}
