@@ -526,7 +526,7 @@ func TestAdminView(t *testing.T) {
 	f.users = []api.User{{ID: 1, LoginID: "sysadmin", Name: "System", Role: api.RoleSystemManager, IsActive: true}}
 	w, _ := newClinicWorkstation(t, f)
 	u := w.Clinic
-	u.SelectTab("Admin")
+	u.Tabs.Select(u.adminTab) // as a tap on the tab does
 	v := u.Admin
 	waitFor(t, "the accounts", func() bool { return len(v.Users) == 1 && len(v.Records) == 1 })
 	test.Tap(v.Create)

@@ -47,6 +47,14 @@ func newClinicUI(w *Workstation, c Clinic, reading fyne.CanvasObject) *ClinicUI 
 	u.ordersTab = container.NewTabItem("Orders", widget.NewLabel(""))
 	u.adminTab = container.NewTabItem("Admin", widget.NewLabel(""))
 	u.Tabs = container.NewAppTabs(container.NewTabItem("Reading", reading), u.ordersTab)
+	u.Tabs.OnSelected = func(t *container.TabItem) { // a tab shows what the cache and the server hold now
+		switch {
+		case t == u.ordersTab:
+			u.Orders.Refresh()
+		case t == u.adminTab && u.Admin != nil:
+			u.Admin.Refresh()
+		}
+	}
 	u.build("")
 	bar := container.NewHBox(u.Notices.Toast, u.User, u.Notices.Badge, u.SignOut)
 	u.content = container.NewBorder(container.NewBorder(nil, nil, nil, bar), nil, nil, nil, u.Tabs)
@@ -170,9 +178,6 @@ func (u *ClinicUI) SelectTab(title string) {
 	for _, t := range u.Tabs.Items {
 		if t.Text == title {
 			u.Tabs.Select(t)
-			if t == u.adminTab && u.Admin != nil {
-				u.Admin.Refresh()
-			}
 		}
 	}
 }

@@ -269,8 +269,8 @@ func (p *OrderPanel) showResults(v *OrderView) {
 
 // orderInfo is the order's patient, people, status, age and clinical information.
 func orderInfo(o api.Order, now time.Time) string {
-	lines := []string{fmt.Sprintf("%s (%s) · ordered by %s %s ago · %s", o.PatientName, o.PatientNumber, o.DoctorName,
-		Age(now.Sub(o.CreatedAt)), o.Status)}
+	lines := []string{fmt.Sprintf("%s (%s) · %s", o.PatientName, o.PatientNumber, o.Status),
+		fmt.Sprintf("ordered by %s %s ago", o.DoctorName, Age(now.Sub(o.CreatedAt)))}
 	if o.WorkerName != "" {
 		lines = append(lines, "worker: "+o.WorkerName)
 	}

@@ -73,7 +73,9 @@ func (s *station) signIn(t *testing.T, login, password, newPassword string) {
 	test.Type(d.Login, login)
 	test.Type(d.Password, password)
 	test.Tap(d.SignIn)
-	waitUntil(t, login+"'s sign-in", func() bool { return u.Session() != nil || u.PasswordForm != nil || strings.HasPrefix(d.Message.Text, "Sign-in failed") })
+	waitUntil(t, login+"'s sign-in", func() bool {
+		return u.Session() != nil || u.PasswordForm != nil || strings.HasPrefix(d.Message.Text, "Sign-in failed")
+	})
 	if newPassword != "" {
 		p := u.PasswordForm
 		if p == nil {
@@ -159,7 +161,9 @@ func accounts(t *testing.T, stack *testsvc.Stack) (admin *station, risTemp, doct
 		d.Role.SetSelected(a.role)
 		test.Tap(d.Create)
 		re := regexp.MustCompile(`Created ` + a.role + ` ` + a.login + `; temporary password \(shown once; to be changed at the first sign-in\): (\S+)`)
-		waitUntil(t, "the account "+a.login, func() bool { return re.MatchString(u.Admin.Message.Text) || strings.HasPrefix(d.Message.Text, "Not created") })
+		waitUntil(t, "the account "+a.login, func() bool {
+			return re.MatchString(u.Admin.Message.Text) || strings.HasPrefix(d.Message.Text, "Not created")
+		})
 		m := re.FindStringSubmatch(u.Admin.Message.Text)
 		if m == nil {
 			t.Fatalf("%s: %q", a.login, d.Message.Text)
@@ -419,7 +423,9 @@ func TestClinicalStory(t *testing.T) {
 		return st != nil && st.AccessionNumber == order.ID && doctor.ws.Reading.Visible()[0].Volume() != nil
 	})
 	test.Tap(dp.Print)
-	waitUntil(t, "the PDF", func() bool { return strings.HasPrefix(dp.Message.Text, "Report written to") || strings.HasPrefix(dp.Message.Text, "The PDF was not") })
+	waitUntil(t, "the PDF", func() bool {
+		return strings.HasPrefix(dp.Message.Text, "Report written to") || strings.HasPrefix(dp.Message.Text, "The PDF was not")
+	})
 	pdf, err := os.ReadFile(doctor.pdf)
 	if err != nil {
 		t.Fatalf("%v (%s)", err, dp.Message.Text)

@@ -26,6 +26,18 @@ type Attachment struct {
 	PatientID int64  `json:"patient_id"` // the server's patient of the order
 }
 
+// ParseAttachment reads an attachment payload: an order, a DICOM study UID and a patient.
+func ParseAttachment(b []byte) (*Attachment, error) {
+	var a Attachment
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("attachment: %w", err)
+	}
+	if a.OrderID == "" || !dicomkit.ValidUID(a.StudyUID) || a.PatientID <= 0 {
+		return nil, fmt.Errorf("attachment: order %q, study %q, patient %d: one is missing or malformed", a.OrderID, a.StudyUID, a.PatientID)
+	}
+	return &a, nil
+}
+
 // AttachStudy attaches a study of the cache (an import: scanner output, a CD from elsewhere) to an imaging
 // order: its files are rewritten with the order's patient number as PatientID, the patient's name and the
 // order ID as AccessionNumber, and the study goes into the outbox for Orthanc. It works offline; the relay
@@ -81,9 +93,9 @@ func dicomName(name string) string {
 // stores an instance once, so sending again after a crash is harmless; a study UID Orthanc holds under another
 // patient is refused by the server for good.
 func (e *Engine) sendAttach(ctx context.Context, it cache.OutboxItem) (string, error) {
-	var a Attachment
-	if err := json.Unmarshal(it.Payload, &a); err != nil || a.StudyUID == "" || a.PatientID <= 0 {
-		return "", permanent(fmt.Errorf("attachment payload %q is malformed", it.Payload))
+	a, err := ParseAttachment(it.Payload)
+	if err != nil {
+		return "", permanent(err)
 	}
 	st, err := e.cache.Study(ctx, a.StudyUID)
 	if errors.Is(err, cache.ErrNotFound) {

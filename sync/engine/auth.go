@@ -135,6 +135,14 @@ func (e *Engine) Logout(ctx context.Context) error {
 	e.clinic.mu.Unlock()
 	if s != nil {
 		e.audit(ctx, s.User.LoginID, "logout", s.User.LoginID, "")
+		if e.server.Tokens() != nil && !s.User.MustChangePassword {
+			// What the user did here reaches the server in their name, while their session lasts.
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := e.forwardAudit(fctx, &Summary{}, func(Progress) {}); err != nil {
+				e.log.Info("audit events left for the next session to forward", "err", err)
+			}
+			cancel()
+		}
 	}
 	err := e.server.Logout(ctx)
 	if client.IsOffline(err) {

@@ -137,6 +137,16 @@ func TestUnitAttachSendsTheImagesThenTheSEG(t *testing.T) {
 	}
 }
 
+// mustWorkstationID is the ID forwarded events carry.
+func mustWorkstationID(t *testing.T, f *onFakes) string {
+	t.Helper()
+	id, err := f.e.workstationID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // identityOf reads the identity of a DICOM object and its MD5.
 func identityOf(b []byte) (dicomkit.Identity, string, error) {
 	id, err := dicomkit.ReadIdentity(bytes.NewReader(b))
@@ -201,11 +211,15 @@ func TestUnitReportsGoInOrder(t *testing.T) {
 }
 
 // TestUnitTemporaryPassword: a temporary password opens no offline session; once changed, the new one does.
+// Signing out forwards the user's local audit events (their logout too) while their session lasts.
 func TestUnitTemporaryPassword(t *testing.T) {
 	f := newOnFakes(t, Options{NoPrefetch: true})
 	ctx := context.Background()
 	if err := f.e.Logout(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if n := f.srv.count("ForwardAudit"); n != 1 || !f.srv.events[fmt.Sprintf("ws-%s-2", mustWorkstationID(t, f))] {
+		t.Fatalf("at sign-out: %d forwards, events %v", n, f.srv.events)
 	}
 	f.srv.user.MustChangePassword = true
 	s, err := f.e.Login(ctx, risUser, "secret")
