@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/viewer"
 )
 
@@ -27,6 +28,8 @@ type AIResult struct {
 	Labels *viewer.LabelMap // the segmentation, on the grid of one of the study's series
 	Lines  []string         // volumes, probabilities, risk group: one finding a line
 	Saved  string           // where the result was kept
+	// Summary is the result as a report reads it (model, volumes, heads); nil when not an M1 result.
+	Summary *api.M1Summary
 }
 
 // AIPanel runs M1 on the open study with per-stage progress and cancel, shows the result card with the

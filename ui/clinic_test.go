@@ -420,6 +420,7 @@ func TestRISWorkflow(t *testing.T) {
 		return strings.Contains(d, "Left frontal high-grade glioma.")
 	})
 	test.Tap(p.Report.Prefill)
+	waitFor(t, "the report filled", func() bool { return p.Report.Volume.Text != "" })
 	if p.Report.Volume.Text != "40.9" || p.Report.Detected.Selected != "yes" || !strings.Contains(p.Report.Findings.Text, "whole tumour 40.9 mL") {
 		t.Errorf("prefilled: volume %q, detected %q, findings %q", p.Report.Volume.Text, p.Report.Detected.Selected, p.Report.Findings.Text)
 	}
@@ -560,4 +561,30 @@ func TestAdminView(t *testing.T) {
 			t.Errorf("query %+v", q)
 		}
 	})
+}
+
+// TestFillFromTheM1RunHere: before the server has the order's M1 result (or while it is away), the report
+// fills from the result of the run on this workstation: volume, tumour and the hemisphere of its labels.
+func TestFillFromTheM1RunHere(t *testing.T) {
+	f := newFakeClinic(api.RoleRIS)
+	me := f.user.ID
+	f.orders["ocs_0009"] = &api.Order{ID: "ocs_0009", PatientName: "Jane Doe", JobRole: api.JobRIS, JobType: "MRI", Status: api.OrderInProgress,
+		WorkerID: &me, CreatedAt: time.Now()}
+	w, _ := newClinicWorkstation(t, f)
+	labels := viewer.NewLabelMap(viewer.Geometry{Size: [3]int{10, 10, 4}, Spacing: viewer.Vec3{2, 2, 2}, Origin: viewer.Vec3{-9, -9, -3},
+		Direction: viewer.IdentityDirection})
+	labels.Data[labels.Index(8, 5, 2)] = viewer.LabelET // x = +7 mm: the patient's left (LPS)
+	summary, err := api.ParseM1Summary(json.RawMessage(`{"model":{"id":"m1-demo","version":"1.0.0"},"volumes_ml":{"wt":12.34,"et":3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AI.showResult(&AIResult{Model: "m1-demo 1.0.0", Labels: labels, Summary: summary})
+	p := w.Clinic.Panel
+	p.Show("ocs_0009")
+	waitFor(t, "the order", func() bool { return p.View() != nil && !p.Report.Findings.Disabled() })
+	test.Tap(p.Report.Prefill)
+	waitFor(t, "the fill", func() bool { return p.Report.Volume.Text != "" })
+	if p.Report.Volume.Text != "12.3" || p.Report.Hemisphere.Selected != "left" || p.Report.Detected.Selected != "yes" {
+		t.Errorf("filled: volume %q, hemisphere %q, detected %q", p.Report.Volume.Text, p.Report.Hemisphere.Selected, p.Report.Detected.Selected)
+	}
 }

@@ -210,10 +210,11 @@ func (u *ClinicUI) runM1(orderID string) error {
 	return nil
 }
 
-func (u *ClinicUI) localAI() (*viewer.LabelMap, float64) {
+func (u *ClinicUI) localAI() (*viewer.LabelMap, *api.M1Summary, float64) {
 	var labels *viewer.LabelMap
+	var summary *api.M1Summary
 	if res := u.w.AI.Result(); res != nil {
-		labels = res.Labels
+		labels, summary = res.Labels, res.Summary
 	}
 	longest := 0.0
 	for _, vp := range u.w.Reading.Visible() {
@@ -223,7 +224,7 @@ func (u *ClinicUI) localAI() (*viewer.LabelMap, float64) {
 			}
 		}
 	}
-	return labels, longest
+	return labels, summary, longest
 }
 
 // keyImages are the key images the reader marked (K, with their annotations), else the viewports as shown.

@@ -22,14 +22,14 @@ import (
 type orderHost interface {
 	canvas() fyne.Canvas
 	openStudy(st *viewer.Study)
-	openStudyUID() string                          // the study shown ("" none)
-	runM1(orderID string) error                    // runs M1 on the study shown, for the order
-	localAI() (*viewer.LabelMap, float64)          // the AI segmentation shown and the longest length measured (mm)
-	keyImages(done func([]image.Image))            // the viewports as shown, overlay included
-	choosePDF(name string, done func(path string)) // where to write a PDF
-	session() *Session                             // who is signed in
-	ordersChanged()                                // the order list should be read again
-	syncNow()                                      // the outbox has something for the server
+	openStudyUID() string                                 // the study shown ("" none)
+	runM1(orderID string) error                           // runs M1 on the study shown, for the order
+	localAI() (*viewer.LabelMap, *api.M1Summary, float64) // M1 run here (labels, summary); the longest length (mm)
+	keyImages(done func([]image.Image))                   // the viewports as shown, overlay included
+	choosePDF(name string, done func(path string))        // where to write a PDF
+	session() *Session                                    // who is signed in
+	ordersChanged()                                       // the order list should be read again
+	syncNow()                                             // the outbox has something for the server
 }
 
 // OrderPanel shows one order: who and what, its clinical information, its status and history, the actions
@@ -465,8 +465,8 @@ func (p *OrderPanel) runM1() {
 	}
 }
 
-// prefill fills the report from the latest M1 result of the order (or the one just run here) and the
-// measurements.
+// prefill fills the report from the latest M1 result of the order on the server, else the one run here, and
+// the measurements.
 func (p *OrderPanel) prefill() {
 	if p.view == nil {
 		return
@@ -478,12 +478,23 @@ func (p *OrderPanel) prefill() {
 			break
 		}
 	}
-	labels, longest := p.host.localAI()
+	labels, local, longest := p.host.localAI()
+	if m1 == nil {
+		m1 = local // run here, not yet on the server (or the server is away)
+	}
 	if m1 == nil && labels == nil && longest == 0 {
 		p.say("No M1 result and no measurement to fill from: run M1 for the order, or measure.")
 		return
 	}
-	p.Report.Fill(m1, labels, longest)
+	id := p.view.Order.ID
+	go func() {
+		side := hemisphereOf(labels) // a pass over the label map: not on the UI goroutine
+		do(func() {
+			if p.view != nil && p.view.Order.ID == id {
+				p.Report.Fill(m1, side, longest)
+			}
+		})
+	}()
 }
 
 // print writes the report as a PDF with the viewports as shown.

@@ -207,9 +207,9 @@ func (f *ReportForm) stop() {
 }
 
 // Fill pre-fills the tumour from an M1 result (detected, volume: the whole tumour in mL), the hemisphere
-// from the segmentation's centre (labels on a study grid, when the workstation has it) and the largest
-// diameter from the longest length measured; what the reader typed stays.
-func (f *ReportForm) Fill(m1 *api.M1Summary, labels *viewer.LabelMap, longestMM float64) {
+// (hemisphereOf the segmentation, "" unknown) and the largest diameter from the longest length measured;
+// what the reader typed stays.
+func (f *ReportForm) Fill(m1 *api.M1Summary, hemisphere string, longestMM float64) {
 	if m1 != nil {
 		detected := "no"
 		if m1.Volumes.WT > 0 {
@@ -224,8 +224,8 @@ func (f *ReportForm) Fill(m1 *api.M1Summary, labels *viewer.LabelMap, longestMM 
 				m1.Model.ID, m1.Model.Version, m1.Volumes.WT, m1.Volumes.ET, m1.Volumes.NCR, m1.Volumes.ED))
 		}
 	}
-	if h := hemisphereOf(labels); h != "" && f.Hemisphere.Selected == "" {
-		f.Hemisphere.SetSelected(h)
+	if hemisphere != "" && f.Hemisphere.Selected == "" {
+		f.Hemisphere.SetSelected(hemisphere)
 	}
 	if longestMM > 0 && f.Diameter.Text == "" {
 		f.Diameter.SetText(strconv.FormatFloat(roundTo(longestMM/10, 1), 'f', -1, 64))

@@ -30,6 +30,9 @@ func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, orderID string, p
 		return nil, err
 	}
 	out := &ui.AIResult{Model: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, Labels: res.Labels, Lines: m1Findings(res)}
+	if js, err := json.Marshal(res); err == nil {
+		out.Summary, _ = api.ParseM1Summary(js) // what the report form fills from before the server has it
+	}
 	if a.cache != nil {
 		detail := fmt.Sprintf("%s %s on %s", res.Model.ID, res.Model.Version, res.Runtime.Provider.Used)
 		if orderID != "" {

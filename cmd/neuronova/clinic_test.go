@@ -380,6 +380,7 @@ func TestClinicalStory(t *testing.T) {
 	test.Type(p.Report.Impression, "Left frontal ring-enhancing mass, most likely a high-grade glioma.")
 	test.Type(p.Report.Recommendation, "Neurosurgical referral; MR spectroscopy.")
 	test.Tap(p.Report.Prefill)
+	waitUntil(t, "the report filled from M1", func() bool { return p.Report.Volume.Text != "" && p.Report.Hemisphere.Selected != "" })
 	p.Report.Lobe.SetSelected("frontal")
 	waitUntil(t, "the draft kept", func() bool {
 		d, err := ris.e.Draft(ctx, order.ID)
