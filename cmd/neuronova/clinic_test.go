@@ -443,6 +443,21 @@ func TestClinicalStory(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// neuronova report writes the same report from the doctor's cache, with key images of the pulled study.
+	out := filepath.Join(t.TempDir(), "cli.pdf")
+	code, stdout, stderr := runCmd("report", "--order", order.ID, "--out", out, "--data", doctor.c.Dir())
+	if code != 0 || !strings.Contains(stdout, "1 AI results, 2 key images") {
+		t.Fatalf("neuronova report: exit %d: %s%s", code, stdout, stderr)
+	}
+	cli, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := pdfText(t, cli); !strings.Contains(text, "most likely a high-grade glioma") || !strings.Contains(text, m1.Banner) ||
+		!strings.Contains(text, "CONFIRMED") {
+		t.Errorf("the CLI's PDF reads: %s", text)
+	}
+
 	// The order's history and the audit log.
 	final, err := admin.Order(ctx, order.ID)
 	if err != nil {
