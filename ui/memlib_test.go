@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/neuronova/neuronova/viewer"
@@ -31,7 +32,10 @@ func rowOf(st *viewer.Study) WorklistRow {
 	return r
 }
 
-func (l *memLibrary) Worklist(context.Context, string, string, int) ([]WorklistRow, bool, error) {
+func (l *memLibrary) Worklist(_ context.Context, query, _ string, _ int) ([]WorklistRow, bool, error) {
+	if strings.Contains(query, "bad:") {
+		return nil, false, fmt.Errorf("unknown field %q", "bad")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var rows []WorklistRow

@@ -486,3 +486,54 @@ func TestF2MaximisesTheActiveViewport(t *testing.T) {
 		}
 	}
 }
+
+// TestWorklistNoteAndStatusFollow: the worklist's search error goes when the query is fixed or cleared; the
+// value under the resting pointer follows the stack as it scrolls; a progress bar starts empty.
+func TestWorklistNoteAndStatusFollow(t *testing.T) {
+	st := smallStudy(t)
+	w, _ := keyedWorkstation(t, Services{Library: newMemLibrary(st)}, fyne.NewSize(1280, 800))
+	waitFor(t, "the library's row", func() bool { return len(w.Worklist.Rows()) == 1 })
+	w.Worklist.Search("bad:query")
+	waitFor(t, "the search error", func() bool { return strings.HasPrefix(w.Worklist.Note(), "Search: ") })
+	w.Worklist.Search("")
+	waitFor(t, "the error to go", func() bool { return w.Worklist.Note() == "1 exam" })
+
+	w.Worklist.OpenRow(0)
+	waitFor(t, "the study to open", func() bool { return w.Reading.Study() != nil })
+	waitLoaded(t, w)
+	vp := w.Reading.Active()
+	waitFor(t, "the viewport's frame", vp.upToDate)
+	c := vp.Size()
+	vp.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(c.Width/2, c.Height/2)}})
+	before := vp.Status().Probe
+	if before == "" {
+		t.Fatal("no value under the pointer")
+	}
+	vp.Scroll(1)
+	if after := vp.Status().Probe; after == before || after == "" {
+		t.Errorf("after scrolling the status still says %q", after)
+	}
+
+	// A task that ended full leaves its bar full but hidden; the next one starts at 0 %.
+	tk := newTask()
+	run := func(work func(context.Context, progressFunc) error) {
+		ended := make(chan struct{})
+		tk.start("Reading", work, func(error) { close(ended) })
+		waitFor(t, "the task to end", func() bool {
+			select {
+			case <-ended:
+				return true
+			default:
+				return false
+			}
+		})
+	}
+	run(func(_ context.Context, p progressFunc) error { p("files", 4, 4); return nil })
+	hold := make(chan struct{})
+	tk.start("Reading", func(context.Context, progressFunc) error { <-hold; return nil }, func(error) {})
+	if !tk.bar.Visible() || tk.bar.Value != 0 {
+		t.Errorf("the next task's bar: shown %v at %g, want shown at 0", tk.bar.Visible(), tk.bar.Value)
+	}
+	close(hold)
+	waitFor(t, "the second task to end", func() bool { return !tk.running() })
+}
