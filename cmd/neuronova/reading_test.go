@@ -170,3 +170,41 @@ func TestInferAndRenderAcrossStudies(t *testing.T) {
 		t.Errorf("two patients: exit %d, %q", code, stderr)
 	}
 }
+
+// TestDemoImportedOnFirstRun: the first run on a cache imports the demo study into it, with its label map, and
+// says so in the cache's settings; a later run imports nothing again.
+func TestDemoImportedOnFirstRun(t *testing.T) {
+	c, err := cache.Open(filepath.Join(t.TempDir(), "cache"), cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	test.NewTempApp(t)
+	ui.SerializeCallbacks(&uiLock)
+	uiLock.Lock()
+	defer uiLock.Unlock()
+	win := test.NewWindow(nil)
+	defer win.Close()
+	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}}, nil)
+	win.SetContent(ws.Content())
+	ctx := context.Background()
+	uid := demo.Study().UID
+	importDemoOnce(ws, c)
+	waitUntil(t, "the demo study in the cache", func() bool {
+		v, _ := c.Setting(ctx, demoImportedKey, "")
+		return v == uid
+	})
+	waitUntil(t, "the worklist's row", func() bool { return len(ws.Worklist.Rows()) == 1 })
+	ex, err := library{c}.OpenExam(ctx, uid, viewer.ExamByDay)
+	if err != nil || len(ex.Series) != 4 || ex.Labels == nil {
+		t.Fatalf("the cached demo: %v, labels %v", err, ex != nil && ex.Labels != nil)
+	}
+	if entries, _ := os.ReadDir(c.TmpDir()); len(entries) != 0 {
+		t.Errorf("%d leftovers in the cache's tmp folder", len(entries))
+	}
+	// A later run: nothing is written or imported.
+	importDemoOnce(ws, c)
+	if entries, _ := os.ReadDir(c.TmpDir()); len(entries) != 0 {
+		t.Errorf("the second run wrote the demo again (%d entries in tmp)", len(entries))
+	}
+}
