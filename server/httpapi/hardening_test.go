@@ -22,6 +22,7 @@ import (
 
 	"github.com/coder/websocket"
 	_ "github.com/mattn/go-sqlite3"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/internal/testsvc"
@@ -715,8 +716,9 @@ func readNotification(t *testing.T, conn *websocket.Conn) api.Notification {
 
 // TestNotificationsMissedAreReplayed: a client that reconnects naming the last notification it received gets,
 // first, the ones it is entitled to that came after — each once, in order, also those published while it
-// reconnects — and then the live ones; a malformed ID is refused before the upgrade; and a client that missed
-// more than the server keeps (here: Redis lost everything) is told to resync from the change feed.
+// reconnects — and then the live ones; a malformed ID is refused before the upgrade; after Redis lost
+// everything the stream is rebuilt from the outbox and nothing is missed; and a client that missed more than the
+// stream keeps is told to resync from the change feed.
 func TestNotificationsMissedAreReplayed(t *testing.T) {
 	rs := testsvc.StartRedis(t)
 	e := newEnv(t, envOptions{rate: 1e6, burst: 1e6, redis: rs.Addr})
@@ -764,12 +766,34 @@ func TestNotificationsMissedAreReplayed(t *testing.T) {
 	if _, resp, err := e.dialAfter(t, ris, "not-an-id"); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a malformed Last-Event-ID: %v %v", resp, err)
 	}
+	// Redis loses everything while the client is away: the stream is rebuilt from the server's outbox, and the
+	// client still gets what it missed.
+	conn.CloseNow()
+	lost := order()
 	rs.Wipe(t)
+	if err := e.srv.RelayEvents(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	conn, _, err = e.dialAfter(t, ris, last)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m := readNotification(t, conn); m.OrderID != lost {
+		t.Fatalf("after Redis lost its events: %+v, want the order %s", m, lost)
+	}
+	// A client whose last notification is older than the stream keeps is told to resync.
+	conn.CloseNow()
+	raw := goredis.NewClient(&goredis.Options{Addr: rs.Addr})
+	defer raw.Close()
+	order() // the stream now holds at least two events; trimming it to one drops the lost order's
+	if err := raw.XTrimMaxLen(context.Background(), e.prefix+"events", 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err = e.dialAfter(t, ris, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m := readNotification(t, conn); m.Type != api.EventResync {
-		t.Fatalf("after Redis lost its events: %+v, want %s", m, api.EventResync)
+		t.Fatalf("after the stream dropped what the client missed: %+v, want %s", m, api.EventResync)
 	}
 }

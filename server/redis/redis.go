@@ -253,7 +253,10 @@ func (c *Client) Since(ctx context.Context, after string, limit int) ([]server.E
 	case err != nil:
 		return nil, false, unavailable("read the events stream", err)
 	case info.MaxDeletedEntryID != "" && server.EventIDLess(after, info.MaxDeletedEntryID):
-		gap = true
+		gap = true // XDEL removed an entry after it
+	case info.EntriesAdded > info.Length && info.Length > 0 && server.EventIDLess(after, info.FirstEntry.ID) &&
+		!adjacentEventIDs(after, info.FirstEntry.ID):
+		gap = true // trimmed (MAXLEN leaves max-deleted-entry-id alone) past it
 	}
 	msgs, err := c.rdb.XRangeN(ctx, key, "("+after, "+", int64(limit)).Result()
 	if err != nil {
@@ -266,6 +269,19 @@ func (c *Client) Since(ctx context.Context, after string, limit int) ([]server.E
 		}
 	}
 	return out, gap, nil
+}
+
+// adjacentEventIDs reports whether b is the ID that follows a in the outbox's numbering (sequence-0), so that
+// nothing can lie between them.
+func adjacentEventIDs(a, b string) bool {
+	var ams, an, bms, bn int64
+	if _, err := fmt.Sscanf(a, "%d-%d", &ams, &an); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(b, "%d-%d", &bms, &bn); err != nil {
+		return false
+	}
+	return (bms == ams && bn == an+1) || (bms == ams+1 && an == 0 && bn == 0)
 }
 
 // decodeEvent reads one entry of the events stream; a malformed one is logged and dropped.
