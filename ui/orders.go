@@ -48,11 +48,11 @@ type OrdersView struct {
 	// OnOpen is called with the order chosen.
 	OnOpen func(id string)
 	// Mine, Unassigned and Open filter; Status chooses one status.
-	Mine, Unassigned, Open *widget.Check
-	Status                 *widget.Select
+	Mine, Unassigned, Open *hotCheck
+	Status                 *hotSelect
 	// NewPatient and NewOrder are nil for the roles that may not register patients or create orders;
 	// PatientForm and OrderForm are their dialogs last opened.
-	NewPatient, NewOrder *widget.Button
+	NewPatient, NewOrder *hotButton
 	PatientForm          *PatientDialog
 	OrderForm            *OrderDialog
 	Note                 *widget.Label
@@ -62,7 +62,7 @@ type OrdersView struct {
 	orders  []api.Order
 	gen     int
 	now     func() time.Time
-	table   *widget.Table
+	table   *hotTable
 	content fyne.CanvasObject
 }
 
@@ -72,16 +72,16 @@ const allStatuses = "any status"
 func newOrdersView(c Clinic, canvas fyne.Canvas, role api.Role) *OrdersView {
 	v := &OrdersView{c: c, canvas: canvas, now: time.Now, Note: widget.NewLabel("")}
 	refresh := func(bool) { v.Refresh() }
-	v.Mine, v.Unassigned, v.Open = widget.NewCheck("Mine", refresh), widget.NewCheck("Unassigned", refresh), widget.NewCheck("Open only", refresh)
+	v.Mine, v.Unassigned, v.Open = newCheck("Mine", refresh), newCheck("Unassigned", refresh), newCheck("Open only", refresh)
 	v.Mine.Checked = role == api.RoleDoctor
 	v.Open.Checked = true
 	statuses := []string{allStatuses}
 	for _, s := range []api.OrderStatus{api.OrderOrdered, api.OrderAccepted, api.OrderInProgress, api.OrderResultReady, api.OrderConfirmed, api.OrderCancelled} {
 		statuses = append(statuses, string(s))
 	}
-	v.Status = widget.NewSelect(statuses, func(string) { v.Refresh() })
+	v.Status = newSelect(statuses, func(string) { v.Refresh() })
 	v.Status.Selected = allStatuses
-	v.table = widget.NewTable(
+	v.table = newTable(
 		func() (int, int) { return len(v.orders), len(orderColumns) },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
@@ -106,13 +106,13 @@ func newOrdersView(c Clinic, canvas fyne.Canvas, role api.Role) *OrdersView {
 			v.OnOpen(v.orders[id.Row].ID)
 		}
 	}
-	bar := container.NewHBox(v.Mine, v.Unassigned, v.Open, v.Status, widget.NewButton("Refresh", v.Refresh))
+	bar := container.NewHBox(v.Mine, v.Unassigned, v.Open, v.Status, newButton("Refresh", "Reread the orders from the server", v.Refresh))
 	if offers(role, ActPatientCreate) {
-		v.NewPatient = widget.NewButton("New patient…", func() { v.PatientForm = showNewPatient(v.canvas, v.c, func(*api.Patient) { v.Refresh() }) })
+		v.NewPatient = newButton("New patient…", "Register a patient", func() { v.PatientForm = showNewPatient(v.canvas, v.c, func(*api.Patient) { v.Refresh() }) })
 		bar.Add(v.NewPatient)
 	}
 	if offers(role, ActOrderCreate) {
-		v.NewOrder = widget.NewButton("New order…", func() { v.OrderForm = showNewOrder(v.canvas, v.c, func(*api.Order) { v.Refresh() }) })
+		v.NewOrder = newButton("New order…", "Order an examination for a patient", func() { v.OrderForm = showNewOrder(v.canvas, v.c, func(*api.Order) { v.Refresh() }) })
 		bar.Add(v.NewOrder)
 	}
 	v.content = container.NewBorder(bar, v.Note, nil, nil, v.table)
