@@ -48,6 +48,7 @@ func newClinicUI(w *Workstation, c Clinic, reading fyne.CanvasObject) *ClinicUI 
 	u.adminTab = container.NewTabItem("Admin", widget.NewLabel(""))
 	u.Tabs = container.NewAppTabs(container.NewTabItem("Reading", reading), u.ordersTab)
 	u.Tabs.OnSelected = func(t *container.TabItem) { // a tab shows what the cache and the server hold now
+		w.canvas.Unfocus() // a control left focused on the tab before would keep the keys typed on this one
 		switch {
 		case t == u.ordersTab:
 			u.Orders.Refresh()
