@@ -23,27 +23,61 @@ import (
 type ResultInput struct {
 	Kind    string // "m1", "seg", "report" …: the outbox message is "result."+Kind
 	Payload []byte
+	Parent  int64 // the result of the same kind this one is a new version of (RecordVersion); 0 for none
 }
 
 // RecordResults stores several results of one study (an AI result's JSON and its SEG, say) and their outbox
-// messages in one transaction: either all are recorded, or none. It returns the results' ids in order.
+// messages in one transaction: either all are recorded, or none. They are version 1 of a new lineage, made
+// by the cache's actor (RecordVersion records an edit). It returns the results' ids in order.
 func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []ResultInput) ([]int64, error) {
+	ids, err := c.recordRun(ctx, studyUID, nil, results)
+	if err != nil {
+		return nil, fmt.Errorf("record results of study %s: %w", studyUID, err)
+	}
+	return ids, nil
+}
+
+// recordRun records results as one run: a model's output without ed, else an edit (RecordVersion).
+func (c *Cache) recordRun(ctx context.Context, studyUID string, ed *Edit, results []ResultInput) ([]int64, error) {
 	if len(results) == 0 {
-		return nil, fmt.Errorf("record results of study %s: nothing to record", studyUID)
+		return nil, errors.New("nothing to record")
+	}
+	editor, editOf, note := c.Actor(), "", ""
+	if ed != nil {
+		editor, editOf, note = ed.Editor, ed.EditOf, ed.Note
 	}
 	ids := make([]int64, 0, len(results))
 	err := c.write(ctx, func(tx *sql.Tx) error {
+		lineage, version, err := runVersion(ctx, tx, studyUID, ed, results)
+		if err != nil {
+			return err
+		}
 		now := nowMillis()
+		var run int64
 		for _, r := range results {
 			if r.Kind == "" {
 				return errors.New("a result has no kind")
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, created_at) VALUES (?,?,?)`, studyUID, r.Kind, now)
+			var parent any
+			if r.Parent != 0 {
+				parent = r.Parent
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO results(study_uid, kind, created_at, parent_id, version, editor, edit_of, note)
+				VALUES (?,?,?,?,?,?,?,?)`, studyUID, r.Kind, now, parent, version, editor, editOf, note)
 			if err != nil {
 				return err
 			}
 			id, err := res.LastInsertId()
 			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				run = id
+				if lineage == 0 {
+					lineage = id // version 1: the lineage is named by its own run
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE results SET run_id = ?, lineage = ? WHERE id = ?`, run, lineage, id); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO result_payloads(result_id, payload) VALUES (?,?)`, id, r.Payload); err != nil {
@@ -58,13 +92,10 @@ func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []Re
 			}
 			ids = append(ids, id)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pending' WHERE uid = ?`, studyUID)
+		_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pending' WHERE uid = ?`, studyUID)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("record results of study %s: %w", studyUID, err)
-	}
-	return ids, nil
+	return ids, err
 }
 
 // OutboxItem is one message of the outbox.
