@@ -1,7 +1,8 @@
 // Package jobs is the workstation's local AI job queue: requests run in the background with per-stage progress,
 // can be cancelled, at most one job that uses the GPU runs at a time, identical requests are run once, and every
 // job is kept in a small file store (one JSON file per job under the caller's directory) so that after a restart
-// pending jobs resume and jobs that were running are marked interrupted — never lost silently.
+// pending jobs resume, and jobs that were running resume when their request says it is safe (Request.Resume)
+// or are marked interrupted — never lost silently. One process at a time owns a store (a lock file).
 //
 // The queue does not know what a job does: the caller's Runner does the work (an M1, MG or MM run) and returns
 // the result as JSON.
@@ -41,6 +42,8 @@ var (
 	ErrBadJobFile = errors.New("jobs: invalid job file")
 	// ErrFinished is returned when cancelling or retrying a job whose state does not allow it.
 	ErrFinished = errors.New("jobs: job already finished")
+	// ErrLocked is returned by Open when another process holds the store.
+	ErrLocked = errors.New("jobs: the job store is in use by another process")
 )
 
 // Request says what to run. Identical requests (same fields) are the same job.
@@ -49,6 +52,10 @@ type Request struct {
 	Inputs map[string]string `json:"inputs"`           // role → path, study UID or value ("input", "genes", "proteins"…)
 	Params map[string]string `json:"params,omitempty"` // other settings (series choice, provider…)
 	GPU    bool              `json:"gpu,omitempty"`    // the job needs the (single) GPU
+	// Resume: running the job again after the process ended mid-run is safe (it repeats nothing, say it waits
+	// on the server's queue under an idempotency key), so Open queues it again instead of marking it
+	// interrupted.
+	Resume bool `json:"resume,omitempty"`
 }
 
 // Key is the request's identity: the SHA-256 of its canonical JSON (maps are encoded with sorted keys).
@@ -73,6 +80,9 @@ type Job struct {
 	Started  time.Time       `json:"started,omitzero"`
 	Finished time.Time       `json:"finished,omitzero"`
 	Attempts int             `json:"attempts"`
+	// Retries counts Retry calls: a runner that names its work elsewhere (an idempotency key) names a retried
+	// job's work anew, and a resumed one's as before.
+	Retries int `json:"retries,omitempty"`
 }
 
 // IsFinished reports whether the job has reached a final state (done, failed, cancelled or interrupted).
@@ -81,20 +91,37 @@ func (j Job) IsFinished() bool { return j.State != Pending && j.State != Running
 // Progress is called by a Runner as it advances.
 type Progress func(stage string, done, total int)
 
-// Runner does one job. It must honour ctx (cancel) and return the result as JSON.
+// Runner does one job. It must honour ctx (cancel) and return the result as JSON. Current(ctx) names the job.
 type Runner func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error)
+
+type currentKey struct{}
+
+// Run identifies the job a Runner is running.
+type Run struct {
+	ID      string
+	Retries int // Job.Retries
+	Attempt int // Job.Attempts, this run included
+}
+
+// Current returns the job a Runner's ctx runs, and false outside a Runner.
+func Current(ctx context.Context) (Run, bool) {
+	r, ok := ctx.Value(currentKey{}).(Run)
+	return r, ok
+}
 
 // Queue runs jobs. It is safe for concurrent use.
 type Queue struct {
 	dir    string
 	run    Runner
 	notify func(Job)
+	unlock func()
 
 	mu      sync.Mutex
 	jobs    map[string]*Job
 	cancels map[string]context.CancelFunc
 	waiters map[string][]chan struct{}
-	queue   []string // pending job IDs in submission order
+	queue   []string        // pending job IDs in submission order
+	held    map[string]bool // jobs found pending or resumable under WithHold, not queued here
 	wake    chan struct{}
 	gpu     chan struct{} // one token: one GPU job at a time
 	closed  bool
@@ -109,6 +136,7 @@ type Option func(*options)
 type options struct {
 	workers int
 	notify  func(Job)
+	hold    bool
 }
 
 // WithWorkers sets how many jobs may run at once (default 2); GPU jobs still run one at a time.
@@ -118,8 +146,14 @@ func WithWorkers(n int) Option { return func(o *options) { o.workers = max(n, 1)
 // or progress changes: what a UI binds to.
 func WithNotify(f func(Job)) Option { return func(o *options) { o.notify = f } }
 
+// WithHold leaves the jobs found pending (or running, with Request.Resume) where they are instead of running
+// them: for a short-lived process (the command line) that runs only what it submits and leaves the rest to
+// the workstation.
+func WithHold() Option { return func(o *options) { o.hold = true } }
+
 // Open opens (creating it if needed) the job store in dir and starts the workers. Jobs found pending are queued
-// again; jobs found running are marked interrupted.
+// again, and so are jobs found running whose request allows it (Request.Resume); the other jobs found running
+// are marked interrupted. Another process holding the store makes Open fail with ErrLocked.
 func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 	o := options{workers: 2}
 	for _, opt := range opts {
@@ -128,9 +162,14 @@ func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	q := &Queue{dir: dir, run: run, notify: o.notify, jobs: map[string]*Job{}, cancels: map[string]context.CancelFunc{},
-		waiters: map[string][]chan struct{}{}, wake: make(chan struct{}, 1), gpu: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	unlock, err := lockDir(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := func() { cancel(); unlock() } // on the ways out of Open that fail
+	q := &Queue{dir: dir, run: run, notify: o.notify, unlock: unlock, jobs: map[string]*Job{}, cancels: map[string]context.CancelFunc{},
+		waiters: map[string][]chan struct{}{}, held: map[string]bool{}, wake: make(chan struct{}, 1), gpu: make(chan struct{}, 1), ctx: ctx, stop: cancel}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		stop()
@@ -151,15 +190,20 @@ func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 			stop()
 			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		switch j.State {
-		case Running:
+		switch {
+		case j.State == Running && j.Request.Resume && !o.hold:
+			j.State, j.Stage, j.Done, j.Total = Pending, "", 0, 0
+			pending = append(pending, j)
+		case j.State == Running && !j.Request.Resume:
 			j.State, j.Error, j.Finished = Interrupted, fmt.Sprintf("the workstation stopped while the job was running (stage %q)", j.Stage), time.Now().UTC()
 			if err := q.save(j); err != nil {
 				stop()
 				return nil, err
 			}
-		case Pending:
+		case j.State == Pending && !o.hold:
 			pending = append(pending, j)
+		case j.State == Pending || j.State == Running:
+			q.held[j.ID] = true
 		}
 		q.jobs[j.ID] = j
 	}
@@ -224,6 +268,7 @@ func (r Request) validate() error {
 
 // Submit queues a request, or returns the job already made for an identical request unless that one failed,
 // was cancelled or was interrupted (then the request runs again as a new job). existing says which happened.
+// An identical job held (WithHold) is queued here.
 func (q *Queue) Submit(req Request) (job Job, existing bool, err error) {
 	if err := req.validate(); err != nil {
 		return Job{}, false, err
@@ -236,6 +281,12 @@ func (q *Queue) Submit(req Request) (job Job, existing bool, err error) {
 	}
 	for _, j := range q.jobs {
 		if j.Key == key && (j.State == Pending || j.State == Running || j.State == Done) {
+			if q.held[j.ID] {
+				delete(q.held, j.ID)
+				j.State, j.Stage, j.Done, j.Total = Pending, "", 0, 0
+				q.queue = append(q.queue, j.ID)
+				defer q.signal()
+			}
 			c := *j
 			q.mu.Unlock()
 			return c, true, nil
@@ -295,8 +346,9 @@ func (q *Queue) Cancel(id string) error {
 		q.mu.Unlock()
 		return ErrNotFound
 	}
-	switch j.State {
-	case Pending:
+	switch {
+	case j.State == Pending || q.held[id]:
+		delete(q.held, id)
 		q.queue = slices.DeleteFunc(q.queue, func(x string) bool { return x == id })
 		j.State, j.Finished, j.Error = Cancelled, time.Now().UTC(), "cancelled before it started"
 		err := q.save(j)
@@ -305,7 +357,7 @@ func (q *Queue) Cancel(id string) error {
 		q.mu.Unlock()
 		q.emit(c)
 		return err
-	case Running:
+	case j.State == Running:
 		cancel := q.cancels[id]
 		q.mu.Unlock()
 		cancel()
@@ -328,7 +380,7 @@ func (q *Queue) Retry(id string) error {
 		return fmt.Errorf("%w: %s is %s", ErrFinished, id, j.State)
 	}
 	j.State, j.Error, j.Stage, j.Done, j.Total, j.Result = Pending, "", "", 0, 0, nil
-	j.Started, j.Finished = time.Time{}, time.Time{}
+	j.Started, j.Finished, j.Retries = time.Time{}, time.Time{}, j.Retries+1
 	err := q.save(j)
 	q.queue = append(q.queue, id)
 	c := *j
@@ -362,8 +414,9 @@ func (q *Queue) Wait(ctx context.Context, id string) (Job, error) {
 	}
 }
 
-// Close stops the workers. Running jobs are cancelled and stay in state running on disk, so that the next Open
-// marks them interrupted; pending jobs stay pending and resume then.
+// Close stops the workers and releases the store. Running jobs are cancelled and stay in state running on
+// disk, so that the next Open marks them interrupted (or resumes them); pending jobs stay pending and resume
+// then.
 func (q *Queue) Close() {
 	q.mu.Lock()
 	if q.closed {
@@ -374,6 +427,7 @@ func (q *Queue) Close() {
 	q.mu.Unlock()
 	q.stop()
 	q.wg.Wait()
+	q.unlock()
 }
 
 func (q *Queue) signal() {
@@ -446,6 +500,7 @@ func (q *Queue) execute(j *Job) {
 	defer cancel()
 	q.mu.Lock()
 	j.State, j.Started, j.Attempts = Running, time.Now().UTC(), j.Attempts+1
+	ctx = context.WithValue(ctx, currentKey{}, Run{ID: j.ID, Retries: j.Retries, Attempt: j.Attempts})
 	q.cancels[j.ID] = cancel
 	saveErr := q.save(j)
 	c := *j

@@ -291,3 +291,155 @@ func FuzzDecodeJob(f *testing.F) {
 		}
 	})
 }
+
+// A job whose request allows it (Resume) runs again after a restart, under the same ID and retry count (a
+// runner's idempotency key stays the same); Retry counts up, so its work is named anew.
+func TestRestartResumesResumableJobs(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan Run, 1)
+	blocking := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		r, _ := Current(ctx)
+		started <- r
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(dir, blocking)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"study": "1.2.3"}, Resume: true})
+	if r := <-started; r.ID != j.ID || r.Retries != 0 || r.Attempt != 1 {
+		t.Fatalf("first run: %+v", r)
+	}
+	q.Close()
+
+	runs := make(chan Run, 2)
+	ok := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		r, _ := Current(ctx)
+		runs <- r
+		return json.RawMessage(`{"ok":true}`), nil
+	}
+	q2, err := Open(dir, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if got := wait(t, q2, j.ID); got.State != Done || got.Attempts != 2 {
+		t.Fatalf("resumed job: %s after %d attempts (%s)", got.State, got.Attempts, got.Error)
+	}
+	if r := <-runs; r.ID != j.ID || r.Retries != 0 || r.Attempt != 2 {
+		t.Fatalf("resumed run: %+v", r)
+	}
+	if err := q2.Retry(j.ID); !errors.Is(err, ErrFinished) {
+		t.Fatalf("a done job was retried: %v", err)
+	}
+	if _, inRunner := Current(context.Background()); inRunner {
+		t.Fatal("Current outside a runner")
+	}
+}
+
+// Retry names the work anew: Retries counts up and the runner sees it.
+func TestRetryCountsRetries(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	runs := make(chan Run, 4)
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		r, _ := Current(ctx)
+		runs <- r
+		if fail.Load() {
+			return nil, errors.New("the server refused")
+		}
+		return json.RawMessage(`{}`), nil
+	}
+	q, err := Open(t.TempDir(), runner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	j, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"study": "1.2"}})
+	if got := wait(t, q, j.ID); got.State != Failed {
+		t.Fatalf("state %s", got.State)
+	}
+	fail.Store(false)
+	if err := q.Retry(j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(t, q, j.ID); got.State != Done || got.Retries != 1 || got.Attempts != 2 {
+		t.Fatalf("retried: %+v", got)
+	}
+	first, second := <-runs, <-runs
+	if first.Retries != 0 || second.Retries != 1 || first.ID != second.ID {
+		t.Fatalf("runs %+v then %+v", first, second)
+	}
+}
+
+// One process at a time owns a store; WithHold leaves what it finds for the owner that runs it.
+func TestStoreLockAndHold(t *testing.T) {
+	dir := t.TempDir()
+	never := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(dir, never, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, never); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second owner: %v", err)
+	}
+	a, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"study": "a"}, Resume: true})
+	b, _, _ := q.Submit(Request{Model: "m1", Inputs: map[string]string{"study": "b"}})
+	waitState := func(id, state string) {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if j, _ := q.Get(id); j.State == state {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never became %s", id, state)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitState(a.ID, Running)
+	q.Close()
+
+	var ran atomic.Int32
+	count := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		ran.Add(1)
+		return json.RawMessage(`{}`), nil
+	}
+	held, err := Open(dir, count, WithHold())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := held.Submit(Request{Model: "mg", Inputs: map[string]string{"genes": "c"}})
+	if j := wait(t, held, c.ID); j.State != Done {
+		t.Fatalf("own job: %s", j.State)
+	}
+	ja, _ := held.Get(a.ID)
+	jb, _ := held.Get(b.ID)
+	if ja.State != Running || jb.State != Pending || ran.Load() != 1 {
+		t.Fatalf("held store ran what it found: a %s, b %s, %d runs", ja.State, jb.State, ran.Load())
+	}
+	// Asked for b itself, the holder runs it (rather than wait for an owner, or run it twice).
+	again, existing, err := held.Submit(b.Request)
+	if err != nil || !existing || again.ID != b.ID {
+		t.Fatalf("b submitted again: %+v existing %v (%v)", again, existing, err)
+	}
+	if j := wait(t, held, b.ID); j.State != Done || ran.Load() != 2 {
+		t.Fatalf("b taken over: %s, %d runs", j.State, ran.Load())
+	}
+	held.Close()
+	owner, err := Open(dir, count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if j := wait(t, owner, a.ID); j.State != Done {
+		t.Errorf("resumable job after the holder: %s", j.State)
+	}
+	if j := wait(t, owner, b.ID); j.State != Done || ran.Load() != 3 {
+		t.Errorf("b after the holder: %s, %d runs in all", j.State, ran.Load())
+	}
+}
