@@ -32,7 +32,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := ReadHeader(data)
-		if err != nil || h.Components < 1 || h.Components > 4 || h.Width*h.Height*h.Components > fuzzSamples {
+		if err != nil || h.Components < 1 || h.Components > 4 || h.Width < 1 || h.Height < 1 ||
+			h.Width > fuzzSamples || h.Height > fuzzSamples || h.Width*h.Height*h.Components > fuzzSamples {
 			return
 		}
 		info := viewer.FrameInfo{Rows: h.Height, Columns: h.Width, Samples: h.Components, BitsAllocated: 16,

@@ -161,7 +161,7 @@ type Header struct {
 
 // ReadHeader reads the main header of a JPEG 2000 or HTJ2K frame.
 func ReadHeader(frame []byte) (Header, error) {
-	d, err := open(frame)
+	d, err := open(frame, nil)
 	if err != nil {
 		return Header{}, err
 	}
@@ -175,16 +175,21 @@ func ReadHeader(frame []byte) (Header, error) {
 	return h, nil
 }
 
-// open reads a frame's main header; the caller closes the decoder.
-func open(frame []byte) (*C.nn_dec, error) {
-	if len(frame) < 2 {
-		return nil, fmt.Errorf("frame of %d bytes is no JPEG 2000 codestream", len(frame))
-	}
+// open reads a frame's main header, after its SIZ marker segment has passed readSIZ and check (when not
+// nil); the caller closes the decoder.
+func open(frame []byte, check func(siz) error) (*C.nn_dec, error) {
 	jp2 := C.int(0)
 	if bytes.HasPrefix(frame, jp2Signature) {
 		jp2 = 1
-	} else if frame[0] != 0xFF || frame[1] != 0x4F {
+	} else if len(frame) < 2 || frame[0] != 0xFF || frame[1] != 0x4F {
 		return nil, fmt.Errorf("frame does not start with a JPEG 2000 codestream (SOC marker) or a JP2 signature")
+	}
+	s, err := readSIZ(frame)
+	if err == nil && check != nil {
+		err = check(s)
+	}
+	if err != nil {
+		return nil, err
 	}
 	// nn_dec keeps a copy of the frame in C memory: no Go pointer is kept by C.
 	d := C.nn_open((*C.uchar)(unsafe.Pointer(&frame[0])), C.size_t(len(frame)), jp2)
@@ -207,18 +212,15 @@ func Decode(dst, frame []byte, info viewer.FrameInfo) (viewer.FrameInfo, error) 
 	if len(dst) != info.Len() {
 		return out, fmt.Errorf("internal: destination of %d bytes for a %d-byte frame", len(dst), info.Len())
 	}
-	d, err := open(frame)
+	d, err := open(frame, func(s siz) error { return checkSize(s.Width, s.Height, s.Components, info) })
 	if err != nil {
 		return out, err
 	}
 	defer C.nn_close(d)
 	img := d.image
 	w, h := int(img.x1)-int(img.x0), int(img.y1)-int(img.y0)
-	if w != info.Columns || h != info.Rows {
-		return out, fmt.Errorf("codestream is %d×%d, the header says %d×%d", w, h, info.Columns, info.Rows)
-	}
-	if int(img.numcomps) != info.Samples {
-		return out, fmt.Errorf("codestream has %d components, the header says %d samples per pixel", img.numcomps, info.Samples)
+	if err := checkSize(w, h, int(img.numcomps), info); err != nil {
+		return out, err
 	}
 	prec, sgnd := 0, false
 	for i := 0; i < int(img.numcomps); i++ {
@@ -245,6 +247,18 @@ func Decode(dst, frame []byte, info viewer.FrameInfo) (viewer.FrameInfo, error) 
 		out.Photometric = "RGB" // OpenJPEG applies the inverse component transform the codestream declares
 	}
 	return out, nil
+}
+
+// checkSize compares a codestream's size and components with the frame's header, first as SIZ declares
+// them (before OpenJPEG allocates anything), then as OpenJPEG read them.
+func checkSize(w, h, components int, info viewer.FrameInfo) error {
+	if w != info.Columns || h != info.Rows {
+		return fmt.Errorf("codestream is %d×%d, the header says %d×%d", w, h, info.Columns, info.Rows)
+	}
+	if components != info.Samples {
+		return fmt.Errorf("codestream has %d components, the header says %d samples per pixel", components, info.Samples)
+	}
+	return nil
 }
 
 // Transfer syntaxes decoded here.
