@@ -3,7 +3,7 @@
 # (BenchmarkM1Network, one intra-op thread) and the same network in PyTorch (Debian python3-torch, CPU,
 # one thread), both on a 1×4×128×128×128 input; prints both times and the ratio.
 #
-# PyTorch gets the very weights of the ONNX file: the recipe's architecture (inference/recipes/m1/train.py) with
+# PyTorch gets the very weights of the ONNX file: the recipe's architecture (recipes/m1/train.py) with
 # BatchNorm folded into the convolutions, as the export did, loaded tensor by tensor from the ONNX initializers
 # (every shape checked).
 #
@@ -21,7 +21,7 @@ ort_ms=$(echo "$out" | awk '/^BenchmarkM1Network/ {printf "%.1f", $3/1e6}')
 
 torch_ms=$(OMP_NUM_THREADS=1 RUNS=$RUNS /usr/bin/python3 - <<'PY' 2>/dev/null
 import os, sys, time
-sys.path.insert(0, "inference/recipes/m1")
+sys.path.insert(0, "recipes/m1")
 import numpy as np
 import onnx
 from onnx import numpy_helper

@@ -1,8 +1,8 @@
 // Package models embeds NeuroNova's demonstration models: each .onnx file with its model card
 // (<id>.card.json) and example inputs under examples/. They are produced by the recipe in
-// inference/recipes/demomodels; regenerate or verify them with
+// recipes/demomodels; regenerate or verify them with
 //
-//	go run ./inference/recipes/demomodels -out assets/models [-check]
+//	go run ./recipes/demomodels -out assets/models [-check]
 package models
 
 import "embed"

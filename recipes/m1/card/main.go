@@ -5,7 +5,7 @@
 // (viewer/demo, seed 20260301), and, when given, a real BraTS-layout subject with ground truth, with the CPU time
 // of each stage on it.
 //
-//	go run ./inference/recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004
+//	go run ./recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004
 //
 // With -evaluate CARD it writes nothing and prints the same figures for an installed model (the committed one,
 // to compare). It takes tens of minutes on one core.
@@ -30,7 +30,7 @@ import (
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/onnxpb"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/m1/internal/synth"
+	"github.com/neuronova/neuronova/recipes/m1/internal/synth"
 	"github.com/neuronova/neuronova/viewer"
 )
 
@@ -398,7 +398,7 @@ func newCard(sha string, size int64, sum *onnxpb.Summary) *model.Card {
 		TrainingData: model.TrainingData{
 			Kind:            "synthetic (randomised)",
 			RealPatientData: false,
-			Description: fmt.Sprintf("SynthSeg-style randomised synthesis (inference/recipes/m1/synth.py), never real images: %d random "+
+			Description: fmt.Sprintf("SynthSeg-style randomised synthesis (recipes/m1/synth.py), never real images: %d random "+
 				"anatomies (folded cortex, sulci, fissure, white matter, deep grey nuclei, ventricles, cerebellum, brainstem, enhancing "+
 				"vessels and choroid plexus) with one to three tumours each (size, shape, position, mass effect; ring enhancement around "+
 				"necrosis, solid or patchy enhancement, non-enhancing) and oedema along white matter; every training case drawn afresh: "+
@@ -423,10 +423,10 @@ func newCard(sha string, size int64, sum *onnxpb.Summary) *model.Card {
 			"a small network (about 1.1 M parameters) trained for a CPU budget",
 		},
 		Recipe: &model.Recipe{
-			Command: fmt.Sprintf("OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py train --work /tmp/m1synth --iterations %d --maps %d && "+
-				"OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py export --work /tmp/m1synth --out assets/models/m1-demo.onnx && "+
-				"OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py heldout --work /tmp/m1synth --out /tmp/m1heldout && "+
-				"go run ./inference/recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004", iterations, labelMaps),
+			Command: fmt.Sprintf("OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py train --work /tmp/m1synth --iterations %d --maps %d && "+
+				"OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py export --work /tmp/m1synth --out assets/models/m1-demo.onnx && "+
+				"OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py heldout --work /tmp/m1synth --out /tmp/m1heldout && "+
+				"go run ./recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004", iterations, labelMaps),
 			Seed:       trainSeed,
 			Iterations: iterations,
 			Notes: fmt.Sprintf("Debian python3-torch 1.13 on one thread: a 5-level U-Net (8/16/32/64/96 channels, BatchNorm) on two 64³ patches "+

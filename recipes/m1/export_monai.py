@@ -8,7 +8,7 @@ to ONNX with the card NeuroNova's M1 pipeline needs, plus a reference label map 
     # without MONAI (this machine: Debian's python3-torch only): the same SegResNet written here with MONAI's
     # module names, so that the bundle's state dict loads into it; with no --weights it is trained briefly on
     # randomised synthetic cases (synth.py) so that its output is not empty
-    OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/export_monai.py --out /tmp/site-model --train-steps 30
+    OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/export_monai.py --out /tmp/site-model --train-steps 30
     neuronova models add /tmp/site-model/site-segresnet.onnx /tmp/site-model/site-segresnet.card.json
     neuronova models verify site-segresnet --input /tmp/site-model/study --expect /tmp/site-model/expected.nii.gz
 
@@ -288,7 +288,7 @@ def card(model_id, path, arch_name, roi, overlap, trained):
         "schema": "neuronova.model-card/1",
         "id": model_id,
         "family": "M1",
-        "name": "%s, BraTS TC/WT/ET (exported by inference/recipes/m1/export_monai.py)" % arch_name,
+        "name": "%s, BraTS TC/WT/ET (exported by recipes/m1/export_monai.py)" % arch_name,
         "version": "0.1.0",
         "status": "research",
         "task": "From T1CE, T1, T2 and FLAIR: tumour core, whole tumour and enhancing tumour (sigmoid regions), merged into NCR, ED and ET.",

@@ -10,7 +10,7 @@
 //
 // Usage (about 1.5 s per sample on one core):
 //
-//	go run ./inference/recipes/m1/gendata -n 96 -seed 20260201 -out /tmp/m1data
+//	go run ./recipes/m1/gendata -n 96 -seed 20260201 -out /tmp/m1data
 //
 // Phantom rules for the heads (they describe the phantom, never real tumours):
 //   - grade: no enhancing rim → G2; enhancing rim with a necrotic core under 45 % of the radius → G3; else G4;
@@ -32,7 +32,7 @@ import (
 
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/inference/model"
-	"github.com/neuronova/neuronova/inference/recipes/m1/internal/synth"
+	"github.com/neuronova/neuronova/recipes/m1/internal/synth"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/demo"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // The TMZ rule of the MG card: the seed's rule, with z from the card's MGMT statistics.
@@ -147,7 +147,7 @@ func mgCard(cfg Config, stats []model.Feature, artifact model.Artifact, bands []
 		TrainingData: model.TrainingData{
 			Kind:            "synthetic",
 			RealPatientData: false,
-			Description: "Synthetic patients from the recipe's generator (inference/recipes/internal/demo/synth.go): " +
+			Description: "Synthetic patients from the recipe's generator (recipes/internal/demo/synth.go): " +
 				"grade, IDH and MGMT status drawn at random; proliferation, hypoxia, mesenchymal, immune, proneural and " +
 				"neuronal programmes, EGFR amplification, CDKN2A/B deletion, PTEN loss and IGFBP2 gain shift the log2 " +
 				"expression of the genes assigned to them (an assumption of this generator, not a biological claim); " +

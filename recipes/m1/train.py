@@ -2,14 +2,14 @@
 """Train and export NeuroNova's M1 demonstration model (m1-demo.onnx).
 
 A tiny 3D U-Net (4 levels, 8/16/32/48 channels, BatchNorm) segments the phantoms rendered by
-inference/recipes/m1/gendata (Go: viewer/demo phantoms preprocessed by inference/m1.Prepare); heads for grade,
+recipes/m1/gendata (Go: viewer/demo phantoms preprocessed by inference/m1.Prepare); heads for grade,
 IDH, MGMT and risk read a 768-value embedding computed from statistics pooled over the predicted tumour regions.
 Everything is deterministic: fixed seeds, a fixed iteration count, one thread.
 
     apt-get install --no-install-recommends python3-torch python3-onnx python3-numpy libopenblas0-pthread
-    go run ./inference/recipes/m1/gendata -n 100 -seed 20260201 -out /tmp/m1data
-    OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train.py --data /tmp/m1data --out assets/models/m1-demo.onnx
-    go run ./inference/recipes/m1/card -onnx assets/models/m1-demo.onnx -brats ../shared/data/brats-sub-0004
+    go run ./recipes/m1/gendata -n 100 -seed 20260201 -out /tmp/m1data
+    OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train.py --data /tmp/m1data --out assets/models/m1-demo.onnx
+    go run ./recipes/m1/card -onnx assets/models/m1-demo.onnx -brats ../shared/data/brats-sub-0004
 
 The graph has one input, image (1, 4, 128, 128, 128) = z-scored T1, T1CE, T2, FLAIR on the model grid, and
 outputs probabilities (1, 4, 128, 128, 128) softmax over background/NCR/ED/ET, grade (1, 3) softmax G2/G3/G4,

@@ -2,10 +2,10 @@
 """Train and export NeuroNova's M1 demonstration model on randomised synthesis (synth.py).
 
     apt-get install --no-install-recommends python3-torch python3-onnx python3-numpy libopenblas0-pthread
-    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/python3 inference/recipes/m1/train_synth.py train --work /tmp/m1synth
-    OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py export --work /tmp/m1synth --out assets/models/m1-demo.onnx
-    OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py heldout --out /tmp/m1heldout
-    go run ./inference/recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004
+    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/python3 recipes/m1/train_synth.py train --work /tmp/m1synth
+    OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py export --work /tmp/m1synth --out assets/models/m1-demo.onnx
+    OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py heldout --out /tmp/m1heldout
+    go run ./recipes/m1/card -onnx assets/models/m1-demo.onnx -heldout /tmp/m1heldout -brats ../shared/data/brats-sub-0004
 
 train: a 3D U-Net (5 levels, 8/16/32/64/96 channels, BatchNorm) on 64³ patches of freshly randomised cases (two
 patches per case and step), cross-entropy plus soft Dice over background/NCR/ED/ET; label maps are drawn from
@@ -386,7 +386,7 @@ def heldout(a):
 
 def bank(a):
     """Cases of every first-tumour pattern on either side, for MM's training on M1's embeddings
-    (go run ./inference/recipes/demomodels -m1-bank DIR)."""
+    (go run ./recipes/demomodels -m1-bank DIR)."""
     rng = np.random.default_rng(EVAL_SEED + 3)
     k = 0
     for pattern in synth.PATTERNS:

@@ -12,7 +12,7 @@ import (
 	"github.com/neuronova/neuronova/assets/models"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 func smallConfig() Config {

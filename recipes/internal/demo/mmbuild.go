@@ -7,7 +7,7 @@ import (
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // buildMM trains MM on the MG model's features (computed by ONNX Runtime from the exported MG file), exports,
@@ -230,7 +230,7 @@ func mmCard(cfg Config, proteinStats []model.Feature, artifact model.Artifact, m
 			Description: "The MG demo's synthetic patients (same generator and seed): gene features computed by the " +
 				"exported MG model through ONNX Runtime; RPPA levels shifted by the same latent programmes plus noise; " +
 				fmt.Sprintf("MRI embeddings from %s %s run through ONNX Runtime on %d synthetic MRI cases ", m1Card.ID, m1Card.Version, bankSize) +
-				"(inference/recipes/m1/train_synth.py bank: each tumour pattern on either side): each patient gets the embedding of a " +
+				"(recipes/m1/train_synth.py bank: each tumour pattern on either side): each patient gets the embedding of a " +
 				"case whose phantom rules match its grade (non-enhancing G2, solid or patchy G3, ring G4) and MGMT status (the " +
 				"tumour's side); IDH reaches the images only through the grade. Each modality was hidden in 30% of training " +
 				"samples (never all three). No real patient data was used.",

@@ -2,9 +2,9 @@
 // with their model cards and example inputs, and (with -check) verifies that the committed files are exactly what
 // the recipe produces.
 //
-//	OMP_NUM_THREADS=1 /usr/bin/python3 inference/recipes/m1/train_synth.py bank --out /tmp/m1bank   # MM's MRI cases
-//	go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank          # regenerate
-//	go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank -check   # compare, write nothing
+//	OMP_NUM_THREADS=1 /usr/bin/python3 recipes/m1/train_synth.py bank --out /tmp/m1bank   # MM's MRI cases
+//	go run ./recipes/demomodels -out assets/models -m1-bank /tmp/m1bank          # regenerate
+//	go run ./recipes/demomodels -out assets/models -m1-bank /tmp/m1bank -check   # compare, write nothing
 //
 // MM trains on the committed M1 model's embeddings of the bank's cases, so it follows M1: rebuild it whenever M1
 // changes.
@@ -23,7 +23,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/neuronova/neuronova/inference/recipes/internal/demo"
+	"github.com/neuronova/neuronova/recipes/internal/demo"
 )
 
 func main() {

@@ -3,7 +3,7 @@ package demo
 import (
 	"math"
 
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // MRIEmbeddingSize is the width of M1's embedding, which MM consumes.

@@ -5,7 +5,7 @@ import (
 
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/onnxpb"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // MG network sizes.

@@ -13,7 +13,7 @@ import (
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/onnxpb"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // Config fixes a recipe run. The same Config gives the same files.
@@ -47,7 +47,7 @@ func DefaultConfig() Config {
 		TestSize:       1000,
 		MG:             MGTraining{Seed: 11, Steps: 1500, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, GeneDropout: 0.1},
 		MM:             MMTraining{Seed: 12, Steps: 1200, Batch: 128, LR: 2e-3, WeightDecay: 1e-4, ModalityDropout: 0.3},
-		Command:        "go run ./inference/recipes/demomodels -out assets/models -m1-bank /tmp/m1bank",
+		Command:        "go run ./recipes/demomodels -out assets/models -m1-bank /tmp/m1bank",
 		ExampleCount:   2,
 		M1Bank:         "/tmp/m1bank",
 		M1BankHeldFrom: 6,

@@ -14,12 +14,12 @@ import (
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 	"github.com/neuronova/neuronova/viewer"
 )
 
 // M1Case is the committed M1 model's embedding of one synthetic MRI case, with what the case's phantom rules say
-// (inference/recipes/m1/synth.py targets: grade from the first tumour's enhancement pattern, MGMT from its side).
+// (recipes/m1/synth.py targets: grade from the first tumour's enhancement pattern, MGMT from its side).
 type M1Case struct {
 	Name      string
 	Grade     int // 2, 3 or 4
@@ -52,7 +52,7 @@ func M1Bank(ctx context.Context, dir string, heldFrom int, opts ...ort.Option) (
 func bankCases(ctx context.Context, mdl *inference.Model, dir string, heldFrom int) ([]M1Case, error) {
 	folders, err := filepath.Glob(filepath.Join(dir, "bank-*"))
 	if err != nil || len(folders) == 0 {
-		return nil, fmt.Errorf("no bank-* cases in %s (run inference/recipes/m1/train_synth.py bank)", dir)
+		return nil, fmt.Errorf("no bank-* cases in %s (run recipes/m1/train_synth.py bank)", dir)
 	}
 	slices.Sort(folders)
 	var out []M1Case

@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"github.com/neuronova/neuronova/inference/onnxpb"
-	"github.com/neuronova/neuronova/inference/recipes/internal/nn"
+	"github.com/neuronova/neuronova/recipes/internal/nn"
 )
 
 // MM network sizes.
