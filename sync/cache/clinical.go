@@ -153,91 +153,26 @@ type Rewrite func(src string) (data []byte, transferSyntax string, err error)
 // Files no instance names any more are removed afterwards. The UIDs stay: the study is the same study.
 func (c *Cache) Reassign(ctx context.Context, studyUID string, to Owner, rewrite Rewrite, kind string, payload []byte, p viewer.Progress) error {
 	return c.exclusive(ctx, func() error {
-		type file struct{ sop, path, sum string }
-		var files []file
-		rows, err := c.rdb.QueryContext(ctx, `SELECT i.sop_uid, i.sha256 FROM instances i JOIN series s ON s.uid = i.series_uid WHERE s.study_uid = ?`, studyUID)
+		files, err := c.studyFiles(ctx, studyUID)
 		if err != nil {
 			return err
-		}
-		for rows.Next() {
-			var f file
-			if err := rows.Scan(&f.sop, &f.sum); err != nil {
-				rows.Close()
-				return err
-			}
-			f.path = c.objectPath(f.sum)
-			files = append(files, f)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(files) == 0 {
-			return fmt.Errorf("study %s: %w", studyUID, ErrNotFound)
 		}
 		work, err := os.MkdirTemp(filepath.Join(c.dir, tmpDir), "reassign-*")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(work)
-		written := make([]stored, len(files))
-		syntaxes := make([]string, len(files))
-		var done atomic.Int64
-		err = workpool.ForEach(ctx, len(files), 4, func(ctx context.Context, _, i int) error {
-			b, ts, err := rewrite(files[i].path)
-			if err != nil {
-				return err
-			}
-			tmp := filepath.Join(work, fmt.Sprint(i))
-			if err := os.WriteFile(tmp, b, 0o600); err != nil {
-				return err
-			}
-			if written[i], err = c.adoptFile(tmp, c.limits.MaxFileBytes); err != nil {
-				return err
-			}
-			syntaxes[i] = ts
-			if p != nil {
-				p(int(done.Add(1)), len(files))
-			}
-			return nil
-		})
+		written, err := c.rewriteFiles(ctx, work, files, rewrite, p)
 		if err != nil {
 			return fmt.Errorf("reassign study %s: %w", studyUID, err)
 		}
-		if canSyncFS {
-			if err := syncFS(c.dir); err != nil {
-				return err
-			}
-		} else {
-			for _, w := range written {
-				if err := syncDir(w.dir); err != nil {
-					return err
-				}
-			}
-		}
 		var freed []string
 		err = c.write(ctx, func(tx *sql.Tx) error {
-			now := nowMillis()
-			for i, f := range files {
-				w := written[i]
-				if _, err := tx.ExecContext(ctx, `INSERT INTO files(sha256, size, stored_at) VALUES (?,?,?) ON CONFLICT(sha256) DO NOTHING`, w.sum, w.size, now); err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, `UPDATE instances SET sha256 = ?, transfer_syntax = ? WHERE sop_uid = ?`, w.sum, syntaxes[i], f.sop); err != nil {
-					return err
-				}
+			if freed, err = switchFiles(ctx, tx, files, written); err != nil {
+				return err
 			}
 			if err := reassignStudy(ctx, tx, studyUID, to); err != nil {
 				return err
-			}
-			for _, f := range files {
-				res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM instances WHERE sha256 = ?1)`, f.sum)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 1 {
-					freed = append(freed, f.sum)
-				}
 			}
 			if err := refreshStudy(ctx, tx, studyUID); err != nil {
 				return err
@@ -257,6 +192,102 @@ func (c *Cache) Reassign(ctx context.Context, studyUID string, to Owner, rewrite
 		}
 		return nil
 	})
+}
+
+// studyFile is an instance of a study and the stored file that holds it.
+type studyFile struct{ sop, path, sum string }
+
+// rewritten is a study file rewritten and stored, with its transfer syntax.
+type rewritten struct {
+	stored
+	syntax string
+}
+
+// studyFiles lists the instances of a study with their files.
+func (c *Cache) studyFiles(ctx context.Context, studyUID string) ([]studyFile, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT i.sop_uid, i.sha256 FROM instances i JOIN series s ON s.uid = i.series_uid WHERE s.study_uid = ?`, studyUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var files []studyFile
+	for rows.Next() {
+		var f studyFile
+		if err := rows.Scan(&f.sop, &f.sum); err != nil {
+			return nil, err
+		}
+		f.path = c.objectPath(f.sum)
+		files = append(files, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("study %s: %w", studyUID, ErrNotFound)
+	}
+	return files, nil
+}
+
+// rewriteFiles rewrites each file through work into the object store, four at a time, and syncs what it
+// stored to disk.
+func (c *Cache) rewriteFiles(ctx context.Context, work string, files []studyFile, rewrite Rewrite, p viewer.Progress) ([]rewritten, error) {
+	written := make([]rewritten, len(files))
+	var done atomic.Int64
+	err := workpool.ForEach(ctx, len(files), 4, func(ctx context.Context, _, i int) error {
+		b, ts, err := rewrite(files[i].path)
+		if err != nil {
+			return err
+		}
+		tmp := filepath.Join(work, fmt.Sprint(i))
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		if written[i].stored, err = c.adoptFile(tmp, c.limits.MaxFileBytes); err != nil {
+			return err
+		}
+		written[i].syntax = ts
+		if p != nil {
+			p(int(done.Add(1)), len(files))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if canSyncFS {
+		return written, syncFS(c.dir)
+	}
+	for _, w := range written {
+		if err := syncDir(w.dir); err != nil {
+			return nil, err
+		}
+	}
+	return written, nil
+}
+
+// switchFiles points each instance at its rewritten file in tx and drops the files no instance holds any
+// more, which it returns for removal once tx has committed.
+func switchFiles(ctx context.Context, tx *sql.Tx, files []studyFile, written []rewritten) (freed []string, err error) {
+	now := nowMillis()
+	for i, f := range files {
+		w := written[i]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO files(sha256, size, stored_at) VALUES (?,?,?) ON CONFLICT(sha256) DO NOTHING`, w.sum, w.size, now); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET sha256 = ?, transfer_syntax = ? WHERE sop_uid = ?`, w.sum, w.syntax, f.sop); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM instances WHERE sha256 = ?1)`, f.sum)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			freed = append(freed, f.sum)
+		}
+	}
+	return freed, nil
 }
 
 // reassignStudy points a study at its new patient and accession, with its search terms, in tx.
