@@ -52,6 +52,11 @@ type AIPanel struct {
 	result  *AIResult
 	box     *fyne.Container
 	results map[*viewer.Study]*AIResult
+
+	lib         ResultLibrary   // where kept results are read back; nil none
+	versions    *hotSelect      // the kept versions of the study's results
+	versionsBox *fyne.Container // the list with its title, hidden when there is none
+	kept        []ResultVersion // what versions lists
 }
 
 // NewAIPanel makes the panel for a (nil: no models available).
@@ -72,7 +77,11 @@ func NewAIPanel(a Analyzer) *AIPanel {
 		}
 	})
 	p.show.Hide()
-	p.box = container.NewVBox(help, p.run, p.job.content(), p.stage, p.banner, p.card, p.show)
+	p.versions = newSelect(nil, func(string) { p.chooseVersion() })
+	p.versions.PlaceHolder = "no kept result"
+	p.versionsBox = container.NewVBox(widget.NewLabel("Kept versions, latest first:"), p.versions)
+	p.versionsBox.Hide()
+	p.box = container.NewVBox(help, p.run, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
 	if a == nil {
 		p.run.Disable()
 		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
@@ -95,7 +104,11 @@ func (p *AIPanel) Failure() string {
 // Result returns the result shown, or nil.
 func (p *AIPanel) Result() *AIResult { return p.result }
 
-// SetStudy is called when a study opens; its earlier result, if any, is shown again.
+// SetLibrary makes the panel read the results kept in lib when a study opens (nil: none).
+func (p *AIPanel) SetLibrary(lib ResultLibrary) { p.lib = lib }
+
+// SetStudy is called when a study opens; its earlier result, if any, is shown again, else the latest result
+// kept in the library, read in a worker, with the list of its versions.
 func (p *AIPanel) SetStudy(st *viewer.Study) {
 	if p.job.stop != nil {
 		p.job.stop()
@@ -108,7 +121,10 @@ func (p *AIPanel) SetStudy(st *viewer.Study) {
 			p.run.Enable()
 		}
 	}
+	p.clearKeptFailure()
+	p.setVersions(nil)
 	p.showResult(p.results[st])
+	p.restore(st, true)
 }
 
 // Run runs M1 on the open study in a worker.
@@ -138,6 +154,7 @@ func (p *AIPanel) Run() {
 				p.OnResult(res)
 			}
 			p.show.SetChecked(true)
+			p.restore(st, false) // the run is the latest version now
 		}
 	})
 	if started {

@@ -77,6 +77,9 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 		}
 	}
 	w.AI = NewAIPanel(svc.AI)
+	if rl, ok := lib.(ResultLibrary); ok {
+		w.AI.SetLibrary(rl)
+	}
 	w.AI.OnResult = func(res *AIResult) {
 		w.showLabels(res.Labels, res.Banner)
 		if w.Clinic != nil {

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/inference/m1"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// The library gives the AI panel the M1 results kept in the cache: a run's JSON ("m1") and SEG ("seg"), and
+// the SEGs of its edits.
+var _ ui.ResultLibrary = library{}
+
+// Results lists the versions of the M1 results kept for the studies of exam st, latest first: one a run
+// (the results recorded together).
+func (l library) Results(ctx context.Context, st *viewer.Study) ([]ui.ResultVersion, error) {
+	var out []ui.ResultVersion
+	for _, uid := range st.StudyUIDs() {
+		rows, err := l.c.StudyResults(ctx, uid)
+		if err != nil {
+			return nil, err
+		}
+		models := map[int64]string{} // lineage → model id
+		seen := map[int64]bool{}
+		for _, r := range rows {
+			if (r.Kind != "m1" && r.Kind != "seg") || seen[r.Run] {
+				continue
+			}
+			seen[r.Run] = true
+			model, ok := models[r.Lineage]
+			if !ok {
+				if res, _, err := l.lineageM1(ctx, rows, r.Lineage); err == nil {
+					model = res.Model.ID
+				}
+				models[r.Lineage] = model
+			}
+			out = append(out, ui.ResultVersion{StudyUID: uid, Run: r.Run, Version: r.Version, Model: model,
+				Editor: editorOf(r), Time: r.CreatedAt})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ui.ResultVersion) int { return b.Time.Compare(a.Time) })
+	return out, nil
+}
+
+// editorOf is who made version r: "" for a model's output.
+func editorOf(r cache.ResultVersion) string {
+	if !r.Edited() {
+		return ""
+	}
+	if r.Editor == "" {
+		return "an unknown user"
+	}
+	return r.Editor
+}
+
+// Result reads version v of exam st's M1 results: the card of its lineage's M1 result.
+func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersion) (*ui.AIResult, error) {
+	rows, err := l.c.StudyResults(ctx, v.StudyUID)
+	if err != nil {
+		return nil, err
+	}
+	var run []cache.ResultVersion
+	for _, r := range rows {
+		if r.Run == v.Run {
+			run = append(run, r)
+		}
+	}
+	if len(run) == 0 {
+		return nil, fmt.Errorf("version %d of the results of study %s: %w", v.Version, v.StudyUID, cache.ErrNotFound)
+	}
+	res, order, err := l.lineageM1(ctx, rows, run[0].Lineage)
+	if err != nil {
+		return nil, fmt.Errorf("version %d of the results of study %s: %w", v.Version, v.StudyUID, err)
+	}
+	out := &ui.AIResult{Model: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, Lines: m1Findings(res),
+		Saved: keptWhere(run, order)}
+	if js, err := json.Marshal(res); err == nil {
+		out.Summary, _ = api.ParseM1Summary(js)
+	}
+	if ed := editorOf(run[0]); ed != "" {
+		out.Lines = append(out.Lines, fmt.Sprintf("v%d edited by %s, %s", v.Version, ed, run[0].CreatedAt.Local().Format("2006-01-02 15:04")))
+	}
+	return out, nil
+}
+
+// lineageM1 reads the M1 result of lineage (its first run's "m1" result among rows) and the order it was run
+// for ("" none).
+func (l library) lineageM1(ctx context.Context, rows []cache.ResultVersion, lineage int64) (*m1.Result, string, error) {
+	for _, r := range rows {
+		if r.Kind != "m1" || r.Run != lineage {
+			continue
+		}
+		b, err := l.c.ResultPayload(ctx, r.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		return parseKeptM1(b)
+	}
+	return nil, "", errors.New("no M1 result in its lineage")
+}
+
+// parseKeptM1 reads a kept M1 result: the pipeline's JSON, or an upload for an order that wraps it.
+func parseKeptM1(b []byte) (*m1.Result, string, error) {
+	var up api.AIResultUpload
+	if err := json.Unmarshal(b, &up); err == nil && len(up.Result) > 0 {
+		b = up.Result
+	}
+	var res m1.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, "", fmt.Errorf("kept M1 result: %w", err)
+	}
+	if res.Model.ID == "" {
+		return nil, "", errors.New("kept M1 result: no model named")
+	}
+	return &res, up.OrderID, nil
+}
+
+// keptWhere says where a kept version is, as the card of a fresh run says it: the outbox until sent.
+func keptWhere(run []cache.ResultVersion, order string) string {
+	where := "the local cache"
+	if order != "" {
+		where += " for order " + order
+	}
+	for _, r := range run {
+		if r.Refused != "" {
+			return where + " (refused by the server: " + r.Refused + ")"
+		}
+	}
+	for _, r := range run {
+		if r.SyncedAt.IsZero() {
+			return where + " (result and SEG in the outbox, sent at the next sync)"
+		}
+	}
+	return where + " (sent to the server " + run[0].SyncedAt.Local().Format("2006-01-02 15:04") + ")"
+}
