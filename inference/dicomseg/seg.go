@@ -2,7 +2,8 @@
 // and ET on the reference series' own grid, one frame per segment and slice that holds any voxel of it, each
 // frame deriving from the source MR image of its slice, and the whole object referencing the source series. The
 // model's banner (for demonstration models "… not for clinical use") goes into the series description, the
-// content description and the segment algorithm name, so that a PACS shows it.
+// content description and the segment algorithm name, so that a PACS shows it. Parse reads a SEG (binary or
+// fractional, ours or another's) and Seg.LabelMap places it on a series' grid.
 package dicomseg
 
 import (
@@ -61,6 +62,16 @@ type Options struct {
 	Segments         []Segment      // nil = TumourSegments
 	DeviceSerial     string         // "" = "0"
 	SoftwareVersions string         // "" = dcmwrite.ImplementationVersionName
+	Derived          *Derivation    // nil for a model's output; else the SEG this one is an edit of
+}
+
+// Derivation makes a SEG an edit of an earlier one: the editor is its content creator, the segments are
+// SEMIAUTOMATIC, and the earlier SEG is its source image (Source Image Sequence, also listed in the Referenced
+// Series Sequence) with the description as Derivation Description.
+type Derivation struct {
+	SeriesUID, InstanceUID string // the SEG edited
+	Editor                 string // ContentCreatorName, a user name or DICOM PN
+	Description            string // what was done, e.g. "manual edit of <parent>"
 }
 
 // Build returns the SEG dataset of label map m (on the reference series' grid).
@@ -74,6 +85,9 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	ref := o.Reference
 	if len(ref.Instances) == 0 {
 		return nil, ErrNoSourceImages
+	}
+	if d := o.Derived; d != nil && (d.SeriesUID == "" || d.InstanceUID == "" || d.Editor == "") {
+		return nil, errors.New("dicomseg: an edited SEG needs the series and instance UIDs of the SEG edited and the editor")
 	}
 	if !ref.Grid.SameGrid(m.Geometry, 1e-3) {
 		return nil, fmt.Errorf("dicomseg: the label map (%v) is not on the reference series' grid (%v)", m.Size, ref.Grid.Size)
@@ -173,7 +187,11 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.String(tag.Manufacturer, "NeuroNova")
 	b.String(tag.ReferringPhysicianName)
 	b.String(tag.StudyDescription, optional(lo(st.Description))...)
-	b.String(tag.SeriesDescription, lo("AI SEG "+o.Algorithm+" - "+shortBanner(banner)))
+	kind, creator, algoType := "AI SEG ", "NeuroNova^AI", "AUTOMATIC"
+	if d := o.Derived; d != nil {
+		kind, creator, algoType = "EDITED SEG ", personName(d.Editor), "SEMIAUTOMATIC"
+	}
+	b.String(tag.SeriesDescription, lo(kind+o.Algorithm+" - "+shortBanner(banner)))
 	b.String(tag.ManufacturerModelName, lo("NeuroNova M1 "+o.Algorithm))
 	b.String(tag.PatientName, optional(st.PatientName)...)
 	b.String(tag.PatientID, optional(st.PatientID)...)
@@ -192,7 +210,7 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.String(tag.ImageType, "DERIVED", "PRIMARY")
 	b.String(tag.ContentLabel, "TUMOUR")
 	b.String(tag.ContentDescription, lo(shortBanner(banner)))
-	b.String(tag.ContentCreatorName, "NeuroNova^AI")
+	b.String(tag.ContentCreatorName, lo(creator))
 	b.String(tag.SegmentationType, "BINARY")
 	b.String(tag.LossyImageCompression, "00")
 	// Image Pixel.
@@ -212,7 +230,7 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 		s.Ints(tag.SegmentNumber, n+1)
 		s.String(tag.SegmentLabel, lo(sg.Label))
 		s.String(tag.SegmentDescription, lo(sg.Description))
-		s.String(tag.SegmentAlgorithmType, "AUTOMATIC")
+		s.String(tag.SegmentAlgorithmType, algoType)
 		s.String(tag.SegmentAlgorithmName, lo(o.Algorithm))
 		s.Ints(tag.RecommendedDisplayCIELabValue, sg.Colour[:]...)
 		s.Sequence(tag.SegmentedPropertyCategoryCodeSequence, codeItem(categoryMorphology))
@@ -290,10 +308,27 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 			r.String(tag.ReferencedSOPInstanceUID, inst.SOPInstanceUID)
 		}))
 	}
-	b.Sequence(tag.ReferencedSeriesSequence, elems(func(r *dcmwrite.Builder) {
+	series := [][]*dicom.Element{elems(func(r *dcmwrite.Builder) {
 		r.String(tag.SeriesInstanceUID, ref.UID)
 		r.Sequence(tag.ReferencedInstanceSequence, refs...)
-	}))
+	})}
+	if d := o.Derived; d != nil {
+		parent := elems(func(r *dcmwrite.Builder) {
+			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
+			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
+		})
+		b.String(tag.DerivationDescription, optional(d.Description)...)
+		b.Sequence(tag.SourceImageSequence, elems(func(r *dcmwrite.Builder) {
+			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
+			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
+			r.Sequence(tag.PurposeOfReferenceCodeSequence, codeItem(Code{"121322", "DCM", "Source image for image processing operation"}))
+		}))
+		series = append(series, elems(func(r *dcmwrite.Builder) {
+			r.String(tag.SeriesInstanceUID, d.SeriesUID)
+			r.Sequence(tag.ReferencedInstanceSequence, parent)
+		}))
+	}
+	b.Sequence(tag.ReferencedSeriesSequence, series...)
 	b.NativePixels(bits)
 	return b.Elements()
 }
@@ -350,6 +385,15 @@ func lo(s string) string {
 		r = r[:64]
 	}
 	return strings.TrimSpace(string(r))
+}
+
+// personName makes a user name a DICOM PN: a name without component separators becomes the family name.
+func personName(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "^") {
+		s += "^"
+	}
+	return s
 }
 
 // shortBanner keeps what a 64-character field must show: the "not for clinical use" phrase survives any cut.
