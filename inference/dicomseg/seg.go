@@ -308,27 +308,7 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 			r.String(tag.ReferencedSOPInstanceUID, inst.SOPInstanceUID)
 		}))
 	}
-	series := [][]*dicom.Element{elems(func(r *dcmwrite.Builder) {
-		r.String(tag.SeriesInstanceUID, ref.UID)
-		r.Sequence(tag.ReferencedInstanceSequence, refs...)
-	})}
-	if d := o.Derived; d != nil {
-		parent := elems(func(r *dcmwrite.Builder) {
-			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
-			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
-		})
-		b.String(tag.DerivationDescription, optional(d.Description)...)
-		b.Sequence(tag.SourceImageSequence, elems(func(r *dcmwrite.Builder) {
-			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
-			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
-			r.Sequence(tag.PurposeOfReferenceCodeSequence, codeItem(Code{"121322", "DCM", "Source image for image processing operation"}))
-		}))
-		series = append(series, elems(func(r *dcmwrite.Builder) {
-			r.String(tag.SeriesInstanceUID, d.SeriesUID)
-			r.Sequence(tag.ReferencedInstanceSequence, parent)
-		}))
-	}
-	b.Sequence(tag.ReferencedSeriesSequence, series...)
+	referenceSeries(&b, ref.UID, refs, o.Derived)
 	b.NativePixels(bits)
 	return b.Elements()
 }
@@ -385,6 +365,32 @@ func lo(s string) string {
 		r = r[:64]
 	}
 	return strings.TrimSpace(string(r))
+}
+
+// referenceSeries writes the Referenced Series Sequence — the source series with refs, its images — and, for
+// an edit, the SEG edited as the source image and a second referenced series.
+func referenceSeries(b *dcmwrite.Builder, source string, refs [][]*dicom.Element, d *Derivation) {
+	series := [][]*dicom.Element{elems(func(r *dcmwrite.Builder) {
+		r.String(tag.SeriesInstanceUID, source)
+		r.Sequence(tag.ReferencedInstanceSequence, refs...)
+	})}
+	if d != nil {
+		parent := elems(func(r *dcmwrite.Builder) {
+			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
+			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
+		})
+		b.String(tag.DerivationDescription, optional(d.Description)...)
+		b.Sequence(tag.SourceImageSequence, elems(func(r *dcmwrite.Builder) {
+			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
+			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
+			r.Sequence(tag.PurposeOfReferenceCodeSequence, codeItem(Code{"121322", "DCM", "Source image for image processing operation"}))
+		}))
+		series = append(series, elems(func(r *dcmwrite.Builder) {
+			r.String(tag.SeriesInstanceUID, d.SeriesUID)
+			r.Sequence(tag.ReferencedInstanceSequence, parent)
+		}))
+	}
+	b.Sequence(tag.ReferencedSeriesSequence, series...)
 }
 
 // personName makes a user name a DICOM PN: a name without component separators becomes the family name.
