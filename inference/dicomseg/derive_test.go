@@ -79,8 +79,20 @@ func TestEditedSEGNamesItsParentAndEditor(t *testing.T) {
 	if warnings := dcmcheck.Dciodvfy(t, edited); len(warnings) > 0 {
 		t.Errorf("dciodvfy warnings: %v", warnings)
 	}
-	opts.Derived = &Derivation{SeriesUID: parent.SeriesUID, InstanceUID: parent.SOPUID}
-	if _, err := Build(labels, opts); err == nil || !strings.Contains(err.Error(), "editor") {
-		t.Errorf("an edit without an editor: %v", err)
+	for _, d := range []Derivation{{SeriesUID: parent.SeriesUID, InstanceUID: parent.SOPUID}, {InstanceUID: parent.SOPUID, Editor: "x"}} {
+		opts.Derived = &d
+		if _, err := Build(labels, opts); err == nil || !strings.Contains(err.Error(), "editor and both or neither") {
+			t.Errorf("derivation %+v: %v", d, err)
+		}
+	}
+	// An edit of a map that was not a SEG: its editor, no source image.
+	opts.Derived = &Derivation{Editor: "drhouse", Description: "edit of labels.nii.gz"}
+	els, err = Build(labels, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dicomkit.Find(els, tag.SourceImageSequence) != nil || len(dicomkit.Items(dicomkit.Find(els, tag.ReferencedSeriesSequence))) != 1 ||
+		dicomkit.String(dicomkit.Find(els, tag.ContentCreatorName)) != "drhouse^" {
+		t.Error("an edit of a map that was not a SEG: wrong references or creator")
 	}
 }

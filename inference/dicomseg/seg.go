@@ -69,7 +69,7 @@ type Options struct {
 // SEMIAUTOMATIC, and the earlier SEG is its source image (Source Image Sequence, also listed in the Referenced
 // Series Sequence) with the description as Derivation Description.
 type Derivation struct {
-	SeriesUID, InstanceUID string // the SEG edited
+	SeriesUID, InstanceUID string // the SEG edited; both "" for an edit of a map that was not a SEG (a NIfTI file)
 	Editor                 string // ContentCreatorName, a user name or DICOM PN
 	Description            string // what was done, e.g. "manual edit of <parent>"
 }
@@ -86,8 +86,8 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	if len(ref.Instances) == 0 {
 		return nil, ErrNoSourceImages
 	}
-	if d := o.Derived; d != nil && (d.SeriesUID == "" || d.InstanceUID == "" || d.Editor == "") {
-		return nil, errors.New("dicomseg: an edited SEG needs the series and instance UIDs of the SEG edited and the editor")
+	if d := o.Derived; d != nil && ((d.SeriesUID == "") != (d.InstanceUID == "") || d.Editor == "") {
+		return nil, errors.New("dicomseg: an edited SEG needs its editor and both or neither of the series and instance UIDs of the SEG edited")
 	}
 	if !ref.Grid.SameGrid(m.Geometry, 1e-3) {
 		return nil, fmt.Errorf("dicomseg: the label map (%v) is not on the reference series' grid (%v)", m.Size, ref.Grid.Size)
@@ -368,18 +368,20 @@ func lo(s string) string {
 }
 
 // referenceSeries writes the Referenced Series Sequence — the source series with refs, its images — and, for
-// an edit, the SEG edited as the source image and a second referenced series.
+// an edit, its description and the SEG edited (if it was one) as the source image and a second referenced series.
 func referenceSeries(b *dcmwrite.Builder, source string, refs [][]*dicom.Element, d *Derivation) {
 	series := [][]*dicom.Element{elems(func(r *dcmwrite.Builder) {
 		r.String(tag.SeriesInstanceUID, source)
 		r.Sequence(tag.ReferencedInstanceSequence, refs...)
 	})}
 	if d != nil {
+		b.String(tag.DerivationDescription, optional(d.Description)...)
+	}
+	if d != nil && d.InstanceUID != "" {
 		parent := elems(func(r *dcmwrite.Builder) {
 			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
 			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
 		})
-		b.String(tag.DerivationDescription, optional(d.Description)...)
 		b.Sequence(tag.SourceImageSequence, elems(func(r *dcmwrite.Builder) {
 			r.String(tag.ReferencedSOPClassUID, SegmentationStorage)
 			r.String(tag.ReferencedSOPInstanceUID, d.InstanceUID)
