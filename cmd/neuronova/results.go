@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/inference/dicomseg"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/ui"
@@ -60,7 +61,9 @@ func editorOf(r cache.ResultVersion) string {
 	return r.Editor
 }
 
-// Result reads version v of exam st's M1 results: the card of its lineage's M1 result.
+// Result reads version v of exam st's M1 results: the card of its lineage's M1 result, and the label map of
+// its SEG on the series the SEG references (an edit's volumes are its own map's); a SEG that cannot be read
+// is said on the card.
 func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersion) (*ui.AIResult, error) {
 	rows, err := l.c.StudyResults(ctx, v.StudyUID)
 	if err != nil {
@@ -84,10 +87,47 @@ func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersio
 	if js, err := json.Marshal(res); err == nil {
 		out.Summary, _ = api.ParseM1Summary(js)
 	}
+	for _, r := range run {
+		if r.Kind != "seg" {
+			continue
+		}
+		b, err := l.c.ResultPayload(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if out.Labels, err = segLabels(ctx, st, b); err != nil { // the card still shows
+			out.Lines = append(out.Lines, "segmentation not shown: its SEG could not be read: "+err.Error())
+		}
+	}
 	if ed := editorOf(run[0]); ed != "" {
+		if out.Labels != nil {
+			out.Lines[0] = editedVolumes(out.Labels)
+		}
 		out.Lines = append(out.Lines, fmt.Sprintf("v%d edited by %s, %s", v.Version, ed, run[0].CreatedAt.Local().Format("2006-01-02 15:04")))
 	}
 	return out, nil
+}
+
+// segLabels reads a kept DICOM SEG of exam st as a label map on the series it references, whose headers are
+// read again for the positions of its images.
+func segLabels(ctx context.Context, st *viewer.Study, data []byte) (*viewer.LabelMap, error) {
+	seg, err := dicomseg.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := scannedSeries(ctx, st, seg.ReferencedSeriesUID)
+	if err != nil {
+		return nil, err
+	}
+	return seg.LabelMap(ref)
+}
+
+// editedVolumes is the volumes line of an edited map, counted on it as M1 counts its own.
+func editedVolumes(m *viewer.LabelMap) string {
+	n := m.Counts()
+	ml := func(k int) float64 { return float64(k) * m.VoxelVolume() / 1000 }
+	ncr, ed, et := ml(n[viewer.LabelNCR]), ml(n[viewer.LabelED]), ml(n[viewer.LabelET])
+	return fmt.Sprintf("volumes (mL): NCR %.2f  ED %.2f  ET %.2f  WT %.2f  TC %.2f", ncr, ed, et, ncr+ed+et, ncr+et)
 }
 
 // lineageM1 reads the M1 result of lineage (its first run's "m1" result among rows) and the order it was run
