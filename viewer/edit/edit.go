@@ -67,18 +67,10 @@ func New(m *viewer.LabelMap, img *viewer.Volume) (*Editor, error) {
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("edit: %w", err)
 	}
-	if img != nil {
-		if err := img.Check(); err != nil {
-			return nil, fmt.Errorf("edit: image: %w", err)
-		}
-		if img.Samples != 1 {
-			return nil, fmt.Errorf("edit: the image has %d samples per voxel; intensity limits need a grey-scale image", img.Samples)
-		}
-		if !img.Geometry.SameGrid(m.Geometry, 1e-3) {
-			return nil, fmt.Errorf("edit: the image grid %v is not the label map's %v", img.Size, m.Size)
-		}
+	e := &Editor{m: m, counts: m.Counts(), voxML: m.VoxelVolume() / 1000, depth: DefaultDepth}
+	if err := e.SetImage(img); err != nil {
+		return nil, err
 	}
-	e := &Editor{m: m, img: img, counts: m.Counts(), voxML: m.VoxelVolume() / 1000, depth: DefaultDepth}
 	for o := render.Axial; o <= render.Sagittal; o++ {
 		p, err := render.NewPlane(m.Geometry, o)
 		if err != nil {
@@ -87,6 +79,24 @@ func New(m *viewer.LabelMap, img *viewer.Volume) (*Editor, error) {
 		e.planes[o] = p
 	}
 	return e, nil
+}
+
+// SetImage sets the grey-scale image, on the map's grid, that intensity limits read (nil: none): a map drawn
+// over several series of one grid is limited by the one being painted on.
+func (e *Editor) SetImage(img *viewer.Volume) error {
+	if img != nil {
+		if err := img.Check(); err != nil {
+			return fmt.Errorf("edit: image: %w", err)
+		}
+		if img.Samples != 1 {
+			return fmt.Errorf("edit: the image has %d samples per voxel; intensity limits need a grey-scale image", img.Samples)
+		}
+		if !img.Geometry.SameGrid(e.m.Geometry, 1e-3) {
+			return fmt.Errorf("edit: the image grid %v is not the label map's %v", img.Size, e.m.Size)
+		}
+	}
+	e.img = img
+	return nil
 }
 
 // SetDepth sets how many strokes can be undone (at least 1); older ones are dropped first.

@@ -539,6 +539,14 @@ func TestBadArgumentsAreErrors(t *testing.T) {
 			return err
 		}},
 		{"depth", "depth", func() error { return e.SetDepth(0) }},
+		{"set image grid", "grid", func() error {
+			return noImg.SetImage(viewer.NewVolume(viewer.Geometry{Size: [3]int{8, 8, 5}, Spacing: viewer.Vec3{1, 1, 1}, Direction: viewer.IdentityDirection}))
+		}},
+		{"set image RGB", "samples", func() error {
+			v := viewer.NewVolume(noImg.Map().Geometry)
+			v.Samples, v.Data = 3, make([]float32, 3*len(v.Data))
+			return noImg.SetImage(v)
+		}},
 	}
 	for _, c := range cases {
 		err := c.run()
