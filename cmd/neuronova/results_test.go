@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/m1"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/demo"
 )
 
 // TestParseKeptM1 reads an M1 result kept as the pipeline wrote it and wrapped in an upload for an order, and
@@ -49,4 +54,47 @@ func FuzzParseKeptM1(f *testing.F) {
 			t.Fatal("a result with no model accepted")
 		}
 	})
+}
+
+// TestKeptResultWithUnreadableSEG: a kept run whose SEG cannot be read still shows its card, which says why
+// there is no segmentation.
+func TestKeptResultWithUnreadableSEG(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(filepath.Join(dir, "study")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Import(ctx, []string{filepath.Join(dir, "study")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	lib := library{c}
+	st, err := lib.OpenExam(ctx, demo.Study().UID, viewer.ExamByDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(m1.Result{Provenance: inference.Provenance{Banner: "DEMO — NOT FOR CLINICAL USE",
+		Model: inference.ModelRef{ID: "m1-demo", Version: "1.0.0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RecordResults(ctx, st.UID, []cache.ResultInput{{Kind: "m1", Payload: js}, {Kind: "seg", Payload: []byte("not a SEG")}}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := lib.Results(ctx, st)
+	if err != nil || len(vs) != 1 || !strings.HasPrefix(vs[0].String(), "v1 AI run m1-demo, ") {
+		t.Fatalf("versions %v, %v", vs, err)
+	}
+	res, err := lib.Result(ctx, st, vs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Labels != nil || !strings.Contains(res.Lines[len(res.Lines)-1], "segmentation not shown: its SEG could not be read") ||
+		res.Banner != "DEMO — NOT FOR CLINICAL USE" || !strings.Contains(res.Saved, "in the outbox") {
+		t.Errorf("card %q %q, saved %q, labels %v", res.Banner, res.Lines, res.Saved, res.Labels != nil)
+	}
 }
