@@ -2,10 +2,12 @@ package ui
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/measure"
@@ -331,6 +333,26 @@ func TestEveryHotkey(t *testing.T) {
 			}
 			w.ToggleHelp()
 		},
+		"Q": toolKey(ToolBrush),
+		"U": toolKey(ToolEraser),
+		"F": toolKey(ToolFill),
+		"Ctrl+Z": func(t *testing.T, press func()) {
+			before := slices.Clone(editedMap(t, w).Data)
+			dabCentre(t, w)
+			press()
+			if !slices.Equal(w.Edit.Editor().Map().Data, before) {
+				t.Error("Ctrl+Z did not undo the dab")
+			}
+		},
+		"Ctrl+Y": func(t *testing.T, press func()) {
+			dabCentre(t, w)
+			after := slices.Clone(w.Edit.Editor().Map().Data)
+			w.Edit.Undo()
+			press()
+			if !slices.Equal(w.Edit.Editor().Map().Data, after) {
+				t.Error("Ctrl+Y did not redo the dab")
+			}
+		},
 		"Esc": func(t *testing.T, press func()) {
 			w.ToggleHelp()
 			r.ToggleCine()
@@ -358,6 +380,10 @@ func TestEveryHotkey(t *testing.T) {
 		}
 		for _, c := range h.Runes {
 			presses = append(presses, func() { w.TypedRune(c) })
+		}
+		if h.Modifier != 0 {
+			sc := &desktop.CustomShortcut{KeyName: h.Shortcut, Modifier: h.Modifier}
+			presses = append(presses, func() { w.canvas.(fyne.Shortcutable).TypedShortcut(sc) })
 		}
 		if h.Label == "1–5" {
 			presses = presses[:1] // the check presses the digits itself

@@ -60,6 +60,8 @@ type Reading struct {
 	// when set, gives the measurements kept on a series, which a viewport shows with it.
 	OnMeasure      func(m measure.Measurement, removed bool)
 	MeasurementsOf func(seriesUID string) []measure.Measurement
+	// Painter edits the label map with the editing tools; nil: they do nothing.
+	Painter Painter
 
 	study    *viewer.Study
 	prior    *viewer.Study    // the prior exam beside the study (LayoutPrior), or nil
@@ -89,7 +91,7 @@ func NewReading() *Reading {
 		loading: map[*viewer.Series][]func(*viewer.Volume){}}
 	for i := range r.ports {
 		vp := NewViewport()
-		vp.Tool, vp.Overlay, vp.Annotations, vp.Owner = &r.Tool, &r.Overlay, &r.Annotations, &r.Owner
+		vp.Tool, vp.Overlay, vp.Annotations, vp.Owner, vp.Painter = &r.Tool, &r.Overlay, &r.Annotations, &r.Owner, &r.Painter
 		vp.OnActivate = func() { r.Activate(i) }
 		vp.OnSlice = func() { r.sliceChanged(i) }
 		vp.OnCrosshair = r.crosshair

@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/neuronova/neuronova/viewer"
@@ -21,6 +22,8 @@ type readingRoom struct {
 	Measures  *MeasurementPanel
 	Sequences *SequencePanel
 	KeyImages *KeyImagePanel
+	// Edit is the segmentation editor (brush, eraser, fill, undo, save as a new version).
+	Edit *EditPanel
 	// Prefs are the reader's preferences; User the account the workstation runs under (the signed-in
 	// clinician's name comes first).
 	Prefs Preferences
@@ -45,6 +48,15 @@ func (w *Workstation) initReadingRoom(c fyne.Canvas) {
 	w.Measures = newMeasurementPanel(w)
 	w.Sequences = newSequencePanel(w)
 	w.KeyImages = newKeyImagePanel(w)
+	w.Edit = newEditPanel(w)
+	w.Reading.Painter = w.Edit
+	if c != nil {
+		for _, h := range hotkeys {
+			if h.Modifier != 0 {
+				c.AddShortcut(&desktop.CustomShortcut{KeyName: h.Shortcut, Modifier: h.Modifier}, func(fyne.Shortcut) { h.do(w, h.Shortcut) })
+			}
+		}
+	}
 	w.Reading.MeasurementsOf = w.Measures.Of
 	w.Reading.Owner = w.user()
 	w.Reading.OnMeasure = w.Measures.changed
@@ -94,7 +106,7 @@ func (w *Workstation) toolbar() fyne.CanvasObject {
 }
 
 // leftTabs are the tabs under the worklist: series (with the sequence choice and the label overlay), the
-// measurements, key images, AI and sync.
+// measurements, key images, AI, sync and segmentation editing.
 func (w *Workstation) leftTabs() *container.AppTabs {
 	// One scroll for the sequences, the thumbnails and the label overlay: a short window scrolls them.
 	series := container.NewVScroll(container.NewVBox(w.Sequences.Content(), widget.NewSeparator(), w.Strip.box,
@@ -103,7 +115,8 @@ func (w *Workstation) leftTabs() *container.AppTabs {
 		container.NewTabItem("Measures", w.Measures.Content()),
 		container.NewTabItem("Keys", w.KeyImages.Content()),
 		container.NewTabItem("AI", container.NewVScroll(w.AI.Content())),
-		container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())))
+		container.NewTabItem("Sync", container.NewVScroll(w.Sync.Content())),
+		container.NewTabItem("Edit", container.NewVScroll(w.Edit.Content())))
 	return w.tabs
 }
 

@@ -19,6 +19,9 @@ const (
 	ToolCrosshair
 	ToolBidirectional // RANO: the longest diameter and the longest perpendicular to it
 	ToolAngle
+	ToolBrush  // paints the active label (the Edit tab: label, size in mm, intensity limit)
+	ToolEraser // clears labels (all, or only the active one)
+	ToolFill   // click: fills the region of one label value around the point, on the slice
 )
 
 var toolNames = [...]string{
@@ -32,12 +35,18 @@ var toolNames = [...]string{
 	ToolCrosshair:     "Crosshair",
 	ToolBidirectional: "RANO bidimensional",
 	ToolAngle:         "Angle",
+	ToolBrush:         "Brush (segmentation)",
+	ToolEraser:        "Eraser (segmentation)",
+	ToolFill:          "Fill (segmentation)",
 }
 
 func (t Tool) String() string { return toolNames[t] }
 
 // Tools lists the tools in toolbar order.
-var Tools = []Tool{ToolWindowLevel, ToolPan, ToolZoom, ToolLength, ToolBidirectional, ToolAngle, ToolEllipse, ToolRectangle, ToolProbe, ToolCrosshair}
+var Tools = []Tool{ToolWindowLevel, ToolPan, ToolZoom, ToolLength, ToolBidirectional, ToolAngle, ToolEllipse, ToolRectangle, ToolProbe, ToolCrosshair, ToolBrush, ToolEraser, ToolFill}
+
+// paints reports whether t edits the label map.
+func (t Tool) paints() bool { return t == ToolBrush || t == ToolEraser || t == ToolFill }
 
 // OverlaySettings says how label maps are drawn; a reading area's viewports share one.
 type OverlaySettings struct {
@@ -55,7 +64,11 @@ type Hotkey struct {
 	Runes []rune         // or any of these typed characters
 	Label string         // how the keys are written in the help overlay
 	Does  string
-	do    func(w *Workstation, k fyne.KeyName)
+	// Shortcut with Modifier is a key pressed with a modifier (Ctrl+Z): a shortcut of the window's canvas,
+	// which the workstation registers, rather than a plain key.
+	Shortcut fyne.KeyName
+	Modifier fyne.KeyModifier
+	do       func(w *Workstation, k fyne.KeyName)
 }
 
 // hotkeys are the workstation's keys, following OHIF's defaults where OHIF has one. They are set in init:
@@ -94,6 +107,13 @@ func init() {
 		{Keys: keys(fyne.KeyB), Label: "B", Does: "tool: rectangle ROI", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolRectangle) }},
 		{Keys: keys(fyne.KeyX), Label: "X", Does: "tool: probe (click: pin the voxel value)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolProbe) }},
 		{Keys: keys(fyne.KeyT), Label: "T", Does: "tool: crosshair (click: all planes go there)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolCrosshair) }},
+		{Keys: keys(fyne.KeyQ), Label: "Q", Does: "tool: segmentation brush (the Edit tab sets label and size)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolBrush) }},
+		{Keys: keys(fyne.KeyU), Label: "U", Does: "tool: segmentation eraser", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolEraser) }},
+		{Keys: keys(fyne.KeyF), Label: "F", Does: "tool: segmentation fill (click a region of the slice)", do: func(w *Workstation, _ fyne.KeyName) { w.SetTool(ToolFill) }},
+		{Shortcut: fyne.KeyZ, Modifier: fyne.KeyModifierShortcutDefault, Label: "Ctrl+Z", Does: "undo the last segmentation stroke",
+			do: func(w *Workstation, _ fyne.KeyName) { w.Edit.Undo() }},
+		{Shortcut: fyne.KeyY, Modifier: fyne.KeyModifierShortcutDefault, Label: "Ctrl+Y", Does: "redo the segmentation stroke undone",
+			do: func(w *Workstation, _ fyne.KeyName) { w.Edit.Redo() }},
 		{Keys: keys(fyne.KeyS), Label: "S", Does: "synchronised scrolling on/off", do: func(w *Workstation, _ fyne.KeyName) { w.Reading.Sync = !w.Reading.Sync; w.refreshStatus() }},
 		{Keys: keys(fyne.KeyO), Label: "O", Does: "show/hide the label overlay", do: func(w *Workstation, _ fyne.KeyName) { w.setOverlayVisible(!w.Reading.Overlay.Visible) }},
 		{Keys: keys(fyne.KeyJ), Label: "J", Does: "link the windows of viewports showing the same sequence on/off", do: func(w *Workstation, _ fyne.KeyName) { w.toggleLinkWindows() }},

@@ -54,6 +54,8 @@ type Viewport struct {
 	Overlay     *OverlaySettings
 	Annotations *Annotations
 	Owner       *string
+	// Painter, when set, takes the editing tools' strokes (the reading area's segmentation editor).
+	Painter *Painter
 
 	study    *viewer.Study // the series' own study: its patient and study attributes annotate the image
 	series   *viewer.Series
@@ -79,6 +81,8 @@ type Viewport struct {
 	hover    grip                 // the handle under the pointer
 	dragW    viewer.Window        // window at the start of a window drag
 	lastPos  fyne.Position        // pointer position at the previous move (for right-button zoom)
+	painting bool                 // a brush or eraser stroke is being dragged
+	paintAt  measure.Point        // where its last segment ended, image coordinates
 
 	img         *canvas.Image
 	bg          *canvas.Rectangle
@@ -376,7 +380,11 @@ func (v *Viewport) frame() *frame {
 	f := &frame{vol: v.vol, plane: v.plane, slice: v.slice, window: v.window, invert: v.invert,
 		rot: v.tr.rot, flipH: v.tr.flipH, flipV: v.tr.flipV}
 	if ov := v.Overlay; ov != nil && ov.Visible && v.labels != nil {
-		f.overlay = &render.Overlay{Map: v.labels, Opacity: ov.Opacity, Hidden: ov.Hidden, Outline: ov.Outline}
+		m := v.labels
+		if p := v.painter(); p != nil {
+			m = p.Shown(m) // the worker must not read a map being painted
+		}
+		f.overlay = &render.Overlay{Map: m, Opacity: ov.Opacity, Hidden: ov.Hidden, Outline: ov.Outline}
 	}
 	return f
 }

@@ -184,6 +184,8 @@ func (v *Viewport) Tapped(e *fyne.PointEvent) {
 		}
 	case ToolCrosshair:
 		v.crosshairAt(e.Position)
+	case ToolBrush, ToolEraser, ToolFill:
+		v.paintTap(*v.Tool, v.ViewToImage(e.Position))
 	}
 }
 
@@ -211,6 +213,10 @@ func (v *Viewport) Dragged(e *fyne.DragEvent) {
 	tool := *v.Tool
 	if v.button&desktop.MouseButtonTertiary != 0 {
 		tool = ToolPan
+	}
+	if tool.paints() {
+		v.paintDrag(tool, e)
+		return
 	}
 	if v.drawing == nil && v.editing == noGrip && tool != ToolPan && tool != ToolCrosshair {
 		// A drag that starts on a handle edits its measurement, whatever the tool.
@@ -253,9 +259,16 @@ func (v *Viewport) Dragged(e *fyne.DragEvent) {
 	}
 }
 
-// DragEnd finishes a window drag, a handle's move or a measurement.
+// DragEnd finishes a window drag, a handle's move, a measurement or a paint stroke.
 func (v *Viewport) DragEnd() {
 	v.dragW = viewer.Window{}
+	if v.painting {
+		v.painting = false
+		if p := v.painter(); p != nil {
+			p.EndStroke()
+		}
+		return
+	}
 	if g := v.editing; g != noGrip {
 		v.editing = noGrip
 		if g.m < len(v.measures) {
