@@ -19,9 +19,9 @@ import (
 // came from is never changed — with undo and redo (Ctrl+Z, Ctrl+Y), volumes per label kept live in mL, and
 // Save, which hands a copy of the edited map to OnSave in a worker. All methods run on the UI goroutine.
 type EditPanel struct {
-	// OnSave saves m as a new version of the segmentation, with the reader's note, and says where it went
-	// ("saved as v2 …"); it runs in a worker. Nil leaves Save disabled.
-	OnSave func(ctx context.Context, m *viewer.LabelMap, note string) (string, error)
+	// OnSave saves an edited map as a new version of the segmentation and says where it went ("saved as
+	// v2 …"); it runs in a worker. Nil leaves Save disabled.
+	OnSave func(ctx context.Context, s EditSave) (string, error)
 
 	w        *Workstation
 	ed       *edit.Editor
@@ -40,6 +40,15 @@ type EditPanel struct {
 	volumes          *widget.Label
 	status           *widget.Label
 	box              fyne.CanvasObject
+}
+
+// EditSave is an edited map to save, with what the UI knows of it.
+type EditSave struct {
+	Study  *viewer.Study    // the exam shown
+	Map    *viewer.LabelMap // a copy of the edited map; Source names what it was edited from
+	Editor string           // the signed-in clinician, else the workstation's user
+	Note   string           // what was changed, as the reader put it
+	Banner string           // the banner of the AI result the map came from, if any
 }
 
 // defaultBrushMM is the brush radius the panel starts with.
@@ -292,12 +301,14 @@ func (p *EditPanel) Save() {
 	if p.ed == nil || p.OnSave == nil || p.saving {
 		return
 	}
-	ed, snap, rev, note, save := p.ed, p.ed.Snapshot(), p.ed.Revision(), p.note.Text, p.OnSave
+	_, banner := p.w.Reading.Labels()
+	ed, rev, save := p.ed, p.ed.Revision(), p.OnSave
+	req := EditSave{Study: p.w.Reading.Study(), Map: ed.Snapshot(), Editor: p.w.user(), Note: p.note.Text, Banner: banner}
 	p.saving = true
 	p.status.SetText("Saving…")
 	p.update()
 	go func() {
-		msg, err := save(context.Background(), snap, note)
+		msg, err := save(context.Background(), req)
 		do(func() {
 			p.saving = false
 			if err != nil {

@@ -97,11 +97,11 @@ func TestSegmentationEditing(t *testing.T) {
 	}
 	// Save: a copy goes to OnSave in a worker; the map is then clean.
 	var got *viewer.LabelMap
-	w.Edit.OnSave = func(_ context.Context, s *viewer.LabelMap, note string) (string, error) {
-		if note != "ED drawn" {
-			return "", errors.New("note lost: " + note)
+	w.Edit.OnSave = func(_ context.Context, s EditSave) (string, error) {
+		if s.Note != "ED drawn" || s.Study != st || s.Editor == "" {
+			return "", errors.New("lost: " + s.Note + " " + s.Editor)
 		}
-		got = s
+		got = s.Map
 		return "saved as v2", nil
 	}
 	w.Edit.note.SetText("ED drawn")

@@ -78,6 +78,7 @@ func cmdView(args []string, stderr io.Writer) error {
 	ws := ui.NewWorkstation(w.Canvas(), svc, studies)
 	if c != nil {
 		importDemoOnce(ws, c) // the first run on a cache: the demo study goes into it
+		ws.Edit.OnSave = editSaver(c)
 	}
 	w.SetContent(ws.Content())
 	w.Canvas().SetOnTypedKey(ws.TypedKey)
