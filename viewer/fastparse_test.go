@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/suyashkumar/dicom"
 )
 
 // TestFastHeaderMatchesLibrary reads every file of pydicom's corpus twice, with the attributes taken on the
@@ -69,4 +71,34 @@ func fileDiff(a, b *File) string {
 		}
 	}
 	return ""
+}
+
+// TestStrayHeaderAmongFragments: a header other than an item's among encapsulated fragments (here a
+// sequence delimiter with a damaged group, found by FuzzFastMatchesLibrary) is no fragment for either
+// reading; the library made an empty frame of it.
+func TestStrayHeaderAmongFragments(t *testing.T) {
+	var jb bytes.Buffer
+	g, _ := testImages(8, 8, 0)
+	if err := jpegEncode(&jb, g); err != nil {
+		t.Fatal(err)
+	}
+	jpg := slice{study: "1", series: "1.5", number: 1, rows: 8, cols: 8, bits: 8, extra: []*dicom.Element{encapsulatedPixels(jb.Bytes())}}
+	data, err := encodeDICOM(tsJPEG, jpg.elems(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delim := []byte{0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0}
+	i := bytes.LastIndex(data, delim)
+	if i < 0 {
+		t.Fatal("no sequence delimiter in the encoded file")
+	}
+	data[i+1] = 0xE3
+	a, errA := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{keepPixels: true, memoryLimit: DefaultMemoryLimit})
+	b, errB := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{keepPixels: true, memoryLimit: DefaultMemoryLimit, libraryOnly: true})
+	if errA != nil || errB != nil {
+		t.Fatalf("fast %v, library %v", errA, errB)
+	}
+	if d := fileDiff(a, b); d != "" || len(a.frags) != 1 {
+		t.Fatalf("%s; %d fragments", d, len(a.frags))
+	}
 }

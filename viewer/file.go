@@ -309,7 +309,9 @@ func (f *File) takePixels(e *dicom.Element) error {
 	}
 	f.frags = make([][]byte, 0, len(info.Frames))
 	for _, fr := range info.Frames {
-		if fr != nil {
+		// The library makes a frame without data of a header other than an item's among the fragments,
+		// which is no fragment: the structure walk steps over it (dicomkit.Walk).
+		if fr != nil && fr.EncapsulatedData.Data != nil {
 			f.frags = append(f.frags, fr.EncapsulatedData.Data)
 		}
 	}
