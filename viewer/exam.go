@@ -105,6 +105,7 @@ func Merge(studies []*Study) *Study {
 		if ex.Labels == nil {
 			ex.Labels = m.Labels
 		}
+		ex.SEGs = append(ex.SEGs, m.SEGs...)
 		for _, se := range m.Series {
 			order[se] = i
 			ex.Series = append(ex.Series, se)

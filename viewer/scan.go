@@ -145,8 +145,8 @@ func (h *headReader) ReadAt(b []byte, off int64) (int, error) {
 }
 
 // GroupFiles groups parsed files into studies and series by StudyInstanceUID and SeriesInstanceUID, orders
-// each series' instances along the slice normal and fills Series.Problems. Studies come in date order
-// (undated ones last), series in number order.
+// each series' instances along the slice normal and fills Series.Problems. DICOM Segmentations go to their
+// study's SEGs, not to a series. Studies come in date order (undated ones last), series in number order.
 func GroupFiles(files []*File) []*Study {
 	var studies []*Study
 	byStudy := make(map[string]*Study)
@@ -159,6 +159,11 @@ func GroupFiles(files []*File) []*Study {
 			st = &s
 			byStudy[f.Study.UID] = st
 			studies = append(studies, st)
+		}
+		if f.Instance.SOPClassUID == SegmentationStorage {
+			st.SEGs = append(st.SEGs, SEGFile{Path: f.Instance.Path, SOPInstanceUID: f.Instance.SOPInstanceUID,
+				SeriesUID: f.Series.UID, Description: f.Series.Description, SeriesNumber: f.Series.Number})
+			continue
 		}
 		key := [2]string{f.Study.UID, f.Series.UID}
 		se := bySeries[key]

@@ -21,6 +21,9 @@ type Study struct {
 	// Labels is a segmentation that belongs to the study (ground truth from a NIfTI folder, a DICOM SEG, an
 	// AI result); nil when there is none.
 	Labels *LabelMap
+	// SEGs are the DICOM Segmentation objects found with the study's images (Scan keeps them out of Series,
+	// undecoded); inference/dicomseg reads one and places it on a series' grid.
+	SEGs []SEGFile
 	// Exam is the key of the exam the study stands for (ExamRule.Key; GroupExams sets it), "" when the study
 	// was not grouped; Members are the studies an exam merges (Merge), nil for a study of its own.
 	Exam    string
@@ -51,6 +54,15 @@ func (s *Study) SeriesByType(t SeriesType) *Series {
 		}
 	}
 	return nil
+}
+
+// SegmentationStorage is the SOP Class UID of a DICOM Segmentation (SEG).
+const SegmentationStorage = "1.2.840.10008.5.1.4.1.1.66.4"
+
+// SEGFile is a DICOM Segmentation found with a study: where it is and which series it forms.
+type SEGFile struct {
+	Path, SOPInstanceUID, SeriesUID, Description string
+	SeriesNumber                                 int
 }
 
 // Series is one series of a study. DICOM series list their Instances and load pixels on demand; series

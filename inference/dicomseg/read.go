@@ -187,14 +187,18 @@ func (s *Seg) readSegments(top []*dicom.Element) error {
 
 // readFrames reads the per-frame functional groups, with the shared ones as defaults.
 func (s *Seg) readFrames(top []*dicom.Element) error {
-	n, err := integer(top, tag.NumberOfFrames)
+	n, ok, err := dicomkit.Int(dicomkit.Find(top, tag.NumberOfFrames))
 	if err != nil {
-		return err
+		return fmt.Errorf("dicomseg: %w", err)
+	}
+	if !ok {
+		n = 1 // an object without Number of Frames has one
 	}
 	per := dicomkit.Items(dicomkit.Find(top, tag.PerFrameFunctionalGroupsSequence))
-	if n <= 0 || len(per) != n {
+	if n <= 0 || len(per) < n {
 		return fmt.Errorf("dicomseg: Number of Frames is %d but the Per-frame Functional Groups Sequence has %d items", n, len(per))
 	}
+	per = per[:n] // items past the frames (a file cut to its first frames) describe nothing
 	shared := dicomkit.FirstItem(top, tag.SharedFunctionalGroupsSequence)
 	// group returns the functional group t of a frame, or the shared one.
 	group := func(fg []*dicom.Element, t tag.Tag) []*dicom.Element {

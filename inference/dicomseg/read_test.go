@@ -324,32 +324,43 @@ func TestReadRefuses(t *testing.T) {
 	}
 }
 
-// TestReadPydicomSEG parses the SEG files of pydicom's test data, when the machine has any.
+// TestReadPydicomSEG parses the DICOM SEGs among pydicom's test files (by SOP Class), when the machine has any.
 func TestReadPydicomSEG(t *testing.T) {
 	dir := "/usr/lib/python3/dist-packages/pydicom/data/test_files"
-	var found []string
+	segs := 0
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(strings.ToLower(d.Name()), "seg") {
-			found = append(found, p)
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".dcm") {
+			return nil
 		}
-		return nil
-	})
-	if len(found) == 0 {
-		t.Skipf("no SEG file among pydicom's test files in %s", dir)
-	}
-	for _, p := range found {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s, err := Parse(data)
+		if errors.Is(err, ErrNotSEG) || !bytes.Contains(data, []byte(SegmentationStorage)) {
+			return nil
+		}
+		segs++
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
-			continue
+			return nil
 		}
-		if len(s.Frames) == 0 || len(s.Segments) == 0 {
-			t.Errorf("%s: %d frames, %d segments", p, len(s.Frames), len(s.Segments))
+		set := 0
+		for f := range s.Frames {
+			for i := 0; i < s.Rows*s.Columns; i++ {
+				if s.set(f, i) {
+					set++
+				}
+			}
 		}
+		t.Logf("%s: %d frames of %d×%d, segments %+v, %d pixels set", filepath.Base(p), len(s.Frames), s.Columns, s.Rows, s.Segments, set)
+		if len(s.Frames) == 0 || len(s.Segments) == 0 || set == 0 || s.ReferencedSeriesUID == "" {
+			t.Errorf("%s: %d frames, %d segments, %d pixels set, referenced series %q", p, len(s.Frames), len(s.Segments), set, s.ReferencedSeriesUID)
+		}
+		return nil
+	})
+	if segs == 0 {
+		t.Skipf("no DICOM SEG among pydicom's test files in %s", dir)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 // SegmentationStorage is the SOP Class UID of Segmentation Storage.
-const SegmentationStorage = "1.2.840.10008.5.1.4.1.1.66.4"
+const SegmentationStorage = viewer.SegmentationStorage
 
 // ErrNoSourceImages reports a reference series that is not made of DICOM images (a NIfTI volume, the in-memory
 // demo study): a SEG must reference the images it was derived from.
