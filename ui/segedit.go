@@ -157,6 +157,9 @@ func (p *EditPanel) editorFor(v *Viewport) (*edit.Editor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.ed != nil && p.ed.Dirty() {
+		p.status.SetText("Another map was shown: the unsaved edits of the previous one were left; editing this one")
+	}
 	p.ed, p.shown = ed, nil
 	r.SetLabels(work, banner)
 	p.setLabelChoices(work)

@@ -111,6 +111,21 @@ func TestSegmentationEditing(t *testing.T) {
 	if w.Edit.Status() != "saved as v2" || got == nil || got == m || !slices.Equal(got.Data, m.Data) || ed.Dirty() {
 		t.Fatalf("after save: %q, dirty %v", w.Edit.Status(), ed.Dirty())
 	}
+	// Another map shown (another result chosen): the next stroke edits a copy of it, and says so when
+	// edits were left unsaved.
+	w.Edit.labels.SetSelected(viewer.TumourLabels[0].Name)
+	dabCentre(t, w)
+	if !ed.Dirty() {
+		t.Fatal("the dab changed nothing")
+	}
+	w.showLabels(st.Labels, "")
+	dabCentre(t, w)
+	if w.Edit.Editor() == ed || w.Edit.Editor().Map() == st.Labels || !strings.Contains(w.Edit.Status(), "unsaved edits") {
+		t.Errorf("after another map: same editor %v, status %q", w.Edit.Editor() == ed, w.Edit.Status())
+	}
+	if !slices.Equal(st.Labels.Data, orig) {
+		t.Error("the study's own label map was written")
+	}
 }
 
 // tapAt clicks the primary button at p.
