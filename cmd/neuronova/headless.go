@@ -96,6 +96,9 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 		if st.Labels != nil {
 			fmt.Fprintf(stdout, "  label map: %v voxels, %s\n", st.Labels.Size, st.Labels.Source)
 		}
+		for _, f := range st.SEGs {
+			fmt.Fprintf(stdout, "  SEG series %d  %q  %s\n", f.SeriesNumber, f.Description, f.Path)
+		}
 		for _, se := range st.Series {
 			g := se.Grid
 			fmt.Fprintf(stdout, "  Series %d  %-5s  %q  %s, %d files\n", se.Number, se.Type, se.Description, se.Modality, len(se.Instances))
@@ -226,6 +229,10 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	if labels != nil && !labels.Geometry.SameGrid(vol.Geometry, 1e-3) {
 		labels = nil
 	}
+	var segWhy []string // why the SEGs found with the study could not be drawn
+	if rq.overlay && st.Labels == nil && len(st.SEGs) > 0 {
+		labels, segWhy = segOverlay(st, se)
+	}
 	n := rq.slice
 	if n < 0 {
 		n = plane.StartSlice(labels)
@@ -245,8 +252,10 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 	var ov *render.Overlay
 	if rq.overlay {
 		switch {
-		case st.Labels == nil:
-			return fmt.Errorf("--overlay: study %s has no label map (a *_seg NIfTI in a BraTS folder, or %s beside DICOM)", st.UID, viewer.LabelsFile)
+		case st.Labels == nil && labels == nil && len(segWhy) > 0:
+			return fmt.Errorf("--overlay: no DICOM SEG of study %s can be drawn on series %s: %s", st.UID, se.Type, strings.Join(segWhy, "; "))
+		case st.Labels == nil && labels == nil:
+			return fmt.Errorf("--overlay: study %s has no label map (a *_seg NIfTI in a BraTS folder, or %s or a DICOM SEG beside DICOM)", st.UID, viewer.LabelsFile)
 		case labels == nil:
 			return fmt.Errorf("--overlay: the label map (%v voxels) is not on the grid of series %s (%v voxels)", st.Labels.Size, se.Type, vol.Size)
 		}
