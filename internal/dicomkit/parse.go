@@ -102,15 +102,27 @@ func ParseHeader(r io.ReaderAt, size int64) (dicom.Dataset, error) {
 	return ds, nil
 }
 
+// SegmentationStorage is the SOP Class UID of a DICOM Segmentation (SEG).
+const SegmentationStorage = "1.2.840.10008.5.1.4.1.1.66.4"
+
 // Identity is who and what a DICOM instance is.
 type Identity struct {
 	PatientID, StudyUID, SeriesUID, SOPUID string
+	SOPClassUID, Accession                 string
+	// SEGEdit: a SEG that is an edit of another label map: it has a Derivation Description, or a Source Image
+	// Sequence naming a SEG (ParentSEG, that SEG's SOP Instance UID).
+	SEGEdit   bool
+	ParentSEG string
 }
 
 // IdentityOf reads the identity of a parsed instance; every UID must be present.
 func IdentityOf(ds *dicom.Dataset) (Identity, error) {
 	id := Identity{PatientID: Text(ds, tag.PatientID), StudyUID: Text(ds, tag.StudyInstanceUID),
-		SeriesUID: Text(ds, tag.SeriesInstanceUID), SOPUID: Text(ds, tag.SOPInstanceUID)}
+		SeriesUID: Text(ds, tag.SeriesInstanceUID), SOPUID: Text(ds, tag.SOPInstanceUID),
+		SOPClassUID: Text(ds, tag.SOPClassUID), Accession: Text(ds, tag.AccessionNumber)}
+	if id.SOPClassUID == SegmentationStorage {
+		id.SEGEdit, id.ParentSEG = segDerivation(ds.Elements)
+	}
 	var missing []string
 	for _, f := range []struct{ v, name string }{{id.StudyUID, "StudyInstanceUID"}, {id.SeriesUID, "SeriesInstanceUID"}, {id.SOPUID, "SOPInstanceUID"}} {
 		if f.v == "" {
@@ -123,11 +135,24 @@ func IdentityOf(ds *dicom.Dataset) (Identity, error) {
 	return id, nil
 }
 
+// segDerivation reports whether a SEG's elements make it an edit, and the SEG its Source Image Sequence names.
+func segDerivation(els []*dicom.Element) (edit bool, parent string) {
+	for _, it := range Items(Find(els, tag.SourceImageSequence)) {
+		if String(Find(it, tag.ReferencedSOPClassUID)) == SegmentationStorage {
+			if uid := String(Find(it, tag.ReferencedSOPInstanceUID)); uid != "" {
+				return true, uid
+			}
+		}
+	}
+	return Find(els, tag.DerivationDescription) != nil, ""
+}
+
 // MaxIdentityBytes bounds how much of an object ReadIdentity reads: the identity is in its first elements.
 const MaxIdentityBytes = 4 << 20
 
 // ReadIdentity reads the identity of a Part 10 object from its start, reading at most MaxIdentityBytes: the
-// elements up to SeriesInstanceUID, never the pixel data. Walk checks them before the library reads them.
+// elements up to SeriesInstanceUID (the SOP class, accession and a SEG's derivation, group 0008, come
+// before it), never the pixel data. Walk checks them before the library reads them.
 func ReadIdentity(r io.Reader) (id Identity, err error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxIdentityBytes))
 	if err != nil {
