@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -10,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/neuronova/neuronova/inference/dicomseg"
 	"github.com/neuronova/neuronova/viewer"
 )
 
@@ -20,8 +22,22 @@ type OverlayPanel struct {
 	Opacity *hotSlider
 	Outline *hotCheck
 	Labels  map[uint8]*hotCheck
-	box     *fyne.Container
-	r       *Reading
+	// SEGs are the DICOM SEGs found with the study, each with a button that shows it (OnSEG).
+	SEGs       []SEGChoice
+	SEGButtons []*hotButton
+	OnSEG      func(SEGChoice)
+	box        *fyne.Container
+	r          *Reading
+	m          *viewer.LabelMap // the map listed
+}
+
+// SEGChoice is a DICOM SEG found with the study, as the panel offers it: its file, its segments' labels, and
+// the parsed SEG (nil with Err when it cannot be read).
+type SEGChoice struct {
+	File     viewer.SEGFile
+	Segments []string
+	Seg      *dicomseg.Seg
+	Err      error
 }
 
 // NewOverlayPanel makes the panel for r's overlay settings.
@@ -50,6 +66,7 @@ func (p *OverlayPanel) Content() fyne.CanvasObject { return p.box }
 
 // SetLabels lists the labels of the study's label map (nil: none).
 func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
+	p.m = m
 	p.Labels = map[uint8]*hotCheck{}
 	objs := []fyne.CanvasObject{p.Visible}
 	if m == nil {
@@ -74,8 +91,43 @@ func (p *OverlayPanel) SetLabels(m *viewer.LabelMap) {
 		}
 		objs = append(objs, container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, p.Opacity), p.Outline)
 	}
-	p.box.Objects = objs
+	p.box.Objects = append(objs, p.segObjects()...)
 	p.box.Refresh()
+}
+
+// SetSEGs lists the DICOM SEGs found with the study below the labels, each with a Show button.
+func (p *OverlayPanel) SetSEGs(segs []SEGChoice) {
+	p.SEGs = segs
+	p.SetLabels(p.m)
+}
+
+// segObjects are the rows of the SEGs found with the study.
+func (p *OverlayPanel) segObjects() []fyne.CanvasObject {
+	p.SEGButtons = nil
+	if len(p.SEGs) == 0 {
+		return nil
+	}
+	objs := []fyne.CanvasObject{widget.NewLabelWithStyle("DICOM SEGs with the study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})}
+	for _, c := range p.SEGs {
+		name := strings.TrimSpace(fmt.Sprintf("SEG %d %s", c.File.SeriesNumber, c.File.Description))
+		var text string
+		if c.Err != nil {
+			text = name + ": cannot be read: " + c.Err.Error()
+		} else {
+			b := newButton("Show SEG "+strconv.Itoa(c.File.SeriesNumber), "Draw this SEG over the images", func() {
+				if p.OnSEG != nil {
+					p.OnSEG(c)
+				}
+			})
+			p.SEGButtons = append(p.SEGButtons, b)
+			objs = append(objs, b)
+			text = name + " — " + strings.Join(c.Segments, ", ")
+		}
+		l := widget.NewLabel(text)
+		l.Wrapping = fyne.TextWrapWord
+		objs = append(objs, l)
+	}
+	return objs
 }
 
 // SetBanner shows a model's banner above the labels (call after SetLabels), wrapped to the panel's width: a

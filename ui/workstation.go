@@ -68,6 +68,7 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	w.initReadingRoom(c)
 	w.importing = newTask()
 	w.Overlay = NewOverlayPanel(w.Reading)
+	w.Overlay.OnSEG = w.showSEG
 	w.Sync = NewSyncPanel(svc.Sync)
 	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
 	w.Sync.OnSynced = func(string, error) {
@@ -183,6 +184,7 @@ func (w *Workstation) Open(st *viewer.Study) {
 	w.message.SetText("")
 	w.Strip.SetSeries(st.Series)
 	w.Overlay.SetLabels(st.Labels)
+	w.loadSEGs(st)
 	w.Reading.Open(st)
 	w.AI.SetStudy(st)
 	w.layouts.SetSelected(w.Reading.Layout().String())

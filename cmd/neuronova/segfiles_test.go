@@ -94,6 +94,7 @@ func TestRenderOverlayFromSEG(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("slice %d: %d coloured pixels, %d labelled voxels", k, coloured, labelled)
 	if labelled == 0 || coloured != labelled || wrong != 0 {
 		t.Errorf("%d coloured pixels, %d labelled voxels in slice %d, %d pixels where they disagree", coloured, labelled, k, wrong)
 	}
