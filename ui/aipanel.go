@@ -54,7 +54,7 @@ type AIPanel struct {
 	results map[*viewer.Study]*AIResult
 
 	lib         ResultLibrary   // where kept results are read back; nil none
-	versions    *hotSelect      // the kept versions of the study's results
+	versions    *hotSelect      // the versions of the study's results, kept here or from the server
 	versionsBox *fyne.Container // the list with its title, hidden when there is none
 	kept        []ResultVersion // what versions lists
 }
@@ -79,7 +79,7 @@ func NewAIPanel(a Analyzer) *AIPanel {
 	p.show.Hide()
 	p.versions = newSelect(nil, func(string) { p.chooseVersion() })
 	p.versions.PlaceHolder = "no kept result"
-	p.versionsBox = container.NewVBox(widget.NewLabel("Kept versions, latest first:"), p.versions)
+	p.versionsBox = container.NewVBox(widget.NewLabel("Versions, latest first (kept here and from the server):"), p.versions)
 	p.versionsBox.Hide()
 	p.box = container.NewVBox(help, p.run, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
 	if a == nil {

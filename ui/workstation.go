@@ -73,6 +73,7 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 	w.Sync.OnStatus = func(SyncStatus) { w.refreshStatus() }
 	w.Sync.OnSynced = func(string, error) {
 		w.Worklist.Refresh()
+		w.AI.Refresh() // the server's results and reviews the sync brought
 		if w.Clinic != nil {
 			w.Clinic.Refresh()
 		}
