@@ -128,14 +128,14 @@ func (s *Server) upstreamRequest(c *call, template string, kind proxyKind, param
 		if err == nil {
 			err = s.checkUpload(c, ids)
 		}
+		if err == nil {
+			s.describeUpload(c, ids) // a refused edit's record names it too
+			err = s.checkSEGEdits(c, ids)
+		}
 		if err != nil {
 			sp.close()
 			return nil, err
 		}
-		if pid, _, err := s.Store.OwnershipByNumber(c.ctx, ids[0].PatientID); err == nil {
-			c.patientID = &pid
-		}
-		c.detail = fmt.Sprintf("%d instance(s), PatientID %q, study %s", len(ids), ids[0].PatientID, ids[0].StudyUID)
 		up.body, up.length = sp.reader(), sp.size
 	}
 	return up, nil
