@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) server.Store) {
 		{"RefreshTokenFamilies", refreshTokens},
 		{"PatientNumbersAreUniqueUnderConcurrency", patientNumbers},
 		{"RefusedOrderUpdateChangesNothing", orderUpdates},
+		{"OrdersByPatientRoleAndWorker", orderFilters},
 		{"AIResultIdempotency", aiResults},
 		{"ChangeFeedByCursorAndScope", changes},
 		{"AuditAppendsAndDeduplicatesForwardedEvents", audit},
