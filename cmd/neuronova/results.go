@@ -20,7 +20,8 @@ import (
 var _ ui.ResultLibrary = library{}
 
 // Results lists the versions of the M1 results kept for the studies of exam st, latest first: one a run
-// (the results recorded together).
+// (the results recorded together), with the server's review once the server lists it; and the server's
+// other results of them (withServer).
 func (l library) Results(ctx context.Context, st *viewer.Study) ([]ui.ResultVersion, error) {
 	var out []ui.ResultVersion
 	for _, uid := range st.StudyUIDs() {
@@ -45,6 +46,11 @@ func (l library) Results(ctx context.Context, st *viewer.Study) ([]ui.ResultVers
 			out = append(out, ui.ResultVersion{StudyUID: uid, Run: r.Run, Version: r.Version, Model: model,
 				Editor: editorOf(r), Time: r.CreatedAt})
 		}
+		rs, err := l.c.StudyServerResults(ctx, uid)
+		if err != nil {
+			return nil, err
+		}
+		out = withServer(out, uid, rs)
 	}
 	slices.SortStableFunc(out, func(a, b ui.ResultVersion) int { return b.Time.Compare(a.Time) })
 	return out, nil
@@ -65,6 +71,9 @@ func editorOf(r cache.ResultVersion) string {
 // its SEG on the series the SEG references (an edit's volumes are its own map's); a SEG that cannot be read
 // is said on the card.
 func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersion) (*ui.AIResult, error) {
+	if v.Run == 0 && v.Server != nil {
+		return l.serverResult(ctx, v)
+	}
 	rows, err := l.c.StudyResults(ctx, v.StudyUID)
 	if err != nil {
 		return nil, err
@@ -104,6 +113,9 @@ func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersio
 			out.Lines[0] = editedVolumes(out.Labels)
 		}
 		out.Lines = append(out.Lines, fmt.Sprintf("v%d edited by %s, %s", v.Version, ed, run[0].CreatedAt.Local().Format("2006-01-02 15:04")))
+	}
+	if v.Server != nil {
+		out.Lines = append(out.Lines, reviewLine(v.Server))
 	}
 	return out, nil
 }
