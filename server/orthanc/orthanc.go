@@ -266,10 +266,22 @@ type Stored struct {
 	ParentSeries  string
 }
 
-// Upload stores one DICOM file.
+// uploadTries is how many times Upload sends a file whose request failed on the way.
+const uploadTries = 3
+
+// Upload stores one DICOM file. A request that fails on the way (a kept-alive connection Orthanc closed
+// while the file was being written: a broken pipe) is sent again, up to uploadTries times: storing a file twice
+// is harmless, Orthanc answers AlreadyStored.
 func (c *Client) Upload(ctx context.Context, dicom []byte) (Stored, error) {
-	resp, err := c.Do(ctx, http.MethodPost, "/instances", "", http.Header{"Content-Type": {"application/dicom"}},
-		bytes.NewReader(dicom), int64(len(dicom)))
+	var resp *http.Response
+	var err error
+	for try := 1; ; try++ {
+		resp, err = c.Do(ctx, http.MethodPost, "/instances", "", http.Header{"Content-Type": {"application/dicom"}},
+			bytes.NewReader(dicom), int64(len(dicom)))
+		if err == nil || try == uploadTries || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return Stored{}, err
 	}
