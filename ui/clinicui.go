@@ -163,6 +163,9 @@ func userLine(s *Session) string {
 func (u *ClinicUI) notified(n api.Notification) {
 	u.Notices.Add(n)
 	u.Refresh()
+	if n.Type == api.EventAIResult || n.Type == api.EventAIReviewed {
+		u.w.AI.Refresh() // the open study's results from the server
+	}
 }
 
 // Refresh reads the orders, the order shown and the admin view again.
