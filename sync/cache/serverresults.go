@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -91,10 +92,9 @@ func (c *Cache) StudyServerResults(ctx context.Context, studyUID string) ([]Serv
 
 // upload is a result of this cache sent (or to be sent) to the server as an AI result.
 type upload struct {
-	run          int64
-	confirmed    string // the server's id, "" until confirmed
-	payload      []byte
-	confirmation string
+	run       int64
+	confirmed string // the server's id, "" until confirmed
+	payload   []byte
 }
 
 // matchUploads sets Local of the results in rs uploaded from study's results here.
@@ -110,10 +110,11 @@ func (c *Cache) matchUploads(ctx context.Context, studyUID string, rs []ServerRe
 	var ups []upload
 	for rows.Next() {
 		var u upload
-		if err := rows.Scan(&u.run, &u.confirmation, &u.payload); err != nil {
+		var confirmation string
+		if err := rows.Scan(&u.run, &confirmation, &u.payload); err != nil {
 			return fmt.Errorf("uploads of study %s: %w", studyUID, err)
 		}
-		u.confirmed = ConfirmedResultID(u.confirmation)
+		u.confirmed = ConfirmedResultID(confirmation)
 		ups = append(ups, u)
 	}
 	if err := rows.Err(); err != nil {
@@ -173,25 +174,27 @@ func (n userNames) of(order string, user int64) string {
 // for any order (key order ""). Names that cannot be read are left out.
 func (c *Cache) orderNames(ctx context.Context) userNames {
 	out := userNames{}
-	objs, err := c.RemoteObjects(ctx, api.KindOrder)
+	rows, err := c.rdb.QueryContext(ctx, `SELECT object_id, json_extract(data, '$.doctor_id'), json_extract(data, '$.doctor_name'),
+		json_extract(data, '$.worker_id'), json_extract(data, '$.worker_name') FROM remote_objects WHERE kind = ?`, api.KindOrder)
 	if err != nil {
 		return out
 	}
-	for id, raw := range objs {
-		var o api.Order
-		if json.Unmarshal(raw, &o) != nil {
+	defer rows.Close()
+	for rows.Next() {
+		var order string
+		var doctor, worker sql.NullInt64
+		var doctorName, workerName sql.NullString
+		if rows.Scan(&order, &doctor, &doctorName, &worker, &workerName) != nil {
 			continue
 		}
-		add := func(user int64, name string) {
-			if name == "" {
-				return
+		for _, u := range []struct {
+			id   sql.NullInt64
+			name sql.NullString
+		}{{doctor, doctorName}, {worker, workerName}} {
+			if u.id.Valid && u.name.String != "" {
+				out[nameKey{order, u.id.Int64}] = u.name.String
+				out[nameKey{"", u.id.Int64}] = u.name.String
 			}
-			out[nameKey{id, user}] = name
-			out[nameKey{"", user}] = name
-		}
-		add(o.DoctorID, o.DoctorName)
-		if o.WorkerID != nil {
-			add(*o.WorkerID, o.WorkerName)
 		}
 	}
 	return out
