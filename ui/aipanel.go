@@ -39,11 +39,14 @@ type AIPanel struct {
 	// (ai true) and the study's own label map.
 	OnResult  func(*AIResult)
 	OnOverlay func(ai bool)
+	// ChooseCSV asks for a CSV file (MG's and MM's inputs) and hands its path to done ("" cancelled).
+	ChooseCSV func(title string, done func(path string))
 
 	a       Analyzer
 	study   *viewer.Study
 	order   string // the order the next run is for ("" none)
 	run     *hotButton
+	omics   *omicsRow // MG and MM (aimodels.go)
 	job     *task
 	stage   *widget.Label // why the panel cannot run, or why the last run failed
 	banner  *widget.Label
@@ -81,7 +84,8 @@ func NewAIPanel(a Analyzer) *AIPanel {
 	p.versions.PlaceHolder = "no kept result"
 	p.versionsBox = container.NewVBox(widget.NewLabel("Versions, latest first (kept here and from the server):"), p.versions)
 	p.versionsBox.Hide()
-	p.box = container.NewVBox(help, p.run, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
+	p.omics = newOmicsRow(p)
+	p.box = container.NewVBox(help, p.run, p.omics.box, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
 	if a == nil {
 		p.run.Disable()
 		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
@@ -95,8 +99,10 @@ func (p *AIPanel) Content() fyne.CanvasObject { return p.box }
 
 // Failure says why the last run failed, or "".
 func (p *AIPanel) Failure() string {
-	if strings.HasPrefix(p.stage.Text, "M1 failed: ") {
-		return p.stage.Text
+	for _, m := range []string{"M1", "MG", "MM"} {
+		if strings.HasPrefix(p.stage.Text, m+" failed: ") {
+			return p.stage.Text
+		}
 	}
 	return ""
 }
@@ -121,6 +127,7 @@ func (p *AIPanel) SetStudy(st *viewer.Study) {
 			p.run.Enable()
 		}
 	}
+	p.omics.enable(st != nil)
 	p.clearKeptFailure()
 	p.setVersions(nil)
 	p.showResult(p.results[st])
