@@ -64,6 +64,9 @@ Usage:
                                 an order's report as a PDF (patient, order and reader, findings and
                                 impression, the AI results with each model's banner and provenance, key
                                 images), from the local cache as the last sync left it
+  neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--once]
+                                run the server's queued M1 jobs headless: claim, pull the study through
+                                the proxy, run, store the SEG, complete (neuronova worker --help)
   neuronova help                this text
 
 Exit status: 0 on success, 1 when the work failed, 2 on a usage error.
@@ -108,6 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSync(rest, stdout, stderr)
 	case "report":
 		err = cmdReport(rest, stdout, stderr)
+	case "worker":
+		err = cmdWorker(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(rest) > 0 {
 			err = fmt.Errorf("%w: help takes no arguments, got %q", errUsage, rest)

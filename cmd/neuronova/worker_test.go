@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/neuronova/neuronova/viewer"
+)
+
+// TestWorkerCommandLine: the worker's usage errors exit 2 and name what was wrong; --help documents the flags.
+func TestWorkerCommandLine(t *testing.T) {
+	t.Setenv("NEURONOVA_USER", "")
+	t.Setenv("NEURONOVA_PASSWORD", "pw")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"worker"}, "worker needs --user"},
+		{[]string{"worker", "--user", "ris1", "--poll", "30s"}, "--poll 30s"},
+		{[]string{"worker", "--user", "ris1", "--job-timeout", "0s"}, "--job-timeout 0s"},
+		{[]string{"worker", "--user", "ris1", "extra"}, "takes no arguments"},
+	} {
+		code, _, stderr := runCmd(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr lacks %q:\n%s", c.args, code, c.want, stderr)
+		}
+	}
+	code, _, stderr := runCmd("worker", "--help")
+	for _, want := range []string{"-poll", "-once", "-job-timeout", "-provider", "visibility timeout", "SIGTERM"} {
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("worker --help: exit %d, lacks %q", code, want)
+		}
+	}
+}
+
+// TestParseM1Inputs: empty inputs are the defaults; a sequence choice and a reference are read; unknown fields,
+// unknown sequence types and empty UIDs make the job invalid (failed without a retry).
+func TestParseM1Inputs(t *testing.T) {
+	in, choice, ref, err := parseM1Inputs(nil)
+	if err != nil || in.ModelID != "" || choice != nil || ref != "" {
+		t.Errorf("no inputs: %+v %v %q %v", in, choice, ref, err)
+	}
+	in, choice, ref, err = parseM1Inputs(json.RawMessage(`{"model_id":"m1-demo","series":{"t1ce":"1.2.3","FLAIR":"1.2.4"},"reference":"FLAIR"}`))
+	if err != nil || in.ModelID != "m1-demo" || choice[viewer.T1CE] != "1.2.3" || len(choice) != 2 || ref != viewer.FLAIR {
+		t.Errorf("inputs: %+v %v %q %v", in, choice, ref, err)
+	}
+	for _, bad := range []string{`{"genes":"x.csv"}`, `{"series":{"T9":"1.2"}}`, `{"series":{"T1":" "}}`, `{"reference":"CT"}`, `[1]`, `{`} {
+		if _, _, _, err := parseM1Inputs(json.RawMessage(bad)); !errors.Is(err, errJobInvalid) {
+			t.Errorf("%s: %v, want an invalid job", bad, err)
+		}
+	}
+}
+
+// FuzzParseM1Inputs: any job inputs give inputs or an invalid-job error, never a panic; a chosen series always
+// has a UID.
+func FuzzParseM1Inputs(f *testing.F) {
+	f.Add([]byte(`{"model_id":"m1-demo","series":{"T1CE":"1.2.3"},"reference":"T1CE"}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"series":{"":""}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, choice, _, err := parseM1Inputs(json.RawMessage(b))
+		if err != nil {
+			if !errors.Is(err, errJobInvalid) {
+				t.Fatalf("%q: %v is not an invalid-job error", b, err)
+			}
+			return
+		}
+		for k, uid := range choice {
+			if strings.TrimSpace(uid) == "" {
+				t.Fatalf("%q: series %s chosen without a UID", b, k)
+			}
+		}
+	})
+}
