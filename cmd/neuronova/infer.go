@@ -104,39 +104,44 @@ func cmdInfer(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	switch family {
-	case model.FamilyM1:
-		if *input == "" {
-			return fmt.Errorf("%w: m1 needs --input", errUsage)
-		}
-		o := m1Options{model: modelID, input: *input, series: *series, reference: *reference, out: *out}
-		if _, statErr := os.Stat(*input); statErr != nil && *input != "demo" {
-			// Not a path: a study of the local cache (UID, UID prefix, accession or patient ID).
-			c, err := openCacheDir(*data, false, stderr)
-			if err != nil {
-				return fmt.Errorf("--input %s is neither a file nor a folder, and the local cache is not available: %w", *input, err)
-			}
-			defer c.Close()
-			uid, err := c.FindStudy(ctx, *input)
-			if err != nil {
-				return fmt.Errorf("--input %s: %w", *input, err)
-			}
-			if o.study, err = cacheExam(ctx, c, uid, viewer.ExamByDay, true); err != nil {
-				return err
-			}
-			o.cache = c
-		}
-		_, err = inferM1(ctx, rt, o, stdout, stderr)
-		return err
-	case model.FamilyMG:
-		if *genes == "" {
-			return fmt.Errorf("%w: mg needs --genes", errUsage)
-		}
-		_, err = inferMG(ctx, rt, modelID, *genes, *out, stdout)
-		return err
-	default:
-		return inferMM(ctx, rt, modelID, *input, *genes, *proteins, *series, *reference, *out, stdout, stderr)
+	switch {
+	case family == model.FamilyM1 && *input == "":
+		return fmt.Errorf("%w: m1 needs --input", errUsage)
+	case family == model.FamilyMG && *genes == "":
+		return fmt.Errorf("%w: mg needs --genes", errUsage)
 	}
+	// The run is a job of the workstation's queue (inferjobs.go).
+	job := inferJob{model: strings.ToLower(*which), input: *input, genes: *genes, proteins: *proteins, out: *out,
+		series: *series, reference: *reference, ep: *provider}
+	return inferQueued(ctx, *data, job, stderr, func(ctx context.Context) error {
+		switch family {
+		case model.FamilyM1:
+			o := m1Options{model: modelID, input: *input, series: *series, reference: *reference, out: *out}
+			if _, statErr := os.Stat(*input); statErr != nil && *input != "demo" {
+				// Not a path: a study of the local cache (UID, UID prefix, accession or patient ID).
+				c, err := openCacheDir(*data, false, stderr)
+				if err != nil {
+					return fmt.Errorf("--input %s is neither a file nor a folder, and the local cache is not available: %w", *input, err)
+				}
+				defer c.Close()
+				uid, err := c.FindStudy(ctx, *input)
+				if err != nil {
+					return fmt.Errorf("--input %s: %w", *input, err)
+				}
+				if o.study, err = cacheExam(ctx, c, uid, viewer.ExamByDay, true); err != nil {
+					return err
+				}
+				o.cache = c
+			}
+			_, err := inferM1(ctx, rt, o, stdout, stderr)
+			return err
+		case model.FamilyMG:
+			_, err := inferMG(ctx, rt, modelID, *genes, *out, stdout)
+			return err
+		default:
+			return inferMM(ctx, rt, modelID, *input, *genes, *proteins, *series, *reference, *out, stdout, stderr)
+		}
+	})
 }
 
 type m1Options struct {

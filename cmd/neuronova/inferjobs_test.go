@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
+	"github.com/neuronova/neuronova/inference/jobs"
+)
+
+// `neuronova infer` runs as a job of the queue in the data directory: the job is kept done with the files
+// it read named by content; while a window owns the queue, infer says so and runs nothing.
+func TestInferRunsThroughTheJobQueue(t *testing.T) {
+	dir := t.TempDir()
+	data, out, genes := filepath.Join(dir, "data"), filepath.Join(dir, "out"), filepath.Join(dir, "genes.csv")
+	csv, err := os.ReadFile("../../assets/models/examples/mg-demo-example-1-grade4.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(genes, csv, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd("infer", "--model", "mg", "--genes", genes, "--out", out, "--data", data, "--provider", "cpu")
+	if code != 0 || !strings.Contains(stdout, "risk") || !strings.Contains(stderr, "job ") {
+		t.Fatalf("infer mg: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, mgResultFile)); err != nil {
+		t.Fatal(err)
+	}
+	never := func(ctx context.Context, req jobs.Request, att any, p jobs.Progress) (json.RawMessage, any, error) {
+		return nil, nil, context.Canceled
+	}
+	window, err := jobq.Open(data, never, jobq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := window.List()
+	sum, _ := jobq.FileSHA256(genes)
+	if len(list) != 1 || list[0].State != jobs.Done || list[0].Request.Model != "mg" || list[0].Request.Inputs["genes"] != genes ||
+		list[0].Request.Params["genes_sha256"] != sum || list[0].Request.Params[paramVia] != "cli" || !strings.Contains(string(list[0].Result), out) {
+		t.Fatalf("jobs after infer: %+v", list)
+	}
+	// The window owns the queue now.
+	out2 := filepath.Join(dir, "out2")
+	code, _, stderr = runCmd("infer", "--model", "mg", "--genes", genes, "--out", out2, "--data", data, "--provider", "cpu")
+	if code != 1 || !strings.Contains(stderr, "window owns the job queue") {
+		t.Errorf("infer beside a window: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out2, mgResultFile)); err == nil {
+		t.Error("infer ran beside the window")
+	}
+	window.Close()
+	// A usage error found by the run keeps its exit status, and the job records it.
+	code, _, stderr = runCmd("infer", "--model", "mm", "--out", out2, "--data", data, "--provider", "cpu")
+	if code != 2 {
+		t.Errorf("mm with no modality: exit %d, %s", code, stderr)
+	}
+}
