@@ -360,6 +360,9 @@ func (q *Queue) Cancel(id string) error {
 	case j.State == Running:
 		cancel := q.cancels[id]
 		q.mu.Unlock()
+		if cancel == nil { // the queue closed: the job stays running on disk for the next Open
+			return ErrClosed
+		}
 		cancel()
 		return nil
 	}

@@ -443,3 +443,27 @@ func TestStoreLockAndHold(t *testing.T) {
 		t.Errorf("b after the holder: %s, %d runs in all", j.State, ran.Load())
 	}
 }
+
+// Cancelling a job that was running when the queue closed says the queue is closed (it used to call a
+// cancel function the closing worker had removed: a nil-function panic).
+func TestCancelAfterCloseSaysClosed(t *testing.T) {
+	started := make(chan struct{})
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	q, err := Open(t.TempDir(), runner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, _ := q.Submit(Request{Model: "m1"})
+	<-started
+	q.Close()
+	if err := q.Cancel(j.ID); !errors.Is(err, ErrClosed) {
+		t.Fatalf("cancel after close: %v", err)
+	}
+	if got, _ := q.Get(j.ID); got.State != Running {
+		t.Fatalf("state after close: %s (the next Open decides)", got.State)
+	}
+}
