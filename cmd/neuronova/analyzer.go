@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/sync/cache"
@@ -20,12 +21,21 @@ import (
 type analyzer struct {
 	rt    *inference.Runtime
 	cache *cache.Cache // nil: results are shown, not kept
+	jobs  *jobq.Queue  // nil: runs go without the job queue (analyzerjobs.go)
 }
 
 var _ ui.Analyzer = analyzer{}
 
 func (a analyzer) RunM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
-	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Series: st.Sequences, Progress: p}) // the reader's choice of sequences, if any
+	if a.jobs != nil {
+		return a.queuedM1(ctx, st, orderID, p)
+	}
+	return a.runM1(ctx, st, st.Sequences, orderID, p)
+}
+
+// runM1 runs M1 on st with series, the reader's choice of sequences (nil none), and keeps the result.
+func (a analyzer) runM1(ctx context.Context, st *viewer.Study, series map[viewer.SeriesType]string, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	res, err := m1.Run(ctx, a.rt, m1.Request{Study: st, Series: series, Progress: p})
 	if err != nil {
 		return nil, err
 	}

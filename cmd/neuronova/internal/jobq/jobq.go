@@ -32,6 +32,9 @@ const Dir = "jobs"
 // ParamSession is the request parameter that scopes identical requests to one session of the store's owner.
 const ParamSession = "session"
 
+// cancelWait bounds how long Run waits for a job it cancelled to end.
+const cancelWait = 30 * time.Second
+
 // ErrLocked: another process (a workstation window) owns the store.
 var ErrLocked = jobs.ErrLocked
 
@@ -169,10 +172,12 @@ func (q *Queue) Run(ctx context.Context, req jobs.Request, att any, progress job
 	v := q.values[j.ID]
 	q.mu.Unlock()
 	if err != nil {
-		if last {
-			if cerr := q.q.Cancel(j.ID); cerr == nil {
-				done, _ = q.q.Wait(context.Background(), j.ID)
-			}
+		if last && q.q.Cancel(j.ID) == nil {
+			// The runner honours cancel: the job ends before the caller may ask again (bounded, should the
+			// queue close meanwhile).
+			wctx, cancel := context.WithTimeout(context.Background(), cancelWait)
+			done, _ = q.q.Wait(wctx, j.ID)
+			cancel()
 		}
 		return done, nil, err
 	}

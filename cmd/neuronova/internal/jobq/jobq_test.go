@@ -49,13 +49,17 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 3
 	}
-	for _, study := range strings.Split(os.Getenv(childStudiesEnv), ",") {
+	for n, study := range strings.Split(os.Getenv(childStudiesEnv), ",") {
 		req := q.Request("m1", map[string]string{"study": study}, nil, study == "cached")
 		go q.Run(context.Background(), req, "attached", nil)
-		time.Sleep(10 * time.Millisecond) // submitted in this order
+		for len(q.List()) <= n { // submitted in this order
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(2 * time.Millisecond) // a later Created time
 	}
 	fmt.Println("SUBMITTED")
-	select {}
+	time.Sleep(time.Hour) // until killed (a select{} with every goroutine blocked would be a deadlock exit)
+	return 0
 }
 
 // killChild starts an owner of dir submitting studies, waits until its first job runs, checks that the store
@@ -93,8 +97,11 @@ func killChild(t *testing.T, dir, studies string) {
 	if !running || !submitted {
 		t.Fatalf("the child did not run its first job: %s", stderr.String())
 	}
-	if _, err := Open(dir, nil, Options{Hold: true}); !IsLocked(err) {
-		t.Errorf("opened while the child owns it: %v", err)
+	if q, err := Open(dir, nil, Options{Hold: true}); !IsLocked(err) {
+		if err == nil {
+			q.Close()
+		}
+		t.Fatalf("opened while the child owns it: %v", err)
 	}
 }
 

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/neuronova/neuronova/inference/jobs"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/demo"
+)
+
+// m1Kept counts the M1 results kept for study uid.
+func m1Kept(t *testing.T, c *cache.Cache, uid string) int {
+	t.Helper()
+	vs, err := c.StudyResults(context.Background(), uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, v := range vs {
+		if v.Kind == "m1" {
+			n++
+		}
+	}
+	return n
+}
+
+// The window's M1 runs go through the job queue with the real pipeline: two identical runs are one job (both
+// get its result, one result kept); after the window stops mid-run, the next start resumes the job, reading
+// the cached study again, and keeps its result.
+func TestWindowM1RunsThroughTheJobQueue(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(dir + "/demo"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, closeRT, err := inferRuntime("", "cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRT()
+	uid := demo.Study().UID
+	st, err := cacheExam(ctx, c, uid, viewer.ExamByDay, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := analyzer{rt: rt, cache: c}
+	a := base
+	if a.jobs = openWindowJobs(c, base, io.Discard); a.jobs == nil {
+		t.Fatal("no job queue")
+	}
+	type got struct {
+		res *ui.AIResult
+		err error
+	}
+	results := make(chan got, 2)
+	stages := make(chan string, 1000)
+	for range 2 {
+		go func() {
+			res, err := a.RunM1(ctx, st, "", func(stage string, done, total int) {
+				select {
+				case stages <- stage:
+				default:
+				}
+			})
+			results <- got{res, err}
+		}()
+	}
+	first, second := <-results, <-results
+	if first.err != nil || second.err != nil || first.res == nil || first.res != second.res || first.res.Labels == nil {
+		t.Fatalf("two identical runs: %+v, %+v", first, second)
+	}
+	if n := m1Kept(t, c, uid); n != 1 {
+		t.Fatalf("%d M1 results kept for two identical runs", n)
+	}
+	list := a.jobs.List()
+	if len(list) != 1 || list[0].State != jobs.Done || !list[0].Request.Resume || list[0].Request.Inputs["study"] != uid {
+		t.Fatalf("jobs: %+v", list)
+	}
+	if len(stages) == 0 {
+		t.Error("no progress reached the callers")
+	}
+
+	// Another series choice is another job; the window stops while it runs.
+	chosen := *st
+	chosen.Sequences = map[viewer.SeriesType]string{viewer.T1CE: st.Sequence(viewer.T1CE).UID}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := a.RunM1(runCtx, &chosen, "", nil); done <- err }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		l := a.jobs.List()
+		if len(l) == 2 && l[1].State == jobs.Running && l[1].Stage != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second job never ran: %+v", l)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.jobs.Close() // as the window's end leaves it (a kill -9 does too: jobq's tests)
+	stop()
+	<-done
+	id := a.jobs.List()[1].ID
+
+	q := openWindowJobs(c, base, io.Discard)
+	if q == nil {
+		t.Fatal("no job queue after the restart")
+	}
+	defer q.Close()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	j, err := waitJob(wctx, q.Get, id)
+	if err != nil || j.State != jobs.Done || j.Attempts != 2 || j.Request.Inputs["sequences"] != "T1CE="+chosen.Sequences[viewer.T1CE] {
+		t.Fatalf("resumed job: %v %+v", err, j)
+	}
+	if n := m1Kept(t, c, uid); n != 2 {
+		t.Fatalf("%d M1 results kept after the resumed run, want 2", n)
+	}
+}
+
+// waitJob polls get until job id is finished.
+func waitJob(ctx context.Context, get func(string) (jobs.Job, error), id string) (jobs.Job, error) {
+	for {
+		j, err := get(id)
+		if err != nil || j.IsFinished() {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
