@@ -66,6 +66,9 @@ func inferRuntime(modelsDir, provider string, threads int) (*inference.Runtime, 
 
 // cmdInfer runs one model headless and writes its results into --out.
 func cmdInfer(args []string, stdout, stderr io.Writer) error {
+	if onServerRequested(args) {
+		return cmdInferOnServer(args, stdout, stderr) // onserver.go: the server's queue runs it
+	}
 	fs := newFlags("infer", stderr)
 	which := fs.String("model", "", "m1, mg, mm, or a model id")
 	input := fs.String("input", "", "m1: a DICOM folder or file, a BraTS NIfTI folder, \"demo\", or a study of the local cache (UID, accession, patient ID); mm: the same, or an M1 result JSON")

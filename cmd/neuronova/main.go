@@ -56,6 +56,9 @@ Usage:
                    [--series T1CE=UID,…] [--reference T1CE] [--provider auto|cuda|cpu] [--threads N]
                                 run a model headless; for m1 DIR receives m1-result.json (provenance),
                                 m1-seg.dcm (DICOM SEG) and m1-labels.nii.gz (label map on the reference grid)
+  neuronova infer --model m1 --input STUDY --on-server [--data DIR] [--server URL] [--user LOGIN] [--wait 30m]
+                                send the run of a cached study to the server's job queue (neuronova worker
+                                runs it); waits for it, then the result and SEG come into the cache
   neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h]
                                 one sync round with the server: worklist and studies pulled, AI results,
                                 SEGs, reports and audit events pushed; prints a summary (password from

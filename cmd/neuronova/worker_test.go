@@ -74,3 +74,38 @@ func FuzzParseM1Inputs(f *testing.F) {
 		}
 	})
 }
+
+// TestInferOnServerCommandLine: --on-server (and only a true one) sends infer to the server's queue, whose
+// usage errors exit 2 and name what was wrong.
+func TestInferOnServerCommandLine(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--model", "m1", "--on-server"}, true},
+		{[]string{"-on-server=true", "--model", "m1"}, true},
+		{[]string{"--on-server=false", "--model", "m1"}, false},
+		{[]string{"--model", "m1", "--", "--on-server"}, false},
+		{[]string{"--input", "on-server"}, false},
+	} {
+		if got := onServerRequested(c.args); got != c.want {
+			t.Errorf("%q: on the server %v, want %v", c.args, got, c.want)
+		}
+	}
+	t.Setenv("NEURONOVA_USER", "")
+	t.Setenv("NEURONOVA_PASSWORD", "pw")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server"}, "needs --model m1 and --input STUDY"},
+		{[]string{"infer", "--model", "m1", "--on-server"}, "needs --model m1 and --input STUDY"},
+		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server"}, "needs --user LOGIN"},
+		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--series", "T9=1"}, "--series"},
+	} {
+		code, _, stderr := runCmd(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr lacks %q:\n%s", c.args, code, c.want, stderr)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/sync/engine"
+)
+
+// onServerRequested reports whether an infer command line asks for the server's queue (--on-server).
+func onServerRequested(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, val, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "on-server" && val != "false" && val != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// cmdInferOnServer is `neuronova infer --model m1 --input STUDY --on-server`: a workstation without a usable
+// accelerator sends the run of a cached study to the server's job queue, for `neuronova worker`. It waits
+// for the job to end (--wait), then reads the change feed, which brings the result into the cache as any
+// server result, and pulls the study again for the job's SEG.
+func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("infer --on-server", stderr)
+	fs.Bool("on-server", true, "send the run to the server's job queue instead of running it here")
+	which := fs.String("model", "", "m1 (the only model the server's workers run)")
+	input := fs.String("input", "", "a study of the local cache (UID, UID prefix, accession or patient ID)")
+	data := dataFlag(fs)
+	server := fs.String("server", os.Getenv("NEURONOVA_SERVER"), "server URL (default $NEURONOVA_SERVER, else http://127.0.0.1:8080)")
+	user := fs.String("user", os.Getenv("NEURONOVA_USER"), "login ID (default $NEURONOVA_USER; password $NEURONOVA_PASSWORD or stdin)")
+	order := fs.String("order", "", "the order the run is for")
+	modelID := fs.String("model-id", "", "a model of the M1 family the worker runs (default: its default M1 model)")
+	series := fs.String("series", "", "choose sequences by hand, e.g. T1CE=1.2.3,FLAIR=1.2.4 (SeriesInstanceUIDs)")
+	reference := fs.String("reference", "", "the sequence whose grid the label map, the SEG and the volumes use (default T1CE)")
+	wait := fs.Duration("wait", 30*time.Minute, "how long to wait for the job to end; 0 prints the job ID and returns at once")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if !strings.EqualFold(*which, "m1") || *input == "" {
+		return fmt.Errorf("%w: infer --on-server needs --model m1 and --input STUDY (a study of the local cache)", errUsage)
+	}
+	if *server == "" {
+		*server = "http://127.0.0.1:8080"
+	}
+	if *user == "" {
+		return fmt.Errorf("%w: infer --on-server needs --user LOGIN (or $NEURONOVA_USER)", errUsage)
+	}
+	choice, err := parseSeriesChoice(*series)
+	if err != nil {
+		return err
+	}
+	in := m1JobInputs{ModelID: *modelID, Reference: *reference}
+	for t, uid := range choice {
+		if in.Series == nil {
+			in.Series = map[string]string{}
+		}
+		in.Series[string(t)] = uid
+	}
+	password, err := readPassword(os.Getenv, os.Stdin)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c, err := openCacheDir(*data, false, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	uid, err := c.FindStudy(ctx, *input)
+	if err != nil {
+		return fmt.Errorf("--input %s: %w", *input, err)
+	}
+	cl, err := client.New(*server, client.Options{})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	e := engine.New(c, cl, engine.Options{NoPrefetch: true, Logger: slog.New(slog.DiscardHandler)})
+	s, err := e.Login(ctx, *user, password)
+	if err != nil {
+		return err
+	}
+	if s.Offline {
+		return fmt.Errorf("the server %s cannot be reached: run the model here (without --on-server) or later", cl.BaseURL())
+	}
+	sub := onServer{c: c, cl: cl, e: e, out: stdout}
+	return sub.run(ctx, uid, *order, in, *wait)
+}
+
+// onServer submits a cached study's M1 run to the server's queue and follows it.
+type onServer struct {
+	c   *cache.Cache
+	cl  *client.Client
+	e   *engine.Engine
+	out io.Writer
+}
+
+func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInputs, wait time.Duration) error {
+	info, err := o.c.StudyInfo(ctx, studyUID)
+	if err != nil {
+		return err
+	}
+	patient, err := o.patient(ctx, info.PatientID)
+	if err != nil {
+		return err
+	}
+	req := api.JobRequest{Model: api.ModelM1, PatientID: patient, OrderID: orderID, StudyUID: studyUID}
+	if in.ModelID != "" || in.Reference != "" || len(in.Series) > 0 {
+		if req.Inputs, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	j, err := o.cl.SubmitJob(ctx, req)
+	if err != nil {
+		return fmt.Errorf("submit the M1 job: %w", err)
+	}
+	fmt.Fprintf(o.out, "job %s queued on %s: M1 of study %s (patient %s)\n", j.ID, o.cl.BaseURL(), studyUID, info.PatientID)
+	if wait <= 0 {
+		return nil
+	}
+	done, err := o.follow(ctx, j.ID, wait)
+	if err != nil {
+		return err
+	}
+	if done.Status != api.JobDone {
+		return fmt.Errorf("job %s %s after %d deliveries: %s", done.ID, done.Status, done.Attempts, done.Error)
+	}
+	n, err := o.e.RefreshFeed(ctx)
+	if err != nil {
+		return fmt.Errorf("job %s is done (result %s) but the change feed could not be read: %w; the next sync brings it", done.ID, done.ResultID, err)
+	}
+	fmt.Fprintf(o.out, "job %s done: result %s, in the local cache (%d changes read from the feed; the AI tab lists it)\n", done.ID, done.ResultID, n)
+	o.pullSEG(ctx, patient, studyUID)
+	return nil
+}
+
+// follow polls the job until it ends or wait passes, printing its changes of state.
+func (o onServer) follow(ctx context.Context, id string, wait time.Duration) (*api.Job, error) {
+	deadline := time.Now().Add(wait)
+	last := ""
+	for {
+		j, err := o.cl.Job(ctx, id)
+		if err != nil && !client.IsOffline(err) {
+			return nil, fmt.Errorf("job %s: %w", id, err)
+		}
+		if err == nil {
+			if state := fmt.Sprintf("%s %d", j.Status, j.Attempts); state != last {
+				last = state
+				if j.Status == api.JobRunning {
+					fmt.Fprintf(o.out, "job %s running (delivery %d)\n", id, j.Attempts)
+				}
+			}
+			if j.Status == api.JobDone || j.Status == api.JobFailed {
+				return j, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("job %s has not ended after %v; it stays queued: see `neuronova sync` for its result later", id, wait)
+		}
+		if !sleepCtx(ctx, 500*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// patient is the server's ID of the patient whose number (DICOM PatientID) is number: from the cached
+// change feed, read again when it does not know the patient yet.
+func (o onServer) patient(ctx context.Context, number string) (int64, error) {
+	id, err := o.c.RemotePatientByNumber(ctx, number)
+	if errors.Is(err, cache.ErrNotFound) {
+		if _, ferr := o.e.RefreshFeed(ctx); ferr != nil {
+			return 0, ferr
+		}
+		id, err = o.c.RemotePatientByNumber(ctx, number)
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		return 0, fmt.Errorf("patient %q of the study is not a registered patient you see on the server", number)
+	}
+	return id, err
+}
+
+// pullSEG pulls the study again, which brings the job's SEG into the cache; a failure only delays it.
+func (o onServer) pullSEG(ctx context.Context, patient int64, studyUID string) {
+	studies, err := o.cl.PatientStudies(ctx, patient)
+	for _, s := range studies {
+		if s.StudyInstanceUID == studyUID {
+			var sum *engine.Summary
+			if sum, err = o.e.Prefetch(ctx, s.OrthancID, nil); err == nil {
+				fmt.Fprintf(o.out, "pulled %d new instances of the study (the job's SEG)\n", sum.Pulled)
+				return
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(o.out, "the job's SEG was not pulled now (%v); the next sync brings it\n", err)
+	}
+}

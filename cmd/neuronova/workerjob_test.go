@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/testsvc"
+	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/client"
+	"github.com/neuronova/neuronova/sync/engine"
+)
+
+// workerArgsEnv carries a worker subprocess's command line (JSON) to TestWorkerProcess.
+const workerArgsEnv = "NN_WORKER_ARGS"
+
+// TestWorkerProcess is not a test: it is `neuronova worker` run as a subprocess of this test binary by
+// TestServerJobsRunByWorker (skipped otherwise).
+func TestWorkerProcess(t *testing.T) {
+	raw := os.Getenv(workerArgsEnv)
+	if raw == "" {
+		t.Skip("the worker subprocess of TestServerJobsRunByWorker")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(raw), &args); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// workerProc is a `neuronova worker` subprocess whose output lines the test reads.
+type workerProc struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+}
+
+func startWorker(t *testing.T, url, user, password, data string) *workerProc {
+	t.Helper()
+	args, _ := json.Marshal([]string{"worker", "--data", data, "--provider", "cpu", "--poll", "1s"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), workerArgsEnv+"="+string(args), "NEURONOVA_SERVER="+url, "NEURONOVA_USER="+user,
+		"NEURONOVA_PASSWORD="+password)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	w := &workerProc{cmd: cmd, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		pw.Close()
+	}()
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.lines = append(w.lines, sc.Text())
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+		<-w.done
+		t.Logf("worker %d:\n%s", cmd.Process.Pid, w.output())
+	})
+	return w
+}
+
+func (w *workerProc) output() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.lines, "\n")
+}
+
+// waitLine waits for an output line matching re and returns its submatches.
+func (w *workerProc) waitLine(t *testing.T, re string, timeout time.Duration) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		for _, l := range w.lines {
+			if m := rx.FindStringSubmatch(l); m != nil {
+				w.mu.Unlock()
+				return m
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.done:
+			t.Fatalf("the worker ended without a line matching %q:\n%s", re, w.output())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no worker line matching %q within %v:\n%s", re, timeout, w.output())
+		}
+	}
+}
+
+// stop ends the worker with SIGTERM and checks that it stops cleanly.
+func (w *workerProc) stop(t *testing.T) {
+	t.Helper()
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the worker did not stop on SIGTERM:\n%s", w.output())
+	}
+	for w.cmd.ProcessState == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := w.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("the worker stopped by SIGTERM exited %d", code)
+	}
+}
+
+// resultsOfJob counts the server's AI results of a patient that a job produced.
+func resultsOfJob(t *testing.T, cl *client.Client, patient int64, job string) int {
+	t.Helper()
+	rs, err := cl.AIResults(context.Background(), patient, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.JobID == job {
+			n++
+		}
+	}
+	return n
+}
+
+// cachedResultsOfJob counts the server results of a study in a workstation's cache that a job produced.
+func cachedResultsOfJob(t *testing.T, data, studyUID, job string) int {
+	t.Helper()
+	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rs, err := c.StudyServerResults(context.Background(), studyUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.JobID == job {
+			n++
+		}
+	}
+	return n
+}
+
+// jobSyncRound runs one sync round of the cache at data as user (no prefetch).
+func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := client.New(stack.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(c, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
+	if _, err := e.Login(ctx, user, stack.Accounts[user]); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := e.Round(ctx, nil); err != nil || sum.Failed > 0 {
+		t.Fatalf("%s's sync round: %+v %v", user, sum, err)
+	}
+}
+
+// TestServerJobsRunByWorker is issue 14's "must show" for the server's queue, against a real server, Redis
+// and Orthanc and M1 on ONNX Runtime: the doctor's workstation (no model run of its own) sends M1 of its cached
+// demo study with `neuronova infer --on-server`; a `neuronova worker` subprocess (the RIS account) claims it,
+// pulls the study through the proxy, runs M1, stores the SEG and completes the job; the doctor is notified
+// (JOB_FINISHED, AI_RESULT), and the doctor's cache holds the result once, and still once after a sync round;
+// the server holds one result of the job and Orthanc one SEG. A second job's worker is killed -9 right after
+// its claim: the job stays running with no result, and after the visibility timeout (3 s here) another worker
+// claims it (delivery 2) and completes it once — one result, one SEG. SIGTERM stops a worker cleanly.
+func TestServerJobsRunByWorker(t *testing.T) {
+	testsvc.RequireStack(t)
+	if _, closeRT, err := inferRuntime("", "cpu", 1); err != nil {
+		t.Fatal(err)
+	} else {
+		closeRT()
+	}
+	t.Setenv("NEURONOVA_JOB_VISIBILITY", "3s") // the server inherits it
+	stack, err := testsvc.StartStack(testsvc.StackOptions{Demo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	ctx := context.Background()
+	dir := t.TempDir()
+	docData, workerData := filepath.Join(dir, "doctor"), filepath.Join(dir, "worker")
+
+	// The doctor's workstation pulls the demo study through the proxy.
+	dc, err := cache.Open(docData, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(stack.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(dc, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
+	if _, err := e.Login(ctx, "doctor1", stack.Accounts["doctor1"]); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := cl.Patients(ctx, "Demo Phantom", 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("the demo patient: %+v %v", ps, err)
+	}
+	patient := ps[0].ID
+	studies, err := cl.PatientStudies(ctx, patient)
+	if err != nil || len(studies) != 1 {
+		t.Fatalf("the demo patient's studies: %+v %v", studies, err)
+	}
+	studyUID := studies[0].StudyInstanceUID
+	if sum, err := e.Prefetch(ctx, studies[0].OrthancID, nil); err != nil || sum.PullFailed > 0 {
+		t.Fatalf("the doctor's pull: %+v %v", sum, err)
+	}
+	dc.Close()
+	notes, err := cl.Notifications(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notes.Close()
+	var noteMu sync.Mutex
+	var got []api.Notification
+	go func() {
+		for {
+			n, err := notes.Next(ctx)
+			if err != nil {
+				return
+			}
+			noteMu.Lock()
+			got = append(got, n)
+			noteMu.Unlock()
+		}
+	}()
+
+	// A job run by the worker reaches the submitter once.
+	w0 := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], workerData)
+	w0.waitLine(t, `waiting for M1 jobs`, 30*time.Second)
+	t.Setenv("NEURONOVA_SERVER", stack.URL)
+	t.Setenv("NEURONOVA_USER", "doctor1")
+	t.Setenv("NEURONOVA_PASSWORD", stack.Accounts["doctor1"])
+	start := time.Now()
+	code, out, errOut := runCmd("infer", "--model", "m1", "--input", studyUID, "--on-server", "--data", docData, "--wait", "2m")
+	if code != 0 {
+		t.Fatalf("infer --on-server: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("infer --on-server in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	m := regexp.MustCompile(`job (\w+) done: result (\S+),`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "pulled 1 new instances") {
+		t.Fatalf("infer --on-server says:\n%s", out)
+	}
+	job := m[1]
+	if n := cachedResultsOfJob(t, docData, studyUID, job); n != 1 {
+		t.Errorf("the doctor's cache holds %d results of job %s, want 1", n, job)
+	}
+	jobSyncRound(t, stack, docData, "doctor1")
+	if n := cachedResultsOfJob(t, docData, studyUID, job); n != 1 {
+		t.Errorf("after a sync round the doctor's cache holds %d results of job %s, want 1", n, job)
+	}
+	if n := resultsOfJob(t, cl, patient, job); n != 1 {
+		t.Errorf("the server holds %d results of job %s, want 1", n, job)
+	}
+	if n, err := stack.CountSOP(segUID(&api.Job{ID: job}, "instance")); err != nil || n != 1 {
+		t.Errorf("Orthanc holds %d SEGs of job %s (%v), want 1", n, job, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for kinds := map[string]bool{}; len(kinds) < 2; {
+		noteMu.Lock()
+		for _, n := range got {
+			if n.JobID == job && n.Type == api.EventJobFinished || n.ResultID == m[2] && n.Type == api.EventAIResult {
+				kinds[n.Type] = true
+			}
+		}
+		noteMu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("the doctor was notified of %v, want JOB_FINISHED and AI_RESULT of job %s", kinds, job)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w0.stop(t)
+
+	// A worker killed -9 mid-run: the job is delivered again after its lease and completed once.
+	code, out, errOut = runCmd("infer", "--model", "m1", "--input", studyUID, "--on-server", "--data", docData, "--wait", "0")
+	m = regexp.MustCompile(`job (\w+) queued`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("infer --on-server --wait 0: exit %d\n%s%s", code, out, errOut)
+	}
+	job = m[1]
+	w1 := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], workerData)
+	w1.waitLine(t, `job `+job+` claimed \(attempt 1\)`, 30*time.Second)
+	w1.cmd.Process.Kill()
+	<-w1.done
+	killed := time.Now()
+	if strings.Contains(w1.output(), "job "+job+" done") {
+		t.Fatalf("the worker completed the job before it was killed:\n%s", w1.output())
+	}
+	j, err := cl.Job(ctx, job)
+	if err != nil || j.Status != api.JobRunning || j.Attempts != 1 || j.ResultID != "" {
+		t.Fatalf("after the kill the job is %+v %v, want running, delivered once, no result", j, err)
+	}
+	w2 := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], workerData)
+	w2.waitLine(t, `job `+job+` claimed \(attempt 2\)`, 30*time.Second)
+	if d := time.Since(killed); d < 2*time.Second {
+		t.Errorf("the job was claimed again %v after the kill, before its 3 s lease ran out", d)
+	}
+	w2.waitLine(t, `job `+job+` done: result`, 90*time.Second)
+	t.Logf("claimed again and completed %v after the kill", time.Since(killed).Round(time.Millisecond))
+	w2.stop(t)
+	if j, err := cl.Job(ctx, job); err != nil || j.Status != api.JobDone || j.Attempts != 2 || j.ResultID == "" {
+		t.Errorf("the retried job is %+v %v, want done after 2 deliveries", j, err)
+	}
+	if n := resultsOfJob(t, cl, patient, job); n != 1 {
+		t.Errorf("the server holds %d results of the retried job %s, want 1", n, job)
+	}
+	if n, err := stack.CountSOP(segUID(&api.Job{ID: job}, "instance")); err != nil || n != 1 {
+		t.Errorf("Orthanc holds %d SEGs of the retried job %s (%v), want 1", n, job, err)
+	}
+	jobSyncRound(t, stack, docData, "doctor1")
+	if n := cachedResultsOfJob(t, docData, studyUID, job); n != 1 {
+		t.Errorf("after a sync round the doctor's cache holds %d results of the retried job %s, want 1", n, job)
+	}
+}
