@@ -53,7 +53,7 @@ func (w *Workstation) initReadingRoom(c fyne.Canvas) {
 	if c != nil {
 		for _, h := range hotkeys {
 			if h.Modifier != 0 {
-				c.AddShortcut(&desktop.CustomShortcut{KeyName: h.Shortcut, Modifier: h.Modifier}, func(fyne.Shortcut) { h.do(w, h.Shortcut) })
+				c.AddShortcut(driverShortcut(h.Shortcut, h.Modifier), func(fyne.Shortcut) { h.do(w, h.Shortcut) })
 			}
 		}
 	}
@@ -67,6 +67,22 @@ func (w *Workstation) initReadingRoom(c fyne.Canvas) {
 	})
 	w.priorSelect.PlaceHolder = "no prior"
 	w.priorSelect.Disable()
+}
+
+// driverShortcut is the shortcut Fyne's desktop driver delivers for a key pressed with a modifier: Ctrl+Z
+// and Ctrl+Y (Cmd on macOS) arrive as the standard fyne.ShortcutUndo and fyne.ShortcutRedo, any other
+// combination we bind as a desktop.CustomShortcut. A canvas shortcut registered under the other name is
+// never called.
+func driverShortcut(key fyne.KeyName, mod fyne.KeyModifier) fyne.Shortcut {
+	if mod == fyne.KeyModifierShortcutDefault {
+		switch key {
+		case fyne.KeyZ:
+			return &fyne.ShortcutUndo{}
+		case fyne.KeyY:
+			return &fyne.ShortcutRedo{}
+		}
+	}
+	return &desktop.CustomShortcut{KeyName: key, Modifier: mod}
 }
 
 // toolbar is the row above the viewports: layout, tool, prior exam, and buttons whose tooltips name their key.
