@@ -37,9 +37,12 @@ type Job struct {
 	ClaimedBy   *int64          `json:"claimed_by,omitempty"`
 	// Lease identifies one claim; complete and fail must quote it. A job claimed again after its lease
 	// expired gets a new lease and the old one is refused.
-	Lease    string `json:"lease,omitempty"`
-	ResultID string `json:"result_id,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Lease string `json:"lease,omitempty"`
+	// LeaseExpiresAt is when the lease runs out unless renewed (POST /api/jobs/{id}/renew/); set in the
+	// answers of claim and renew only.
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	ResultID       string     `json:"result_id,omitempty"`
+	Error          string     `json:"error,omitempty"`
 }
 
 // ClaimRequest is the body of POST /api/jobs/claim/. The answer is a Job, or 204 No Content when nothing
@@ -53,6 +56,12 @@ type ClaimRequest struct {
 type CompleteJobRequest struct {
 	Lease  string         `json:"lease"`
 	Result AIResultUpload `json:"result"`
+}
+
+// RenewJobRequest is the body of POST /api/jobs/{id}/renew/: the worker holding the lease is still running
+// the job, so the job is not delivered to another worker for another visibility timeout.
+type RenewJobRequest struct {
+	Lease string `json:"lease"`
 }
 
 // FailJobRequest is the body of POST /api/jobs/{id}/fail/. With Retry the job is queued again until it has

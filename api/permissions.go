@@ -42,7 +42,7 @@ var Permissions = map[string][]Role{
 
 	"changes.read": Roles, "audit.forward": Roles, "audit.query": admins, "notifications.connect": Roles,
 
-	"job.submit": jobClients, "job.read": jobClients, "job.claim": aiRunners, "job.complete": aiRunners,
+	"job.submit": jobClients, "job.read": jobClients, "job.claim": aiRunners, "job.renew": aiRunners, "job.complete": aiRunners,
 	"job.fail": aiRunners, "job.dead": admins,
 
 	"orthanc.read": imageReaders, "orthanc.manifest": imageReaders, "orthanc.search": imageSearchers,

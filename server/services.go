@@ -53,6 +53,8 @@ type JobQueue interface {
 	Claim(ctx context.Context, models []string, worker int64, wait time.Duration) (*api.Job, error)
 	// Holds checks that worker holds lease on job id and returns the job.
 	Holds(ctx context.Context, id, lease string, worker int64) (*api.Job, error)
+	// Renew restarts the visibility timeout of worker's lease on job id.
+	Renew(ctx context.Context, id, lease string, worker int64) (*api.Job, error)
 	Complete(ctx context.Context, id, lease string, worker int64, resultID string) (*api.Job, error)
 	Fail(ctx context.Context, id, lease string, worker int64, reason string, retry bool) (*api.Job, error)
 	Job(ctx context.Context, id string) (*api.Job, error)

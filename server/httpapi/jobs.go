@@ -81,6 +81,22 @@ func (s *Server) getJob(c *call) error {
 	return c.json(http.StatusOK, j)
 }
 
+// renewJob extends the lease of a job its worker is still running.
+func (s *Server) renewJob(c *call) error {
+	id := c.r.PathValue("id")
+	c.about("job", id, 0)
+	var req api.RenewJobRequest
+	if err := c.decode(&req); err != nil {
+		return err
+	}
+	j, err := s.Jobs.Renew(c.ctx, id, req.Lease, c.p.UserID)
+	if err != nil {
+		return err
+	}
+	c.about("job", id, j.PatientID)
+	return c.json(http.StatusOK, j)
+}
+
 // completeJob stores the job's result once (the job's ID is its Idempotency-Key, under its submitter) and
 // marks the job done.
 func (s *Server) completeJob(c *call) error {

@@ -12,9 +12,10 @@ import (
 )
 
 // TestJobQueueThroughTheAPI: a nurse's workstation without a GPU submits model runs; a GPU worker claims them,
-// fails one attempt (queued again), completes the next with a result stored under the submitter, and a job
-// that keeps failing ends in the dead letters. The submitter hears of each finished job on its WebSocket;
-// a worker quoting a stale lease is refused; other users cannot read the job.
+// fails one attempt (queued again), renews the lease of the next (a stale lease cannot be renewed) and
+// completes it with a result stored under the submitter, and a job that keeps failing ends in the dead
+// letters. The submitter hears of each finished job on its WebSocket; a worker quoting a stale lease is
+// refused; other users cannot read the job.
 func TestJobQueueThroughTheAPI(t *testing.T) {
 	e := newEnv(t, envOptions{rate: 1e6, burst: 1e6, maxDeliveries: 2})
 	p := e.patient(nil, nil)
@@ -45,6 +46,14 @@ func TestJobQueueThroughTheAPI(t *testing.T) {
 	second := claim(api.ModelM1)
 	if second.ID != job.ID || second.Attempts != 2 || second.Lease == first.Lease {
 		t.Fatalf("second claim: %+v", second)
+	}
+	var renewed api.Job
+	e.mustDo(http.StatusOK, "POST", "/api/jobs/"+job.ID+"/renew/", worker.token, api.RenewJobRequest{Lease: second.Lease}, &renewed)
+	if renewed.Lease != second.Lease || renewed.LeaseExpiresAt == nil || !renewed.LeaseExpiresAt.After(*second.LeaseExpiresAt) {
+		t.Fatalf("renewed %+v after the claim %+v", renewed, second)
+	}
+	if resp, body := e.do("POST", "/api/jobs/"+job.ID+"/renew/", worker.token, api.RenewJobRequest{Lease: first.Lease}, nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("renew a stale lease: %s %s", resp.Status, body)
 	}
 	up := resultUpload(p.ID, "")
 	resp, body := e.do("POST", "/api/jobs/"+job.ID+"/complete/", worker.token, api.CompleteJobRequest{Lease: first.Lease, Result: up}, nil)

@@ -173,6 +173,13 @@ var matrixCases = map[string]matrixCase{
 	"GET /api/jobs/{id}/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
 		return idPath("/api/jobs/%s/", e.submitJob(f.patient, api.ModelM1, u).ID)
 	},
+	"POST /api/jobs/{id}/renew/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
+		e.submitJob(f.patient, api.ModelM1, u)
+		j := e.claimJob(api.ModelM1, u)
+		r := idPath("/api/jobs/%s/renew/", j.ID)
+		r.body = api.RenewJobRequest{Lease: j.Lease}
+		return r
+	},
 	"POST /api/jobs/{id}/complete/": func(e *env, f *matrixFixture, u *testUser) matrixRequest {
 		e.submitJob(f.patient, api.ModelMG, u)
 		j := e.claimJob(api.ModelMG, u)

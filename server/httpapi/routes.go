@@ -91,6 +91,7 @@ func (s *Server) table() []*Route {
 		{Method: "POST", Pattern: "/api/jobs/claim/{$}", RateLimited: true, PatientData: true, Action: "job.claim", handle: s.claimJob},
 		{Method: "GET", Pattern: "/api/jobs/dead/{$}", RateLimited: true, PatientData: true, Action: "job.dead", handle: s.deadJobs},
 		{Method: "GET", Pattern: "/api/jobs/{id}/{$}", RateLimited: true, PatientData: true, Action: "job.read", handle: s.getJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/renew/{$}", RateLimited: true, PatientData: true, Action: "job.renew", handle: s.renewJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/complete/{$}", RateLimited: true, PatientData: true, Action: "job.complete", MaxBody: 5 << 20, handle: s.completeJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/fail/{$}", RateLimited: true, PatientData: true, Action: "job.fail", handle: s.failJob},
 

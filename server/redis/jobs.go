@@ -300,7 +300,43 @@ func (q *Queue) take(ctx context.Context, model string, msg goredis.XMessage, wo
 	if res != 1 {
 		return nil, nil
 	}
-	return q.Job(ctx, id)
+	j, err := q.Job(ctx, id)
+	if err == nil {
+		j.LeaseExpiresAt = q.expiry()
+	}
+	return j, err
+}
+
+// expiry is when a lease taken or renewed now runs out.
+func (q *Queue) expiry() *time.Time {
+	t := time.Now().UTC().Add(q.cfg.Visibility)
+	return &t
+}
+
+// renewScript restarts the idle time of a claim's stream entry while the lease is held. KEYS: job hash,
+// stream. ARGV: lease, group, consumer. Returns 1, or 0 when the lease is not held.
+var renewScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], 0, redis.call('HGET', KEYS[1], 'entry'), 'JUSTID')
+return 1
+`)
+
+// Renew keeps worker's claim of job id from being delivered again for another visibility timeout.
+func (q *Queue) Renew(ctx context.Context, id, lease string, worker int64) (*api.Job, error) {
+	j, err := q.Holds(ctx, id, lease, worker)
+	if err != nil {
+		return nil, err
+	}
+	res, err := renewScript.Run(ctx, q.c.rdb, []string{q.key(id), q.stream(j.Model)}, lease, group,
+		"user-"+strconv.FormatInt(worker, 10)).Int()
+	if err != nil {
+		return nil, unavailable("renew job", err)
+	}
+	if res != 1 {
+		return nil, server.Errorf(api.CodeConflict, "job %s: the lease expired before it was renewed", id)
+	}
+	j.LeaseExpiresAt = q.expiry()
+	return j, nil
 }
 
 // Job returns a job's state.

@@ -302,3 +302,42 @@ func TestReconcileRequeuesWhatRedisLost(t *testing.T) {
 		t.Fatalf("second reconcile requeued %d (%v)", requeued, err)
 	}
 }
+
+// TestQueueRenewKeepsAClaim: a worker that renews its lease keeps the job past many visibility timeouts
+// (another worker's claims get nothing); the claim and each renewal say when the lease runs out; once the
+// renewals stop the job is delivered again, and the old lease can no longer be renewed. Only the lease's
+// worker may renew it.
+func TestQueueRenewKeepsAClaim(t *testing.T) {
+	const visibility = 300 * time.Millisecond
+	q, _, _ := queue(t, redis.QueueConfig{Visibility: visibility, MaxDeliveries: 3})
+	ctx := context.Background()
+	j := submit(t, q, api.ModelM1, 1)
+	first := mustClaim(t, q, []string{api.ModelM1}, 1)
+	if first.LeaseExpiresAt == nil || first.LeaseExpiresAt.Sub(time.Now()) > visibility || first.LeaseExpiresAt.Before(time.Now()) {
+		t.Fatalf("the claim's lease runs out at %v, want within %v", first.LeaseExpiresAt, visibility)
+	}
+	if _, err := q.Renew(ctx, j.ID, first.Lease, 2); !server.IsCode(err, api.CodeConflict) {
+		t.Fatalf("another worker renewed the lease: %v", err)
+	}
+	for end := time.Now().Add(4 * visibility); time.Now().Before(end); {
+		r, err := q.Renew(ctx, j.ID, first.Lease, 1)
+		if err != nil || r.LeaseExpiresAt == nil || r.LeaseExpiresAt.Before(time.Now().Add(visibility/2)) {
+			t.Fatalf("renew: %+v %v", r, err)
+		}
+		if c, err := q.Claim(ctx, []string{api.ModelM1}, 2, 0); err != nil || c != nil {
+			t.Fatalf("a renewed job was handed to another worker: %+v %v", c, err)
+		}
+		time.Sleep(visibility / 3)
+	}
+	time.Sleep(visibility + 50*time.Millisecond)
+	second := mustClaim(t, q, []string{api.ModelM1}, 2)
+	if second.ID != j.ID || second.Attempts != 2 || second.Lease == first.Lease {
+		t.Fatalf("after the renewals stopped: %+v", second)
+	}
+	if _, err := q.Renew(ctx, j.ID, first.Lease, 1); !server.IsCode(err, api.CodeConflict) {
+		t.Fatalf("the lost lease was renewed: %v", err)
+	}
+	if r, err := q.Renew(ctx, j.ID, second.Lease, 2); err != nil || r.Status != api.JobRunning {
+		t.Fatalf("the new lease: %+v %v", r, err)
+	}
+}
