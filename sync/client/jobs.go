@@ -67,6 +67,17 @@ func (c *Client) ClaimJob(ctx context.Context, models []string, wait time.Durati
 	return &j, nil
 }
 
+// RenewJob extends the lease of a claimed job that is still running, so that it is not delivered to another
+// worker; the answer says when the renewed lease runs out. A lease no longer held answers CONFLICT.
+func (c *Client) RenewJob(ctx context.Context, id, lease string) (*api.Job, error) {
+	var out api.Job
+	err := c.call(ctx, http.MethodPost, "/api/jobs/"+url.PathEscape(id)+"/renew/", nil, api.RenewJobRequest{Lease: lease}, &out, true)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // CompleteJob hands in the result of a claimed job under its lease; the server stores it once (the job's ID
 // is its idempotency key) and notifies the submitter.
 func (c *Client) CompleteJob(ctx context.Context, id, lease string, result api.AIResultUpload) (*api.Job, error) {

@@ -12,10 +12,10 @@ import (
 )
 
 // TestJobQueue drives the server's job queue through the client against a real server, Redis and Orthanc:
-// a doctor submits an M1 run, a RIS worker claims it (the doctor sees it running), fails it for a retry, claims
-// it again under a new lease (the old lease is refused), completes it once with its result (a second complete
-// is refused, the result is stored once as the doctor's with the job's ID); a claim with nothing queued
-// answers nil after its wait; a job failed on every delivery ends in the dead letters.
+// a doctor submits an M1 run, a RIS worker claims it (the doctor sees it running), fails it for a retry,
+// claims it again under a new lease and renews it (the old lease is refused), completes it once with its
+// result (a second complete is refused, the result is stored once as the doctor's with the job's ID); a claim
+// with nothing queued answers nil after its wait; a job failed on every delivery ends in the dead letters.
 func TestJobQueue(t *testing.T) {
 	testsvc.RequireStack(t)
 	s, err := testsvc.StartStack(testsvc.StackOptions{Demo: true})
@@ -61,6 +61,15 @@ func TestJobQueue(t *testing.T) {
 	second, err := worker.ClaimJob(ctx, []string{api.ModelM1}, 5*time.Second)
 	if err != nil || second == nil || second.ID != j.ID || second.Attempts != 2 || second.Lease == first.Lease {
 		t.Fatalf("claim after the retry: %+v %v", second, err)
+	}
+	if second.LeaseExpiresAt == nil || !second.LeaseExpiresAt.After(time.Now()) {
+		t.Errorf("the claim's lease runs out at %v", second.LeaseExpiresAt)
+	}
+	if r, err := worker.RenewJob(ctx, j.ID, second.Lease); err != nil || r.LeaseExpiresAt == nil || r.LeaseExpiresAt.Before(*second.LeaseExpiresAt) {
+		t.Errorf("renew: %+v %v", r, err)
+	}
+	if _, err := worker.RenewJob(ctx, j.ID, first.Lease); StatusOf(err) != http.StatusConflict {
+		t.Errorf("renew the lost lease: %v, want 409", err)
 	}
 	result := api.AIResultUpload{Model: api.ModelM1, ModelVersion: "test-1", PatientID: patient, StudyUID: "1.2.3.4",
 		Result: json.RawMessage(`{"volumes_ml":{"ET":1.5}}`)}
