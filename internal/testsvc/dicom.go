@@ -32,10 +32,6 @@ func DICOM(inst Instance) []byte {
 		inst.InstanceNumber = 1
 	}
 	const mrImageStorage = "1.2.840.10008.5.1.4.1.1.4"
-	transferSyntax := "1.2.840.10008.1.2.1"
-	if inst.Implicit {
-		transferSyntax = "1.2.840.10008.1.2"
-	}
 	pixels := make([]byte, 2*inst.Rows*inst.Columns)
 	for i := range inst.Rows * inst.Columns {
 		binary.LittleEndian.PutUint16(pixels[2*i:], uint16(i*7%4096))
@@ -61,12 +57,22 @@ func DICOM(inst Instance) []byte {
 		{0x0028, 0x0103, "US", u16(0)},
 		{0x7FE0, 0x0010, "OW", pixels},
 	}
+	return part10(mrImageStorage, inst.SOPUID, ds, inst.Implicit)
+}
+
+// part10 encodes a dataset as a Part 10 file: preamble, file meta, then ds in explicit (or implicit) VR
+// little endian.
+func part10(sopClass, sopUID string, ds []element, implicit bool) []byte {
+	transferSyntax := "1.2.840.10008.1.2.1"
+	if implicit {
+		transferSyntax = "1.2.840.10008.1.2"
+	}
 	var body bytes.Buffer
-	writeElements(&body, ds, inst.Implicit)
+	writeElements(&body, ds, implicit)
 	meta := []element{
 		{0x0002, 0x0001, "OB", []byte{0, 1}},
-		{0x0002, 0x0002, "UI", uid(mrImageStorage)},
-		{0x0002, 0x0003, "UI", uid(inst.SOPUID)},
+		{0x0002, 0x0002, "UI", uid(sopClass)},
+		{0x0002, 0x0003, "UI", uid(sopUID)},
 		{0x0002, 0x0010, "UI", uid(transferSyntax)},
 		{0x0002, 0x0012, "UI", uid("1.2.826.0.1.3680043.10.1083.1")},
 	}

@@ -21,10 +21,6 @@ type SEG struct {
 
 // SEGFile encodes s as a DICOM Part 10 file in explicit (or implicit) VR little endian.
 func SEGFile(s SEG) []byte {
-	transferSyntax := "1.2.840.10008.1.2.1"
-	if s.Implicit {
-		transferSyntax = "1.2.840.10008.1.2"
-	}
 	ds := []element{
 		{0x0008, 0x0016, "UI", uid(dicomkit.SegmentationStorage)},
 		{0x0008, 0x0018, "UI", uid(s.SOPUID)},
@@ -52,22 +48,5 @@ func SEGFile(s SEG) []byte {
 		seq.Write(item.Bytes())
 		ds = append(ds, element{0x0008, 0x2112, "SQ", seq.Bytes()})
 	}
-	var body bytes.Buffer
-	writeElements(&body, ds, s.Implicit)
-	meta := []element{
-		{0x0002, 0x0001, "OB", []byte{0, 1}},
-		{0x0002, 0x0002, "UI", uid(dicomkit.SegmentationStorage)},
-		{0x0002, 0x0003, "UI", uid(s.SOPUID)},
-		{0x0002, 0x0010, "UI", uid(transferSyntax)},
-		{0x0002, 0x0012, "UI", uid("1.2.826.0.1.3680043.10.1083.1")},
-	}
-	var metaBody bytes.Buffer
-	writeElements(&metaBody, meta, false)
-	var out bytes.Buffer
-	out.Write(make([]byte, 128))
-	out.WriteString("DICM")
-	writeElements(&out, []element{{0x0002, 0x0000, "UL", u32(metaBody.Len())}}, false)
-	out.Write(metaBody.Bytes())
-	out.Write(body.Bytes())
-	return out.Bytes()
+	return part10(dicomkit.SegmentationStorage, s.SOPUID, ds, s.Implicit)
 }

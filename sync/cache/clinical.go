@@ -86,7 +86,7 @@ func enqueue(ctx context.Context, tx *sql.Tx, kind, ref string, payload []byte) 
 // order_id), oldest first, sent ones included.
 func (c *Cache) OrderOutbox(ctx context.Context, orderID string) ([]OutboxEntry, error) {
 	// A report recorded as a study's result keeps its payload with the result (migration 0005).
-	rows, err := c.rdb.QueryContext(ctx, `SELECT id, idempotency_key, kind, ref, created_at, attempts, last_error, next_attempt_at, sent_at, dead_at, confirmation
+	rows, err := c.rdb.QueryContext(ctx, `SELECT `+outboxEntryColumns+`
 		FROM (SELECT o.*, coalesce(p.payload, o.payload) AS body FROM outbox o
 			LEFT JOIN result_payloads p ON o.kind LIKE 'result.%' AND p.result_id = CAST(o.ref AS INTEGER) WHERE o.kind IN (?, ?))
 		WHERE json_valid(CAST(body AS TEXT)) AND json_extract(CAST(body AS TEXT), '$.order_id') = ? ORDER BY id`,
@@ -94,18 +94,7 @@ func (c *Cache) OrderOutbox(ctx context.Context, orderID string) ([]OutboxEntry,
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []OutboxEntry
-	for rows.Next() {
-		var e OutboxEntry
-		var created, next, sent, dead int64
-		if err := rows.Scan(&e.ID, &e.IdempotencyKey, &e.Kind, &e.Ref, &created, &e.Attempts, &e.LastError, &next, &sent, &dead, &e.Confirmation); err != nil {
-			return nil, err
-		}
-		e.CreatedAt, e.NextAttemptAt, e.SentAt, e.DeadAt = millis(created), millis(next), millis(sent), millis(dead)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanOutboxEntries(rows)
 }
 
 // UnsentAttachments returns the studies with images not yet confirmed on the server (an unsent study.attach

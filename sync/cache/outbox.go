@@ -263,11 +263,18 @@ type OutboxEntry struct {
 
 // Outbox lists the latest n outbox items, newest first, sent ones included.
 func (c *Cache) Outbox(ctx context.Context, n int) ([]OutboxEntry, error) {
-	rows, err := c.rdb.QueryContext(ctx, `SELECT id, idempotency_key, kind, ref, created_at, attempts, last_error, next_attempt_at, sent_at, dead_at, confirmation
-		FROM outbox ORDER BY id DESC LIMIT ?`, n)
+	rows, err := c.rdb.QueryContext(ctx, `SELECT `+outboxEntryColumns+` FROM outbox ORDER BY id DESC LIMIT ?`, n)
 	if err != nil {
 		return nil, err
 	}
+	return scanOutboxEntries(rows)
+}
+
+// outboxEntryColumns are the columns scanOutboxEntries reads, in order.
+const outboxEntryColumns = `id, idempotency_key, kind, ref, created_at, attempts, last_error, next_attempt_at, sent_at, dead_at, confirmation`
+
+// scanOutboxEntries reads rows of outboxEntryColumns and closes them.
+func scanOutboxEntries(rows *sql.Rows) ([]OutboxEntry, error) {
 	defer rows.Close()
 	var out []OutboxEntry
 	for rows.Next() {
