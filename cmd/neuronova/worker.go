@@ -36,7 +36,7 @@ Usage:
 It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim an M1 job,
 pull its study through the server's Orthanc proxy into the cache at --data, run M1, store the SEG in Orthanc
 through the proxy (its UIDs derive from the job ID, so a retried job stores it once), and complete the job
-with the result, which the server stores once under the job's ID and announces to the submitter. A failed
+with the result, renewing the claim's lease meanwhile, which the server stores once under the job's ID and announces to the submitter. A failed
 run is failed with a retry: the server queues it again until its deliveries are used up, then dead-letters
 it; a job that cannot succeed (no such study, bad inputs) is failed for good. A worker killed mid-run leaves
 its job to be delivered again when the claim's visibility timeout (server --job-visibility) runs out.
@@ -219,33 +219,82 @@ func (w *worker) handle(ctx context.Context, j *api.Job) {
 	w.logf("job %s claimed (attempt %d): %s of study %s for patient %d", j.ID, j.Attempts, j.Model, j.StudyUID, j.PatientID)
 	jctx, cancel := context.WithTimeout(ctx, w.o.jobTimeout)
 	defer cancel()
+	lost := make(chan struct{})
+	renewing := make(chan struct{})
+	go func() {
+		defer close(renewing)
+		w.renew(jctx, j, cancel, lost)
+	}()
 	up, err := w.run(jctx, j)
 	if err == nil {
 		err = w.complete(jctx, j, up)
-		if err == nil {
+	}
+	timedOut := errors.Is(jctx.Err(), context.DeadlineExceeded)
+	cancel()
+	<-renewing
+	select {
+	case <-lost:
+		if err != nil {
+			w.logf("job %s: the lease was lost (another worker has the job); it is left to that worker", j.ID)
 			return
 		}
+	default:
 	}
-	if client.StatusOf(err) == 409 {
+	switch {
+	case err == nil:
+	case client.StatusOf(err) == 409:
 		w.logf("job %s: %v (the lease is no longer ours; nothing more to do)", j.ID, err)
-		return
+	case ctx.Err() != nil:
+		w.fail(ctx, j, "the worker was stopped before the job ended", true)
+	case timedOut:
+		w.fail(ctx, j, fmt.Sprintf("the job ran longer than the worker's --job-timeout %v", w.o.jobTimeout), true)
+	default:
+		w.fail(ctx, j, err.Error(), !errors.Is(err, errJobInvalid))
 	}
-	retry := !errors.Is(err, errJobInvalid)
-	reason := err.Error()
-	if ctx.Err() != nil {
-		reason = "the worker was stopped before the job ended"
-	}
+}
+
+// fail tells the server that job j failed, for a retry or for good.
+func (w *worker) fail(ctx context.Context, j *api.Job, reason string, retry bool) {
 	if len(reason) > 2000 {
 		reason = reason[:2000]
 	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer fcancel()
-	f, ferr := w.cl.FailJob(fctx, j.ID, j.Lease, reason, retry)
-	if ferr != nil {
-		w.logf("job %s failed (%s) and the server could not be told: %v (it is delivered again after its visibility timeout)", j.ID, reason, ferr)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	f, err := w.cl.FailJob(fctx, j.ID, j.Lease, reason, retry)
+	if err != nil {
+		w.logf("job %s failed (%s) and the server could not be told: %v (it is delivered again after its visibility timeout)", j.ID, reason, err)
 		return
 	}
 	w.logf("job %s failed: %s; now %s", j.ID, reason, f.Status)
+}
+
+// renew keeps the lease of job j while it runs: at a third of the time the lease has left, and more often
+// while the server cannot be reached. A lease the server says is no longer held closes lost and cancels the
+// run. A server that answers no lease expiry (no renewal) is not asked.
+func (w *worker) renew(ctx context.Context, j *api.Job, cancel context.CancelFunc, lost chan<- struct{}) {
+	expires := j.LeaseExpiresAt
+	if expires == nil {
+		return
+	}
+	for {
+		wait := max(time.Until(*expires)/3, 100*time.Millisecond)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		r, err := w.cl.RenewJob(ctx, j.ID, j.Lease)
+		switch {
+		case err == nil && r.LeaseExpiresAt != nil:
+			expires = r.LeaseExpiresAt
+		case ctx.Err() != nil:
+			return
+		case client.StatusOf(err) == 409 || client.StatusOf(err) == 404:
+			close(lost)
+			cancel()
+			return
+		case err != nil:
+			w.logf("job %s: renew the lease: %v", j.ID, err)
+		}
+	}
 }
 
 // complete hands in the result, trying again while the server cannot be reached.

@@ -191,8 +191,9 @@ func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
 
 // TestServerJobsRunByWorker is issue 14's "must show" for the server's queue, against a real server, Redis
 // and Orthanc and M1 on ONNX Runtime: the doctor's workstation (no model run of its own) sends M1 of its cached
-// demo study with `neuronova infer --on-server`; a `neuronova worker` subprocess (the RIS account) claims it,
-// pulls the study through the proxy, runs M1, stores the SEG and completes the job; the doctor is notified
+// demo study with `neuronova infer --on-server`; one of two `neuronova worker` subprocesses (the RIS account)
+// claims it, pulls the study through the proxy, runs M1 (longer than the 3 s visibility timeout: the lease is
+// renewed, the other worker never gets the job), stores the SEG and completes the job; the doctor is notified
 // (JOB_FINISHED, AI_RESULT), and the doctor's cache holds the result once, and still once after a sync round;
 // the server holds one result of the job and Orthanc one SEG. A second job's worker is killed -9 right after
 // its claim: the job stays running with no result, and after the visibility timeout (3 s here) another worker
@@ -262,7 +263,9 @@ func TestServerJobsRunByWorker(t *testing.T) {
 
 	// A job run by the worker reaches the submitter once.
 	w0 := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], workerData)
+	other := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], filepath.Join(dir, "worker2"))
 	w0.waitLine(t, `waiting for M1 jobs`, 30*time.Second)
+	other.waitLine(t, `waiting for M1 jobs`, 30*time.Second)
 	t.Setenv("NEURONOVA_SERVER", stack.URL)
 	t.Setenv("NEURONOVA_USER", "doctor1")
 	t.Setenv("NEURONOVA_PASSWORD", stack.Accounts["doctor1"])
@@ -277,6 +280,13 @@ func TestServerJobsRunByWorker(t *testing.T) {
 		t.Fatalf("infer --on-server says:\n%s", out)
 	}
 	job := m[1]
+	// The run outlasts the 3 s visibility timeout: renewed, the lease stays with the worker that claimed it.
+	if j, err := cl.Job(ctx, job); err != nil || j.Attempts != 1 {
+		t.Errorf("job %s: %+v %v, want done on its first delivery", job, j, err)
+	}
+	if a, b := strings.Contains(w0.output(), job+" claimed"), strings.Contains(other.output(), job+" claimed"); a == b {
+		t.Errorf("job %s claimed by the first worker %v, by the second %v; want exactly one", job, a, b)
+	}
 	if n := cachedResultsOfJob(t, docData, studyUID, job); n != 1 {
 		t.Errorf("the doctor's cache holds %d results of job %s, want 1", n, job)
 	}
@@ -305,6 +315,7 @@ func TestServerJobsRunByWorker(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	w0.stop(t)
+	other.stop(t)
 
 	// A worker killed -9 mid-run: the job is delivered again after its lease and completed once.
 	code, out, errOut = runCmd("infer", "--model", "m1", "--input", studyUID, "--on-server", "--data", docData, "--wait", "0")
