@@ -32,7 +32,7 @@ func (l library) Results(ctx context.Context, st *viewer.Study) ([]ui.ResultVers
 		models := map[int64]string{} // lineage → model id
 		seen := map[int64]bool{}
 		for _, r := range rows {
-			if (r.Kind != "m1" && r.Kind != "seg") || seen[r.Run] {
+			if (r.Kind != "m1" && r.Kind != "seg" && !omicsKind(r.Kind)) || seen[r.Run] {
 				continue
 			}
 			seen[r.Run] = true
@@ -40,6 +40,8 @@ func (l library) Results(ctx context.Context, st *viewer.Study) ([]ui.ResultVers
 			if !ok {
 				if res, _, err := l.lineageM1(ctx, rows, r.Lineage); err == nil {
 					model = res.Model.ID
+				} else if omicsKind(r.Kind) {
+					model = l.omicsModel(ctx, r)
 				}
 				models[r.Lineage] = model
 			}
@@ -86,6 +88,13 @@ func (l library) Result(ctx context.Context, st *viewer.Study, v ui.ResultVersio
 	}
 	if len(run) == 0 {
 		return nil, fmt.Errorf("version %d of the results of study %s: %w", v.Version, v.StudyUID, cache.ErrNotFound)
+	}
+	if omicsKind(run[0].Kind) {
+		out, err := l.omicsVersion(ctx, run)
+		if err == nil && v.Server != nil {
+			out.Lines = append(out.Lines, reviewLine(v.Server))
+		}
+		return out, err
 	}
 	res, order, err := l.lineageM1(ctx, rows, run[0].Lineage)
 	if err != nil {

@@ -106,6 +106,9 @@ func (l library) serverResult(ctx context.Context, v ui.ResultVersion) (*ui.AIRe
 		if js, err := json.Marshal(res); err == nil {
 			out.Summary, _ = api.ParseM1Summary(js)
 		}
+	} else if card, err := serverOmicsCard(r); err == nil { // MG or MM: no segmentation
+		out.Model, out.Banner, out.Lines = card.Model, card.Banner, append(card.Lines, reviewLine(v.Server))
+		return out, nil
 	} else {
 		var p inference.Provenance
 		json.Unmarshal(r.Result, &p)

@@ -103,6 +103,7 @@ func cmdView(args []string, stderr io.Writer) error {
 	w.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("File", importFolder, importFile)))
 	w.Resize(fyne.NewSize(1280, 800))
 	ws.ChoosePDF = func(name string, done func(string)) { choosePDF(w, name, done) }
+	ws.AI.ChooseCSV = func(title string, done func(string)) { chooseCSV(w, title, done) }
 	if ws.Clinic != nil {
 		ws.Clinic.ShowSignIn()
 	}
