@@ -107,6 +107,21 @@ func (p *JobsPanel) show(list []jobs.Job) {
 	}
 }
 
+// CancelRow and RetryRow do what the i-th row's buttons do (latest job first).
+func (p *JobsPanel) CancelRow(i int) { p.tapRow(i, func(r *jobRow) *widget.Button { return r.cancel }) }
+
+// RetryRow: see CancelRow.
+func (p *JobsPanel) RetryRow(i int) { p.tapRow(i, func(r *jobRow) *widget.Button { return r.retry }) }
+
+func (p *JobsPanel) tapRow(i int, button func(*jobRow) *widget.Button) {
+	if i < 0 || i >= len(p.rows) || p.rows[i].box.Hidden {
+		return
+	}
+	if b := button(p.rows[i]); !b.Hidden {
+		b.OnTapped()
+	}
+}
+
 // act cancels or retries job id in a worker, then shows the queue again.
 func (p *JobsPanel) act(id string, f func(string) error) {
 	if id == "" {

@@ -11,11 +11,41 @@ import (
 	"strings"
 
 	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
+	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/jobs"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/ui"
 	"github.com/neuronova/neuronova/viewer"
 )
+
+// windowAnalyzer is the window's analyzer on rt and c (nil: no cache), its runs going through the job queue
+// beside the cache when there is one.
+func windowAnalyzer(rt *inference.Runtime, c *cache.Cache, stderr io.Writer) analyzer {
+	a := analyzer{rt: rt, cache: c}
+	if c != nil {
+		a.jobs = openWindowJobs(c, a, stderr)
+	}
+	return a
+}
+
+// closeJobs stops a's queue: a job running stays running on disk, for the next start to resume or mark
+// interrupted.
+func (a analyzer) closeJobs() {
+	if a.jobs != nil {
+		a.jobs.Close()
+	}
+}
+
+// showJobs puts the list of a's jobs in ws's AI tab, refreshed as they change; nil without a queue.
+func (a analyzer) showJobs(ws *ui.Workstation) *ui.JobsPanel {
+	if a.jobs == nil {
+		return nil
+	}
+	list := ui.NewJobsPanel(a.jobs)
+	a.jobs.Subscribe(func(jobs.Job) { list.Refresh() })
+	ws.AI.ShowJobs(list)
+	return list
+}
 
 // openWindowJobs opens the job queue beside cache c for the window, whose model runs a does. Nil, said on
 // stderr, when another process owns it or it cannot be opened: the window then runs models without it.

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 
 	"github.com/neuronova/neuronova/inference/jobs"
 	"github.com/neuronova/neuronova/sync/cache"
@@ -143,5 +147,73 @@ func waitJob(ctx context.Context, get func(string) (jobs.Job, error), id string)
 			return j, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// The AI tab's jobs list through the UI driver with the real M1: a run shows running with its stage,
+// Cancel in the list stops it (the panel says so, the job is cancelled, nothing kept); run again, the new
+// job is listed done above it and its result kept.
+func TestJobsListInTheAITab(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(dir + "/demo"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Import(context.Background(), []string{dir + "/demo"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, closeRT, err := inferRuntime("", "cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRT()
+	test.NewTempApp(t)
+	ui.SerializeCallbacks(&uiLock)
+	uiLock.Lock()
+	defer uiLock.Unlock()
+	an := windowAnalyzer(rt, c, io.Discard)
+	defer func() { // the closing worker may be showing a change
+		uiLock.Unlock()
+		an.closeJobs()
+		uiLock.Lock()
+	}()
+	win := test.NewWindow(nil)
+	defer win.Close()
+	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}, AI: an}, nil)
+	list := an.showJobs(ws)
+	if list == nil {
+		t.Fatal("no jobs list")
+	}
+	win.SetContent(ws.Content())
+	win.Resize(fyne.NewSize(1280, 800))
+	waitUntil(t, "the worklist", func() bool { return len(ws.Worklist.Rows()) == 1 })
+	ws.Worklist.OpenRow(0)
+	waitUntil(t, "the study to open", func() bool { return ws.Reading.Study() != nil && ws.Reading.Study().UID == demo.Study().UID })
+
+	ws.AI.Run()
+	waitUntil(t, "the running job in the list", func() bool {
+		rows := list.Rows()
+		return len(rows) == 1 && strings.Contains(rows[0], "running  M1 study") && strings.Contains(rows[0], " — ")
+	})
+	list.CancelRow(0)
+	waitUntil(t, "the cancelled run", func() bool {
+		rows := list.Rows()
+		return strings.Contains(ws.AI.Failure(), "canceled") && len(rows) == 1 && strings.Contains(rows[0], "cancelled")
+	})
+	if n := m1Kept(t, c, demo.Study().UID); n != 0 {
+		t.Fatalf("%d M1 results kept by a cancelled run", n)
+	}
+	ws.AI.Run()
+	waitUntil(t, "the second run's result", func() bool { return ws.AI.Result() != nil })
+	waitUntil(t, "the second job done above the first", func() bool {
+		rows := list.Rows()
+		return len(rows) == 2 && strings.Contains(rows[0], "done  M1") && strings.Contains(rows[1], "cancelled")
+	})
+	if n := m1Kept(t, c, demo.Study().UID); n != 1 {
+		t.Fatalf("%d M1 results kept, want 1", n)
 	}
 }

@@ -67,15 +67,19 @@ func cmdView(args []string, stderr io.Writer) error {
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	a.Settings().SetTheme(ui.ReadingRoom{})
 	// The AI models, on the GPU when ONNX Runtime's CUDA build is installed, else on the CPU.
+	var an analyzer
 	if rt, closeRT, err := inferRuntime("", "auto", 1); err != nil {
 		fmt.Fprintf(stderr, "neuronova: the AI models are not available: %v\n", err)
 	} else {
 		defer closeRT()
-		svc.AI = analyzer{rt: rt, cache: c}
+		an = windowAnalyzer(rt, c, stderr) // model runs through the job queue (analyzerjobs.go)
+		defer an.closeJobs()
+		svc.AI = an
 	}
 
 	w := a.NewWindow("NeuroNova")
 	ws := ui.NewWorkstation(w.Canvas(), svc, studies)
+	an.showJobs(ws)
 	if c != nil {
 		importDemoOnce(ws, c) // the first run on a cache: the demo study goes into it
 		ws.Edit.OnSave = editSaver(c)
