@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"fyne.io/fyne/v2"
+
 	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
 	"github.com/neuronova/neuronova/inference"
 	"github.com/neuronova/neuronova/inference/jobs"
@@ -42,7 +44,12 @@ func (a analyzer) showJobs(ws *ui.Workstation) *ui.JobsPanel {
 		return nil
 	}
 	list := ui.NewJobsPanel(a.jobs)
-	a.jobs.Subscribe(func(jobs.Job) { list.Refresh() })
+	a.jobs.Subscribe(func(j jobs.Job) {
+		list.Refresh()
+		if j.State == jobs.Done && (j.Attempts > 1 || j.Retries > 0) {
+			fyne.Do(ws.AI.Refresh) // a resumed or retried run: its result joins the open study's versions
+		}
+	})
 	ws.AI.ShowJobs(list)
 	return list
 }
@@ -59,11 +66,31 @@ func openWindowJobs(c *cache.Cache, a analyzer, stderr io.Writer) *jobq.Queue {
 	return q
 }
 
-// m1Request is the queue's request for M1 on st for orderID: the study, the reader's choice of sequences and
-// the study's series (another series imported is another request). It resumes after a crash when st is in
-// the cache, where the runner reads it again.
-func (a analyzer) m1Request(ctx context.Context, st *viewer.Study, orderID string) jobs.Request {
-	inputs := map[string]string{"study": st.UID}
+// queued runs model on st as a job of the queue, keyed by inputs and params: an identical run under way is
+// joined, another waits its turn, and ending ctx cancels the job. It resumes after a crash when st is in the
+// cache, where the runner reads it again.
+func (a analyzer) queued(ctx context.Context, model string, st *viewer.Study, inputs, params map[string]string, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	cached := false
+	if a.cache != nil {
+		_, err := a.cache.StudyInfo(ctx, st.UID)
+		cached = err == nil
+	}
+	inputs["study"] = st.UID
+	_, v, err := a.jobs.Run(ctx, a.jobs.Request(model, inputs, params, cached), st, p)
+	if err != nil {
+		return nil, err
+	}
+	res, ok := v.(*ui.AIResult)
+	if !ok {
+		return nil, fmt.Errorf("the %s job ended without a result in this session", strings.ToUpper(model))
+	}
+	return res, nil
+}
+
+// queuedM1 runs M1 on st for orderID through the queue, keyed by the study, the reader's choice of
+// sequences, the study's series (another series imported is another request) and the order.
+func (a analyzer) queuedM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	inputs := map[string]string{}
 	if s := sequencesText(st.Sequences); s != "" {
 		inputs["sequences"] = s
 	}
@@ -73,12 +100,7 @@ func (a analyzer) m1Request(ctx context.Context, st *viewer.Study, orderID strin
 	}
 	slices.Sort(uids)
 	sum := sha256.Sum256([]byte(strings.Join(uids, ",")))
-	cached := false
-	if a.cache != nil {
-		_, err := a.cache.StudyInfo(ctx, st.UID)
-		cached = err == nil
-	}
-	return a.jobs.Request("m1", inputs, map[string]string{"order": orderID, "series_set": hex.EncodeToString(sum[:])}, cached)
+	return a.queued(ctx, "m1", st, inputs, map[string]string{"order": orderID, "series_set": hex.EncodeToString(sum[:])}, p)
 }
 
 // sequencesText writes a choice of sequences as --series does: TYPE=UID, sorted.
@@ -93,18 +115,77 @@ func sequencesText(m map[viewer.SeriesType]string) string {
 	return strings.Join(parts, ",")
 }
 
-// queuedM1 runs M1 on st as a job of the queue: an identical run under way is joined, another waits its
-// turn, and ending ctx cancels the job.
-func (a analyzer) queuedM1(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (*ui.AIResult, error) {
-	_, v, err := a.jobs.Run(ctx, a.m1Request(ctx, st, orderID), st, p)
-	if err != nil {
-		return nil, err
+// queuedAnalyzer is the window's analyzer when it has a job queue: its MG and MM runs go through the queue
+// too (M1's do in analyzer.RunM1).
+type queuedAnalyzer struct{ analyzer }
+
+var _ ui.OmicsAnalyzer = queuedAnalyzer{}
+
+// forWindow is a as the window's AI tab uses it.
+func (a analyzer) forWindow() ui.Analyzer {
+	if a.jobs == nil {
+		return a
 	}
-	res, ok := v.(*ui.AIResult)
-	if !ok {
-		return nil, fmt.Errorf("the M1 job ended without a result in this session")
+	return queuedAnalyzer{a}
+}
+
+// RunMG runs MG through the queue, keyed by the study and the gene CSV's path and content.
+func (a queuedAnalyzer) RunMG(ctx context.Context, st *viewer.Study, genes string, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	return a.queued(ctx, "mg", st, map[string]string{"genes": genes}, fileSums(map[string]string{"genes": genes}), p)
+}
+
+// RunMM runs MM through the queue, keyed by the study, its latest kept M1 result (the MRI embedding MM
+// reads) and the CSVs' paths and contents.
+func (a queuedAnalyzer) RunMM(ctx context.Context, st *viewer.Study, in ui.MMInput, p func(stage string, done, total int)) (*ui.AIResult, error) {
+	files := map[string]string{"genes": in.Genes, "proteins": in.Proteins}
+	inputs := map[string]string{}
+	for k, v := range files {
+		if v != "" {
+			inputs[k] = v
+		}
 	}
-	return res, nil
+	params := fileSums(files)
+	if a.cache != nil {
+		params["m1_kept"] = latestM1(ctx, a.cache, st)
+	}
+	return a.queued(ctx, "mm", st, inputs, params, p)
+}
+
+// fileSums are the SHA-256 of the files named (role → path), as role_sha256; a file that cannot be read is
+// left out (the run says why).
+func fileSums(files map[string]string) map[string]string {
+	out := map[string]string{}
+	for role, path := range files {
+		if path != "" {
+			if sum, err := jobq.FileSHA256(path); err == nil {
+				out[role+"_sha256"] = sum
+			}
+		}
+	}
+	return out
+}
+
+// latestM1 names the latest M1 result kept for a study of exam st ("" none).
+func latestM1(ctx context.Context, c *cache.Cache, st *viewer.Study) string {
+	var latest int64
+	seen := map[string]bool{}
+	for _, se := range st.Series {
+		uid := st.StudyOf(se).UID
+		if seen[uid] {
+			continue
+		}
+		seen[uid] = true
+		vs, _ := c.StudyResults(ctx, uid)
+		for _, v := range vs {
+			if v.Kind == "m1" && v.ID > latest {
+				latest = v.ID
+			}
+		}
+	}
+	if latest == 0 {
+		return ""
+	}
+	return fmt.Sprint(latest)
 }
 
 // runJob is the window's job runner. A job without its study attached (resumed after a crash, or retried)
@@ -113,7 +194,9 @@ func (a analyzer) runJob(ctx context.Context, req jobs.Request, att any, p jobs.
 	if req.Params[paramVia] == "cli" {
 		return nil, nil, fmt.Errorf("a `neuronova infer` job runs from the command line only: run it there again")
 	}
-	if req.Model != "m1" {
+	switch req.Model {
+	case "m1", "mg", "mm":
+	default:
 		return nil, nil, fmt.Errorf("the window runs no %q jobs", req.Model)
 	}
 	st, _ := att.(*viewer.Study)
@@ -124,14 +207,23 @@ func (a analyzer) runJob(ctx context.Context, req jobs.Request, att any, p jobs.
 		}
 		var err error
 		if st, err = cacheExam(ctx, a.cache, uid, viewer.ExamByDay, true); err != nil {
-			return nil, nil, fmt.Errorf("study %s is not in the local cache (open it and run M1 again): %w", uid, err)
+			return nil, nil, fmt.Errorf("study %s is not in the local cache (open it and run the model again): %w", uid, err)
 		}
 	}
-	seq, err := parseSeriesChoice(req.Inputs["sequences"])
-	if err != nil {
-		return nil, nil, fmt.Errorf("the job's sequences: %w", err)
+	var res *ui.AIResult
+	var err error
+	switch req.Model {
+	case "m1":
+		seq, perr := parseSeriesChoice(req.Inputs["sequences"])
+		if perr != nil {
+			return nil, nil, fmt.Errorf("the job's sequences: %w", perr)
+		}
+		res, err = a.runM1(ctx, st, seq, req.Params["order"], p)
+	case "mg":
+		res, err = a.RunMG(ctx, st, req.Inputs["genes"], p)
+	default:
+		res, err = a.RunMM(ctx, st, ui.MMInput{Genes: req.Inputs["genes"], Proteins: req.Inputs["proteins"]}, p)
 	}
-	res, err := a.runM1(ctx, st, seq, req.Params["order"], p)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,98 @@ func TestJobsListInTheAITab(t *testing.T) {
 	})
 	if n := m1Kept(t, c, demo.Study().UID); n != 1 {
 		t.Fatalf("%d M1 results kept, want 1", n)
+	}
+}
+
+// MG and MM of the window go through the queue too: two identical MG runs are one job with one kept result;
+// MM before and after an M1 result is kept are two jobs (the kept M1 is part of the request), the second
+// reading the new embedding.
+func TestWindowMGAndMMThroughTheJobQueue(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(dir + "/demo"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, closeRT, err := inferRuntime("", "cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRT()
+	an := windowAnalyzer(rt, c, io.Discard)
+	defer an.closeJobs()
+	qa, ok := an.forWindow().(queuedAnalyzer)
+	if !ok {
+		t.Fatal("the window's analyzer does not queue MG and MM")
+	}
+	st, err := cacheExam(ctx, c, demo.Study().UID, viewer.ExamByDay, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genes, prot := dir+"/genes.csv", dir+"/rppa.csv"
+	for src, dst := range map[string]string{"mg-demo-example-1-grade4.csv": genes, "mm-demo-example-1-grade4-rppa.csv": prot} {
+		b, err := os.ReadFile("../../assets/models/examples/" + src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noProgress := func(string, int, int) {}
+	results := make(chan *ui.AIResult, 2)
+	for range 2 {
+		go func() {
+			res, err := qa.RunMG(ctx, st, genes, noProgress)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}()
+	}
+	if a, b := <-results, <-results; a == nil || a != b {
+		t.Fatalf("two identical MG runs: %p and %p", a, b)
+	}
+	before, err := qa.RunMM(ctx, st, ui.MMInput{Genes: genes, Proteins: prot}, noProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qa.RunM1(ctx, st, "", noProgress); err != nil {
+		t.Fatal(err)
+	}
+	after, err := qa.RunMM(ctx, st, ui.MMInput{Genes: genes, Proteins: prot}, noProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, a := strings.Join(before.Lines, "\n"), strings.Join(after.Lines, "\n"); !strings.Contains(b, "MRI: not given") || strings.Contains(a, "MRI: not given") || !strings.Contains(a, "MRI: embedding of the M1 run") {
+		t.Errorf("MM before M1:\n%s\nafter:\n%s", b, a)
+	}
+	count := map[string]int{}
+	for _, j := range an.jobs.List() {
+		if j.State != jobs.Done {
+			t.Errorf("job %s %s: %s", j.Request.Model, j.State, j.Error)
+		}
+		count[j.Request.Model]++
+	}
+	if count["mg"] != 1 || count["mm"] != 2 || count["m1"] != 1 {
+		t.Errorf("jobs by model: %v", count)
+	}
+	vs, err := c.StudyResults(ctx, demo.Study().UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]int{}
+	for _, v := range vs {
+		kept[v.Kind]++
+	}
+	if kept["mg"] != 1 || kept["mm"] != 2 || kept["m1"] != 1 {
+		t.Errorf("kept results by kind: %v", kept)
 	}
 }

@@ -74,7 +74,7 @@ func cmdView(args []string, stderr io.Writer) error {
 		defer closeRT()
 		an = windowAnalyzer(rt, c, stderr) // model runs through the job queue (analyzerjobs.go)
 		defer an.closeJobs()
-		svc.AI = an
+		svc.AI = an.forWindow()
 	}
 
 	w := a.NewWindow("NeuroNova")
