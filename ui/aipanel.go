@@ -46,7 +46,8 @@ type AIPanel struct {
 	study   *viewer.Study
 	order   string // the order the next run is for ("" none)
 	run     *hotButton
-	omics   *omicsRow // MG and MM (aimodels.go)
+	omics   *omicsRow  // MG and MM (aimodels.go)
+	remote  *serverRow // M1 on the server's job queue (serverrun.go)
 	job     *task
 	stage   *widget.Label // why the panel cannot run, or why the last run failed
 	banner  *widget.Label
@@ -85,7 +86,8 @@ func NewAIPanel(a Analyzer) *AIPanel {
 	p.versionsBox = container.NewVBox(widget.NewLabel("Versions, latest first (kept here and from the server):"), p.versions)
 	p.versionsBox.Hide()
 	p.omics = newOmicsRow(p)
-	p.box = container.NewVBox(help, p.run, p.omics.box, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
+	p.remote = newServerRow(p)
+	p.box = container.NewVBox(help, p.run, p.remote.box, p.omics.box, p.job.content(), p.stage, p.versionsBox, p.banner, p.card, p.show)
 	if a == nil {
 		p.run.Disable()
 		p.stage.SetText("No AI models are available (the ONNX Runtime library was not found).")
@@ -128,6 +130,7 @@ func (p *AIPanel) SetStudy(st *viewer.Study) {
 		}
 	}
 	p.omics.enable(st != nil)
+	p.remote.enable(st != nil)
 	p.clearKeptFailure()
 	p.setVersions(nil)
 	p.showResult(p.results[st])

@@ -79,6 +79,9 @@ func NewWorkstation(c fyne.Canvas, svc Services, session []*viewer.Study) *Works
 		}
 	}
 	w.AI = NewAIPanel(svc.AI)
+	if r, ok := svc.Clinic.(ServerRunner); ok {
+		w.AI.SetServer(r) // signed in, M1 may run on the server's queue
+	}
 	if rl, ok := lib.(ResultLibrary); ok {
 		w.AI.SetLibrary(rl)
 	}

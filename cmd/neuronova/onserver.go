@@ -99,55 +99,57 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	if s.Offline {
 		return fmt.Errorf("the server %s cannot be reached: run the model here (without --on-server) or later", cl.BaseURL())
 	}
-	sub := onServer{c: c, cl: cl, e: e, out: stdout}
-	return sub.run(ctx, uid, *order, in, *wait)
+	sub := onServer{c: c, cl: cl, e: e, say: func(line string) { fmt.Fprintln(stdout, line) }}
+	_, err = sub.run(ctx, uid, *order, in, *wait)
+	return err
 }
 
-// onServer submits a cached study's M1 run to the server's queue and follows it.
+// onServer submits a cached study's M1 run to the server's queue and follows it; run answers its last step.
 type onServer struct {
 	c   *cache.Cache
 	cl  *client.Client
 	e   *engine.Engine
-	out io.Writer
+	say func(line string) // each step, as it happens
 }
 
-func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInputs, wait time.Duration) error {
+func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInputs, wait time.Duration) (string, error) {
 	info, err := o.c.StudyInfo(ctx, studyUID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	patient, err := o.patient(ctx, info.PatientID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	req := api.JobRequest{Model: api.ModelM1, PatientID: patient, OrderID: orderID, StudyUID: studyUID}
 	if in.ModelID != "" || in.Reference != "" || len(in.Series) > 0 {
 		if req.Inputs, err = json.Marshal(in); err != nil {
-			return err
+			return "", err
 		}
 	}
 	j, err := o.cl.SubmitJob(ctx, req)
 	if err != nil {
-		return fmt.Errorf("submit the M1 job: %w", err)
+		return "", fmt.Errorf("submit the M1 job: %w", err)
 	}
-	fmt.Fprintf(o.out, "job %s queued on %s: M1 of study %s (patient %s)\n", j.ID, o.cl.BaseURL(), studyUID, info.PatientID)
+	o.say(fmt.Sprintf("job %s queued on %s: M1 of study %s (patient %s)", j.ID, o.cl.BaseURL(), studyUID, info.PatientID))
 	if wait <= 0 {
-		return nil
+		return "job " + j.ID + " queued", nil
 	}
 	done, err := o.follow(ctx, j.ID, wait)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if done.Status != api.JobDone {
-		return fmt.Errorf("job %s %s after %d deliveries: %s", done.ID, done.Status, done.Attempts, done.Error)
+		return "", fmt.Errorf("job %s %s after %d deliveries: %s", done.ID, done.Status, done.Attempts, done.Error)
 	}
 	n, err := o.e.RefreshFeed(ctx)
 	if err != nil {
-		return fmt.Errorf("job %s is done (result %s) but the change feed could not be read: %w; the next sync brings it", done.ID, done.ResultID, err)
+		return "", fmt.Errorf("job %s is done (result %s) but the change feed could not be read: %w; the next sync brings it", done.ID, done.ResultID, err)
 	}
-	fmt.Fprintf(o.out, "job %s done: result %s, in the local cache (%d changes read from the feed; the AI tab lists it)\n", done.ID, done.ResultID, n)
+	line := fmt.Sprintf("job %s done: result %s, in the local cache (%d changes read from the feed; the AI tab lists it)", done.ID, done.ResultID, n)
+	o.say(line)
 	o.pullSEG(ctx, patient, studyUID)
-	return nil
+	return line, nil
 }
 
 // follow polls the job until it ends or wait passes, printing its changes of state.
@@ -163,7 +165,7 @@ func (o onServer) follow(ctx context.Context, id string, wait time.Duration) (*a
 			if state := fmt.Sprintf("%s %d", j.Status, j.Attempts); state != last {
 				last = state
 				if j.Status == api.JobRunning {
-					fmt.Fprintf(o.out, "job %s running (delivery %d)\n", id, j.Attempts)
+					o.say(fmt.Sprintf("job %s running (delivery %d)", id, j.Attempts))
 				}
 			}
 			if j.Status == api.JobDone || j.Status == api.JobFailed {
@@ -202,12 +204,12 @@ func (o onServer) pullSEG(ctx context.Context, patient int64, studyUID string) {
 		if s.StudyInstanceUID == studyUID {
 			var sum *engine.Summary
 			if sum, err = o.e.Prefetch(ctx, s.OrthancID, nil); err == nil {
-				fmt.Fprintf(o.out, "pulled %d new instances of the study (the job's SEG)\n", sum.Pulled)
+				o.say(fmt.Sprintf("pulled %d new instances of the study (the job's SEG)", sum.Pulled))
 				return
 			}
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(o.out, "the job's SEG was not pulled now (%v); the next sync brings it\n", err)
+		o.say(fmt.Sprintf("the job's SEG was not pulled now (%v); the next sync brings it", err))
 	}
 }

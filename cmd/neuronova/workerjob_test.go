@@ -20,6 +20,7 @@ import (
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/engine"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 // workerArgsEnv carries a worker subprocess's command line (JSON) to TestWorkerProcess.
@@ -189,6 +190,57 @@ func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
 	}
 }
 
+// windowRunOnServer is the window's "Run M1 on the server" (the AI panel's ServerRunner, the clinic adapter of
+// the doctor's signed-in engine): it reports the job's steps and returns once the result is in the cache,
+// once.
+func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := client.New(stack.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(c, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
+	k := newClinic(e, c)
+	st, err := cacheExam(ctx, c, studyUID, viewer.ExamByStudy, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.RunM1OnServer(ctx, st, "", func(string, int, int) {}); err == nil {
+		t.Error("a run on the server without a session was sent")
+	}
+	if _, err := e.Login(ctx, "doctor1", stack.Accounts["doctor1"]); err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	said, err := k.RunM1OnServer(ctx, st, "", func(stage string, _, _ int) { stages = append(stages, stage) })
+	m := regexp.MustCompile(`^job (\w+) done: result `).FindStringSubmatch(said)
+	if err != nil || m == nil {
+		t.Fatalf("the window's run on the server: %q %v (steps %q)", said, err, stages)
+	}
+	if len(stages) < 3 || !strings.Contains(stages[0], "queued") || !strings.Contains(strings.Join(stages, "\n"), "running") {
+		t.Errorf("the window was told %q", stages)
+	}
+	rs, err := c.StudyServerResults(ctx, studyUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.JobID == m[1] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("after the window's run the cache holds %d results of job %s, want 1", n, m[1])
+	}
+}
+
 // TestServerJobsRunByWorker is issue 14's "must show" for the server's queue, against a real server, Redis
 // and Orthanc and M1 on ONNX Runtime: the doctor's workstation (no model run of its own) sends M1 of its cached
 // demo study with `neuronova infer --on-server`; one of two `neuronova worker` subprocesses (the RIS account)
@@ -197,7 +249,8 @@ func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
 // (JOB_FINISHED, AI_RESULT), and the doctor's cache holds the result once, and still once after a sync round;
 // the server holds one result of the job and Orthanc one SEG. A second job's worker is killed -9 right after
 // its claim: the job stays running with no result, and after the visibility timeout (3 s here) another worker
-// claims it (delivery 2) and completes it once — one result, one SEG. SIGTERM stops a worker cleanly.
+// claims it (delivery 2) and completes it once — one result, one SEG. The window's "Run M1 on the server"
+// path (windowRunOnServer) brings its job's result into the cache once. SIGTERM stops a worker cleanly.
 func TestServerJobsRunByWorker(t *testing.T) {
 	testsvc.RequireStack(t)
 	if _, closeRT, err := inferRuntime("", "cpu", 1); err != nil {
@@ -343,6 +396,7 @@ func TestServerJobsRunByWorker(t *testing.T) {
 	}
 	w2.waitLine(t, `job `+job+` done: result`, 90*time.Second)
 	t.Logf("claimed again and completed %v after the kill", time.Since(killed).Round(time.Millisecond))
+	windowRunOnServer(t, stack, docData, studyUID)
 	w2.stop(t)
 	if j, err := cl.Job(ctx, job); err != nil || j.Status != api.JobDone || j.Attempts != 2 || j.ResultID == "" {
 		t.Errorf("the retried job is %+v %v, want done after 2 deliveries", j, err)

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/neuronova/neuronova/ui"
+	"github.com/neuronova/neuronova/viewer"
+)
+
+var _ ui.ServerRunner = (*clinic)(nil)
+
+// serverRunWait bounds how long the window follows a job on the server's queue.
+const serverRunWait = 30 * time.Minute
+
+// RunM1OnServer sends M1 of st's study to the server's job queue (onserver.go) and follows it: each step is a
+// stage of p; it returns once the result is in the cache, with its SEG pulled.
+func (k *clinic) RunM1OnServer(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (string, error) {
+	if s := k.e.Session(); s == nil || s.Offline {
+		return "", errors.New("sign in to the server (online) to run M1 there")
+	}
+	in := m1JobInputs{}
+	for t, se := range st.Sequences {
+		if in.Series == nil {
+			in.Series = map[string]string{}
+		}
+		in.Series[string(t)] = se
+	}
+	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
+	return o.run(ctx, st.UID, orderID, in, serverRunWait)
+}
