@@ -58,7 +58,7 @@ func (a analyzer) showJobs(ws *ui.Workstation) *ui.JobsPanel {
 // stderr, when another process owns it or it cannot be opened: the window then runs models without it.
 func openWindowJobs(c *cache.Cache, a analyzer, stderr io.Writer) *jobq.Queue {
 	a.jobs = nil // the runner runs the model itself
-	q, err := jobq.Open(c.Dir(), a.runJob, jobq.Options{})
+	q, err := jobq.Open(c.Dir(), a.runJob, jobq.Options{Owner: ownerWindow})
 	if err != nil {
 		fmt.Fprintf(stderr, "neuronova: model runs go without the job queue: %v\n", err)
 		return nil

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
 	"github.com/neuronova/neuronova/inference/jobs"
@@ -50,11 +52,43 @@ func (j inferJob) request(q *jobq.Queue) jobs.Request {
 	return q.Request(j.model, inputs, params, false)
 }
 
+// Owners of the job queue (jobq.Options.Owner).
+const (
+	ownerWindow = "a NeuroNova window"
+	ownerInfer  = "neuronova infer"
+)
+
+// openInferJobs opens the job queue in dir for `neuronova infer`, holding it. While another infer owns it,
+// this one waits its turn (one model run at a time); a window, or an owner that does not say, makes it
+// refuse: the window runs what it owns for as long as it is open.
+func openInferJobs(ctx context.Context, dir string, run jobq.Runner, stderr io.Writer) (*jobq.Queue, error) {
+	said := false
+	for {
+		q, err := jobq.Open(dir, run, jobq.Options{Hold: true, Owner: ownerInfer})
+		var locked *jobq.LockedError
+		if !errors.As(err, &locked) {
+			return q, err
+		}
+		if locked.Owner != ownerInfer {
+			return nil, fmt.Errorf("%v (one model run at a time): run the model from the window's AI tab, or close the window and run infer again", err)
+		}
+		if !said {
+			fmt.Fprintf(stderr, "waiting: %v\n", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // inferQueued does work, a model run of `neuronova infer`, as a job of the workstation's queue in the data
 // directory, so that it is listed with the window's jobs and runs one at a time with them. It holds the
-// store (jobq.Options.Hold): the jobs it finds are the window's. While a window owns the store the command
-// does not run beside it (two model runs would share the GPU) and says so. Work's own error is returned
-// as is (usage errors keep their exit status); the job records it.
+// store (jobq.Options.Hold): the jobs it finds are the window's. It waits for another infer, and refuses to
+// run beside a window (openInferJobs). Work's own error is returned as is (usage errors keep their exit
+// status); the job records it.
 func inferQueued(ctx context.Context, data string, job inferJob, stderr io.Writer, work func(context.Context) error) error {
 	dir, err := cache.ResolveDir(data, os.Getenv)
 	if err != nil {
@@ -68,11 +102,7 @@ func inferQueued(ctx context.Context, data string, job inferJob, stderr io.Write
 		res, err := json.Marshal(map[string]string{"out": req.Params["out"]})
 		return res, nil, err
 	}
-	q, err := jobq.Open(dir, run, jobq.Options{Hold: true})
-	if jobq.IsLocked(err) {
-		return fmt.Errorf("a NeuroNova window owns the job queue in %s (one model run at a time): run the model from its AI tab, or close it and run infer again",
-			filepath.Join(dir, jobq.Dir))
-	}
+	q, err := openInferJobs(ctx, dir, run, stderr)
 	if err != nil {
 		return err
 	}

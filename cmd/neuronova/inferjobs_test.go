@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
 	"github.com/neuronova/neuronova/inference/jobs"
@@ -34,7 +35,7 @@ func TestInferRunsThroughTheJobQueue(t *testing.T) {
 	never := func(ctx context.Context, req jobs.Request, att any, p jobs.Progress) (json.RawMessage, any, error) {
 		return nil, nil, context.Canceled
 	}
-	window, err := jobq.Open(data, never, jobq.Options{})
+	window, err := jobq.Open(data, never, jobq.Options{Owner: ownerWindow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,13 +48,29 @@ func TestInferRunsThroughTheJobQueue(t *testing.T) {
 	// The window owns the queue now.
 	out2 := filepath.Join(dir, "out2")
 	code, _, stderr = runCmd("infer", "--model", "mg", "--genes", genes, "--out", out2, "--data", data, "--provider", "cpu")
-	if code != 1 || !strings.Contains(stderr, "window owns the job queue") {
+	if code != 1 || !strings.Contains(stderr, "in use by a NeuroNova window") {
 		t.Errorf("infer beside a window: exit %d, %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out2, mgResultFile)); err == nil {
 		t.Error("infer ran beside the window")
 	}
 	window.Close()
+	// Another infer owns it: this one waits its turn, then runs.
+	other, err := jobq.Open(data, never, jobq.Options{Owner: ownerInfer, Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		released <- time.Now()
+		other.Close()
+	}()
+	code, _, stderr = runCmd("infer", "--model", "mg", "--genes", genes, "--out", out2, "--data", data, "--provider", "cpu")
+	freed := <-released
+	if fi, err := os.Stat(filepath.Join(out2, mgResultFile)); code != 0 || err != nil || fi.ModTime().Before(freed) || !strings.Contains(stderr, "waiting: ") {
+		t.Errorf("infer behind another infer: exit %d, %v, %s", code, err, stderr)
+	}
 	// A usage error found by the run keeps its exit status, and the job records it.
 	code, _, stderr = runCmd("infer", "--model", "mm", "--out", out2, "--data", data, "--provider", "cpu")
 	if code != 2 {

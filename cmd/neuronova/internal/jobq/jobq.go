@@ -35,8 +35,25 @@ const ParamSession = "session"
 // cancelWait bounds how long Run waits for a job it cancelled to end.
 const cancelWait = 30 * time.Second
 
-// ErrLocked: another process (a workstation window) owns the store.
+// ErrLocked: another process owns the store.
 var ErrLocked = jobs.ErrLocked
+
+// ownerFile names the store's owner (Options.Owner) while it holds the store.
+const ownerFile = ".owner"
+
+// LockedError is Open's error when another process owns the store: Owner is what that process said it is
+// (Options.Owner; "" unknown).
+type LockedError struct{ Dir, Owner string }
+
+func (e *LockedError) Error() string {
+	who := e.Owner
+	if who == "" {
+		who = "another process"
+	}
+	return fmt.Sprintf("the job queue in %s is in use by %s", e.Dir, who)
+}
+
+func (e *LockedError) Unwrap() error { return jobs.ErrLocked }
 
 // Runner does one job. att is what the submitting caller attached in this process (an open study), nil for a
 // job resumed or retried without one; the runner returns the job's JSON result and an in-memory value that
@@ -47,6 +64,8 @@ type Runner func(ctx context.Context, req jobs.Request, att any, progress jobs.P
 type Options struct {
 	// Hold: run only what this process submits, leaving the jobs it finds to the window (the command line).
 	Hold bool
+	// Owner says who opens the store ("window", "infer"): LockedError tells it to the next opener.
+	Owner string
 	// Every is the least time between two change events of one job for Subscribe (default 100 ms); state
 	// changes are sent at once.
 	Every time.Duration
@@ -99,9 +118,18 @@ func Open(dataDir string, run Runner, o Options) (*Queue, error) {
 	if o.Hold {
 		opts = append(opts, jobs.WithHold())
 	}
-	jq, err := jobs.Open(filepath.Join(dataDir, Dir), runner, opts...)
+	dir := filepath.Join(dataDir, Dir)
+	jq, err := jobs.Open(dir, runner, opts...)
+	if errors.Is(err, jobs.ErrLocked) {
+		owner, _ := os.ReadFile(filepath.Join(dir, ownerFile))
+		return nil, &LockedError{Dir: dir, Owner: string(owner)}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("job queue in %s: %w", filepath.Join(dataDir, Dir), err)
+		return nil, fmt.Errorf("job queue in %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(o.Owner), 0o644); err != nil {
+		jq.Close()
+		return nil, fmt.Errorf("job queue in %s: %w", dir, err)
 	}
 	q.q = jq
 	return q, nil

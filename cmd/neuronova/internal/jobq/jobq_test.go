@@ -44,7 +44,7 @@ func runChild() int {
 		<-ctx.Done()
 		return nil, nil, ctx.Err()
 	}
-	q, err := Open(os.Getenv(childDirEnv), block, Options{})
+	q, err := Open(os.Getenv(childDirEnv), block, Options{Owner: "window"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 3
@@ -97,7 +97,8 @@ func killChild(t *testing.T, dir, studies string) {
 	if !running || !submitted {
 		t.Fatalf("the child did not run its first job: %s", stderr.String())
 	}
-	if q, err := Open(dir, nil, Options{Hold: true}); !IsLocked(err) {
+	var locked *LockedError
+	if q, err := Open(dir, nil, Options{Hold: true}); !errors.As(err, &locked) || locked.Owner != "window" || !IsLocked(err) {
 		if err == nil {
 			q.Close()
 		}
