@@ -250,7 +250,8 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 // the server holds one result of the job and Orthanc one SEG. A second job's worker is killed -9 right after
 // its claim: the job stays running with no result, and after the visibility timeout (3 s here) another worker
 // claims it (delivery 2) and completes it once — one result, one SEG. The window's "Run M1 on the server"
-// path (windowRunOnServer) brings its job's result into the cache once. SIGTERM stops a worker cleanly.
+// path (windowRunOnServer) brings its job's result into the cache once. SIGTERM stops a worker cleanly, idle or
+// mid-run (the job queued again at once).
 func TestServerJobsRunByWorker(t *testing.T) {
 	testsvc.RequireStack(t)
 	if _, closeRT, err := inferRuntime("", "cpu", 1); err != nil {
@@ -397,7 +398,18 @@ func TestServerJobsRunByWorker(t *testing.T) {
 	w2.waitLine(t, `job `+job+` done: result`, 90*time.Second)
 	t.Logf("claimed again and completed %v after the kill", time.Since(killed).Round(time.Millisecond))
 	windowRunOnServer(t, stack, docData, studyUID)
+
+	// SIGTERM mid-run: the worker hands the job back at once (queued again, not waiting out the lease).
+	code, out, errOut = runCmd("infer", "--model", "m1", "--input", studyUID, "--on-server", "--data", docData, "--wait", "0")
+	m = regexp.MustCompile(`job (\w+) queued`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("infer --on-server --wait 0: exit %d\n%s%s", code, out, errOut)
+	}
+	w2.waitLine(t, `job `+m[1]+` claimed \(attempt 1\)`, 30*time.Second)
 	w2.stop(t)
+	if j, err := cl.Job(ctx, m[1]); err != nil || j.Status != api.JobQueued || j.Attempts != 1 || !strings.Contains(j.Error, "stopped") {
+		t.Errorf("after SIGTERM mid-run the job is %+v %v, want queued again saying the worker stopped", j, err)
+	}
 	if j, err := cl.Job(ctx, job); err != nil || j.Status != api.JobDone || j.Attempts != 2 || j.ResultID == "" {
 		t.Errorf("the retried job is %+v %v, want done after 2 deliveries", j, err)
 	}
