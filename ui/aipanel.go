@@ -61,6 +61,7 @@ type AIPanel struct {
 	versions    *hotSelect      // the versions of the study's results, kept here or from the server
 	versionsBox *fyne.Container // the list with its title, hidden when there is none
 	kept        []ResultVersion // what versions lists
+	reads       int             // reads of a version begun; a read's answer is shown only if it is the latest
 }
 
 // NewAIPanel makes the panel for a (nil: no models available).

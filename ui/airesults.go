@@ -103,6 +103,8 @@ func (p *AIPanel) restore(st *viewer.Study, show bool) {
 	if lib == nil || st == nil {
 		return
 	}
+	p.reads++
+	read := p.reads
 	go func() {
 		ctx := context.Background()
 		vs, err := lib.Results(ctx, st)
@@ -119,7 +121,7 @@ func (p *AIPanel) restore(st *viewer.Study, show bool) {
 				p.stage.SetText(keptFailure + err.Error())
 				return
 			}
-			if res != nil && p.result == nil {
+			if res != nil && p.result == nil && read == p.reads {
 				p.restored(res)
 			}
 		})
@@ -210,11 +212,13 @@ func (p *AIPanel) chooseVersion() {
 		return
 	}
 	v, label := p.kept[i], p.versions.Options[i]
+	p.reads++
+	read := p.reads
 	go func() {
 		res, err := lib.Result(context.Background(), st, v)
 		do(func() {
 			switch {
-			case p.study != st:
+			case p.study != st, read != p.reads: // another study opened, or another version chosen, meanwhile
 			case err != nil:
 				p.stage.SetText(versionFailure + label + ": " + err.Error())
 			default:

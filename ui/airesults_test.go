@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,5 +65,49 @@ func TestAIPanelRestoresKeptResults(t *testing.T) {
 	waitFor(t, "version 1", func() bool { m, _ := w.Reading.Labels(); return m == maps[10] })
 	if !strings.Contains(w.AI.card.Text, "ET 3 voxels") || w.AI.Result() != res[10] {
 		t.Errorf("after choosing v1: card %q", w.AI.card.Text)
+	}
+}
+
+// slowLibrary is a keptLibrary whose reads of run slow wait for gate.
+type slowLibrary struct {
+	keptLibrary
+	slow int64
+	gate chan struct{}
+}
+
+func (l slowLibrary) Result(ctx context.Context, st *viewer.Study, v ResultVersion) (*AIResult, error) {
+	if v.Run == l.slow {
+		<-l.gate
+	}
+	return l.keptLibrary.Result(ctx, st, v)
+}
+
+// TestAIPanelShowsTheLastVersionChosen: a version chosen while the read of another is still under way
+// stays shown when that older read ends last.
+func TestAIPanelShowsTheLastVersionChosen(t *testing.T) {
+	st := smallStudy(t)
+	res := map[int64]*AIResult{
+		10: {Model: "m1-demo 1.0.0", Banner: "DEMONSTRATION MODEL — NOT FOR CLINICAL USE", Lines: []string{"run 10"}},
+		20: {Model: "m1-demo 1.0.0", Banner: "DEMONSTRATION MODEL — NOT FOR CLINICAL USE", Lines: []string{"run 20"}},
+	}
+	at := time.Date(2026, 12, 3, 5, 20, 0, 0, time.Local)
+	lib := slowLibrary{keptLibrary: keptLibrary{memLibrary: newMemLibrary(st), results: res, versions: []ResultVersion{
+		{StudyUID: st.UID, Run: 20, Version: 2, Model: "m1-demo", Editor: "alice", Time: at.Add(time.Minute)},
+		{StudyUID: st.UID, Run: 10, Version: 1, Model: "m1-demo", Time: at},
+	}}, slow: 10, gate: make(chan struct{})}
+	w, _ := newTestWorkstation(t, Services{Library: lib}, st)
+	waitFor(t, "the kept result", func() bool { return w.AI.Result() == res[20] })
+	var calls atomic.Int64
+	orig := do
+	do = func(fn func()) { orig(fn); calls.Add(1) }
+	defer func() { do = orig }()
+	w.AI.ChooseVersion(1) // its read waits
+	w.AI.ChooseVersion(0)
+	waitFor(t, "version 2 again", func() bool { return w.AI.Result() == res[20] && calls.Load() > 0 })
+	n := calls.Load()
+	close(lib.gate)
+	waitFor(t, "the read of version 1 to end", func() bool { return calls.Load() > n })
+	if w.AI.Result() != res[20] || !strings.Contains(w.AI.card.Text, "run 20") {
+		t.Errorf("the read of version 1, ended last, replaced the version chosen last: card %q", w.AI.card.Text)
 	}
 }
