@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/engine"
+	"github.com/neuronova/neuronova/viewer"
 )
 
 // onServerRequested reports whether an infer command line asks for the server's queue (--on-server).
@@ -32,28 +34,31 @@ func onServerRequested(args []string) bool {
 	return false
 }
 
-// cmdInferOnServer is `neuronova infer --model m1 --input STUDY --on-server`: a workstation without a usable
-// accelerator sends the run of a cached study to the server's job queue, for `neuronova worker`. It waits
-// for the job to end (--wait), then reads the change feed, which brings the result into the cache as any
-// server result, and pulls the study again for the job's SEG.
+// cmdInferOnServer is `neuronova infer --model m1|mg --input STUDY --on-server`: a workstation without a
+// usable accelerator sends the run to the server's job queue, for `neuronova worker`. It waits for the job to
+// end (--wait), then reads the change feed, which brings the result into the cache as any server result, and
+// after M1 pulls the study again for the job's SEG.
 func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("infer --on-server", stderr)
 	fs.Bool("on-server", true, "send the run to the server's job queue instead of running it here")
-	which := fs.String("model", "", "m1 (the only model the server's workers run)")
-	input := fs.String("input", "", "a study of the local cache (UID, UID prefix, accession or patient ID)")
+	which := fs.String("model", "", "m1 or mg (the models the server's workers run)")
+	input := fs.String("input", "", "a study of the local cache (UID, UID prefix, accession or patient ID): M1 runs on it, MG is filed with it")
 	data := dataFlag(fs)
 	server := fs.String("server", os.Getenv("NEURONOVA_SERVER"), "server URL (default $NEURONOVA_SERVER, else http://127.0.0.1:8080)")
 	user := fs.String("user", os.Getenv("NEURONOVA_USER"), "login ID (default $NEURONOVA_USER; password $NEURONOVA_PASSWORD or stdin)")
 	order := fs.String("order", "", "the order the run is for")
-	modelID := fs.String("model-id", "", "a model of the M1 family the worker runs (default: its default M1 model)")
-	series := fs.String("series", "", "choose sequences by hand, e.g. T1CE=1.2.3,FLAIR=1.2.4 (SeriesInstanceUIDs)")
-	reference := fs.String("reference", "", "the sequence whose grid the label map, the SEG and the volumes use (default T1CE)")
+	var o jobFlags
+	fs.StringVar(&o.modelID, "model-id", "", "a model of the family the worker runs (default: its default model)")
+	fs.StringVar(&o.series, "series", "", "m1: choose sequences by hand, e.g. T1CE=1.2.3,FLAIR=1.2.4 (SeriesInstanceUIDs)")
+	fs.StringVar(&o.reference, "reference", "", "m1: the sequence whose grid the label map, the SEG and the volumes use (default T1CE)")
+	fs.StringVar(&o.genes, "genes", "", "mg: the gene-expression CSV (Hugo_Symbol,Entrez_Gene_Id,Expression), sent with the job")
 	wait := fs.Duration("wait", 30*time.Minute, "how long to wait for the job to end; 0 prints the job ID and returns at once")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if !strings.EqualFold(*which, "m1") || *input == "" {
-		return fmt.Errorf("%w: infer --on-server needs --model m1 and --input STUDY (a study of the local cache)", errUsage)
+	o.model = strings.ToUpper(*which)
+	if (o.model != api.ModelM1 && o.model != api.ModelMG) || *input == "" {
+		return fmt.Errorf("%w: infer --on-server needs --model m1 or mg and --input STUDY (a study of the local cache)", errUsage)
 	}
 	if *server == "" {
 		*server = "http://127.0.0.1:8080"
@@ -61,16 +66,9 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	if *user == "" {
 		return fmt.Errorf("%w: infer --on-server needs --user LOGIN (or $NEURONOVA_USER)", errUsage)
 	}
-	choice, err := parseSeriesChoice(*series)
+	inputs, err := o.inputs()
 	if err != nil {
 		return err
-	}
-	in := m1JobInputs{ModelID: *modelID, Reference: *reference}
-	for t, uid := range choice {
-		if in.Series == nil {
-			in.Series = map[string]string{}
-		}
-		in.Series[string(t)] = uid
 	}
 	password, err := readPassword(os.Getenv, os.Stdin)
 	if err != nil {
@@ -100,11 +98,60 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the server %s cannot be reached: run the model here (without --on-server) or later", cl.BaseURL())
 	}
 	sub := onServer{c: c, cl: cl, e: e, say: func(line string) { fmt.Fprintln(stdout, line) }}
-	_, err = sub.run(ctx, uid, *order, in, *wait)
+	_, err = sub.run(ctx, o.model, uid, *order, inputs, *wait)
 	return err
 }
 
-// onServer submits a cached study's M1 run to the server's queue and follows it; run answers its last step.
+// jobFlags are the model's flags of infer --on-server.
+type jobFlags struct {
+	model, modelID, series, reference, genes string
+}
+
+// maxGenesCSV is the largest gene CSV sent with a job (the server takes job requests up to 1 MiB).
+const maxGenesCSV = 900 << 10
+
+// inputs are the job's inputs: the M1 choices (nil when none), or MG's gene CSV.
+func (o jobFlags) inputs() (json.RawMessage, error) {
+	if o.model == api.ModelMG {
+		if o.genes == "" || o.series != "" || o.reference != "" {
+			return nil, fmt.Errorf("%w: infer --model mg --on-server needs --genes CSV (and no --series or --reference)", errUsage)
+		}
+		b, err := os.ReadFile(o.genes)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxGenesCSV {
+			return nil, fmt.Errorf("--genes %s: %d bytes; a job carries at most %d", o.genes, len(b), maxGenesCSV)
+		}
+		return json.Marshal(mgJobInputs{ModelID: o.modelID, GenesCSV: string(b), GenesName: filepath.Base(o.genes)})
+	}
+	if o.genes != "" {
+		return nil, fmt.Errorf("%w: --genes is for --model mg", errUsage)
+	}
+	choice, err := parseSeriesChoice(o.series)
+	if err != nil {
+		return nil, err
+	}
+	return m1Inputs(o.modelID, o.reference, choice)
+}
+
+// m1Inputs are an M1 job's inputs; nil when all are the defaults.
+func m1Inputs(modelID, reference string, choice map[viewer.SeriesType]string) (json.RawMessage, error) {
+	if modelID == "" && reference == "" && len(choice) == 0 {
+		return nil, nil
+	}
+	in := m1JobInputs{ModelID: modelID, Reference: reference}
+	for t, uid := range choice {
+		if in.Series == nil {
+			in.Series = map[string]string{}
+		}
+		in.Series[string(t)] = uid
+	}
+	return json.Marshal(in)
+}
+
+// onServer submits a model run of a cached study to the server's queue and follows it; run answers its last
+// step.
 type onServer struct {
 	c   *cache.Cache
 	cl  *client.Client
@@ -112,7 +159,7 @@ type onServer struct {
 	say func(line string) // each step, as it happens
 }
 
-func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInputs, wait time.Duration) (string, error) {
+func (o onServer) run(ctx context.Context, model, studyUID, orderID string, inputs json.RawMessage, wait time.Duration) (string, error) {
 	info, err := o.c.StudyInfo(ctx, studyUID)
 	if err != nil {
 		return "", err
@@ -121,17 +168,12 @@ func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInp
 	if err != nil {
 		return "", err
 	}
-	req := api.JobRequest{Model: api.ModelM1, PatientID: patient, OrderID: orderID, StudyUID: studyUID}
-	if in.ModelID != "" || in.Reference != "" || len(in.Series) > 0 {
-		if req.Inputs, err = json.Marshal(in); err != nil {
-			return "", err
-		}
-	}
+	req := api.JobRequest{Model: model, PatientID: patient, OrderID: orderID, StudyUID: studyUID, Inputs: inputs}
 	j, err := o.cl.SubmitJob(ctx, req)
 	if err != nil {
-		return "", fmt.Errorf("submit the M1 job: %w", err)
+		return "", fmt.Errorf("submit the %s job: %w", model, err)
 	}
-	o.say(fmt.Sprintf("job %s queued on %s: M1 of study %s (patient %s)", j.ID, o.cl.BaseURL(), studyUID, info.PatientID))
+	o.say(fmt.Sprintf("job %s queued on %s: %s of study %s (patient %s)", j.ID, o.cl.BaseURL(), model, studyUID, info.PatientID))
 	if wait <= 0 {
 		return "job " + j.ID + " queued", nil
 	}
@@ -148,7 +190,9 @@ func (o onServer) run(ctx context.Context, studyUID, orderID string, in m1JobInp
 	}
 	line := fmt.Sprintf("job %s done: result %s, in the local cache (%d changes read from the feed; the AI tab lists it)", done.ID, done.ResultID, n)
 	o.say(line)
-	o.pullSEG(ctx, patient, studyUID)
+	if model == api.ModelM1 {
+		o.pullSEG(ctx, patient, studyUID)
+	}
 	return line, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/ui"
 	"github.com/neuronova/neuronova/viewer"
 )
@@ -20,13 +21,10 @@ func (k *clinic) RunM1OnServer(ctx context.Context, st *viewer.Study, orderID st
 	if s := k.e.Session(); s == nil || s.Offline {
 		return "", errors.New("sign in to the server (online) to run M1 there")
 	}
-	in := m1JobInputs{}
-	for t, se := range st.Sequences {
-		if in.Series == nil {
-			in.Series = map[string]string{}
-		}
-		in.Series[string(t)] = se
+	inputs, err := m1Inputs("", "", st.Sequences) // the reader's choice of sequences, if any
+	if err != nil {
+		return "", err
 	}
 	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
-	return o.run(ctx, st.UID, orderID, in, serverRunWait)
+	return o.run(ctx, api.ModelM1, st.UID, orderID, inputs, serverRunWait)
 }

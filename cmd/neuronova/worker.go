@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,17 +32,19 @@ const workerUsage = `neuronova worker — run the server's queued AI jobs headle
 
 Usage:
   neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--threads N]
-                   [--models DIR] [--poll 20s] [--job-timeout 30m] [--once]
+                   [--models DIR] [--jobs m1,mg] [--poll 20s] [--job-timeout 30m] [--once]
 
-It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim an M1 job,
-pull its study through the server's Orthanc proxy into the cache at --data, run M1, store the SEG in Orthanc
-through the proxy (its UIDs derive from the job ID, so a retried job stores it once), and complete the job
-with the result, renewing the claim's lease meanwhile, which the server stores once under the job's ID and announces to the submitter. A failed
-run is failed with a retry: the server queues it again until its deliveries are used up, then dead-letters
-it; a job that cannot succeed (no such study, bad inputs) is failed for good. A worker killed mid-run leaves
-its job to be delivered again when the claim's visibility timeout (server --job-visibility) runs out.
-SIGTERM or Ctrl-C hands the running job back for a retry and stops. The account must be a role that may
-claim jobs (DOCTOR, RIS, LIS, ADMIN, SYSTEMMANAGER) and read the study's images.
+It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim a job of
+a model of --jobs, run it, and complete the job with its result, renewing the claim's lease meanwhile; the
+server stores the result once under the job's ID and announces it to the submitter. For an M1 job it pulls
+the study through the server's Orthanc proxy into the cache at --data, runs M1 and stores the SEG in Orthanc
+through the proxy (its UIDs derive from the job ID, so a retried job stores it once). An MG job carries its
+gene CSV. A failed run is failed with a retry: the server queues it again until its deliveries are used up,
+then dead-letters it; a job that cannot succeed (no such study, bad inputs) is failed for good. A worker
+killed mid-run leaves its job to be delivered again when the claim's visibility timeout (server
+--job-visibility) runs out. SIGTERM or Ctrl-C hands the running job back for a retry and stops. The account
+must be a role that may claim jobs (DOCTOR, RIS, LIS, ADMIN, SYSTEMMANAGER) and, for M1, read the study's
+images.
 
 Flags:
 `
@@ -50,6 +53,7 @@ Flags:
 type workerOptions struct {
 	server, user, data, provider, modelsDir string
 	threads                                 int
+	models                                  []string // the jobs' models it runs: M1, MG
 	poll, jobTimeout                        time.Duration
 	once                                    bool
 }
@@ -67,11 +71,22 @@ func cmdWorker(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.modelsDir, "models", "", "user model directory (default: the conventional one, when it exists)")
 	fs.DurationVar(&o.poll, "poll", 20*time.Second, "how long one claim waits for a job (at most 20s)")
 	fs.DurationVar(&o.jobTimeout, "job-timeout", 30*time.Minute, "give up a job (failed for a retry) after this long")
+	jobs := fs.String("jobs", "m1,mg", "the models whose jobs it runs: m1, mg or both (MG jobs carry their gene CSV)")
 	fs.BoolVar(&o.once, "once", false, "handle one job, or none when none is queued within --poll, then stop")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	o.data = *data
+	for _, m := range strings.Split(*jobs, ",") {
+		switch m = strings.ToUpper(strings.TrimSpace(m)); m {
+		case api.ModelM1, api.ModelMG:
+			if !slices.Contains(o.models, m) {
+				o.models = append(o.models, m)
+			}
+		default:
+			return fmt.Errorf("%w: --jobs %q: want m1, mg or m1,mg", errUsage, *jobs)
+		}
+	}
 	if o.server == "" {
 		o.server = "http://127.0.0.1:8080"
 	}
@@ -180,10 +195,10 @@ func (w *worker) signIn(ctx context.Context) error {
 
 // loop claims and runs jobs until ctx ends (SIGTERM), or after one claim with --once.
 func (w *worker) loop(ctx context.Context) error {
-	w.logf("waiting for M1 jobs")
+	w.logf("waiting for %s jobs", strings.Join(w.o.models, " and "))
 	backoff := time.Second
 	for ctx.Err() == nil {
-		j, err := w.cl.ClaimJob(ctx, []string{api.ModelM1}, w.o.poll)
+		j, err := w.cl.ClaimJob(ctx, w.o.models, w.o.poll)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -349,12 +364,22 @@ func parseM1Inputs(raw json.RawMessage) (m1JobInputs, map[viewer.SeriesType]stri
 	return in, choice, ref, nil
 }
 
-// run pulls the job's study, runs M1, stores the SEG in Orthanc and returns the result to complete the job
-// with.
+// run runs job j and returns the result to complete it with.
 func (w *worker) run(ctx context.Context, j *api.Job) (api.AIResultUpload, error) {
+	switch {
+	case j.Model == api.ModelM1 && slices.Contains(w.o.models, api.ModelM1):
+		return w.runM1(ctx, j)
+	case j.Model == api.ModelMG && slices.Contains(w.o.models, api.ModelMG):
+		return w.runMG(ctx, j) // workermg.go
+	}
+	return api.AIResultUpload{}, fmt.Errorf("%w: this worker does not run %s jobs", errJobInvalid, j.Model)
+}
+
+// runM1 pulls the job's study, runs M1, stores the SEG in Orthanc and returns the result.
+func (w *worker) runM1(ctx context.Context, j *api.Job) (api.AIResultUpload, error) {
 	var up api.AIResultUpload
-	if j.Model != api.ModelM1 || j.StudyUID == "" {
-		return up, fmt.Errorf("%w: this worker runs M1 on a study; job %s is %s of study %q", errJobInvalid, j.ID, j.Model, j.StudyUID)
+	if j.StudyUID == "" {
+		return up, fmt.Errorf("%w: M1 job %s names no study", errJobInvalid, j.ID)
 	}
 	in, choice, ref, err := parseM1Inputs(j.Inputs)
 	if err != nil {

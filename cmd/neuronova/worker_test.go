@@ -21,6 +21,7 @@ func TestWorkerCommandLine(t *testing.T) {
 		{[]string{"worker", "--user", "ris1", "--poll", "30s"}, "--poll 30s"},
 		{[]string{"worker", "--user", "ris1", "--job-timeout", "0s"}, "--job-timeout 0s"},
 		{[]string{"worker", "--user", "ris1", "extra"}, "takes no arguments"},
+		{[]string{"worker", "--user", "ris1", "--jobs", "m1,mm"}, "--jobs"},
 	} {
 		code, _, stderr := runCmd(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -28,7 +29,7 @@ func TestWorkerCommandLine(t *testing.T) {
 		}
 	}
 	code, _, stderr := runCmd("worker", "--help")
-	for _, want := range []string{"-poll", "-once", "-job-timeout", "-provider", "visibility timeout", "SIGTERM"} {
+	for _, want := range []string{"-poll", "-once", "-jobs", "-job-timeout", "-provider", "visibility timeout", "SIGTERM"} {
 		if code != 0 || !strings.Contains(stderr, want) {
 			t.Errorf("worker --help: exit %d, lacks %q", code, want)
 		}
@@ -98,9 +99,12 @@ func TestInferOnServerCommandLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server"}, "needs --model m1 and --input STUDY"},
-		{[]string{"infer", "--model", "m1", "--on-server"}, "needs --model m1 and --input STUDY"},
+		{[]string{"infer", "--model", "mm", "--input", "x", "--on-server"}, "needs --model m1 or mg and --input STUDY"},
+		{[]string{"infer", "--model", "m1", "--on-server"}, "needs --model m1 or mg and --input STUDY"},
 		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server"}, "needs --user LOGIN"},
+		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d"}, "needs --genes CSV"},
+		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv", "--series", "T1=1"}, "needs --genes CSV"},
+		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv"}, "--genes is for --model mg"},
 		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--series", "T9=1"}, "--series"},
 	} {
 		code, _, stderr := runCmd(c.args...)
@@ -108,4 +112,36 @@ func TestInferOnServerCommandLine(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr lacks %q:\n%s", c.args, code, c.want, stderr)
 		}
 	}
+}
+
+// TestParseMGInputs: an MG job's inputs carry its gene CSV; without it, or with unknown fields, the job is
+// invalid (failed without a retry).
+func TestParseMGInputs(t *testing.T) {
+	in, err := parseMGInputs(json.RawMessage(`{"genes_csv":"Hugo_Symbol,Entrez_Gene_Id,Expression\nEGFR,1956,12.5\n","genes_name":"t.csv"}`))
+	if err != nil || !strings.HasPrefix(in.GenesCSV, "Hugo_Symbol,") || in.GenesName != "t.csv" {
+		t.Errorf("inputs: %+v %v", in, err)
+	}
+	for _, bad := range []string{``, `null`, `{}`, `{"genes_csv":"  "}`, `{"genes_csv":"a","series":{}}`, `"x"`} {
+		if _, err := parseMGInputs(json.RawMessage(bad)); !errors.Is(err, errJobInvalid) {
+			t.Errorf("%q: %v, want an invalid job", bad, err)
+		}
+	}
+}
+
+// FuzzParseMGInputs: any MG job inputs give inputs with a gene CSV or an invalid-job error, never a panic.
+func FuzzParseMGInputs(f *testing.F) {
+	f.Add([]byte(`{"model_id":"mg-demo","genes_csv":"Hugo_Symbol,Entrez_Gene_Id,Expression\n","genes_name":"g.csv"}`))
+	f.Add([]byte(`{"genes_csv":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := parseMGInputs(json.RawMessage(b))
+		if err != nil {
+			if !errors.Is(err, errJobInvalid) {
+				t.Fatalf("%q: %v is not an invalid-job error", b, err)
+			}
+			return
+		}
+		if strings.TrimSpace(in.GenesCSV) == "" {
+			t.Fatalf("%q: accepted without a gene CSV", b)
+		}
+	})
 }
