@@ -70,36 +70,47 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	password, err := readPassword(os.Getenv, os.Stdin)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	c, err := openCacheDir(*data, false, stderr)
+	sub, closeCache, err := onServerSession(ctx, *data, *server, *user, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	uid, err := c.FindStudy(ctx, *input)
+	defer closeCache()
+	uid, err := sub.c.FindStudy(ctx, *input)
 	if err != nil {
 		return fmt.Errorf("--input %s: %w", *input, err)
 	}
-	cl, err := client.New(*server, client.Options{})
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	e := engine.New(c, cl, engine.Options{NoPrefetch: true, Logger: slog.New(slog.DiscardHandler)})
-	s, err := e.Login(ctx, *user, password)
-	if err != nil {
-		return err
-	}
-	if s.Offline {
-		return fmt.Errorf("the server %s cannot be reached: run the model here (without --on-server) or later", cl.BaseURL())
-	}
-	sub := onServer{c: c, cl: cl, e: e, say: func(line string) { fmt.Fprintln(stdout, line) }}
 	_, err = sub.run(ctx, o.model, uid, *order, inputs, *wait)
 	return err
+}
+
+// onServerSession opens the cache at data and signs in to server as user, online (the password from
+// $NEURONOVA_PASSWORD or stdin); the steps of its runs are printed on stdout.
+func onServerSession(ctx context.Context, data, server, user string, stdout, stderr io.Writer) (*onServer, func(), error) {
+	password, err := readPassword(os.Getenv, os.Stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.New(server, client.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	c, err := openCacheDir(data, false, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := engine.New(c, cl, engine.Options{NoPrefetch: true, Logger: slog.New(slog.DiscardHandler)})
+	s, err := e.Login(ctx, user, password)
+	if err == nil && s.Offline {
+		err = fmt.Errorf("the server %s cannot be reached: run the model here (without --on-server) or later", cl.BaseURL())
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	say := func(line string) { fmt.Fprintln(stdout, line) }
+	return &onServer{c: c, cl: cl, e: e, say: say}, func() { c.Close() }, nil
 }
 
 // jobFlags are the model's flags of infer --on-server.

@@ -60,6 +60,26 @@ type workerOptions struct {
 
 // cmdWorker is `neuronova worker`.
 func cmdWorker(args []string, stdout, stderr io.Writer) error {
+	o, err := parseWorkerFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(os.Getenv, os.Stdin)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w, err := newWorker(ctx, o, password, stdout)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	return w.loop(ctx)
+}
+
+// parseWorkerFlags reads the worker's command line.
+func parseWorkerFlags(args []string, stderr io.Writer) (workerOptions, error) {
 	fs := newFlags("worker", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, workerUsage); fs.PrintDefaults() }
 	var o workerOptions
@@ -74,7 +94,7 @@ func cmdWorker(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.String("jobs", "m1,mg", "the models whose jobs it runs: m1, mg or both (MG jobs carry their gene CSV)")
 	fs.BoolVar(&o.once, "once", false, "handle one job, or none when none is queued within --poll, then stop")
 	if err := parseNoArgs(fs, args); err != nil {
-		return err
+		return o, err
 	}
 	o.data = *data
 	for _, m := range strings.Split(*jobs, ",") {
@@ -84,33 +104,21 @@ func cmdWorker(args []string, stdout, stderr io.Writer) error {
 				o.models = append(o.models, m)
 			}
 		default:
-			return fmt.Errorf("%w: --jobs %q: want m1, mg or m1,mg", errUsage, *jobs)
+			return o, fmt.Errorf("%w: --jobs %q: want m1, mg or m1,mg", errUsage, *jobs)
 		}
 	}
 	if o.server == "" {
 		o.server = "http://127.0.0.1:8080"
 	}
-	if o.user == "" {
-		return fmt.Errorf("%w: worker needs --user LOGIN (or $NEURONOVA_USER)", errUsage)
+	switch {
+	case o.user == "":
+		return o, fmt.Errorf("%w: worker needs --user LOGIN (or $NEURONOVA_USER)", errUsage)
+	case o.poll <= 0 || o.poll > 20*time.Second:
+		return o, fmt.Errorf("%w: --poll %v: want more than 0 and at most 20s", errUsage, o.poll)
+	case o.jobTimeout <= 0:
+		return o, fmt.Errorf("%w: --job-timeout %v: want more than 0", errUsage, o.jobTimeout)
 	}
-	if o.poll <= 0 || o.poll > 20*time.Second {
-		return fmt.Errorf("%w: --poll %v: want more than 0 and at most 20s", errUsage, o.poll)
-	}
-	if o.jobTimeout <= 0 {
-		return fmt.Errorf("%w: --job-timeout %v: want more than 0", errUsage, o.jobTimeout)
-	}
-	password, err := readPassword(os.Getenv, os.Stdin)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	w, err := newWorker(ctx, o, password, stdout)
-	if err != nil {
-		return err
-	}
-	defer w.close()
-	return w.loop(ctx)
+	return o, nil
 }
 
 // readPassword reads the password from $NEURONOVA_PASSWORD, else the first line of stdin.
