@@ -160,9 +160,8 @@ func GroupFiles(files []*File) []*Study {
 			byStudy[f.Study.UID] = st
 			studies = append(studies, st)
 		}
-		if f.Instance.SOPClassUID == SegmentationStorage {
-			st.SEGs = append(st.SEGs, SEGFile{Path: f.Instance.Path, SOPInstanceUID: f.Instance.SOPInstanceUID,
-				SeriesUID: f.Series.UID, Description: f.Series.Description, SeriesNumber: f.Series.Number})
+		if f.Instance.IsSEG() {
+			st.SEGs = append(st.SEGs, SEGFileOf(&f.Series, &f.Instance))
 			continue
 		}
 		key := [2]string{f.Study.UID, f.Series.UID}

@@ -65,6 +65,15 @@ type SEGFile struct {
 	SeriesNumber                                 int
 }
 
+// IsSEG reports whether in is a DICOM Segmentation: Scan and the cache list it in Study.SEGs, not as an image.
+func (in *Instance) IsSEG() bool { return in.SOPClassUID == SegmentationStorage }
+
+// SEGFileOf is the SEGFile of instance in, a SEG that forms series se.
+func SEGFileOf(se *Series, in *Instance) SEGFile {
+	return SEGFile{Path: in.Path, SOPInstanceUID: in.SOPInstanceUID, SeriesUID: se.UID, Description: se.Description,
+		SeriesNumber: se.Number}
+}
+
 // Series is one series of a study. DICOM series list their Instances and load pixels on demand; series
 // made from other formats (NIfTI) carry their volume from the start.
 type Series struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/neuronova/neuronova/viewer"
 )
@@ -59,17 +60,31 @@ func (c *Cache) Study(ctx context.Context, uid string) (*viewer.Study, error) {
 			return nil, fmt.Errorf("study %s: %w", uid, err)
 		}
 		in.Path = c.objectPath(sum)
-		if se := bySeries[seUID]; se != nil {
+		switch se := bySeries[seUID]; {
+		case se == nil:
+		case in.IsSEG():
+			st.SEGs = append(st.SEGs, viewer.SEGFileOf(se, in))
+		default:
 			se.Instances = append(se.Instances, in)
 		}
 	}
 	if err := irows.Err(); err != nil {
 		return nil, fmt.Errorf("study %s: %w", uid, err)
 	}
+	dropSEGSeries(st)
 	if st.Labels, err = c.studyLabels(ctx, uid); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// dropSEGSeries removes the series whose instances all went to st.SEGs: a SEG is no image series.
+func dropSEGSeries(st *viewer.Study) {
+	segSeries := map[string]bool{}
+	for _, f := range st.SEGs {
+		segSeries[f.SeriesUID] = true
+	}
+	st.Series = slices.DeleteFunc(st.Series, func(se *viewer.Series) bool { return segSeries[se.UID] && len(se.Instances) == 0 })
 }
 
 // OpenStudy is Study for a reader who opens the study: it records the time, which eviction uses (least
