@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -60,7 +61,7 @@ func (w *Workstation) showSEG(c SEGChoice) {
 		return
 	}
 	go func() {
-		m, err := c.Seg.LabelMap(ref)
+		m, err := placeSEG(c.Seg, ref)
 		do(func() {
 			if w.Reading.Study() != st {
 				return
@@ -74,4 +75,17 @@ func (w *Workstation) showSEG(c SEGChoice) {
 			w.setOverlayVisible(true)
 		})
 	}()
+}
+
+// placeSEG places s on ref; a series listed from the cache has no grid or positions yet: its files are read
+// again first.
+func placeSEG(s *dicomseg.Seg, ref *viewer.Series) (*viewer.LabelMap, error) {
+	if ref.Grid.Size == ([3]int{}) && len(ref.Instances) > 0 {
+		scanned, err := viewer.ScanSeries(context.Background(), ref)
+		if err != nil {
+			return nil, err
+		}
+		ref = scanned
+	}
+	return s.LabelMap(ref)
 }
