@@ -46,13 +46,8 @@ func (c *Cache) Export(ctx context.Context, studyUID, out string, opts ExportOpt
 	if err != nil {
 		return nil, err
 	}
-	var jobs []exportJob
-	for n, se := range st.Series {
-		for k, in := range se.Instances {
-			jobs = append(jobs, exportJob{in.Path, fmt.Sprintf("SE%03d/IM%04d.dcm", n+1, k+1)})
-		}
-	}
-	rep := &ExportReport{Out: out, Series: len(st.Series), StudyUID: st.UID}
+	jobs, series := exportJobs(st)
+	rep := &ExportReport{Out: out, Series: series, StudyUID: st.UID}
 	var anon *deid.Anonymizer
 	if opts.Anonymize {
 		if opts.Salt != "" {
@@ -101,6 +96,26 @@ func (c *Cache) Export(ctx context.Context, studyUID, out string, opts ExportOpt
 
 // exportJob is one file to export: the cached file and its name in the output.
 type exportJob struct{ src, name string }
+
+// exportJobs are the files of st in series and instance order, its SEGs' series after the image series, and
+// the number of series.
+func exportJobs(st *viewer.Study) ([]exportJob, int) {
+	var jobs []exportJob
+	for n, se := range st.Series {
+		for k, in := range se.Instances {
+			jobs = append(jobs, exportJob{in.Path, fmt.Sprintf("SE%03d/IM%04d.dcm", n+1, k+1)})
+		}
+	}
+	n, k, last := len(st.Series), 0, ""
+	for _, f := range st.SEGs {
+		if f.SeriesUID != last || n == len(st.Series) {
+			n, k, last = n+1, 0, f.SeriesUID
+		}
+		k++
+		jobs = append(jobs, exportJob{f.Path, fmt.Sprintf("SE%03d/IM%04d.dcm", n, k)})
+	}
+	return jobs, n
+}
 
 // writeExport produces the files of jobs in chunks of 4 per CPU, in parallel, and writes each chunk to the
 // sink in order; then it finishes the sink. A cancellation returns ctx's error as it is.

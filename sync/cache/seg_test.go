@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,6 +115,16 @@ func TestCachedStudyListsItsSEGs(t *testing.T) {
 	stored, err := os.ReadFile(f.Path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Export writes the SEG too, as a series after the images.
+	out := filepath.Join(t.TempDir(), "export")
+	rep, err := c.Export(ctx, uid, out, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("SE%03d", len(st.Series)+1), "IM0001.dcm"))
+	if err != nil || !bytes.Equal(exported, stored) || rep.Series != len(st.Series)+1 || rep.Files != len(dicomFiles(t, dir))+1 {
+		t.Errorf("export %+v: the SEG %v", rep, err)
 	}
 	s, err := dicomseg.Parse(stored)
 	if err != nil {

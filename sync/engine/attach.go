@@ -111,6 +111,9 @@ func (e *Engine) sendAttach(ctx context.Context, it cache.OutboxItem) (string, e
 			files = append(files, file{path: in.Path, sop: in.SOPInstanceUID})
 		}
 	}
+	for _, f := range st.SEGs { // SEGs imported with the study go with its images
+		files = append(files, file{path: f.Path, sop: f.SOPInstanceUID})
+	}
 	err = workpool.ForEach(ctx, len(files), e.opts.Workers, func(ctx context.Context, _, i int) error {
 		b, err := os.ReadFile(files[i].path)
 		if err != nil {

@@ -15,24 +15,11 @@ import (
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
-// pacsStudy writes a small MR series with real geometry (positions, orientation, frame of reference) of the
-// demo patient, stores it in Orthanc and returns its StudyInstanceUID, Orthanc's study ID and its number of
-// instances.
+// pacsStudy stores a geometricStudy in Orthanc and returns its StudyInstanceUID, Orthanc's study ID and its
+// number of instances.
 func pacsStudy(t *testing.T, s *testsvc.Stack) (uid, orthancID string, n int) {
 	t.Helper()
-	g := viewer.Geometry{Size: [3]int{24, 20, 8}, Spacing: viewer.Vec3{1.2, 1.1, 3}, Origin: viewer.Vec3{-14, -11, -10},
-		Direction: viewer.IdentityDirection}
-	v := viewer.NewVolume(g)
-	for i := range v.Data {
-		v.Data[i] = float32(i % 89)
-	}
-	info := dcmwrite.StudyInfo{UID: testsvc.NewUID(), PatientID: viewerdemo.PatientID, PatientName: "DEMO^PHANTOM", StudyDate: "20240102",
-		StudyTime: "101500"}
-	paths, err := dcmwrite.WriteSeries(t.TempDir(), info, dcmwrite.SeriesInfo{Number: 3, Description: "T1CE", Type: viewer.T1CE,
-		FrameOfReferenceUID: testsvc.NewUID()}, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid, paths := geometricStudy(t)
 	for _, p := range paths {
 		raw, err := os.ReadFile(p)
 		if err != nil {
@@ -48,7 +35,27 @@ func pacsStudy(t *testing.T, s *testsvc.Stack) (uid, orthancID string, n int) {
 		}
 		orthancID = st.ParentStudy
 	}
-	return info.UID, orthancID, len(paths)
+	return uid, orthancID, len(paths)
+}
+
+// geometricStudy writes a small MR series of the demo patient with real geometry (positions, orientation,
+// frame of reference) and returns its StudyInstanceUID and files.
+func geometricStudy(t *testing.T) (uid string, paths []string) {
+	t.Helper()
+	g := viewer.Geometry{Size: [3]int{24, 20, 8}, Spacing: viewer.Vec3{1.2, 1.1, 3}, Origin: viewer.Vec3{-14, -11, -10},
+		Direction: viewer.IdentityDirection}
+	v := viewer.NewVolume(g)
+	for i := range v.Data {
+		v.Data[i] = float32(i % 89)
+	}
+	info := dcmwrite.StudyInfo{UID: testsvc.NewUID(), PatientID: viewerdemo.PatientID, PatientName: "DEMO^PHANTOM", StudyDate: "20240102",
+		StudyTime: "101500"}
+	paths, err := dcmwrite.WriteSeries(t.TempDir(), info, dcmwrite.SeriesInfo{Number: 3, Description: "T1CE", Type: viewer.T1CE,
+		FrameOfReferenceUID: testsvc.NewUID()}, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.UID, paths
 }
 
 // scanned reads the files of a cached series again, as the window does before it writes or places a SEG (the
