@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 )
 
 // TestFastHeaderMatchesLibrary reads every file of pydicom's corpus twice, with the attributes taken on the
@@ -100,5 +101,26 @@ func TestStrayHeaderAmongFragments(t *testing.T) {
 	}
 	if d := fileDiff(a, b); d != "" || len(a.frags) != 1 {
 		t.Fatalf("%s; %d fragments", d, len(a.frags))
+	}
+}
+
+// TestInvalidUTF8MatchesLibrary: text with bytes that are not UTF-8, in a dataset declaring UTF-8
+// (ISO_IR 192) or not, reads as the library reads it, invalid bytes replaced (found by FuzzFastMatchesLibrary).
+func TestInvalidUTF8MatchesLibrary(t *testing.T) {
+	for _, charset := range []string{"ISO_IR 192", ""} {
+		s := slice{study: "1", series: "1.1", number: 1, rows: 2, cols: 2, values: ramp(4, 0, 1), extra: []*dicom.Element{
+			el(tag.SpecificCharacterSet, []string{charset}), el(tag.SeriesDescription, []string{"T1\x8d post"})}}
+		data, err := encodeDICOM(tsExplicit, s.elems(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, errA := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit})
+		b, errB := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit, libraryOnly: true})
+		if errA != nil || errB != nil {
+			t.Fatalf("%q: fast %v, library %v", charset, errA, errB)
+		}
+		if d := fileDiff(a, b); d != "" {
+			t.Errorf("%q: %s: %q, library %q", charset, d, a.Series.Description, b.Series.Description)
+		}
 	}
 }

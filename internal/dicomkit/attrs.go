@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -76,6 +77,9 @@ func (w *Wanted) read(t tag.Tag, vr string, kind tag.VRKind, c *cursor, off int6
 	case tag.VRBytes, tag.VRUnknown:
 		data = append([]byte(nil), raw...)
 	default:
+		if !utf8.Valid(raw) {
+			w.Complete = false // the library decodes text as UTF-8, replacing invalid bytes: leave them to it
+		}
 		s := string(raw)
 		if strings.TrimSpace(s) != "" {
 			s = strings.Trim(s, " \x00")
