@@ -87,7 +87,11 @@ func (w *Wanted) read(t tag.Tag, vr string, kind tag.VRKind, c *cursor, off int6
 		data = strings.Split(s, `\`)
 	}
 	if t == tag.SpecificCharacterSet {
-		for _, cs := range data.([]string) {
+		css, ok := data.([]string)
+		if !ok {
+			w.Complete = false // a character set given as numbers (a VR other than CS): the library says what it makes of it
+		}
+		for _, cs := range css {
 			switch Trim(cs) {
 			case "", "ISO_IR 6", "ISO_IR 192", "ISO 2022 IR 6":
 			default:
