@@ -1,3 +1,7 @@
+//go:build cgo
+
+// The cache is SQLite through cgo: this test runs where cgo does (make test), not in the CGO_ENABLED=0 build.
+
 package ui
 
 import (
