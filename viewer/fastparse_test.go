@@ -124,3 +124,15 @@ func TestInvalidUTF8MatchesLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedImplicitReadAsWalked: a file meta without preamble declaring explicit VR big endian over a
+// dataset that Walk reads as implicit VR (Layout.ForceImplicit) is read by the library in the same byte
+// order: it read little endian and allocated a declared 402 MB (found by FuzzParseFile).
+func TestForcedImplicitReadAsWalked(t *testing.T) {
+	data := []byte("\x02\x0000AA0\x00000000000000000000000000000000000000000000000000\x02\x000000\x06\x00000000\x02\x00\x10\x0000\x14\x001.2.840.10008.1.2.2 1000\x00\x00\x00\x18000000000000000000000000")
+	before := allocated()
+	_, err := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit})
+	if used := allocated() - before; used > 8<<20 {
+		t.Fatalf("parsing %d bytes allocated %d bytes (%v)", len(data), used, err)
+	}
+}

@@ -25,8 +25,8 @@ type parseConfig struct {
 // fragments. Without it Parse skips pixel data.
 func WithPixelBytes() Option { return func(c *parseConfig) { c.pixelBytes = true } }
 
-// WithImplicitVR reads the dataset as implicit VR little endian whatever its file meta says: a writer's
-// mistake Walk detects (Layout.ForceImplicit).
+// WithImplicitVR reads the dataset as implicit VR, in the byte order of its syntax, whatever its file meta
+// says of the VR: a writer's mistake Walk detects (Layout.ForceImplicit), and reads so too.
 func WithImplicitVR() Option { return func(c *parseConfig) { c.implicit = true } }
 
 // Until stops after the first top-level element at or past t.
@@ -56,10 +56,18 @@ func Parse(r io.Reader, size int64, opts ...Option) (ds dicom.Dataset, err error
 		return ds, fmt.Errorf("parse: %w", err)
 	}
 	meta := p.GetMetadata()
+	// The dataset is read as Walk read it, by our reading of the syntax, not the library's: the library takes
+	// a UID padded with a space for another syntax, and read a dataset Walk forced to implicit VR in another
+	// byte order than Walk had checked.
+	s, serr := LookupSyntax(Text(&meta, tag.TransferSyntaxUID))
+	var bo binary.ByteOrder = binary.LittleEndian
+	if serr == nil && s.BigEndian {
+		bo = binary.BigEndian
+	}
 	if cfg.implicit {
-		p.SetTransferSyntax(binary.LittleEndian, true)
-	} else if s, err := LookupSyntax(Text(&meta, tag.TransferSyntaxUID)); err == nil && s.Kind != Native {
-		p.SetTransferSyntax(binary.LittleEndian, false)
+		p.SetTransferSyntax(bo, true)
+	} else if serr == nil {
+		p.SetTransferSyntax(bo, s.Implicit)
 	}
 	ds.Elements = append(ds.Elements, meta.Elements...)
 	for {
