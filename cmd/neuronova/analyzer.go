@@ -143,6 +143,6 @@ func recordM1For(ctx context.Context, c *cache.Cache, studyUID, orderID string, 
 			return err
 		}
 	}
-	_, err = c.RecordResults(ctx, studyUID, []cache.ResultInput{{Kind: "m1", Payload: js}, {Kind: "seg", Payload: seg}})
+	_, _, err = c.RecordRunOnce(ctx, studyUID, runKey(ctx), []cache.ResultInput{{Kind: "m1", Payload: js}, {Kind: "seg", Payload: seg}})
 	return err
 }

@@ -184,7 +184,7 @@ func (a analyzer) keepOmics(ctx context.Context, st *viewer.Study, own, model, v
 	if err := a.cache.RecordAudit(ctx, a.cache.Actor(), "model.run", own, fmt.Sprintf("%s %s on %s", model, version, st.UID)); err != nil {
 		return "", err
 	}
-	if _, err := a.cache.RecordResults(ctx, own, []cache.ResultInput{{Kind: strings.ToLower(model), Payload: up}}); err != nil {
+	if _, _, err := a.cache.RecordRunOnce(ctx, own, runKey(ctx), []cache.ResultInput{{Kind: strings.ToLower(model), Payload: up}}); err != nil {
 		return "", err
 	}
 	return "the local cache (result in the outbox, sent at the next sync)", nil

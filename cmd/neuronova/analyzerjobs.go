@@ -199,6 +199,13 @@ func (a analyzer) runJob(ctx context.Context, req jobs.Request, att any, p jobs.
 	default:
 		return nil, nil, fmt.Errorf("the window runs no %q jobs", req.Model)
 	}
+	if kept, err := a.keptBefore(ctx); err != nil || kept {
+		if err != nil {
+			return nil, nil, err
+		}
+		js, err := json.Marshal(map[string]any{"model": req.Model, "kept": "the local cache, before the window closed (not run again)"})
+		return js, nil, err
+	}
 	st, _ := att.(*viewer.Study)
 	uid := req.Inputs["study"]
 	if st == nil {
@@ -229,4 +236,24 @@ func (a analyzer) runJob(ctx context.Context, req jobs.Request, att any, p jobs.
 	}
 	js, err := json.Marshal(map[string]any{"model": res.Model, "findings": res.Lines, "kept": res.Saved})
 	return js, res, err
+}
+
+// runKey names the run of the job ctx runs ("" outside a job) for cache.RecordRunOnce: a job resumed after a
+// restart names its run as before, a retried one anew.
+func runKey(ctx context.Context) string {
+	r, ok := jobs.Current(ctx)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("job %s/%d", r.ID, r.Retries)
+}
+
+// keptBefore reports whether the run of the job ctx runs was kept already: the window ended after keeping
+// its result and before the job was marked done.
+func (a analyzer) keptBefore(ctx context.Context) (bool, error) {
+	key := runKey(ctx)
+	if a.cache == nil || key == "" {
+		return false, nil
+	}
+	return a.cache.RunRecorded(ctx, key)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/neuronova/neuronova/cmd/neuronova/internal/jobq"
 	"github.com/neuronova/neuronova/inference/jobs"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/ui"
@@ -309,5 +311,72 @@ func TestWindowMGAndMMThroughTheJobQueue(t *testing.T) {
 	}
 	if kept["mg"] != 1 || kept["mm"] != 2 || kept["m1"] != 1 {
 		t.Errorf("kept results by kind: %v", kept)
+	}
+}
+
+// The window ends after a job kept its M1 result and before the job was marked done: the next start resumes
+// the job, which finds its run kept (cache.RecordRunOnce under the job's name) and keeps nothing twice — one
+// result, one SEG, two outbox messages.
+func TestResumedJobKeepsItsResultOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Write(dir + "/demo"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, closeRT, err := inferRuntime("", "cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRT()
+	uid := demo.Study().UID
+	base := analyzer{rt: rt, cache: c}
+
+	// The first owner's runner keeps the result, then the window ends before the job is done.
+	kept := make(chan error, 1)
+	q, err := jobq.Open(c.Dir(), func(ctx context.Context, req jobs.Request, att any, p jobs.Progress) (json.RawMessage, any, error) {
+		_, _, err := base.runJob(ctx, req, att, p)
+		kept <- err
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	}, jobq.Options{Owner: ownerWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := q.Request("m1", map[string]string{"study": uid}, nil, true)
+	go q.Run(ctx, req, nil, nil)
+	if err := <-kept; err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	id := q.List()[0].ID
+	if n := m1Kept(t, c, uid); n != 1 {
+		t.Fatalf("%d M1 results kept by the first run", n)
+	}
+
+	w := openWindowJobs(c, base, io.Discard)
+	if w == nil {
+		t.Fatal("no job queue after the restart")
+	}
+	defer w.Close()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	j, err := waitJob(wctx, w.Get, id)
+	if err != nil || j.State != jobs.Done || j.Attempts != 2 || !strings.Contains(string(j.Result), "not run again") {
+		t.Fatalf("resumed job: %v %+v", err, j)
+	}
+	counts, err := c.OutboxCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m1Kept(t, c, uid); n != 1 || counts.Pending != 2 {
+		t.Fatalf("after the resumed job: %d M1 results, %d outbox messages; want 1 and 2 (result and SEG)", n, counts.Pending)
 	}
 }

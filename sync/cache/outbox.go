@@ -30,24 +30,68 @@ type ResultInput struct {
 // messages in one transaction: either all are recorded, or none. They are version 1 of a new lineage, made
 // by the cache's actor (RecordVersion records an edit). It returns the results' ids in order.
 func (c *Cache) RecordResults(ctx context.Context, studyUID string, results []ResultInput) ([]int64, error) {
-	ids, err := c.recordRun(ctx, studyUID, nil, results)
-	if err != nil {
-		return nil, fmt.Errorf("record results of study %s: %w", studyUID, err)
-	}
-	return ids, nil
+	ids, _, err := c.RecordRunOnce(ctx, studyUID, "", results)
+	return ids, err
 }
 
-// recordRun records results as one run: a model's output without ed, else an edit (RecordVersion).
-func (c *Cache) recordRun(ctx context.Context, studyUID string, ed *Edit, results []ResultInput) ([]int64, error) {
+// RecordRunOnce is RecordResults for a run named by key (a job's run; "" none): when a run of that key is
+// already recorded, nothing is, and it returns that run's ids and true.
+func (c *Cache) RecordRunOnce(ctx context.Context, studyUID, key string, results []ResultInput) ([]int64, bool, error) {
+	ids, had, err := c.recordRun(ctx, studyUID, key, nil, results)
+	if err != nil {
+		return nil, false, fmt.Errorf("record results of study %s: %w", studyUID, err)
+	}
+	return ids, had, nil
+}
+
+// RunRecorded reports whether a run named key (RecordRunOnce) is recorded.
+func (c *Cache) RunRecorded(ctx context.Context, key string) (bool, error) {
+	var n int
+	if err := c.rdb.QueryRowContext(ctx, `SELECT count(*) FROM results WHERE run_key = ? AND run_key != ''`, key).Scan(&n); err != nil {
+		return false, fmt.Errorf("read the results: %w", err)
+	}
+	return n > 0, nil
+}
+
+// keyedRun returns the ids of the run recorded under key in order, none when there is none.
+func keyedRun(ctx context.Context, tx *sql.Tx, key string) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id FROM results r JOIN results k ON r.run_id = k.id
+		WHERE k.run_key = ? ORDER BY r.id`, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// recordRun records results as one run named key ("" unnamed): a model's output without ed, else an edit
+// (RecordVersion). A run already recorded under key is not recorded again: its ids come back with true.
+func (c *Cache) recordRun(ctx context.Context, studyUID, key string, ed *Edit, results []ResultInput) ([]int64, bool, error) {
 	if len(results) == 0 {
-		return nil, errors.New("nothing to record")
+		return nil, false, errors.New("nothing to record")
 	}
 	editor, editOf, note := c.Actor(), "", ""
 	if ed != nil {
 		editor, editOf, note = ed.Editor, ed.EditOf, ed.Note
 	}
 	ids := make([]int64, 0, len(results))
+	had := false
 	err := c.write(ctx, func(tx *sql.Tx) error {
+		if key != "" {
+			prev, err := keyedRun(ctx, tx, key)
+			if err != nil || len(prev) > 0 {
+				ids, had = prev, len(prev) > 0
+				return err
+			}
+		}
 		lineage, version, err := runVersion(ctx, tx, studyUID, ed, results)
 		if err != nil {
 			return err
@@ -77,7 +121,11 @@ func (c *Cache) recordRun(ctx context.Context, studyUID string, ed *Edit, result
 					lineage = id // version 1: the lineage is named by its own run
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE results SET run_id = ?, lineage = ? WHERE id = ?`, run, lineage, id); err != nil {
+			runKey := ""
+			if id == run {
+				runKey = key
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE results SET run_id = ?, lineage = ?, run_key = ? WHERE id = ?`, run, lineage, runKey, id); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO result_payloads(result_id, payload) VALUES (?,?)`, id, r.Payload); err != nil {
@@ -95,7 +143,7 @@ func (c *Cache) recordRun(ctx context.Context, studyUID string, ed *Edit, result
 		_, err = tx.ExecContext(ctx, `UPDATE studies SET sync_state = 'pending' WHERE uid = ?`, studyUID)
 		return err
 	})
-	return ids, err
+	return ids, had, err
 }
 
 // OutboxItem is one message of the outbox.

@@ -126,3 +126,55 @@ func TestMigrationKeepsEachResultPayloadOnce(t *testing.T) {
 		t.Errorf("study %q %v after its last result was confirmed", state, err)
 	}
 }
+
+// TestRecordRunOnceKeepsARunOnce: a run recorded again under its key (a job resumed after keeping its result)
+// adds no result and no outbox message and returns the first run's ids; runs without a key are each kept,
+// and another key is another run.
+func TestRecordRunOnceKeepsARunOnce(t *testing.T) {
+	ctx := context.Background()
+	c := openCache(t, t.TempDir())
+	dir, _ := smallStudy(t, 7)
+	sum, err := c.Import(ctx, []string{dir}, nil)
+	if err != nil || len(sum.Studies) != 1 {
+		t.Fatalf("import: %+v %v", sum, err)
+	}
+	study := sum.Studies[0]
+	run := func(key, seg string) ([]int64, bool) {
+		t.Helper()
+		ids, had, err := c.RecordRunOnce(ctx, study, key, []ResultInput{{Kind: "m1", Payload: []byte(`{}`)}, {Kind: "seg", Payload: []byte(seg)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, had
+	}
+	if ok, err := c.RunRecorded(ctx, "job a/0"); ok || err != nil {
+		t.Fatalf("before: recorded %v, %v", ok, err)
+	}
+	first, had := run("job a/0", "first")
+	if had || len(first) != 2 {
+		t.Fatalf("first run: ids %v, had %v", first, had)
+	}
+	again, had := run("job a/0", "second")
+	if !had || len(again) != 2 || again[0] != first[0] || again[1] != first[1] {
+		t.Fatalf("the same key again: ids %v (first %v), had %v", again, first, had)
+	}
+	if ok, err := c.RunRecorded(ctx, "job a/0"); !ok || err != nil {
+		t.Fatalf("after: recorded %v, %v", ok, err)
+	}
+	if _, had := run("job a/1", "retried"); had {
+		t.Fatal("another key was taken for the first run")
+	}
+	run("", "unkeyed")
+	run("", "unkeyed")
+	if n, err := c.OutboxCounts(ctx); err != nil || n.Pending != 8 {
+		t.Fatalf("outbox %+v %v, want 8 pending (4 runs of 2)", n, err)
+	}
+	vs, err := c.StudyResults(ctx, study)
+	if err != nil || len(vs) != 8 {
+		t.Fatalf("results %d, %v; want 8", len(vs), err)
+	}
+	var seg []byte
+	if err := c.rdb.QueryRowContext(ctx, `SELECT payload FROM result_payloads WHERE result_id = ?`, first[1]).Scan(&seg); err != nil || string(seg) != "first" {
+		t.Fatalf("the first run's SEG is %q (%v), want it unchanged", seg, err)
+	}
+}

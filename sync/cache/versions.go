@@ -51,7 +51,7 @@ func (c *Cache) RecordVersion(ctx context.Context, studyUID string, ed Edit, res
 	if ed.Editor == "" {
 		return nil, fmt.Errorf("record a version of study %s: no editor", studyUID)
 	}
-	ids, err := c.recordRun(ctx, studyUID, &ed, results)
+	ids, _, err := c.recordRun(ctx, studyUID, "", &ed, results)
 	if err != nil {
 		return nil, fmt.Errorf("record a version of study %s: %w", studyUID, err)
 	}
