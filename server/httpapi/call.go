@@ -37,6 +37,7 @@ type call struct {
 	action                                string // overrides the route's action (auth events)
 	refusedAction                         string // the action of a write that answers a refusal
 	auditAlways                           bool   // write a record even on a route without PatientData
+	reachedNone                           bool   // the call read and wrote nothing (an empty claim): no record unless refused
 
 	// The answer of a JSON handler is held until its audit record is committed.
 	status    int
@@ -155,10 +156,11 @@ func (c *call) finish(err error) {
 	if err != nil {
 		code = server.ErrorCodeOf(err)
 	}
-	// Calls of patient-data routes leave a record, and so does every refused attempt (no or a bad token, a
-	// forbidden role, an unknown route) on any route; rate-limited calls do not, so that a flood stays a flood.
+	// Calls of patient-data routes leave a record, unless they reached nothing (a worker's poll of an empty
+	// queue), and so does every refused attempt (no or a bad token, a forbidden role, an unknown route) on any
+	// route; rate-limited calls do not, so that a flood stays a flood.
 	denied := code == api.CodeUnauthorized || code == api.CodeForbidden || c.route.Action == unknownRoute
-	if (c.route.PatientData || c.auditAlways || denied) && code != api.CodeRateLimited && !c.auditDone && !c.txAudit.Stored() {
+	if (c.route.PatientData && !c.reachedNone || c.auditAlways || denied) && code != api.CodeRateLimited && !c.auditDone && !c.txAudit.Stored() {
 		if aerr := c.s.audit.record(c.ctx, c.auditRecord(c.status)); aerr != nil {
 			c.s.log.Error("audit write failed; answer withheld", "route", c.route.Name(), "err", aerr)
 			if !c.streamed {

@@ -55,7 +55,7 @@ func (s *Server) claimJob(c *call) error {
 		return err
 	}
 	if j == nil {
-		c.detail = "nothing queued"
+		c.reachedNone = true // a worker polls all day: an empty queue leaves no record
 		return c.noContent()
 	}
 	c.about("job", j.ID, j.PatientID)

@@ -95,8 +95,21 @@ func TestJobQueueThroughTheAPI(t *testing.T) {
 	if len(dead) != 1 || dead[0].ID != doomed.ID || !strings.Contains(dead[0].Error, "dead letters") {
 		t.Fatalf("dead letters: %+v", dead)
 	}
-	if resp, body := e.do("POST", "/api/jobs/claim/", worker.token, api.ClaimRequest{Models: []string{api.ModelM1, api.ModelMG, api.ModelMM}}, nil); resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("claim from an empty queue: %s %s", resp.Status, body)
+	for range 3 {
+		if resp, body := e.do("POST", "/api/jobs/claim/", worker.token, api.ClaimRequest{Models: []string{api.ModelM1, api.ModelMG, api.ModelMM}}, nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("claim from an empty queue: %s %s", resp.Status, body)
+		}
+	}
+	if resp, _ := e.do("POST", "/api/jobs/claim/", nurse.token, api.ClaimRequest{Models: []string{api.ModelM1}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a nurse claims a job: %s", resp.Status)
+	}
+	// Each claim that handed a job out is recorded, and the refused one; the polls of the empty queue are not.
+	claims := map[int]int{}
+	for _, r := range e.audit(server.AuditFilter{Action: "job.claim"}) {
+		claims[r.Status]++
+	}
+	if len(claims) != 2 || claims[http.StatusOK] != 4 || claims[http.StatusForbidden] != 1 {
+		t.Fatalf("job.claim records by status: %v, want 4 × 200 and 1 × 403", claims)
 	}
 
 	sentinel := "sentinel-" + auth.RandomHex(6)
