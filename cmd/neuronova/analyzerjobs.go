@@ -63,7 +63,15 @@ func openWindowJobs(c *cache.Cache, a analyzer, stderr io.Writer) *jobq.Queue {
 		fmt.Fprintf(stderr, "neuronova: model runs go without the job queue: %v\n", err)
 		return nil
 	}
+	saySetAside(q, stderr)
 	return q
+}
+
+// saySetAside tells stderr of the files q's store set aside, not being jobs.
+func saySetAside(q *jobq.Queue, stderr io.Writer) {
+	for _, err := range q.SetAside() {
+		fmt.Fprintf(stderr, "neuronova: job queue: %v\n", err)
+	}
 }
 
 // queued runs model on st as a job of the queue, keyed by inputs and params: an identical run under way is

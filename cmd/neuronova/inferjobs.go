@@ -67,6 +67,9 @@ func openInferJobs(ctx context.Context, dir string, run jobq.Runner, stderr io.W
 		q, err := jobq.Open(dir, run, jobq.Options{Hold: true, Owner: ownerInfer})
 		var locked *jobq.LockedError
 		if !errors.As(err, &locked) {
+			if err == nil {
+				saySetAside(q, stderr)
+			}
 			return q, err
 		}
 		if locked.Owner != ownerInfer {

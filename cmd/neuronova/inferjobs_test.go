@@ -13,8 +13,8 @@ import (
 	"github.com/neuronova/neuronova/inference/jobs"
 )
 
-// `neuronova infer` runs as a job of the queue in the data directory: the job is kept done with the files
-// it read named by content; while a window owns the queue, infer says so and runs nothing.
+// `neuronova infer` runs as a job of the queue in the data directory, a corrupt job file set aside: the job
+// is kept done with the files it read named by content; while a window owns the queue, infer says so and runs nothing.
 func TestInferRunsThroughTheJobQueue(t *testing.T) {
 	dir := t.TempDir()
 	data, out, genes := filepath.Join(dir, "data"), filepath.Join(dir, "out"), filepath.Join(dir, "genes.csv")
@@ -25,8 +25,16 @@ func TestInferRunsThroughTheJobQueue(t *testing.T) {
 	if err := os.WriteFile(genes, csv, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A file of the store that is not a job (a disk error, a hand edit) is set aside and said; infer runs.
+	if err := os.MkdirAll(filepath.Join(data, jobq.Dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, jobq.Dir, "broken.json"), []byte("{\"id\":"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := runCmd("infer", "--model", "mg", "--genes", genes, "--out", out, "--data", data, "--provider", "cpu")
-	if code != 0 || !strings.Contains(stdout, "risk") || !strings.Contains(stderr, "job ") {
+	if code != 0 || !strings.Contains(stdout, "risk") || !strings.Contains(stderr, "job ") ||
+		!strings.Contains(stderr, "job queue: broken.json set aside as broken.json.bad: jobs: invalid job file") {
 		t.Fatalf("infer mg: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, mgResultFile)); err != nil {

@@ -125,9 +125,11 @@ type Queue struct {
 	wake    chan struct{}
 	gpu     chan struct{} // one token: one GPU job at a time
 	closed  bool
-	ctx     context.Context
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
+	// setAside: files Open found that were not jobs (SetAside)
+	setAside []error
+	ctx      context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // Option configures Open.
@@ -153,7 +155,9 @@ func WithHold() Option { return func(o *options) { o.hold = true } }
 
 // Open opens (creating it if needed) the job store in dir and starts the workers. Jobs found pending are queued
 // again, and so are jobs found running whose request allows it (Request.Resume); the other jobs found running
-// are marked interrupted. Another process holding the store makes Open fail with ErrLocked.
+// are marked interrupted. Jobs finished more than KeepFinished ago are removed, and a file that is not a job
+// is set aside (SetAside) without stopping the others. Another process holding the store makes Open fail
+// with ErrLocked.
 func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 	o := options{workers: 2}
 	for _, opt := range opts {
@@ -170,42 +174,10 @@ func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 	stop := func() { cancel(); unlock() } // on the ways out of Open that fail
 	q := &Queue{dir: dir, run: run, notify: o.notify, unlock: unlock, jobs: map[string]*Job{}, cancels: map[string]context.CancelFunc{},
 		waiters: map[string][]chan struct{}{}, held: map[string]bool{}, wake: make(chan struct{}, 1), gpu: make(chan struct{}, 1), ctx: ctx, stop: cancel}
-	entries, err := os.ReadDir(dir)
+	pending, err := q.load(o.hold)
 	if err != nil {
 		stop()
 		return nil, err
-	}
-	var pending []*Job
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		j, err := DecodeJob(data)
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		switch {
-		case j.State == Running && j.Request.Resume && !o.hold:
-			j.State, j.Stage, j.Done, j.Total = Pending, "", 0, 0
-			pending = append(pending, j)
-		case j.State == Running && !j.Request.Resume:
-			j.State, j.Error, j.Finished = Interrupted, fmt.Sprintf("the workstation stopped while the job was running (stage %q)", j.Stage), time.Now().UTC()
-			if err := q.save(j); err != nil {
-				stop()
-				return nil, err
-			}
-		case j.State == Pending && !o.hold:
-			pending = append(pending, j)
-		case j.State == Pending || j.State == Running:
-			q.held[j.ID] = true
-		}
-		q.jobs[j.ID] = j
 	}
 	slices.SortFunc(pending, func(a, b *Job) int { return a.Created.Compare(b.Created) })
 	for _, j := range pending {
@@ -218,6 +190,71 @@ func Open(dir string, run Runner, opts ...Option) (*Queue, error) {
 	q.signal()
 	return q, nil
 }
+
+// KeepFinished is how long a finished job stays in the store: Open removes older ones.
+const KeepFinished = 30 * 24 * time.Hour
+
+// badSuffix names a job file Open set aside.
+const badSuffix = ".bad"
+
+// load reads the store's jobs into q and returns those to queue: pending ones, and running ones whose
+// request allows it, unless hold. Running jobs that may not resume are marked interrupted; finished jobs
+// older than KeepFinished are removed; a file that is not a job is set aside (renamed *.json.bad, said by
+// SetAside) and the others load.
+func (q *Queue) load(hold bool) ([]*Job, error) {
+	entries, err := os.ReadDir(q.dir)
+	if err != nil {
+		return nil, err
+	}
+	var pending []*Job
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		path := filepath.Join(q.dir, e.Name())
+		j, err := readJob(path)
+		if err != nil {
+			if rerr := os.Rename(path, path+badSuffix); rerr != nil {
+				return nil, fmt.Errorf("%s: %w (and it could not be set aside: %v)", e.Name(), err, rerr)
+			}
+			q.setAside = append(q.setAside, fmt.Errorf("%s set aside as %s%s: %w", e.Name(), e.Name(), badSuffix, err))
+			continue
+		}
+		switch {
+		case j.IsFinished() && !j.Finished.IsZero() && time.Since(j.Finished) > KeepFinished:
+			if err := os.Remove(path); err != nil {
+				return nil, err
+			}
+			continue
+		case j.State == Running && j.Request.Resume && !hold:
+			j.State, j.Stage, j.Done, j.Total = Pending, "", 0, 0
+			pending = append(pending, j)
+		case j.State == Running && !j.Request.Resume:
+			j.State, j.Error, j.Finished = Interrupted, fmt.Sprintf("the workstation stopped while the job was running (stage %q)", j.Stage), time.Now().UTC()
+			if err := q.save(j); err != nil {
+				return nil, err
+			}
+		case j.State == Pending && !hold:
+			pending = append(pending, j)
+		case j.State == Pending || j.State == Running:
+			q.held[j.ID] = true
+		}
+		q.jobs[j.ID] = j
+	}
+	return pending, nil
+}
+
+// readJob reads and decodes the job file at path.
+func readJob(path string) (*Job, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeJob(data)
+}
+
+// SetAside says which files Open found in the store that were not jobs, and where it put them.
+func (q *Queue) SetAside() []error { return slices.Clone(q.setAside) }
 
 // DecodeJob parses a job file; unknown fields and impossible states are errors.
 func DecodeJob(data []byte) (*Job, error) {

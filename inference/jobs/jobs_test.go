@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -257,14 +258,61 @@ func TestRestartResumesPendingAndMarksRunningInterrupted(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesCorruptJobFile(t *testing.T) {
+// A file of the store that is not a job is set aside (kept, renamed) and said, and the jobs beside it load;
+// jobs finished more than KeepFinished ago are removed, the rest kept.
+func TestOpenSetsAsideCorruptJobFileAndPrunesOldJobs(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "x.json"), []byte(`{"id":"x","state":"exploded"}`), 0o644); err != nil {
+	corrupt := []byte(`{"id":"x","state":"exploded"}`)
+	if err := os.WriteFile(filepath.Join(dir, "x.json"), corrupt, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) { return nil, nil }
-	if _, err := Open(dir, runner); !errors.Is(err, ErrBadJobFile) {
-		t.Fatalf("corrupt store opened: %v", err)
+	write := func(input, state string, finished time.Time) Job {
+		req := Request{Model: "m1", Inputs: map[string]string{"input": input}}
+		j := Job{ID: "20260101t000000-" + input, Key: req.Key(), Request: req, State: state, Finished: finished}
+		b, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, j.ID+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	now := time.Now().UTC()
+	old := write("old", Done, now.Add(-KeepFinished-time.Hour))
+	oldFailed := write("oldfailed", Interrupted, now.Add(-KeepFinished-time.Hour))
+	recent := write("recent", Done, now.Add(-time.Hour))
+	pending := write("pending", Pending, time.Time{})
+	runner := func(ctx context.Context, req Request, progress Progress) (json.RawMessage, error) {
+		return json.RawMessage(`{}`), nil
+	}
+	q, err := Open(dir, runner)
+	if err != nil {
+		t.Fatalf("a store with one corrupt file: %v", err)
+	}
+	defer q.Close()
+	if j := wait(t, q, pending.ID); j.State != Done {
+		t.Errorf("the pending job beside the corrupt file: %+v", j)
+	}
+	var ids []string
+	for _, j := range q.List() {
+		ids = append(ids, j.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{pending.ID, recent.ID}; !slices.Equal(ids, want) {
+		t.Errorf("jobs %v, want %v", ids, want)
+	}
+	for _, j := range []Job{old, oldFailed} {
+		if _, err := os.Stat(filepath.Join(dir, j.ID+".json")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("job %s finished long ago is still on disk: %v", j.ID, err)
+		}
+	}
+	aside := q.SetAside()
+	if len(aside) != 1 || !errors.Is(aside[0], ErrBadJobFile) || !strings.Contains(aside[0].Error(), "x.json set aside as x.json.bad") {
+		t.Fatalf("set aside: %v", aside)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "x.json.bad")); err != nil || string(b) != string(corrupt) {
+		t.Fatalf("the corrupt file was not kept as it was: %q %v", b, err)
 	}
 }
 

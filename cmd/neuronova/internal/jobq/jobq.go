@@ -285,6 +285,9 @@ func (q *Queue) Cancel(id string) error { return q.q.Cancel(id) }
 // Retry runs an interrupted, failed or cancelled job again, without an attachment.
 func (q *Queue) Retry(id string) error { return q.q.Retry(id) }
 
+// SetAside says which files of the store Open set aside, not being jobs.
+func (q *Queue) SetAside() []error { return q.q.SetAside() }
+
 // Close stops the worker and releases the store: a running job stays running on disk for the next owner.
 func (q *Queue) Close() { q.q.Close() }
 
