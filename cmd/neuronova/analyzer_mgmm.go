@@ -85,7 +85,7 @@ func (a analyzer) RunMM(ctx context.Context, st *viewer.Study, in ui.MMInput, p 
 			return nil, err
 		}
 		req.Gene = mm.FromMG(g)
-		src[mm.ModalityGene] = fmt.Sprintf("%s through %s %s", filepath.Base(in.Genes), g.Model.ID, g.Model.Version)
+		src[mm.ModalityGene] = mgSource(filepath.Base(in.Genes), g)
 	}
 	if in.Proteins != "" {
 		f, err := os.Open(in.Proteins)
@@ -110,6 +110,11 @@ func (a analyzer) RunMM(ctx context.Context, st *viewer.Study, in ui.MMInput, p 
 	return out, nil
 }
 
+// mgSource states the gene features MM read: the CSV named name through the MG run g.
+func mgSource(name string, g *mg.Result) string {
+	return fmt.Sprintf("%s through %s %s", name, g.Model.ID, g.Model.Version)
+}
+
 // keptEmbedding is an MM request with the MRI embedding of the latest M1 result kept for exam st, if any,
 // stated in src, and the study that result is kept under ("" none).
 func (a analyzer) keptEmbedding(ctx context.Context, st *viewer.Study, src map[string]string) (mm.Request, string, error) {
@@ -117,12 +122,23 @@ func (a analyzer) keptEmbedding(ctx context.Context, st *viewer.Study, src map[s
 		src[mm.ModalityMRI] = notGiven + " (no local cache keeps an M1 result)"
 		return mm.Request{}, "", nil
 	}
+	e, own, why, err := keptM1Embedding(ctx, a.cache, st.StudyUIDs())
+	if err != nil || e == nil {
+		src[mm.ModalityMRI] = notGiven + " (" + why + ")"
+		return mm.Request{}, own, err
+	}
+	src[mm.ModalityMRI] = e.From
+	return mm.Request{MRI: &mm.Embedding{Values: e.Values, Source: e.Source}}, own, nil
+}
+
+// keptM1Embedding is the MRI embedding of the latest M1 result kept in c for any of the studies uids, and
+// the study it is kept under ("" none); without one, why says so.
+func keptM1Embedding(ctx context.Context, c *cache.Cache, uids []string) (e *mmEmbedding, own, why string, err error) {
 	var best cache.ResultVersion
-	own := ""
-	for _, uid := range st.StudyUIDs() {
-		rows, err := a.cache.StudyResults(ctx, uid)
+	for _, uid := range uids {
+		rows, err := c.StudyResults(ctx, uid)
 		if err != nil {
-			return mm.Request{}, "", err
+			return nil, "", "", err
 		}
 		for _, r := range rows { // latest first
 			if r.Kind == "m1" && (own == "" || r.CreatedAt.After(best.CreatedAt)) {
@@ -132,24 +148,22 @@ func (a analyzer) keptEmbedding(ctx context.Context, st *viewer.Study, src map[s
 		}
 	}
 	if own == "" {
-		src[mm.ModalityMRI] = notGiven + " (no M1 result is kept for this study: run M1 first)"
-		return mm.Request{}, "", nil
+		return nil, "", "no M1 result is kept for this study: run M1 first", nil
 	}
-	b, err := a.cache.ResultPayload(ctx, best.ID)
+	b, err := c.ResultPayload(ctx, best.ID)
 	if err != nil {
-		return mm.Request{}, "", err
+		return nil, "", "", err
 	}
 	res, _, err := parseKeptM1(b)
 	if err != nil {
-		return mm.Request{}, "", err
+		return nil, "", "", err
 	}
 	if len(res.Embedding) == 0 {
-		src[mm.ModalityMRI] = notGiven + " (the kept M1 result of " + res.Model.ID + " has no embedding)"
-		return mm.Request{}, own, nil
+		return nil, own, "the kept M1 result of " + res.Model.ID + " has no embedding", nil
 	}
-	src[mm.ModalityMRI] = fmt.Sprintf("embedding of the M1 run %s %s of %s", res.Model.ID, res.Model.Version, best.CreatedAt.Local().Format("2006-01-02 15:04"))
-	return mm.Request{MRI: &mm.Embedding{Values: res.Embedding, Source: &mm.Source{ModelID: res.Model.ID, Family: res.Model.Family,
-		Version: res.Model.Version, SHA256: res.Model.SHA256}}}, own, nil
+	return &mmEmbedding{Values: res.Embedding, Source: &mm.Source{ModelID: res.Model.ID, Family: res.Model.Family, Version: res.Model.Version,
+		SHA256: res.Model.SHA256}, From: fmt.Sprintf("embedding of the M1 run %s %s of %s", res.Model.ID, res.Model.Version,
+		best.CreatedAt.Local().Format("2006-01-02 15:04"))}, own, "", nil
 }
 
 // keepOmics records an MG or MM result (res, the pipeline's result) of exam st in the cache, under study own

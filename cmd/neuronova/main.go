@@ -56,8 +56,8 @@ Usage:
                    [--series T1CE=UID,…] [--reference T1CE] [--provider auto|cuda|cpu] [--threads N]
                                 run a model headless; for m1 DIR receives m1-result.json (provenance),
                                 m1-seg.dcm (DICOM SEG) and m1-labels.nii.gz (label map on the reference grid)
-  neuronova infer --model m1|mg --input STUDY --on-server [--genes CSV] [--data DIR] [--server URL]
-                   [--user LOGIN] [--wait 30m]
+  neuronova infer --model m1|mg|mm --input STUDY --on-server [--genes CSV] [--proteins CSV] [--data DIR]
+                   [--server URL] [--user LOGIN] [--wait 30m]
                                 send the run for a cached study to the server's job queue (neuronova worker
                                 runs it); waits for it, then the result (and M1's SEG) come into the cache
   neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h]
@@ -68,9 +68,9 @@ Usage:
                                 an order's report as a PDF (patient, order and reader, findings and
                                 impression, the AI results with each model's banner and provenance, key
                                 images), from the local cache as the last sync left it
-  neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--jobs m1,mg]
+  neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--jobs m1,mg,mm]
                    [--once]
-                                run the server's queued M1 and MG jobs headless: claim, pull the study
+                                run the server's queued M1, MG and MM jobs headless: claim, pull the study
                                 through the proxy, run, store the SEG, complete (neuronova worker --help)
   neuronova help                this text
 

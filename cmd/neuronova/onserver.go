@@ -34,15 +34,15 @@ func onServerRequested(args []string) bool {
 	return false
 }
 
-// cmdInferOnServer is `neuronova infer --model m1|mg --input STUDY --on-server`: a workstation without a
+// cmdInferOnServer is `neuronova infer --model m1|mg|mm --input STUDY --on-server`: a workstation without a
 // usable accelerator sends the run to the server's job queue, for `neuronova worker`. It waits for the job to
 // end (--wait), then reads the change feed, which brings the result into the cache as any server result, and
 // after M1 pulls the study again for the job's SEG.
 func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("infer --on-server", stderr)
 	fs.Bool("on-server", true, "send the run to the server's job queue instead of running it here")
-	which := fs.String("model", "", "m1 or mg (the models the server's workers run)")
-	input := fs.String("input", "", "a study of the local cache (UID, UID prefix, accession or patient ID): M1 runs on it, MG is filed with it")
+	which := fs.String("model", "", "m1, mg or mm (the models the server's workers run)")
+	input := fs.String("input", "", "a study of the local cache (UID, UID prefix, accession or patient ID): M1 runs on it, MG and MM are filed with it (MM reads its kept M1 result's embedding)")
 	data := dataFlag(fs)
 	server := fs.String("server", os.Getenv("NEURONOVA_SERVER"), "server URL (default $NEURONOVA_SERVER, else http://127.0.0.1:8080)")
 	user := fs.String("user", os.Getenv("NEURONOVA_USER"), "login ID (default $NEURONOVA_USER; password $NEURONOVA_PASSWORD or stdin)")
@@ -51,14 +51,15 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.modelID, "model-id", "", "a model of the family the worker runs (default: its default model)")
 	fs.StringVar(&o.series, "series", "", "m1: choose sequences by hand, e.g. T1CE=1.2.3,FLAIR=1.2.4 (SeriesInstanceUIDs)")
 	fs.StringVar(&o.reference, "reference", "", "m1: the sequence whose grid the label map, the SEG and the volumes use (default T1CE)")
-	fs.StringVar(&o.genes, "genes", "", "mg: the gene-expression CSV (Hugo_Symbol,Entrez_Gene_Id,Expression), sent with the job")
+	fs.StringVar(&o.genes, "genes", "", "mg, mm: the gene-expression CSV (Hugo_Symbol,Entrez_Gene_Id,Expression), sent with the job")
+	fs.StringVar(&o.proteins, "proteins", "", "mm: the RPPA protein CSV, sent with the job")
 	wait := fs.Duration("wait", 30*time.Minute, "how long to wait for the job to end; 0 prints the job ID and returns at once")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	o.model = strings.ToUpper(*which)
-	if (o.model != api.ModelM1 && o.model != api.ModelMG) || *input == "" {
-		return fmt.Errorf("%w: infer --on-server needs --model m1 or mg and --input STUDY (a study of the local cache)", errUsage)
+	if (o.model != api.ModelM1 && o.model != api.ModelMG && o.model != api.ModelMM) || *input == "" {
+		return fmt.Errorf("%w: infer --on-server needs --model m1, mg or mm and --input STUDY (a study of the local cache)", errUsage)
 	}
 	if *server == "" {
 		*server = "http://127.0.0.1:8080"
@@ -80,6 +81,11 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 	uid, err := sub.c.FindStudy(ctx, *input)
 	if err != nil {
 		return fmt.Errorf("--input %s: %w", *input, err)
+	}
+	if o.model == api.ModelMM {
+		if inputs, err = o.mmInputs(ctx, sub.c, uid); err != nil {
+			return err
+		}
 	}
 	_, err = sub.run(ctx, o.model, uid, *order, inputs, *wait)
 	return err
@@ -115,35 +121,84 @@ func onServerSession(ctx context.Context, data, server, user string, stdout, std
 
 // jobFlags are the model's flags of infer --on-server.
 type jobFlags struct {
-	model, modelID, series, reference, genes string
+	model, modelID, series, reference, genes, proteins string
 }
 
-// maxGenesCSV is the largest gene CSV sent with a job (the server takes job requests up to 1 MiB).
-const maxGenesCSV = 900 << 10
+// maxJobCSV is the most CSV bytes sent with a job (the server takes job requests up to 1 MiB).
+const maxJobCSV = 900 << 10
 
-// inputs are the job's inputs: the M1 choices (nil when none), or MG's gene CSV.
+// inputs are the job's inputs: the M1 choices (nil when none), or MG's gene CSV; MM's are mmInputs.
 func (o jobFlags) inputs() (json.RawMessage, error) {
-	if o.model == api.ModelMG {
-		if o.genes == "" || o.series != "" || o.reference != "" {
-			return nil, fmt.Errorf("%w: infer --model mg --on-server needs --genes CSV (and no --series or --reference)", errUsage)
+	if o.proteins != "" && o.model != api.ModelMM {
+		return nil, fmt.Errorf("%w: --proteins is for --model mm", errUsage)
+	}
+	if o.model != api.ModelM1 && (o.series != "" || o.reference != "") {
+		return nil, fmt.Errorf("%w: --series and --reference are for --model m1", errUsage)
+	}
+	switch o.model {
+	case api.ModelMM:
+		return nil, nil
+	case api.ModelMG:
+		if o.genes == "" {
+			return nil, fmt.Errorf("%w: infer --model mg --on-server needs --genes CSV", errUsage)
 		}
-		b, err := os.ReadFile(o.genes)
+		b, err := readJobCSV("--genes", o.genes, 0)
 		if err != nil {
 			return nil, err
-		}
-		if len(b) > maxGenesCSV {
-			return nil, fmt.Errorf("--genes %s: %d bytes; a job carries at most %d", o.genes, len(b), maxGenesCSV)
 		}
 		return json.Marshal(mgJobInputs{ModelID: o.modelID, GenesCSV: string(b), GenesName: filepath.Base(o.genes)})
 	}
 	if o.genes != "" {
-		return nil, fmt.Errorf("%w: --genes is for --model mg", errUsage)
+		return nil, fmt.Errorf("%w: --genes is for --model mg or mm", errUsage)
 	}
 	choice, err := parseSeriesChoice(o.series)
 	if err != nil {
 		return nil, err
 	}
 	return m1Inputs(o.modelID, o.reference, choice)
+}
+
+// mmInputs are an MM job's inputs: the embedding of the latest M1 result kept for study uid in c, and the
+// CSVs of --genes and --proteins; at least one of them.
+func (o jobFlags) mmInputs(ctx context.Context, c *cache.Cache, uid string) (json.RawMessage, error) {
+	in := mmJobInputs{ModelID: o.modelID}
+	e, _, why, err := keptM1Embedding(ctx, c, []string{uid})
+	if err != nil {
+		return nil, err
+	}
+	in.MRI, in.MRIMissing = e, why
+	sent := 0
+	for _, f := range []struct {
+		flag, path string
+		csv, name  *string
+	}{{"--genes", o.genes, &in.GenesCSV, &in.GenesName}, {"--proteins", o.proteins, &in.ProteinsCSV, &in.ProteinsName}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := readJobCSV(f.flag, f.path, sent)
+		if err != nil {
+			return nil, err
+		}
+		sent += len(b)
+		*f.csv, *f.name = string(b), filepath.Base(f.path)
+	}
+	if e == nil && sent == 0 {
+		return nil, fmt.Errorf("%w: infer --model mm --on-server needs --genes CSV, --proteins CSV or an M1 result kept for the study (%s)", errUsage, why)
+	}
+	return json.Marshal(in)
+}
+
+// readJobCSV reads the CSV a job carries (flag names it), which with the sent bytes before it must fit in
+// maxJobCSV.
+func readJobCSV(flag, path string, sent int) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if sent+len(b) > maxJobCSV {
+		return nil, fmt.Errorf("%s %s: %d bytes; a job carries at most %d bytes of CSV", flag, path, len(b), maxJobCSV)
+	}
+	return b, nil
 }
 
 // m1Inputs are an M1 job's inputs; nil when all are the defaults.

@@ -32,14 +32,15 @@ const workerUsage = `neuronova worker — run the server's queued AI jobs headle
 
 Usage:
   neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--threads N]
-                   [--models DIR] [--jobs m1,mg] [--poll 20s] [--job-timeout 30m] [--once]
+                   [--models DIR] [--jobs m1,mg,mm] [--poll 20s] [--job-timeout 30m] [--once]
 
 It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim a job of
 a model of --jobs, run it, and complete the job with its result, renewing the claim's lease meanwhile; the
 server stores the result once under the job's ID and announces it to the submitter. For an M1 job it pulls
 the study through the server's Orthanc proxy into the cache at --data, runs M1 and stores the SEG in Orthanc
 through the proxy (its UIDs derive from the job ID, so a retried job stores it once). An MG job carries its
-gene CSV. A failed run is failed with a retry: the server queues it again until its deliveries are used up,
+gene CSV; an MM job its inputs: the MRI embedding of the submitter's kept M1 result, and the gene (run
+through MG first) and protein CSVs it was given. A failed run is failed with a retry: the server queues it again until its deliveries are used up,
 then dead-letters it; a job that cannot succeed (no such study, bad inputs) is failed for good. A worker
 killed mid-run leaves its job to be delivered again when the claim's visibility timeout (server
 --job-visibility) runs out. SIGTERM or Ctrl-C hands the running job back for a retry and stops. The account
@@ -53,7 +54,7 @@ Flags:
 type workerOptions struct {
 	server, user, data, provider, modelsDir string
 	threads                                 int
-	models                                  []string // the jobs' models it runs: M1, MG
+	models                                  []string // the jobs' models it runs: M1, MG, MM
 	poll, jobTimeout                        time.Duration
 	once                                    bool
 }
@@ -91,7 +92,7 @@ func parseWorkerFlags(args []string, stderr io.Writer) (workerOptions, error) {
 	fs.StringVar(&o.modelsDir, "models", "", "user model directory (default: the conventional one, when it exists)")
 	fs.DurationVar(&o.poll, "poll", 20*time.Second, "how long one claim waits for a job (at most 20s)")
 	fs.DurationVar(&o.jobTimeout, "job-timeout", 30*time.Minute, "give up a job (failed for a retry) after this long")
-	jobs := fs.String("jobs", "m1,mg", "the models whose jobs it runs: m1, mg or both (MG jobs carry their gene CSV)")
+	jobs := fs.String("jobs", "m1,mg,mm", "the models whose jobs it runs, of m1, mg and mm (MG and MM jobs carry their inputs)")
 	fs.BoolVar(&o.once, "once", false, "handle one job, or none when none is queued within --poll, then stop")
 	if err := parseNoArgs(fs, args); err != nil {
 		return o, err
@@ -99,12 +100,12 @@ func parseWorkerFlags(args []string, stderr io.Writer) (workerOptions, error) {
 	o.data = *data
 	for _, m := range strings.Split(*jobs, ",") {
 		switch m = strings.ToUpper(strings.TrimSpace(m)); m {
-		case api.ModelM1, api.ModelMG:
+		case api.ModelM1, api.ModelMG, api.ModelMM:
 			if !slices.Contains(o.models, m) {
 				o.models = append(o.models, m)
 			}
 		default:
-			return o, fmt.Errorf("%w: --jobs %q: want m1, mg or m1,mg", errUsage, *jobs)
+			return o, fmt.Errorf("%w: --jobs %q: want a list of m1, mg and mm", errUsage, *jobs)
 		}
 	}
 	if o.server == "" {
@@ -203,7 +204,7 @@ func (w *worker) signIn(ctx context.Context) error {
 
 // loop claims and runs jobs until ctx ends (SIGTERM), or after one claim with --once.
 func (w *worker) loop(ctx context.Context) error {
-	w.logf("waiting for %s jobs", strings.Join(w.o.models, " and "))
+	w.logf("waiting for %s jobs", listed(w.o.models))
 	backoff := time.Second
 	for ctx.Err() == nil {
 		j, err := w.cl.ClaimJob(ctx, w.o.models, w.o.poll)
@@ -379,6 +380,8 @@ func (w *worker) run(ctx context.Context, j *api.Job) (api.AIResultUpload, error
 		return w.runM1(ctx, j)
 	case j.Model == api.ModelMG && slices.Contains(w.o.models, api.ModelMG):
 		return w.runMG(ctx, j) // workermg.go
+	case j.Model == api.ModelMM && slices.Contains(w.o.models, api.ModelMM):
+		return w.runMM(ctx, j) // workermm.go
 	}
 	return api.AIResultUpload{}, fmt.Errorf("%w: this worker does not run %s jobs", errJobInvalid, j.Model)
 }
@@ -515,4 +518,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// listed writes a list as a sentence does: "A", "A and B", "A, B and C".
+func listed(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }

@@ -21,7 +21,7 @@ func TestWorkerCommandLine(t *testing.T) {
 		{[]string{"worker", "--user", "ris1", "--poll", "30s"}, "--poll 30s"},
 		{[]string{"worker", "--user", "ris1", "--job-timeout", "0s"}, "--job-timeout 0s"},
 		{[]string{"worker", "--user", "ris1", "extra"}, "takes no arguments"},
-		{[]string{"worker", "--user", "ris1", "--jobs", "m1,mm"}, "--jobs"},
+		{[]string{"worker", "--user", "ris1", "--jobs", "m1,x9"}, "--jobs"},
 	} {
 		code, _, stderr := runCmd(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -99,12 +99,14 @@ func TestInferOnServerCommandLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"infer", "--model", "mm", "--input", "x", "--on-server"}, "needs --model m1 or mg and --input STUDY"},
-		{[]string{"infer", "--model", "m1", "--on-server"}, "needs --model m1 or mg and --input STUDY"},
+		{[]string{"infer", "--model", "x9", "--input", "x", "--on-server"}, "needs --model m1, mg or mm and --input STUDY"},
+		{[]string{"infer", "--model", "m1", "--on-server"}, "needs --model m1, mg or mm and --input STUDY"},
 		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server"}, "needs --user LOGIN"},
 		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d"}, "needs --genes CSV"},
-		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv", "--series", "T1=1"}, "needs --genes CSV"},
-		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv"}, "--genes is for --model mg"},
+		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv", "--series", "T1=1"}, "--series and --reference are for --model m1"},
+		{[]string{"infer", "--model", "mm", "--input", "x", "--on-server", "--user", "d", "--reference", "T1"}, "--series and --reference are for --model m1"},
+		{[]string{"infer", "--model", "mg", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv", "--proteins", "p.csv"}, "--proteins is for --model mm"},
+		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--genes", "g.csv"}, "--genes is for --model mg or mm"},
 		{[]string{"infer", "--model", "m1", "--input", "x", "--on-server", "--user", "d", "--series", "T9=1"}, "--series"},
 	} {
 		code, _, stderr := runCmd(c.args...)

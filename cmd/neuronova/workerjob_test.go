@@ -247,8 +247,8 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 // claims it, pulls the study through the proxy, runs M1 (longer than the 3 s visibility timeout: the lease is
 // renewed, the other worker never gets the job), stores the SEG and completes the job; the doctor is notified
 // (JOB_FINISHED, AI_RESULT), and the doctor's cache holds the result once, and still once after a sync round;
-// the server holds one result of the job and Orthanc one SEG. An MG job (its gene CSV sent with it) comes back
-// the same way. A second M1 job's worker is killed -9 right after its claim: the job stays running with no
+// the server holds one result of the job and Orthanc one SEG. An MG job (its gene CSV sent with it) and an MM
+// job (its gene and protein CSVs) come back the same way. A second M1 job's worker is killed -9 right after its claim: the job stays running with no
 // result, and after the visibility timeout another worker claims it (delivery 2) and completes it once — one
 // result, one SEG. The window's "Run M1 on the server" path (windowRunOnServer) brings its job's result into
 // the cache once. SIGTERM stops a worker cleanly, idle or mid-run (the job queued again at once).
@@ -318,8 +318,8 @@ func TestServerJobsRunByWorker(t *testing.T) {
 	// A job run by the worker reaches the submitter once.
 	w0 := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], workerData)
 	other := startWorker(t, stack.URL, "ris1", stack.Accounts["ris1"], filepath.Join(dir, "worker2"))
-	w0.waitLine(t, `waiting for M1 and MG jobs`, 30*time.Second)
-	other.waitLine(t, `waiting for M1 and MG jobs`, 30*time.Second)
+	w0.waitLine(t, `waiting for M1, MG and MM jobs`, 30*time.Second)
+	other.waitLine(t, `waiting for M1, MG and MM jobs`, 30*time.Second)
 	t.Setenv("NEURONOVA_SERVER", stack.URL)
 	t.Setenv("NEURONOVA_USER", "doctor1")
 	t.Setenv("NEURONOVA_PASSWORD", stack.Accounts["doctor1"])
@@ -380,6 +380,20 @@ func TestServerJobsRunByWorker(t *testing.T) {
 	}
 	if r, err := cl.AIResult(ctx, m[2]); err != nil || r.Model != api.ModelMG || r.JobID != m[1] || !strings.Contains(string(r.Result), "tmz_response") {
 		t.Errorf("the MG job's result: %+v %v", r, err)
+	}
+	// An MM job carries its CSVs (the doctor keeps no M1 result of its own: the MRI is stated not given).
+	rppa := "../../assets/models/examples/mm-demo-example-1-grade4-rppa.csv"
+	code, out, errOut = runCmd("infer", "--model", "mm", "--genes", genes, "--proteins", rppa, "--input", studyUID, "--on-server", "--data", docData, "--wait", "1m")
+	m = regexp.MustCompile(`job (\w+) done: result (\S+),`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("infer --model mm --on-server: exit %d\n%s%s", code, out, errOut)
+	}
+	if n := cachedResultsOfJob(t, docData, studyUID, m[1]); n != 1 {
+		t.Errorf("the doctor's cache holds %d results of MM job %s, want 1", n, m[1])
+	}
+	if r, err := cl.AIResult(ctx, m[2]); err != nil || r.Model != api.ModelMM || r.JobID != m[1] ||
+		!strings.Contains(string(r.Result), `"modalities_used":["gene","protein"]`) || !strings.Contains(string(r.Provenance), "no M1 result is kept") {
+		t.Errorf("the MM job's result: %+v %v", r, err)
 	}
 	w0.stop(t)
 	other.stop(t)
