@@ -36,14 +36,23 @@ type Study struct {
 // Sequence returns the series of sequence type t: the reader's choice (Sequences) when it names a series of
 // the study, else SeriesByType.
 func (s *Study) Sequence(t SeriesType) *Series {
-	if uid := s.Sequences[t]; uid != "" {
-		for _, se := range s.Series {
-			if se.UID == uid {
-				return se
-			}
-		}
+	if se := s.SeriesByUID(s.Sequences[t]); se != nil {
+		return se
 	}
 	return s.SeriesByType(t)
+}
+
+// SeriesByUID returns the series whose SeriesInstanceUID is uid, or nil.
+func (s *Study) SeriesByUID(uid string) *Series {
+	if uid == "" {
+		return nil
+	}
+	for _, se := range s.Series {
+		if se.UID == uid {
+			return se
+		}
+	}
+	return nil
 }
 
 // SeriesByType returns the first series of type t, or nil.

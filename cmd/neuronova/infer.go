@@ -13,13 +13,13 @@ import (
 
 	"github.com/neuronova/neuronova/assets/models"
 	"github.com/neuronova/neuronova/inference"
-	"github.com/neuronova/neuronova/inference/dicomseg"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/inference/mg"
 	"github.com/neuronova/neuronova/inference/mm"
 	"github.com/neuronova/neuronova/inference/model"
 	"github.com/neuronova/neuronova/inference/ort"
 	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/m1keep"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -229,9 +229,12 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 	if err := viewer.SaveNIfTILabels(filepath.Join(o.out, m1LabelsFile), res.Labels); err != nil {
 		return nil, err
 	}
-	refSeries := seriesByUID(st, res.Reference.SeriesUID)
+	refSeries := st.SeriesByUID(res.Reference.SeriesUID)
+	if refSeries == nil {
+		return nil, fmt.Errorf("the reference series %s is not in the study", res.Reference.SeriesUID)
+	}
 	if o.cache != nil {
-		if refSeries, err = scannedSeries(ctx, st, res.Reference.SeriesUID); err != nil {
+		if refSeries, err = viewer.ScanSeries(ctx, refSeries); err != nil {
 			return nil, err
 		}
 	} else if len(refSeries.Instances) == 0 {
@@ -245,17 +248,21 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 		if err != nil {
 			return nil, err
 		}
-		st, refSeries = reopened, seriesByUID(reopened, res.Reference.SeriesUID)
+		st, refSeries = reopened, reopened.SeriesByUID(res.Reference.SeriesUID)
 		if refSeries == nil {
 			return nil, fmt.Errorf("the DICOM copy of the reference series %s is missing", res.Reference.SeriesUID)
 		}
 		fmt.Fprintf(stderr, "m1: the input is not DICOM; wrote it as DICOM under %s for the SEG to reference\n", src)
 	}
-	if err := writeM1SEG(filepath.Join(o.out, m1SEGFile), st.StudyOf(refSeries), refSeries, res); err != nil {
+	seg, err := m1keep.SEG(st.StudyOf(refSeries), refSeries, res, m1keep.SEGOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(o.out, m1SEGFile), seg, 0o644); err != nil {
 		return nil, err
 	}
 	if o.cache != nil {
-		if err := recordM1(ctx, o.cache, st.StudyOf(refSeries).UID, res, filepath.Join(o.out, m1SEGFile)); err != nil {
+		if _, err := m1keep.Record(ctx, o.cache, st.StudyOf(refSeries).UID, res, seg, m1keep.Options{RunKey: runKey(ctx)}); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stdout, "kept in the local cache: the result and its SEG wait in the outbox for the next `neuronova sync`\n")
@@ -269,17 +276,6 @@ func inferM1(ctx context.Context, rt *inference.Runtime, o m1Options, stdout, st
 	return res, nil
 }
 
-// writeM1SEG writes res's label map as a DICOM SEG of refSeries, a DICOM series of st.
-func writeM1SEG(path string, st *viewer.Study, refSeries *viewer.Series, res *m1.Result) error {
-	labels := *res.Labels
-	labels.Geometry = refSeries.Grid // the same grid, as DICOM positions describe it
-	if !refSeries.Grid.SameGrid(res.Labels.Geometry, 1e-3) {
-		return fmt.Errorf("the reference series' DICOM grid differs from the grid M1 ran on")
-	}
-	return dicomseg.Write(path, &labels, dicomseg.Options{Study: st, Reference: refSeries,
-		Algorithm: res.Model.ID + " " + res.Model.Version, Banner: res.Banner, SoftwareVersions: dcmwrite.ImplementationVersionName})
-}
-
 // m1Findings are an M1 result's volumes and heads, a line each, as the CLI and the AI panel show them.
 func m1Findings(res *m1.Result) []string {
 	v := res.Volumes
@@ -291,15 +287,6 @@ func m1Findings(res *m1.Result) []string {
 		fmt.Sprintf("grade %s (%.2f)  IDH %s (%.2f)  MGMT %s (%.2f)", res.Grade.PredictedClass, res.Grade.Probability,
 			res.IDH.PredictedClass, res.IDH.Probability, res.MGMT.PredictedClass, res.MGMT.Probability),
 		fmt.Sprintf("survival risk %.2f: %s", res.Risk.Score, res.Risk.Group))
-}
-
-func seriesByUID(st *viewer.Study, uid string) *viewer.Series {
-	for _, s := range st.Series {
-		if s.UID == uid {
-			return s
-		}
-	}
-	return nil
 }
 
 func inferMG(ctx context.Context, rt *inference.Runtime, modelID, genes, out string, stdout io.Writer) (*mg.Result, error) {

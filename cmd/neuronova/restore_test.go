@@ -171,7 +171,7 @@ func recordEdit(t *testing.T, c *cache.Cache, st *viewer.Study, m *viewer.LabelM
 			painted++
 		}
 	}
-	ref, err := scannedSeries(ctx, st, res.Reference.SeriesUID)
+	ref, err := viewer.ScanSeries(ctx, st.SeriesByUID(res.Reference.SeriesUID))
 	if err != nil {
 		t.Fatal(err)
 	}

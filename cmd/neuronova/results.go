@@ -136,7 +136,11 @@ func segLabels(ctx context.Context, st *viewer.Study, data []byte) (*viewer.Labe
 	if err != nil {
 		return nil, err
 	}
-	ref, err := scannedSeries(ctx, st, seg.ReferencedSeriesUID)
+	se := st.SeriesByUID(seg.ReferencedSeriesUID)
+	if se == nil {
+		return nil, fmt.Errorf("the SEG references series %s, which the study lacks", seg.ReferencedSeriesUID)
+	}
+	ref, err := viewer.ScanSeries(ctx, se)
 	if err != nil {
 		return nil, err
 	}

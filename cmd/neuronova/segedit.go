@@ -51,7 +51,7 @@ func editReference(ctx context.Context, exam *viewer.Study, m *viewer.LabelMap) 
 			continue
 		}
 		own := exam.StudyOf(se)
-		ref, err := scannedSeries(ctx, own, se.UID)
+		ref, err := viewer.ScanSeries(ctx, se)
 		if err != nil {
 			last = err
 			continue

@@ -42,7 +42,7 @@ func TestEditSaverVersionsTheSEGShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := scannedSeries(ctx, exam, exam.SeriesByType(viewer.T1CE).UID)
+	ref, err := viewer.ScanSeries(ctx, exam.SeriesByType(viewer.T1CE))
 	if err != nil {
 		t.Fatal(err)
 	}

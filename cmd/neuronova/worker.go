@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,14 +17,13 @@ import (
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/inference"
-	"github.com/neuronova/neuronova/inference/dicomseg"
 	"github.com/neuronova/neuronova/inference/m1"
 	"github.com/neuronova/neuronova/internal/dicomkit"
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/engine"
+	"github.com/neuronova/neuronova/sync/m1keep"
 	"github.com/neuronova/neuronova/viewer"
-	"github.com/neuronova/neuronova/viewer/dcmwrite"
 )
 
 const workerUsage = `neuronova worker — run the server's queued AI jobs headless (a GPU workstation or a server).
@@ -463,31 +461,12 @@ func segUID(j *api.Job, what string) string {
 // jobSEG writes res's label map as the job's DICOM SEG of the reference series and returns it with the
 // reference series' own study.
 func (w *worker) jobSEG(ctx context.Context, j *api.Job, st *viewer.Study, res *m1.Result) ([]byte, *viewer.Study, error) {
-	refSeries, err := scannedSeries(ctx, st, res.Reference.SeriesUID)
+	ref, own, err := m1keep.Reference(ctx, st, res)
 	if err != nil {
 		return nil, nil, err
 	}
-	own := st
-	if se := seriesByUID(st, res.Reference.SeriesUID); se != nil {
-		own = st.StudyOf(se)
-	}
-	labels := *res.Labels
-	if !refSeries.Grid.SameGrid(res.Labels.Geometry, 1e-3) {
-		return nil, nil, fmt.Errorf("the reference series' DICOM grid differs from the grid M1 ran on")
-	}
-	labels.Geometry = refSeries.Grid
-	dir, err := os.MkdirTemp("", "neuronova-job-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, m1SEGFile)
-	if err := dicomseg.Write(path, &labels, dicomseg.Options{Study: own, Reference: refSeries, Algorithm: res.Model.ID + " " + res.Model.Version,
-		Banner: res.Banner, SoftwareVersions: dcmwrite.ImplementationVersionName, SeriesUID: segUID(j, "series"), InstanceUID: segUID(j, "instance")}); err != nil {
-		return nil, nil, err
-	}
-	b, err := os.ReadFile(path)
-	return b, own, err
+	seg, err := m1keep.SEG(own, ref, res, m1keep.SEGOptions{SeriesUID: segUID(j, "series"), InstanceUID: segUID(j, "instance")})
+	return seg, own, err
 }
 
 // storeSEG stores the SEG in Orthanc through the proxy and checks that Orthanc holds it under its UID. A
