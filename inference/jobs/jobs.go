@@ -83,6 +83,9 @@ type Job struct {
 	// Retries counts Retry calls: a runner that names its work elsewhere (an idempotency key) names a retried
 	// job's work anew, and a resumed one's as before.
 	Retries int `json:"retries,omitempty"`
+	// Seq orders a queue's notifications (WithNotify), which reach the callback from several goroutines: of
+	// two about one job, the later change has the higher Seq. It is not stored.
+	Seq uint64 `json:"-"`
 }
 
 // IsFinished reports whether the job has reached a final state (done, failed, cancelled or interrupted).
@@ -125,6 +128,7 @@ type Queue struct {
 	wake    chan struct{}
 	gpu     chan struct{} // one token: one GPU job at a time
 	closed  bool
+	seq     uint64 // the last notification's Job.Seq
 	// setAside: files Open found that were not jobs (SetAside)
 	setAside []error
 	ctx      context.Context
@@ -145,7 +149,8 @@ type options struct {
 func WithWorkers(n int) Option { return func(o *options) { o.workers = max(n, 1) } }
 
 // WithNotify calls f (from the queue's goroutines, never under its lock) with a copy of a job whenever its state
-// or progress changes: what a UI binds to.
+// or progress changes: what a UI binds to. Two calls about one job may overlap or arrive out of order; Job.Seq
+// says which change is later.
 func WithNotify(f func(Job)) Option { return func(o *options) { o.notify = f } }
 
 // WithHold leaves the jobs found pending (or running, with Request.Resume) where they are instead of running
@@ -340,7 +345,7 @@ func (q *Queue) Submit(req Request) (job Job, existing bool, err error) {
 	}
 	q.jobs[j.ID] = j
 	q.queue = append(q.queue, j.ID)
-	c := *j
+	c := q.snapshot(j)
 	q.mu.Unlock()
 	q.emit(c)
 	q.signal()
@@ -389,7 +394,7 @@ func (q *Queue) Cancel(id string) error {
 		q.queue = slices.DeleteFunc(q.queue, func(x string) bool { return x == id })
 		j.State, j.Finished, j.Error = Cancelled, time.Now().UTC(), "cancelled before it started"
 		err := q.save(j)
-		c := *j
+		c := q.snapshot(j)
 		q.finishLocked(id)
 		q.mu.Unlock()
 		q.emit(c)
@@ -423,7 +428,7 @@ func (q *Queue) Retry(id string) error {
 	j.Started, j.Finished, j.Retries = time.Time{}, time.Time{}, j.Retries+1
 	err := q.save(j)
 	q.queue = append(q.queue, id)
-	c := *j
+	c := q.snapshot(j)
 	q.mu.Unlock()
 	q.emit(c)
 	q.signal()
@@ -475,6 +480,14 @@ func (q *Queue) signal() {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// snapshot is a copy of j to notify, numbered in the order of the changes; q.mu is held.
+func (q *Queue) snapshot(j *Job) Job {
+	q.seq++
+	c := *j
+	c.Seq = q.seq
+	return c
 }
 
 func (q *Queue) emit(j Job) {
@@ -543,7 +556,7 @@ func (q *Queue) execute(j *Job) {
 	ctx = context.WithValue(ctx, currentKey{}, Run{ID: j.ID, Retries: j.Retries, Attempt: j.Attempts})
 	q.cancels[j.ID] = cancel
 	saveErr := q.save(j)
-	c := *j
+	c := q.snapshot(j)
 	req := j.Request
 	q.mu.Unlock()
 	q.emit(c)
@@ -559,7 +572,7 @@ func (q *Queue) execute(j *Job) {
 		if changed { // stage changes reach the disk; finer progress only the UI
 			err = q.save(j)
 		}
-		c := *j
+		c := q.snapshot(j)
 		q.mu.Unlock()
 		_ = err // a failed progress write is not worth failing the job; the final save reports errors
 		q.emit(c)
@@ -590,7 +603,7 @@ func (q *Queue) finish(j *Job, res json.RawMessage, err error, cancelled bool) {
 	if serr := q.save(j); serr != nil && j.State == Done {
 		j.State, j.Error = Failed, "saving the result: "+serr.Error()
 	}
-	c := *j
+	c := q.snapshot(j)
 	q.finishLocked(j.ID)
 	q.mu.Unlock()
 	q.emit(c)

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,11 +79,12 @@ type Queue struct {
 	every   time.Duration
 
 	mu       sync.Mutex
-	attach   map[string]any              // request key → what its submitter attached, until the job runs
-	values   map[string]any              // job ID → the runner's in-memory value
-	watchers map[string][]func(jobs.Job) // job ID → waiting callers' progress
-	waiting  map[string]int              // job ID → callers waiting on it
+	attach   map[string]any        // request key → what its submitter attached, until the job runs
+	values   map[string]any        // job ID → the runner's in-memory value
+	watchers map[string][]*watcher // request key → waiting callers' progress (attached before the job is made)
+	waiting  map[string]int        // job ID → callers waiting on it
 	subs     []func(jobs.Job)
+	heard    map[string]uint64    // job ID → the Seq of the latest change passed on
 	last     map[string]jobs.Job  // job ID → the last change event sent
 	pending  map[string]*jobs.Job // job ID → the latest change not yet sent
 	timer    map[string]bool      // job ID → a flush is scheduled
@@ -98,7 +100,7 @@ func Open(dataDir string, run Runner, o Options) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{session: hex.EncodeToString(nonce[:]), every: o.Every, attach: map[string]any{}, values: map[string]any{},
-		watchers: map[string][]func(jobs.Job){}, waiting: map[string]int{}, last: map[string]jobs.Job{},
+		watchers: map[string][]*watcher{}, waiting: map[string]int{}, heard: map[string]uint64{}, last: map[string]jobs.Job{},
 		pending: map[string]*jobs.Job{}, timer: map[string]bool{}}
 	runner := func(ctx context.Context, req jobs.Request, p jobs.Progress) (json.RawMessage, error) {
 		r, _ := jobs.Current(ctx)
@@ -159,6 +161,13 @@ func (q *Queue) Run(ctx context.Context, req jobs.Request, att any, progress job
 		q.attach[key] = att
 	}
 	q.mu.Unlock()
+	// The caller hears the job from its first event: the watch is attached before the job can run.
+	w := &watcher{progress: progress}
+	if progress != nil {
+		q.mu.Lock()
+		q.watchers[key] = append(q.watchers[key], w)
+		q.mu.Unlock()
+	}
 	j, existing, err := q.q.Submit(req)
 	if !had && (err != nil || existing && j.State != jobs.Pending) {
 		q.mu.Lock()
@@ -166,27 +175,17 @@ func (q *Queue) Run(ctx context.Context, req jobs.Request, att any, progress job
 		q.mu.Unlock()
 	}
 	if err != nil {
+		q.mu.Lock()
+		q.dropWatch(key, w)
+		q.mu.Unlock()
 		return jobs.Job{}, nil, err
-	}
-	var watch func(jobs.Job)
-	if progress != nil {
-		watch = func(j jobs.Job) {
-			if j.State == jobs.Pending {
-				progress("waiting for the model run before it", 0, 0)
-			} else if j.State == jobs.Running && j.Stage != "" {
-				progress(j.Stage, j.Done, j.Total)
-			}
-		}
 	}
 	q.mu.Lock()
 	q.waiting[j.ID]++
-	if watch != nil {
-		q.watchers[j.ID] = append(q.watchers[j.ID], watch)
-	}
 	q.mu.Unlock()
-	if watch != nil {
+	if progress != nil {
 		if cur, err := q.q.Get(j.ID); err == nil {
-			watch(cur)
+			w.hear(cur)
 		}
 	}
 	done, err := q.q.Wait(ctx, j.ID)
@@ -195,8 +194,8 @@ func (q *Queue) Run(ctx context.Context, req jobs.Request, att any, progress job
 	last := q.waiting[j.ID] == 0
 	if last {
 		delete(q.waiting, j.ID)
-		delete(q.watchers, j.ID)
 	}
+	q.dropWatch(key, w)
 	v := q.values[j.ID]
 	q.mu.Unlock()
 	if err != nil {
@@ -219,10 +218,36 @@ func (q *Queue) Run(ctx context.Context, req jobs.Request, att any, progress job
 	}
 }
 
+// watcher passes a job's changes to one waiting caller's progress.
+type watcher struct{ progress jobs.Progress }
+
+func (w *watcher) hear(j jobs.Job) {
+	if j.State == jobs.Pending {
+		w.progress("waiting for the model run before it", 0, 0)
+	} else if j.State == jobs.Running && j.Stage != "" {
+		w.progress(j.Stage, j.Done, j.Total)
+	}
+}
+
+// dropWatch detaches w from the jobs of key; q.mu is held.
+func (q *Queue) dropWatch(key string, w *watcher) {
+	ws := slices.DeleteFunc(q.watchers[key], func(x *watcher) bool { return x == w })
+	if len(ws) == 0 {
+		delete(q.watchers, key)
+	} else {
+		q.watchers[key] = ws
+	}
+}
+
 // changed is the store's notification: waiting callers hear every change, subscribers a coalesced stream.
 func (q *Queue) changed(j jobs.Job) {
 	q.mu.Lock()
-	watchers := append([]func(jobs.Job){}, q.watchers[j.ID]...)
+	if j.Seq != 0 && j.Seq <= q.heard[j.ID] {
+		q.mu.Unlock()
+		return // overtaken by a later change already passed on
+	}
+	q.heard[j.ID] = j.Seq
+	watchers := append([]*watcher{}, q.watchers[j.Key]...)
 	prev, seen := q.last[j.ID]
 	now := !seen || prev.State != j.State || prev.Stage != j.Stage
 	var send []func(jobs.Job)
@@ -240,7 +265,7 @@ func (q *Queue) changed(j jobs.Job) {
 	}
 	q.mu.Unlock()
 	for _, w := range watchers {
-		w(j)
+		w.hear(j)
 	}
 	for _, s := range send {
 		s(j)

@@ -334,6 +334,15 @@ func TestCancelByContextAndProgress(t *testing.T) {
 	if stages.Load() < 50 {
 		t.Errorf("the caller heard %d progress events of 50", stages.Load())
 	}
+	// The store's notification of the end follows its state change: wait for it (bounded).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(events)
+		mu.Unlock()
+		if n >= 4 {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	want := []string{"pending  0", "running  0", "running inference 0", "cancelled inference 49"}
