@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	_, err = sub.run(ctx, o.model, uid, *order, inputs, *wait)
+	_, err = sub.run(ctx, o.model, []string{uid}, *order, inputs, *wait)
 	return err
 }
 
@@ -155,7 +156,7 @@ func (o jobFlags) inputs() (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m1Inputs(o.modelID, o.reference, choice)
+	return m1Inputs(o.modelID, o.reference, choice, nil)
 }
 
 // mmInputs are an MM job's inputs: the embedding of the latest M1 result kept for study uid in c, and the
@@ -202,11 +203,11 @@ func readJobCSV(flag, path string, sent int) ([]byte, error) {
 }
 
 // m1Inputs are an M1 job's inputs; nil when all are the defaults.
-func m1Inputs(modelID, reference string, choice map[viewer.SeriesType]string) (json.RawMessage, error) {
-	if modelID == "" && reference == "" && len(choice) == 0 {
+func m1Inputs(modelID, reference string, choice map[viewer.SeriesType]string, others []string) (json.RawMessage, error) {
+	if modelID == "" && reference == "" && len(choice) == 0 && len(others) == 0 {
 		return nil, nil
 	}
-	in := m1JobInputs{ModelID: modelID, Reference: reference}
+	in := m1JobInputs{ModelID: modelID, Reference: reference, Studies: others}
 	for t, uid := range choice {
 		if in.Series == nil {
 			in.Series = map[string]string{}
@@ -225,7 +226,9 @@ type onServer struct {
 	say func(line string) // each step, as it happens
 }
 
-func (o onServer) run(ctx context.Context, model, studyUID, orderID string, inputs json.RawMessage, wait time.Duration) (string, error) {
+// run submits model on the cached studies (the job's, then an exam's others) and follows it.
+func (o onServer) run(ctx context.Context, model string, studies []string, orderID string, inputs json.RawMessage, wait time.Duration) (string, error) {
+	studyUID := studies[0]
 	info, err := o.c.StudyInfo(ctx, studyUID)
 	if err != nil {
 		return "", err
@@ -257,7 +260,7 @@ func (o onServer) run(ctx context.Context, model, studyUID, orderID string, inpu
 	line := fmt.Sprintf("job %s done: result %s, in the local cache (%d changes read from the feed; the AI tab lists it)", done.ID, done.ResultID, n)
 	o.say(line)
 	if model == api.ModelM1 {
-		o.pullSEG(ctx, patient, studyUID)
+		o.pullSEG(ctx, patient, studies)
 	}
 	return line, nil
 }
@@ -307,19 +310,25 @@ func (o onServer) patient(ctx context.Context, number string) (int64, error) {
 	return id, err
 }
 
-// pullSEG pulls the study again, which brings the job's SEG into the cache; a failure only delays it.
-func (o onServer) pullSEG(ctx context.Context, patient int64, studyUID string) {
+// pullSEG pulls the job's studies again for the SEG the job stored (under the study of its reference series).
+func (o onServer) pullSEG(ctx context.Context, patient int64, uids []string) {
 	studies, err := o.cl.PatientStudies(ctx, patient)
+	pulled := 0
 	for _, s := range studies {
-		if s.StudyInstanceUID == studyUID {
+		if err == nil && slices.Contains(uids, s.StudyInstanceUID) {
 			var sum *engine.Summary
 			if sum, err = o.e.Prefetch(ctx, s.OrthancID, nil); err == nil {
-				o.say(fmt.Sprintf("pulled %d new instances of the study (the job's SEG)", sum.Pulled))
-				return
+				pulled += sum.Pulled
 			}
 		}
 	}
 	if err != nil {
 		o.say(fmt.Sprintf("the job's SEG was not pulled now (%v); the next sync brings it", err))
+		return
 	}
+	what := "the study"
+	if len(uids) > 1 {
+		what = fmt.Sprintf("the exam's %d studies", len(uids))
+	}
+	o.say(fmt.Sprintf("pulled %d new instances of %s (the job's SEG)", pulled, what))
 }

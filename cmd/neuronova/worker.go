@@ -35,7 +35,8 @@ Usage:
 It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim a job of
 a model of --jobs, run it, and complete the job with its result, renewing the claim's lease meanwhile; the
 server stores the result once under the job's ID and announces it to the submitter. For an M1 job it pulls
-the study through the server's Orthanc proxy into the cache at --data, runs M1 and stores the SEG in Orthanc
+the study (with the other studies of its exam that the job names, merged) through the server's Orthanc
+proxy into the cache at --data, runs M1 and stores the SEG in Orthanc
 through the proxy (its UIDs derive from the job ID, so a retried job stores it once). An MG job carries its
 gene CSV; an MM job its inputs: the MRI embedding of the submitter's kept M1 result, and the gene (run
 through MG first) and protein CSVs it was given. A failed run is failed with a retry: the server queues it again until its deliveries are used up,
@@ -338,7 +339,13 @@ type m1JobInputs struct {
 	ModelID   string            `json:"model_id,omitempty"`  // a model of the M1 family; "" the default
 	Series    map[string]string `json:"series,omitempty"`    // sequence type → SeriesInstanceUID
 	Reference string            `json:"reference,omitempty"` // the sequence whose grid the result uses; "" T1CE
+	// Studies are the exam's other studies (a session written one StudyInstanceUID per series, as some
+	// converters do): pulled too, and merged with the job's study.
+	Studies []string `json:"studies,omitempty"`
 }
+
+// maxExamStudies bounds the studies of one M1 job's exam.
+const maxExamStudies = 32
 
 // parseM1Inputs reads an M1 job's inputs; empty inputs are the defaults.
 func parseM1Inputs(raw json.RawMessage) (m1JobInputs, map[viewer.SeriesType]string, viewer.SeriesType, error) {
@@ -347,7 +354,15 @@ func parseM1Inputs(raw json.RawMessage) (m1JobInputs, map[viewer.SeriesType]stri
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
-			return in, nil, "", fmt.Errorf("%w: its inputs are not M1 inputs (model_id, series, reference): %v", errJobInvalid, err)
+			return in, nil, "", fmt.Errorf("%w: its inputs are not M1 inputs (model_id, series, reference, studies): %v", errJobInvalid, err)
+		}
+	}
+	if len(in.Studies) > maxExamStudies {
+		return in, nil, "", fmt.Errorf("%w: %d studies in one exam; at most %d", errJobInvalid, len(in.Studies), maxExamStudies)
+	}
+	for _, uid := range in.Studies {
+		if !dicomkit.ValidUID(uid) {
+			return in, nil, "", fmt.Errorf("%w: input study %q is not a UID", errJobInvalid, uid)
 		}
 	}
 	var choice map[viewer.SeriesType]string
@@ -394,7 +409,7 @@ func (w *worker) runM1(ctx context.Context, j *api.Job) (api.AIResultUpload, err
 	if err != nil {
 		return up, err
 	}
-	st, err := w.pull(ctx, j)
+	st, err := w.pull(ctx, j, in.Studies)
 	if err != nil {
 		return up, err
 	}
@@ -424,8 +439,9 @@ func (w *worker) runM1(ctx context.Context, j *api.Job) (api.AIResultUpload, err
 		StudyUID: own.UID, Result: js, Provenance: prov}, nil
 }
 
-// pull brings the job's study into the worker's cache through the proxy and opens it.
-func (w *worker) pull(ctx context.Context, j *api.Job) (*viewer.Study, error) {
+// pull brings the job's study, and the exam's other studies, into the worker's cache through the proxy and
+// opens them as one exam.
+func (w *worker) pull(ctx context.Context, j *api.Job, others []string) (*viewer.Study, error) {
 	studies, err := w.cl.PatientStudies(ctx, j.PatientID)
 	if s := client.StatusOf(err); s == 403 || s == 404 {
 		return nil, fmt.Errorf("%w: the studies of patient %d: %v", errJobInvalid, j.PatientID, err)
@@ -433,24 +449,34 @@ func (w *worker) pull(ctx context.Context, j *api.Job) (*viewer.Study, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the studies of patient %d: %w", j.PatientID, err)
 	}
-	orthancID := ""
+	orthancIDs := map[string]string{}
 	for _, s := range studies {
-		if s.StudyInstanceUID == j.StudyUID {
-			orthancID = s.OrthancID
+		orthancIDs[s.StudyInstanceUID] = s.OrthancID
+	}
+	uids := append([]string{j.StudyUID}, others...)
+	exam := make([]*viewer.Study, 0, len(uids))
+	for _, uid := range uids {
+		if orthancIDs[uid] == "" {
+			return nil, fmt.Errorf("%w: the archive holds no study %s of patient %d", errJobInvalid, uid, j.PatientID)
 		}
+		sum, err := w.e.Prefetch(ctx, orthancIDs[uid], nil)
+		if err != nil {
+			return nil, fmt.Errorf("pull study %s: %w", uid, err)
+		}
+		if sum.PullFailed > 0 {
+			return nil, fmt.Errorf("pull study %s: %d instances could not be pulled", uid, sum.PullFailed)
+		}
+		w.logf("job %s: study %s pulled (%d instances new, %d already cached)", j.ID, uid, sum.Pulled, sum.AlreadyCached)
+		st, err := w.c.OpenStudy(ctx, uid)
+		if err != nil {
+			return nil, err
+		}
+		exam = append(exam, st)
 	}
-	if orthancID == "" {
-		return nil, fmt.Errorf("%w: the archive holds no study %s of patient %d", errJobInvalid, j.StudyUID, j.PatientID)
+	if len(exam) == 1 {
+		return exam[0], nil
 	}
-	sum, err := w.e.Prefetch(ctx, orthancID, nil)
-	if err != nil {
-		return nil, fmt.Errorf("pull study %s: %w", j.StudyUID, err)
-	}
-	if sum.PullFailed > 0 {
-		return nil, fmt.Errorf("pull study %s: %d instances could not be pulled", j.StudyUID, sum.PullFailed)
-	}
-	w.logf("job %s: study pulled (%d instances new, %d already cached)", j.ID, sum.Pulled, sum.AlreadyCached)
-	return cacheExam(ctx, w.c, j.StudyUID, viewer.ExamByStudy, true)
+	return viewer.Merge(exam), nil
 }
 
 // segUID is the UID of a job's SEG series or instance: the same for every attempt of the job.

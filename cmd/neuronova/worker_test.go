@@ -47,7 +47,12 @@ func TestParseM1Inputs(t *testing.T) {
 	if err != nil || in.ModelID != "m1-demo" || choice[viewer.T1CE] != "1.2.3" || len(choice) != 2 || ref != viewer.FLAIR {
 		t.Errorf("inputs: %+v %v %q %v", in, choice, ref, err)
 	}
-	for _, bad := range []string{`{"genes":"x.csv"}`, `{"series":{"T9":"1.2"}}`, `{"series":{"T1":" "}}`, `{"reference":"CT"}`, `[1]`, `{`} {
+	if in, _, _, err := parseM1Inputs(json.RawMessage(`{"studies":["1.2.5","1.2.6"]}`)); err != nil || len(in.Studies) != 2 {
+		t.Errorf("an exam's studies: %+v %v", in, err)
+	}
+	many := `{"studies":["1.2"` + strings.Repeat(`,"1.2"`, maxExamStudies) + `]}`
+	for _, bad := range []string{`{"genes":"x.csv"}`, `{"series":{"T9":"1.2"}}`, `{"series":{"T1":" "}}`, `{"reference":"CT"}`, `[1]`, `{`,
+		`{"studies":["1.2.x"]}`, `{"studies":[""]}`, many} {
 		if _, _, _, err := parseM1Inputs(json.RawMessage(bad)); !errors.Is(err, errJobInvalid) {
 			t.Errorf("%s: %v, want an invalid job", bad, err)
 		}

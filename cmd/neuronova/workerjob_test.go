@@ -21,6 +21,8 @@ import (
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/engine"
 	"github.com/neuronova/neuronova/viewer"
+	"github.com/neuronova/neuronova/viewer/dcmwrite"
+	"github.com/neuronova/neuronova/viewer/demo"
 )
 
 // workerArgsEnv carries a worker subprocess's command line (JSON) to TestWorkerProcess.
@@ -241,6 +243,105 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 	}
 }
 
+// windowRunOnExam is "Run M1 on the server" on an exam written one study per series (as some converters
+// write a session), uploaded to Orthanc and pulled into the doctor's cache: the job names the exam's other
+// studies, the worker pulls and merges all four, and the result is kept once under the study of the
+// reference series, whose SEG comes back into the cache.
+func windowRunOnExam(t *testing.T, stack *testsvc.Stack, data string, patient api.Patient) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	mem, err := demo.NewStudy(demo.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem.PatientID = patient.Number // the registered patient's, as the server's upload rewrites it
+	files, err := dcmwrite.WriteStudy(dir, mem, dcmwrite.StudyPerSeries())
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the per-series demo: %d files, %v", len(files), err)
+	}
+	opened, err := viewer.Open(ctx, []string{dir})
+	if err != nil || len(opened.Studies) != 4 {
+		t.Fatalf("the per-series demo: %v studies, %v", len(opened.Studies), err)
+	}
+	uids := map[string]bool{}
+	for _, st := range opened.Studies {
+		uids[st.UID] = true
+	}
+	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := client.New(stack.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(c, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
+	if _, err := e.Login(ctx, "doctor1", stack.Accounts["doctor1"]); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files { // through the server, which checks the identity and refreshes the patient's studies
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.UploadInstance(ctx, b); err != nil {
+			t.Fatalf("upload %s: %v", f, err)
+		}
+	}
+	studies, err := cl.PatientStudies(ctx, patient.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []*viewer.Study
+	for _, s := range studies {
+		if !uids[s.StudyInstanceUID] {
+			continue
+		}
+		if sum, err := e.Prefetch(ctx, s.OrthancID, nil); err != nil || sum.PullFailed > 0 {
+			t.Fatalf("the doctor's pull of %s: %+v %v", s.StudyInstanceUID, sum, err)
+		}
+		st, err := c.OpenStudy(ctx, s.StudyInstanceUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, st)
+	}
+	if len(members) != 4 {
+		t.Fatalf("the archive lists %d of the 4 studies: %+v (the demo's patient %q)", len(members), studies, opened.Studies[0].PatientID)
+	}
+	exam := viewer.Merge(members)
+	var stages []string
+	said, err := newClinic(e, c).RunM1OnServer(ctx, exam, "", func(stage string, _, _ int) { stages = append(stages, stage) })
+	m := regexp.MustCompile(`^job (\w+) done: result (\S+),`).FindStringSubmatch(said)
+	if err != nil || m == nil || !strings.Contains(strings.Join(stages, "\n"), "pulled 1 new instances of the exam's 4 studies") {
+		t.Fatalf("the window's run on an exam: %q %v (steps %q)", said, err, stages)
+	}
+	r, err := cl.AIResult(ctx, m[2])
+	own := exam.StudyOf(exam.SeriesByType(viewer.T1CE)).UID
+	if err != nil || r.JobID != m[1] || r.StudyUID != own {
+		t.Fatalf("the exam's result: %+v %v; want it under the T1CE series' study %s", r, err, own)
+	}
+	if n, err := stack.CountSOP(segUID(&api.Job{ID: m[1]}, "instance")); err != nil || n != 1 {
+		t.Errorf("Orthanc holds %d SEGs of job %s (%v), want 1", n, m[1], err)
+	}
+	rs, err := c.StudyServerResults(ctx, own)
+	n := 0
+	for _, x := range rs {
+		if x.JobID == m[1] {
+			n++
+		}
+	}
+	if err != nil || n != 1 {
+		t.Errorf("the doctor's cache holds %d results of the exam's job %s (%v), want 1", n, m[1], err)
+	}
+	st, err := c.OpenStudy(ctx, own)
+	if err != nil || len(st.SEGs) != 1 {
+		t.Errorf("the T1CE study in the doctor's cache lists %d SEGs (%v), want the job's", len(st.SEGs), err)
+	}
+}
+
 // TestServerJobsRunByWorker is issue 14's "must show" for the server's queue, against a real server, Redis
 // and Orthanc and M1 on ONNX Runtime: the doctor's workstation (no model run of its own) sends M1 of its cached
 // demo study with `neuronova infer --on-server`; one of two `neuronova worker` subprocesses (the RIS account)
@@ -251,7 +352,8 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 // job (its gene and protein CSVs) come back the same way. A second M1 job's worker is killed -9 right after its claim: the job stays running with no
 // result, and after the visibility timeout another worker claims it (delivery 2) and completes it once — one
 // result, one SEG. The window's "Run M1 on the server" path (windowRunOnServer) brings its job's result into
-// the cache once. SIGTERM stops a worker cleanly, idle or mid-run (the job queued again at once).
+// the cache once, and on an exam written one study per series the worker pulls and merges its four studies
+// (windowRunOnExam). SIGTERM stops a worker cleanly, idle or mid-run (the job queued again at once).
 func TestServerJobsRunByWorker(t *testing.T) {
 	testsvc.RequireStack(t)
 	if _, closeRT, err := inferRuntime("", "cpu", 1); err != nil {
@@ -425,6 +527,7 @@ func TestServerJobsRunByWorker(t *testing.T) {
 	w2.waitLine(t, `job `+job+` done: result`, 90*time.Second)
 	t.Logf("claimed again and completed %v after the kill", time.Since(killed).Round(time.Millisecond))
 	windowRunOnServer(t, stack, docData, studyUID)
+	windowRunOnExam(t, stack, docData, ps[0])
 
 	// SIGTERM mid-run: the worker hands the job back at once (queued again, not waiting out the lease).
 	code, out, errOut = runCmd("infer", "--model", "m1", "--input", studyUID, "--on-server", "--data", docData, "--wait", "0")
