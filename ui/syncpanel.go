@@ -36,6 +36,12 @@ type Syncer interface {
 	Round(ctx context.Context, p func(phase string, done, total int)) (summary string, err error)
 }
 
+// RefusedResender is a Syncer that can queue the items the server refused for good again, for the next
+// round (once a person fixed the cause): the panel then offers "Send refused again".
+type RefusedResender interface {
+	QueueRefusedAgain(ctx context.Context) (int, error)
+}
+
 // SyncPanel shows the link to the server (online or offline, the outbox, the last sync), logs in, and runs
 // a sync round on demand with progress and cancel. Status is polled every few seconds in a worker.
 type SyncPanel struct {
@@ -49,6 +55,7 @@ type SyncPanel struct {
 	password *hotEntry
 	login    *hotButton
 	syncNow  *hotButton
+	resend   *hotButton // Send refused again: shown while the server refused items and s is a RefusedResender
 	round    *task
 	result   *widget.Label
 	box      *fyne.Container
@@ -68,7 +75,9 @@ func NewSyncPanel(s Syncer) *SyncPanel {
 	p.password.OnSubmitted = func(string) { p.Login() }
 	p.login = newButton("Log in", "", p.Login)
 	p.syncNow = newButton("Sync now", "Pull the worklist and studies, push the outbox", p.Sync)
-	p.box = container.NewVBox(p.state, p.user, p.password, p.login, p.syncNow, p.round.content(), p.result)
+	p.resend = newButton("Send refused again", "Queue the items the server refused again and sync: once the cause is fixed (say the order is now assigned to you)", p.SendRefused)
+	p.resend.Hide()
+	p.box = container.NewVBox(p.state, p.user, p.password, p.login, p.syncNow, p.resend, p.round.content(), p.result)
 	if s == nil {
 		p.show(SyncStatus{})
 		return p
@@ -121,6 +130,11 @@ func (p *SyncPanel) show(st SyncStatus) {
 	} else {
 		p.syncNow.Disable()
 	}
+	if _, ok := p.s.(RefusedResender); ok && st.Dead > 0 && loggedIn && !st.Offline {
+		p.resend.Show()
+	} else {
+		p.resend.Hide()
+	}
 	if p.OnStatus != nil {
 		p.OnStatus(st)
 	}
@@ -149,7 +163,10 @@ func (p *SyncPanel) Login() {
 }
 
 // Sync runs one round in a worker, with progress and a cancel button.
-func (p *SyncPanel) Sync() {
+func (p *SyncPanel) Sync() { p.sync("") }
+
+// sync is Sync with a line said before the round's summary.
+func (p *SyncPanel) sync(before string) {
 	if p.s == nil {
 		return
 	}
@@ -162,6 +179,9 @@ func (p *SyncPanel) Sync() {
 		if err != nil {
 			summary = fmt.Sprintf("%s\nSync incomplete: %v", summary, err)
 		}
+		if before != "" {
+			summary = before + "\n" + summary
+		}
 		p.result.SetText(summary)
 		p.Poll()
 		if p.OnSynced != nil {
@@ -170,8 +190,28 @@ func (p *SyncPanel) Sync() {
 	})
 	if started {
 		p.syncNow.Disable()
-		p.result.SetText("")
+		p.result.SetText(before)
 	}
+}
+
+// SendRefused queues the items the server refused again (in a worker), then runs a round.
+func (p *SyncPanel) SendRefused() {
+	r, ok := p.s.(RefusedResender)
+	if !ok || p.round.running() {
+		return
+	}
+	p.resend.Disable()
+	go func() {
+		n, err := r.QueueRefusedAgain(context.Background())
+		do(func() {
+			p.resend.Enable()
+			if err != nil {
+				p.result.SetText("The refused items could not be queued again: " + err.Error())
+				return
+			}
+			p.sync(fmt.Sprintf("%d refused items queued again", n))
+		})
+	}()
 }
 
 // SyncLine says where the workstation stands, in one line, for the panel and the status bar.

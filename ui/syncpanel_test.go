@@ -106,3 +106,47 @@ func TestSyncPanel(t *testing.T) {
 		t.Errorf("offline: %q", line)
 	}
 }
+
+// resendingSyncer is a scriptedSyncer that can queue refused items again.
+type resendingSyncer struct {
+	scriptedSyncer
+	queued int
+}
+
+func (s *resendingSyncer) QueueRefusedAgain(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.status.Dead
+	s.queued += n
+	s.status.Dead = 0
+	return n, nil
+}
+
+// "Send refused again" shows only while the server refused items (online, logged in, with a syncer that can
+// resend): it queues them again and runs a round, saying how many went back.
+func TestSyncPanelSendsRefusedAgain(t *testing.T) {
+	newTestApp(t)
+	s := &resendingSyncer{scriptedSyncer: scriptedSyncer{status: SyncStatus{Configured: true, Server: "http://127.0.0.1:8080", Online: true,
+		LoggedIn: true, User: "ris1", Outbox: 3, Dead: 2}}}
+	p := NewSyncPanel(s)
+	w := test.NewWindow(p.Content())
+	defer w.Close()
+	waitFor(t, "the status", func() bool { return p.Status().Dead == 2 })
+	if p.resend.Hidden {
+		t.Fatal("Send refused again is hidden while 2 items are refused")
+	}
+	var summary string
+	p.OnSynced = func(s string, err error) { summary = s }
+	test.Tap(p.resend)
+	waitFor(t, "the round", func() bool { return summary != "" })
+	if s.queued != 2 || s.rounds != 1 || !strings.Contains(p.result.Text, "2 refused items queued again\npushed 2") {
+		t.Errorf("queued %d, %d rounds, result %q", s.queued, s.rounds, p.result.Text)
+	}
+	waitFor(t, "the button to go", func() bool { return p.resend.Hidden })
+
+	plain := NewSyncPanel(&scriptedSyncer{status: SyncStatus{Configured: true, Online: true, LoggedIn: true, Dead: 1}})
+	waitFor(t, "the plain syncer's status", func() bool { return plain.Status().Dead == 1 })
+	if !plain.resend.Hidden {
+		t.Error("Send refused again offered by a syncer that cannot resend")
+	}
+}

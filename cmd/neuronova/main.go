@@ -60,10 +60,11 @@ Usage:
                    [--server URL] [--user LOGIN] [--wait 30m]
                                 send the run for a cached study to the server's job queue (neuronova worker
                                 runs it); waits for it, then the result (and M1's SEG) come into the cache
-  neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h]
+  neuronova sync [--data DIR] [--server URL] [--user LOGIN] [--no-prefetch] [--grace 72h] [--send-refused]
                                 one sync round with the server: worklist and studies pulled, AI results,
                                 SEGs, reports and audit events pushed; prints a summary (password from
-                                $NEURONOVA_PASSWORD or stdin; server $NEURONOVA_SERVER, user $NEURONOVA_USER)
+                                $NEURONOVA_PASSWORD or stdin; server $NEURONOVA_SERVER, user $NEURONOVA_USER);
+                                --send-refused first queues again what the server refused
   neuronova report --order ID --out FILE.pdf [--data DIR]
                                 an order's report as a PDF (patient, order and reader, findings and
                                 impression, the AI results with each model's banner and provenance, key

@@ -15,7 +15,10 @@ type syncer struct {
 	server string
 }
 
-var _ ui.Syncer = syncer{}
+var (
+	_ ui.Syncer          = syncer{}
+	_ ui.RefusedResender = syncer{}
+)
 
 func (s syncer) Status(ctx context.Context) (ui.SyncStatus, error) {
 	st, err := s.e.Status(ctx)
@@ -35,4 +38,8 @@ func (s syncer) Round(ctx context.Context, p func(phase string, done, total int)
 		return "", err
 	}
 	return synccli.Format(sum, time.Since(start)), err
+}
+
+func (s syncer) QueueRefusedAgain(ctx context.Context) (int, error) {
+	return s.e.QueueRefusedAgain(ctx)
 }

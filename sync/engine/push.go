@@ -353,3 +353,14 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// QueueRefusedAgain puts the outbox items the server refused for good back in the queue for the next round,
+// once a person has fixed the cause (the order assigned, the rule met), records that in the local audit
+// trail, and returns how many.
+func (e *Engine) QueueRefusedAgain(ctx context.Context) (int, error) {
+	n, err := e.cache.OutboxRevive(ctx)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, e.cache.RecordAudit(ctx, e.actor(), "outbox.resend", "", fmt.Sprintf("%d refused items queued again", n))
+}

@@ -94,6 +94,22 @@ func TestRefusedSEGEditStaysInTheOutbox(t *testing.T) {
 	if b, err := c.ResultPayload(ctx, ids[1]); err != nil || !bytes.Equal(b, files[1]) {
 		t.Fatalf("the refused edit's SEG is not kept: %d bytes, %v", len(b), err)
 	}
+	// Queued again (the window's "Send refused again", `sync --send-refused`), it is sent once more; the rule
+	// still holds, so it is refused again and still kept.
+	if n, err := e.QueueRefusedAgain(ctx); err != nil || n != 1 {
+		t.Fatalf("queue the refused edit again: %d, %v", n, err)
+	}
+	if _, err := e.Round(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range outboxAll(t, c) {
+		if en.Kind == "result.seg" && en.SentAt.IsZero() && (en.DeadAt.IsZero() || en.Attempts != 2) {
+			t.Errorf("the edit sent again: %+v, want refused on its second attempt", en)
+		}
+	}
+	if b, err := c.ResultPayload(ctx, ids[1]); err != nil || !bytes.Equal(b, files[1]) {
+		t.Fatalf("the edit refused again is not kept: %d bytes, %v", len(b), err)
+	}
 
 	// The study attached to ris1's order (accession = the order's ID): ris1's edit is stored.
 	orders, err := e.Worklist(ctx)

@@ -37,6 +37,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	grace := fs.Duration("grace", 72*time.Hour, "how long after the last online login an offline login is allowed")
 	workers := fs.Int("workers", 4, "parallel downloads")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up the round after this long")
+	resend := fs.Bool("send-refused", false, "queue the items the server refused again and send them in this round (once their cause is fixed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -92,6 +93,13 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "offline: %s cannot be reached; logged in as %s with the cached credential (valid until %s); %d items wait in the outbox, %d audit events to forward\n",
 			cl.BaseURL(), sess.User.LoginID, sess.ValidUntil.Local().Format("2006-01-02 15:04"), st.Outbox, st.AuditQueue)
 		return fmt.Errorf("%w: the server cannot be reached", ErrIncomplete)
+	}
+	if *resend {
+		n, err := e.QueueRefusedAgain(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d refused items queued again\n", n)
 	}
 	sum, err := e.Round(ctx, progress(stderr))
 	fmt.Fprintln(stderr)

@@ -90,8 +90,8 @@ func TestSyncAsANewUserWouldTryIt(t *testing.T) {
 		t.Fatalf("sync after the server returned: %v\n%s", err, out)
 	}
 	t.Logf("server back: %s", strings.TrimSpace(out))
-	out, _, err = run(t, env, "--data", data, "--no-prefetch")
-	if err != nil || !strings.Contains(out, "pushed 0 ") {
+	out, _, err = run(t, env, "--data", data, "--no-prefetch", "--send-refused")
+	if err != nil || !strings.Contains(out, "0 refused items queued again") || !strings.Contains(out, "pushed 0 ") {
 		t.Fatalf("second sync: %v\n%s", err, out)
 	}
 
