@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
 // FuzzParseManifest: the server's study manifest, whatever it holds, is parsed without panicking, and every
@@ -24,7 +25,7 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, in := range m.Instances {
-			if !api.ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID) || in.Size <= 0 ||
+			if !api.ValidOrthancID(in.OrthancID) || !dicomkit.ValidUID(in.SOPInstanceUID) || !dicomkit.ValidUID(in.SeriesInstanceUID) || in.Size <= 0 ||
 				len(in.MD5) != 32 || seen[in.SOPInstanceUID] {
 				t.Fatalf("accepted %+v", in)
 			}
@@ -70,12 +71,12 @@ func FuzzParseStowAnswer(f *testing.F) {
 			return
 		}
 		for _, uid := range r.Stored {
-			if !validUID(uid) {
+			if !dicomkit.ValidUID(uid) {
 				t.Fatalf("stored %q accepted", uid)
 			}
 		}
 		for uid := range r.Failed {
-			if !validUID(uid) {
+			if !dicomkit.ValidUID(uid) {
 				t.Fatalf("failed %q accepted", uid)
 			}
 		}
@@ -91,6 +92,25 @@ func TestParseStowAnswer(t *testing.T) {
 		`{"00081199":{"vr":"SQ","Value":[{}]}}`, `{"00081199":{"vr":"SQ","Value":[1]}}`, `not json`} {
 		if r, err := ParseStowAnswer([]byte(bad)); err == nil {
 			t.Errorf("%s accepted: %+v", bad, r)
+		}
+	}
+}
+
+// TestParseManifestUsesTheDICOMUIDRule: the manifest's UIDs follow the one rule of dicomkit (the server's
+// proxy refuses the others in its paths), so a UID with a leading-zero component or a single component is
+// refused here too, naming the entry.
+func TestParseManifestUsesTheDICOMUIDRule(t *testing.T) {
+	entry := func(sop string) []byte {
+		return []byte(`{"orthanc_id":"211fb9b0-46831f91-29422fb0-3d1353fd-1a2228a9","study_instance_uid":"1.2","instances":[` +
+			`{"orthanc_id":"2f859814-2cf8fe4f-c7963e7d-d32c018d-66fc8cfa","sop_instance_uid":"` + sop +
+			`","series_instance_uid":"1.2.4","size":9830,"md5":"86ecb6d98939d8c2ecb51a154bdd6e7e"}]}`)
+	}
+	if _, err := ParseManifest(entry("1.2.3")); err != nil {
+		t.Fatalf("a valid manifest: %v", err)
+	}
+	for _, sop := range []string{"1.02.3", "123", "1..2", "1.2."} {
+		if _, err := ParseManifest(entry(sop)); err == nil {
+			t.Errorf("SOP Instance UID %q accepted", sop)
 		}
 	}
 }

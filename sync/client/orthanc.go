@@ -13,10 +13,10 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/neuronova/neuronova/api"
+	"github.com/neuronova/neuronova/internal/dicomkit"
 )
 
 // The Orthanc proxy: every path below is under /api/orthanc/ on the server, which alone holds Orthanc's
@@ -53,21 +53,18 @@ func (c *Client) StudySeries(ctx context.Context, studyID string) (string, []str
 		return "", nil, err
 	}
 	uid := study.MainDicomTags.StudyInstanceUID
-	if !validUID(uid) {
+	if !dicomkit.ValidUID(uid) {
 		return "", nil, fmt.Errorf("study %s: Study Instance UID %q", studyID, uid)
 	}
 	out := make([]string, 0, len(series))
 	for _, se := range series {
-		if !validUID(se.MainDicomTags.SeriesInstanceUID) {
+		if !dicomkit.ValidUID(se.MainDicomTags.SeriesInstanceUID) {
 			return "", nil, fmt.Errorf("study %s: a series with Series Instance UID %q", studyID, se.MainDicomTags.SeriesInstanceUID)
 		}
 		out = append(out, se.MainDicomTags.SeriesInstanceUID)
 	}
 	return uid, out, nil
 }
-
-// dicomUID matches a DICOM UID: digits and dots, at most 64 characters.
-var dicomUID = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 
 // ParseManifest reads the server's study manifest and checks every entry: Orthanc ID, SOP and series UIDs,
 // a positive size, an MD5 of 32 hex digits, no SOP Instance UID twice.
@@ -76,14 +73,14 @@ func ParseManifest(raw []byte) (*api.StudyManifest, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("study manifest: %w", err)
 	}
-	if !api.ValidOrthancID(m.OrthancID) || !validUID(m.StudyInstanceUID) {
+	if !api.ValidOrthancID(m.OrthancID) || !dicomkit.ValidUID(m.StudyInstanceUID) {
 		return nil, fmt.Errorf("study manifest: study %q has Study Instance UID %q", m.OrthancID, m.StudyInstanceUID)
 	}
 	seen := make(map[string]bool, len(m.Instances))
 	for i, in := range m.Instances {
 		_, hexErr := hex.DecodeString(in.MD5)
 		switch {
-		case !api.ValidOrthancID(in.OrthancID) || !validUID(in.SOPInstanceUID) || !validUID(in.SeriesInstanceUID):
+		case !api.ValidOrthancID(in.OrthancID) || !dicomkit.ValidUID(in.SOPInstanceUID) || !dicomkit.ValidUID(in.SeriesInstanceUID):
 			return nil, fmt.Errorf("study manifest: entry %d is incomplete (ID %q, SOP Instance UID %q, series %q)", i,
 				in.OrthancID, in.SOPInstanceUID, in.SeriesInstanceUID)
 		case in.Size <= 0:
@@ -99,13 +96,11 @@ func ParseManifest(raw []byte) (*api.StudyManifest, error) {
 	return &m, nil
 }
 
-func validUID(s string) bool { return len(s) <= 64 && dicomUID.MatchString(s) }
-
 // RetrieveSeries streams the instances of a series as Orthanc stored them (DICOMweb WADO-RS with
 // transfer-syntax=*, one multipart answer) and calls part with each in turn. A stream cut off is an
 // OfflineError; an error of part ends the stream and is returned as it is.
 func (c *Client) RetrieveSeries(ctx context.Context, studyUID, seriesUID string, part func(io.Reader) error) error {
-	if !validUID(studyUID) || !validUID(seriesUID) {
+	if !dicomkit.ValidUID(studyUID) || !dicomkit.ValidUID(seriesUID) {
 		return fmt.Errorf("study %q, series %q: not DICOM UIDs", studyUID, seriesUID)
 	}
 	resp, cancel, err := c.do(ctx, request{method: http.MethodGet, path: "/api/orthanc/dicom-web/studies/" + studyUID + "/series/" + seriesUID,
@@ -355,7 +350,7 @@ func ParseStowAnswer(b []byte) (*StowResult, error) {
 				return nil, fmt.Errorf("STOW-RS answer: item %d of (%s,%s): %w", i, seq[:4], seq[4:], err)
 			}
 			var uid string
-			if v := item["00081155"].Value; len(v) != 1 || json.Unmarshal(v[0], &uid) != nil || !validUID(uid) {
+			if v := item["00081155"].Value; len(v) != 1 || json.Unmarshal(v[0], &uid) != nil || !dicomkit.ValidUID(uid) {
 				return nil, fmt.Errorf("STOW-RS answer: item %d of (%s,%s) names no valid SOP Instance UID", i, seq[:4], seq[4:])
 			}
 			if seq == "00081199" {
