@@ -204,6 +204,15 @@ def main():
             if n % 20 == 0:
                 print("head features %d/%d %.0fs" % (n, len(xs), time.time() - t0), flush=True)
     torch.manual_seed(SEED + 1)  # the heads' noise does not depend on how the U-Net was obtained
+    heads = fit_heads(feats, meta, a.head_steps)
+    model = M1(unet, heads).eval()
+    export(model, a.out)
+    print("training took %.0f s" % (time.time() - t0))
+
+
+def fit_heads(feats, meta, steps):
+    """The grade, IDH, MGMT and risk heads fitted for steps on the pooled features feats of cases whose targets
+    are meta (feature noise as augmentation), in eval mode."""
     f = np.stack(feats)
     mean, sd = f.mean(0), f.std(0) + 1e-3
     heads = Heads(mean, sd)
@@ -213,7 +222,7 @@ def main():
     mgmt = torch.tensor([m["mgmt"] for m in meta])
     risk = torch.tensor([[m["risk"]] for m in meta], dtype=torch.float32)
     hopt = torch.optim.Adam(heads.parameters(), lr=1e-3, weight_decay=1e-3)
-    for step in range(a.head_steps):
+    for step in range(steps):
         noisy = ft + 0.15 * torch.randn_like(ft) * torch.from_numpy(sd)
         _, g, i, m, r = heads(noisy)
         loss = F.cross_entropy(g, grade) + F.cross_entropy(i, idh) + F.cross_entropy(m, mgmt) + \
@@ -221,7 +230,7 @@ def main():
         hopt.zero_grad()
         loss.backward()
         hopt.step()
-        if step % 500 == 0 or step == a.head_steps - 1:
+        if step % 500 == 0 or step == steps - 1:
             with torch.no_grad():
                 _, g, i, m, r = heads(ft)
                 acc = lambda o, t: (o.argmax(1) == t).float().mean().item()  # noqa: E731
@@ -229,30 +238,35 @@ def main():
                     step, loss.item(), acc(g, grade), acc(i, idh), acc(m, mgmt),
                     (torch.sigmoid(r) - risk).abs().mean().item()), flush=True)
     heads.eval()
-    model = M1(unet, heads).eval()
-    export(model, a.out)
-    print("training took %.0f s" % (time.time() - t0))
+    return heads
 
 
 def export(model, out):
-    import onnx
     dummy = torch.zeros(1, 4, 128, 128, 128)
     tmp = out + ".tmp"
     torch.onnx.export(model, dummy, tmp, opset_version=17, do_constant_folding=True,
                       input_names=["image"],
                       output_names=["probabilities", "grade", "idh", "mgmt", "risk", "embedding"])
+    finish_onnx(tmp, out, 1, "neuronova-recipes m1 (torch %s)" % torch.__version__,
+                "NeuroNova M1 demonstration model: trained on synthetic phantoms; not for clinical use.")
+
+
+def finish_onnx(tmp, out, version, producer, doc):
+    """Writes the graph exported to tmp as out with the model's version, producer, description and the
+    metadata the card checks (card_id m1-demo, demonstration use only), then removes tmp."""
+    import onnx
     m = onnx.load(tmp)
     os.remove(tmp)
-    m.model_version = 1
-    m.producer_name = "neuronova-recipes m1 (torch %s)" % torch.__version__
-    m.doc_string = "NeuroNova M1 demonstration model: trained on synthetic phantoms; not for clinical use."
+    m.model_version = version
+    m.producer_name = producer
+    m.doc_string = doc
     del m.metadata_props[:]
     for k, v in (("card_id", "m1-demo"), ("intended_use", "demonstration only - not for clinical use")):
         p = m.metadata_props.add()
         p.key, p.value = k, v
     onnx.checker.check_model(m)
     onnx.save(m, out)
-    print("wrote", out, os.path.getsize(out), "bytes")
+    print("wrote", out, os.path.getsize(out), "bytes", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,19 +37,11 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import synth  # noqa: E402
+from train import Block, finish_onnx, fit_heads, pooled_features  # noqa: E402  the phantom recipe's parts
 
 SEED = 20261202
 EVAL_SEED = 20261203
 WIDTHS = (8, 16, 32, 64, 96)
-NFEAT = 20
-EMBED = 768
-
-
-class Block(nn.Sequential):
-    def __init__(self, cin, cout):
-        super().__init__(
-            nn.Conv3d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True),
-            nn.Conv3d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
 
 
 class UNet(nn.Module):
@@ -211,44 +203,6 @@ def train(a):
 # Export: BatchNorm recalibration, heads, one ONNX graph.
 
 
-def pooled_features(x, p):
-    """Statistics of the input x (N,4,D,H,W) pooled over the class probabilities p (N,4,D,H,W): for NCR, ED, ET
-    the fraction of the brain and the mean of each channel in the region; WT and TC fractions; the WT centroid
-    relative to the brain centroid (fractions of the grid, axes x, y, z). 20 values."""
-    brain = (x.abs().sum(1, keepdim=True) > 0).float()
-    nb = brain.sum((2, 3, 4)) + 1.0
-    pr = p[:, 1:4] * brain
-    mass = pr.sum((2, 3, 4))
-    frac = mass / nb
-    means = [(pr[:, r:r + 1] * x).sum((2, 3, 4)) / (mass[:, r:r + 1] + 1.0) for r in range(3)]
-    wt = pr.sum(1, keepdim=True)
-    wt_frac = wt.sum((2, 3, 4)) / nb
-    tc_frac = (pr[:, 0:1] + pr[:, 2:3]).sum((2, 3, 4)) / nb
-    cent = []
-    for axis in (4, 3, 2):  # x (W), y (H), z (D)
-        n = x.shape[axis]
-        pos = torch.arange(n, dtype=torch.float32) / n
-        dims = (1,) + tuple(d for d in (2, 3, 4) if d != axis)
-        prof_wt, prof_b = wt.sum(dim=dims), brain.sum(dim=dims)
-        cw = (prof_wt * pos).sum(1, keepdim=True) / (prof_wt.sum(1, keepdim=True) + 1.0)
-        cb = (prof_b * pos).sum(1, keepdim=True) / (prof_b.sum(1, keepdim=True) + 1.0)
-        cent.append(cw - cb)
-    return torch.cat([frac * 10, wt_frac * 10, tc_frac * 10] + means + cent, 1)
-
-
-class Heads(nn.Module):
-    def __init__(self, mean, sd):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
-        self.register_buffer("sd", torch.tensor(sd, dtype=torch.float32))
-        self.embed = nn.Linear(NFEAT, EMBED)
-        self.grade, self.idh, self.mgmt, self.risk = nn.Linear(EMBED, 3), nn.Linear(EMBED, 2), nn.Linear(EMBED, 2), nn.Linear(EMBED, 1)
-
-    def forward(self, f):
-        e = torch.tanh(self.embed((f - self.mean) / self.sd))
-        return e, self.grade(e), self.idh(e), self.mgmt(e), self.risk(e)
-
-
 class M1(nn.Module):
     """Two independent parts in one graph: the window network and the heads on the whole box."""
 
@@ -318,35 +272,12 @@ def export_model(a):
             feats.append(pooled_features(x, p)[0].numpy())
             meta.append(m["targets"])
             print("head case %d/%d %.0fs" % (k + 1, a.head_cases, time.time() - t0), flush=True)
-    f = np.stack(feats)
-    mean, sd = f.mean(0), f.std(0) + 1e-3
-    heads = Heads(mean, sd)
-    ft = torch.from_numpy(f)
-    grade = torch.tensor([m["grade"] for m in meta])
-    idh = torch.tensor([m["idh"] for m in meta])
-    mgmt = torch.tensor([m["mgmt"] for m in meta])
-    risk = torch.tensor([[m["risk"]] for m in meta], dtype=torch.float32)
-    opt = torch.optim.Adam(heads.parameters(), lr=1e-3, weight_decay=1e-3)
-    for step in range(a.head_steps):
-        noisy = ft + 0.15 * torch.randn_like(ft) * torch.from_numpy(sd)
-        _, g, i, m, r = heads(noisy)
-        loss = F.cross_entropy(g, grade) + F.cross_entropy(i, idh) + F.cross_entropy(m, mgmt) + F.binary_cross_entropy_with_logits(r, risk)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 500 == 0 or step == a.head_steps - 1:
-            with torch.no_grad():
-                _, g, i, m, r = heads(ft)
-                acc = lambda o, t: (o.argmax(1) == t).float().mean().item()  # noqa: E731
-                print("heads step %d loss %.4f grade %.2f idh %.2f mgmt %.2f risk mae %.3f" % (
-                    step, loss.item(), acc(g, grade), acc(i, idh), acc(m, mgmt), (torch.sigmoid(r) - risk).abs().mean().item()), flush=True)
-    heads.eval()
+    heads = fit_heads(feats, meta, a.head_steps)
     write_onnx(M1(unet, heads).eval(), a.out)
     print("export took %.0f s" % (time.time() - t0))
 
 
 def write_onnx(model, out):
-    import onnx
     tmp = out + ".tmp"
     vol = lambda p: {0: p + "n", 2: p + "d", 3: p + "h", 4: p + "w"}  # noqa: E731
     torch.onnx.export(model, (torch.zeros(1, 4, 32, 32, 32), torch.zeros(1, 4, 8, 8, 8), torch.zeros(1, 4, 8, 8, 8)), tmp,
@@ -355,18 +286,8 @@ def write_onnx(model, out):
                       output_names=["probabilities", "grade", "idh", "mgmt", "risk", "embedding"],
                       dynamic_axes={"image": vol(""), "probabilities": vol(""), "heads_image": {2: "bd", 3: "bh", 4: "bw"},
                                     "heads_probabilities": {2: "bd", 3: "bh", 4: "bw"}})
-    m = onnx.load(tmp)
-    os.remove(tmp)
-    m.model_version = 2
-    m.producer_name = "neuronova-recipes m1 train_synth (torch %s)" % torch.__version__
-    m.doc_string = "NeuroNova M1 demonstration model: trained on randomised synthetic cases only; not for clinical use."
-    del m.metadata_props[:]
-    for k, v in (("card_id", "m1-demo"), ("intended_use", "demonstration only - not for clinical use")):
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.checker.check_model(m)
-    onnx.save(m, out)
-    print("wrote", out, os.path.getsize(out), "bytes", flush=True)
+    finish_onnx(tmp, out, 2, "neuronova-recipes m1 train_synth (torch %s)" % torch.__version__,
+                "NeuroNova M1 demonstration model: trained on randomised synthetic cases only; not for clinical use.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
