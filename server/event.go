@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,57 @@ type Event struct {
 
 // EventID is the notification ID of the event numbered seq in the outbox.
 func EventID(seq int64) string { return strconv.FormatInt(seq, 10) + "-0" }
+
+// EventsKept is how many events a store's outbox keeps: far more than a client could miss, bounded all the
+// same. A store trims it when an event's Seq is a multiple of EventsTrimEvery.
+const (
+	EventsKept      = 100_000
+	EventsTrimEvery = 1000
+)
+
+// EncodeEvent is an event as a store's outbox keeps it.
+func EncodeEvent(e Event) (string, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", e.Type, err)
+	}
+	return string(b), nil
+}
+
+// EventRows are the rows of an outbox query, (seq, data) each: database/sql's and pgx's.
+type EventRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadEvents decodes the rows of an outbox query, in order.
+func ReadEvents(rows EventRows) ([]Event, error) {
+	var out []Event
+	for rows.Next() {
+		var seq int64
+		var data string
+		if err := rows.Scan(&seq, &data); err != nil {
+			return nil, err
+		}
+		e, err := DecodeEvent(seq, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DecodeEvent reads the event numbered seq that a store's outbox kept as data.
+func DecodeEvent(seq int64, data string) (Event, error) {
+	var e Event
+	if err := json.Unmarshal([]byte(data), &e); err != nil {
+		return e, fmt.Errorf("event %d: %w", seq, err)
+	}
+	e.Seq, e.ID = seq, EventID(seq)
+	return e, nil
+}
 
 // Audience holds the facts entitlement is decided on.
 type Audience struct {

@@ -3,24 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/neuronova/neuronova/server"
 )
 
-// eventsKept is how many events the outbox keeps: far more than a client could miss, bounded all the same.
-const eventsKept = 100_000
-
 // appendEvents puts a write's events into the outbox, inside its transaction.
 func appendEvents(ctx context.Context, tx *sql.Tx, events []server.Event) error {
 	for _, e := range events {
-		data, err := json.Marshal(e)
+		data, err := server.EncodeEvent(e)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", e.Type, err)
+			return err
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO events (at, data) VALUES (?, ?)", ts(time.Now()), string(data))
+		res, err := tx.ExecContext(ctx, "INSERT INTO events (at, data) VALUES (?, ?)", ts(time.Now()), data)
 		if err != nil {
 			return err
 		}
@@ -28,8 +23,8 @@ func appendEvents(ctx context.Context, tx *sql.Tx, events []server.Event) error 
 		if err != nil {
 			return err
 		}
-		if seq%1000 == 0 {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", seq-eventsKept); err != nil {
+		if seq%server.EventsTrimEvery == 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", seq-server.EventsKept); err != nil {
 				return err
 			}
 		}
@@ -44,18 +39,5 @@ func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int) ([]server
 		return nil, err
 	}
 	defer rows.Close()
-	var out []server.Event
-	for rows.Next() {
-		var e server.Event
-		var data string
-		if err := rows.Scan(&e.Seq, &data); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(data), &e); err != nil {
-			return nil, fmt.Errorf("event %d: %w", e.Seq, err)
-		}
-		e.ID = server.EventID(e.Seq)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return server.ReadEvents(rows)
 }
