@@ -105,18 +105,9 @@ func TrainMG(train []Patient, stats []model.Feature, cfg MGTraining) *MGNet {
 		z[i] = ZScoreGenes(p.GeneLog2, stats)
 	}
 	opt := nn.NewAdam(cfg.LR, cfg.WeightDecay)
-	order := make([]int, len(train))
-	for i := range order {
-		order[i] = i
-	}
-	pos := len(order)
+	batches := nn.NewBatches(len(train), cfg.Batch, rng)
 	for step := 0; step < cfg.Steps; step++ {
-		if pos+cfg.Batch > len(order) {
-			rng.Shuffle(order)
-			pos = 0
-		}
-		batch := order[pos : pos+cfg.Batch]
-		pos += cfg.Batch
+		batch := batches.Next()
 		n := len(batch)
 		x := make([]float64, 0, n*g)
 		times, survT := make([]float64, n), make([]float64, n)
@@ -238,13 +229,18 @@ func (m *MGNet) ExportMG(cardID, version string) onnxpb.Model {
 	b.Output(MGOutSurvival, onnxpb.Float32, n, onnxpb.Fixed(1))
 	b.Output(MGOutRecurrence, onnxpb.Float32, n, onnxpb.Fixed(1))
 	b.Output(MGOutAttribution, onnxpb.Float32, n, onnxpb.Fixed(g))
+	return demoModel("MG", cardID, version, b)
+}
+
+// demoModel is the graph b as the ONNX model of demonstration model family (MG, MM) cardID, version version.
+func demoModel(family, cardID, version string, b *onnxpb.Builder) onnxpb.Model {
 	return onnxpb.Model{
 		IRVersion:       graphIRVersion,
 		Opsets:          []onnxpb.OpsetID{{Version: graphOpset}},
 		ProducerName:    Producer,
 		ProducerVersion: ProducerVersion,
 		ModelVersion:    1,
-		DocString:       "NeuroNova MG demonstration model " + version + ": trained on synthetic data; not for clinical use.",
+		DocString:       "NeuroNova " + family + " demonstration model " + version + ": trained on synthetic data; not for clinical use.",
 		Metadata:        []onnxpb.KeyValue{{Key: "card_id", Value: cardID}, {Key: "intended_use", Value: "demonstration only; not for clinical use"}},
 		Graph:           b.Graph(),
 	}

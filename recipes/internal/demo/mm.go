@@ -97,18 +97,9 @@ func TrainMM(samples []MMSample, days []float64, events, recurrence []bool, cfg 
 		Rec:     nn.NewDense(MMHidden, 1, rng),
 	}
 	opt := nn.NewAdam(cfg.LR, cfg.WeightDecay)
-	order := make([]int, len(samples))
-	for i := range order {
-		order[i] = i
-	}
-	pos := len(order)
+	batches := nn.NewBatches(len(samples), cfg.Batch, rng)
 	for step := 0; step < cfg.Steps; step++ {
-		if pos+cfg.Batch > len(order) {
-			rng.Shuffle(order)
-			pos = 0
-		}
-		idx := order[pos : pos+cfg.Batch]
-		pos += cfg.Batch
+		idx := batches.Next()
 		batch := make([]MMSample, len(idx))
 		times, ev, rec := make([]float64, len(idx)), make([]bool, len(idx)), make([]bool, len(idx))
 		for r, i := range idx {
@@ -257,14 +248,5 @@ func (m *MMNet) ExportMM(cardID, version string) onnxpb.Model {
 		b.Output(out, onnxpb.Float32, n, onnxpb.Fixed(1))
 	}
 	b.Output(MMOutModalityL2, onnxpb.Float32, n, onnxpb.Fixed(MMModalities))
-	return onnxpb.Model{
-		IRVersion:       graphIRVersion,
-		Opsets:          []onnxpb.OpsetID{{Version: graphOpset}},
-		ProducerName:    Producer,
-		ProducerVersion: ProducerVersion,
-		ModelVersion:    1,
-		DocString:       "NeuroNova MM demonstration model " + version + ": trained on synthetic data; not for clinical use.",
-		Metadata:        []onnxpb.KeyValue{{Key: "card_id", Value: cardID}, {Key: "intended_use", Value: "demonstration only; not for clinical use"}},
-		Graph:           b.Graph(),
-	}
+	return demoModel("MM", cardID, version, b)
 }

@@ -68,6 +68,22 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// programmeShift is how far a gene or protein with loading load on programme prog moves in p (idh: 1 for an
+// IDH-mutant tumour), for the programmes whose effect scales with the loading; 0 for the others.
+func (p *Patient) programmeShift(prog Programme, load, idh float64) float64 {
+	switch prog {
+	case Proliferation:
+		return load * p.Prolif
+	case Hypoxia:
+		return load * p.Hypoxia
+	case Mesenchymal:
+		return load * p.Mesench
+	case Proneural:
+		return load * (0.9*idh - 0.5*p.Mesench)
+	}
+	return 0
+}
+
 // Patient draws one patient.
 func (g *Generator) Patient() Patient {
 	r := g.rng
@@ -103,19 +119,11 @@ func (g *Generator) Patient() Patient {
 
 	p.GeneLog2 = make([]float64, len(GeneList))
 	for i, gene := range GeneList {
-		shift := 0.0
 		load := g.geneLoad[i]
+		shift := p.programmeShift(gene.Programme, load, idh)
 		switch gene.Programme {
-		case Proliferation:
-			shift = load * p.Prolif
-		case Hypoxia:
-			shift = load * p.Hypoxia
-		case Mesenchymal:
-			shift = load * p.Mesench
 		case Immune:
 			shift = load * p.Immune
-		case Proneural:
-			shift = load * (0.9*idh - 0.5*p.Mesench)
 		case Neuronal:
 			shift = -load * 0.6 * float64(p.Grade-3)
 		case MGMTSilencing:
@@ -134,17 +142,8 @@ func (g *Generator) Patient() Patient {
 
 	p.Proteins = make([]float64, len(ProteinList))
 	for i, prot := range ProteinList {
-		shift := 0.0
-		load := g.proteinLoad[i]
+		shift := p.programmeShift(prot.Programme, g.proteinLoad[i], idh)
 		switch prot.Programme {
-		case Proliferation:
-			shift = load * p.Prolif
-		case Hypoxia:
-			shift = load * p.Hypoxia
-		case Mesenchymal:
-			shift = load * p.Mesench
-		case Proneural:
-			shift = load * (0.9*idh - 0.5*p.Mesench)
 		case EGFRAmplified:
 			shift = 1.2 * b2f(p.EGFRAmp)
 		case PTENLoss:

@@ -74,3 +74,31 @@ func (r *RNG) Categorical(p []float64) int {
 	}
 	return len(p) - 1
 }
+
+// Batches hands out minibatches of the indices 0 … n-1 in a shuffled order, shuffling again (with its RNG)
+// whenever the rest of the order cannot fill a batch.
+type Batches struct {
+	order     []int
+	pos, size int
+	rng       *RNG
+}
+
+// NewBatches makes minibatches of size of n indices, drawn with rng.
+func NewBatches(n, size int, rng *RNG) *Batches {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	return &Batches{order: order, pos: n, size: size, rng: rng}
+}
+
+// Next returns the next batch; the slice is valid until the following call.
+func (b *Batches) Next() []int {
+	if b.pos+b.size > len(b.order) {
+		b.rng.Shuffle(b.order)
+		b.pos = 0
+	}
+	batch := b.order[b.pos : b.pos+b.size]
+	b.pos += b.size
+	return batch
+}
