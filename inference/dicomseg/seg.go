@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,33 @@ type Derivation struct {
 
 // Build returns the SEG dataset of label map m (on the reference series' grid).
 func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
+	images, err := sourceImages(m, o)
+	if err != nil {
+		return nil, err
+	}
+	o, dimOrg := o.withDefaults(m)
+	frames := framesOf(m, o.Segments)
+	var b dcmwrite.Builder
+	header(&b, o, len(frames))
+	if err := segmentSequence(&b, o); err != nil {
+		return nil, err
+	}
+	dimensions(&b, dimOrg)
+	functionalGroups(&b, m.Geometry, frames, images)
+	var refs [][]*dicom.Element // Common Instance Reference: every image of the source series
+	for _, inst := range images {
+		refs = append(refs, elems(func(r *dcmwrite.Builder) {
+			r.String(tag.ReferencedSOPClassUID, orDefault(inst.SOPClassUID, dcmwrite.MRImageStorage))
+			r.String(tag.ReferencedSOPInstanceUID, inst.SOPInstanceUID)
+		}))
+	}
+	referenceSeries(&b, o.Reference.UID, refs, o.Derived)
+	b.NativePixels(packFrames(m, o.Segments, frames))
+	return b.Elements()
+}
+
+// sourceImages checks m and o and returns the reference series' image of each slice of m's grid.
+func sourceImages(m *viewer.LabelMap, o Options) ([]*viewer.Instance, error) {
 	if err := m.Check(); err != nil {
 		return nil, err
 	}
@@ -93,69 +121,69 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 		return nil, fmt.Errorf("dicomseg: the label map (%v) is not on the reference series' grid (%v)", m.Size, ref.Grid.Size)
 	}
 	g := m.Geometry
-	slices := make([]*viewer.Instance, g.Size[2])
+	images := make([]*viewer.Instance, g.Size[2])
 	for _, inst := range ref.Instances {
 		if inst.Frames > 1 {
 			return nil, fmt.Errorf("dicomseg: reference series %s has multi-frame images, which this writer does not reference", ref.UID)
 		}
 		k := int(math.Round(g.ToVoxel(inst.Position)[2]))
-		if !inst.HasPosition || k < 0 || k >= len(slices) {
+		if !inst.HasPosition || k < 0 || k >= len(images) {
 			return nil, fmt.Errorf("dicomseg: image %s of the reference series has no position on its grid", inst.SOPInstanceUID)
 		}
-		slices[k] = inst
+		images[k] = inst
 	}
-	for k, inst := range slices {
+	for k, inst := range images {
 		if inst == nil {
 			return nil, fmt.Errorf("dicomseg: no reference image for slice %d", k)
 		}
 	}
-	segs := o.Segments
-	if segs == nil {
-		segs = TumourSegments
-	}
-	now := o.Time
-	if now.IsZero() {
-		now = time.Now()
-	}
-	serial := o.DeviceSerial
-	if serial == "" {
-		serial = "0"
-	}
-	software := o.SoftwareVersions
-	if software == "" {
-		software = dcmwrite.ImplementationVersionName
-	}
-	number := o.SeriesNumber
-	if number == 0 {
-		number = 901
-	}
-	key := fmt.Sprintf("%s|%s|%x", ref.UID, o.Algorithm, digest(m.Data))
-	seriesUID, instanceUID := o.SeriesUID, o.InstanceUID
-	if seriesUID == "" {
-		seriesUID = dicomkit.DeterministicUID("neuronova", "seg series", key)
-	}
-	if instanceUID == "" {
-		instanceUID = dicomkit.DeterministicUID("neuronova", "seg instance", key)
-	}
+	return images, nil
+}
 
-	// Frames: segment-major, slices in grid order; a segment with no voxel gets no frame.
-	nx, ny := g.Size[0], g.Size[1]
-	type frame struct{ seg, k int }
+// withDefaults fills what o leaves out, and returns the Dimension Organization UID; UIDs not given derive from
+// the reference series, the algorithm and m's content.
+func (o Options) withDefaults(m *viewer.LabelMap) (Options, string) {
+	if o.Segments == nil {
+		o.Segments = TumourSegments
+	}
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
+	o.DeviceSerial = orDefault(o.DeviceSerial, "0")
+	o.SoftwareVersions = orDefault(o.SoftwareVersions, dcmwrite.ImplementationVersionName)
+	if o.SeriesNumber == 0 {
+		o.SeriesNumber = 901
+	}
+	key := fmt.Sprintf("%s|%s|%x", o.Reference.UID, o.Algorithm, digest(m.Data))
+	o.SeriesUID = orDefault(o.SeriesUID, dicomkit.DeterministicUID("neuronova", "seg series", key))
+	o.InstanceUID = orDefault(o.InstanceUID, dicomkit.DeterministicUID("neuronova", "seg instance", key))
+	return o, dicomkit.DeterministicUID("neuronova", "seg dimension organisation", key)
+}
+
+// frame is one frame of the SEG: segment seg (an index of the segments) on slice k.
+type frame struct{ seg, k int }
+
+// framesOf lists the frames of m: segment-major, slices in grid order; a segment with no voxel gets no frame,
+// and an empty map one empty frame of the first segment (an empty result is still a result).
+func framesOf(m *viewer.LabelMap, segs []Segment) []frame {
+	nx, ny := m.Size[0], m.Size[1]
 	var frames []frame
 	for s, sg := range segs {
-		for k := 0; k < g.Size[2]; k++ {
-			plane := m.Data[nx*ny*k : nx*ny*(k+1)]
-			for _, v := range plane {
-				if v == sg.Value {
-					frames = append(frames, frame{s, k})
-					break
-				}
+		for k := 0; k < m.Size[2]; k++ {
+			if slices.Contains(m.Data[nx*ny*k:nx*ny*(k+1)], sg.Value) {
+				frames = append(frames, frame{s, k})
 			}
 		}
 	}
-	if len(frames) == 0 { // an empty result is still a result: one empty frame of the first segment
-		frames = append(frames, frame{0, g.Size[2] / 2})
+	if len(frames) == 0 {
+		frames = append(frames, frame{0, m.Size[2] / 2})
 	}
+	return frames
+}
+
+// packFrames is the frames' bits, one a pixel, padded to an even length.
+func packFrames(m *viewer.LabelMap, segs []Segment, frames []frame) []byte {
+	nx, ny := m.Size[0], m.Size[1]
 	bits := make([]byte, (len(frames)*nx*ny+7)/8)
 	bits = append(bits, make([]byte, len(bits)%2)...)
 	for f, fr := range frames {
@@ -168,14 +196,17 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 			}
 		}
 	}
+	return bits
+}
 
-	var b dcmwrite.Builder
+// header writes the SOP Common, Patient, General Study and Series, Segmentation Image and Image Pixel
+// attributes of a SEG of n frames.
+func header(b *dcmwrite.Builder, o Options, n int) {
 	st := dcmwrite.StudyInfoOf(o.Study)
-	date, clock := now.Format("20060102"), now.Format("150405")
+	date, clock := o.Time.Format("20060102"), o.Time.Format("150405")
 	banner := strings.TrimSpace(o.Banner)
-	// SOP Common, Patient, General Study.
 	b.String(tag.SOPClassUID, SegmentationStorage)
-	b.String(tag.SOPInstanceUID, instanceUID)
+	b.String(tag.SOPInstanceUID, o.InstanceUID)
 	b.String(tag.StudyDate, orDefault(st.StudyDate, date))
 	b.String(tag.StudyTime, orDefault(st.StudyTime, clock))
 	b.String(tag.SeriesDate, date)
@@ -187,9 +218,9 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.String(tag.Manufacturer, "NeuroNova")
 	b.String(tag.ReferringPhysicianName)
 	b.String(tag.StudyDescription, optional(lo(st.Description))...)
-	kind, creator, algoType := "AI SEG ", "NeuroNova^AI", "AUTOMATIC"
+	kind, creator := "AI SEG ", "NeuroNova^AI"
 	if d := o.Derived; d != nil {
-		kind, creator, algoType = "EDITED SEG ", personName(d.Editor), "SEMIAUTOMATIC"
+		kind, creator = "EDITED SEG ", personName(d.Editor)
 	}
 	b.String(tag.SeriesDescription, lo(kind+o.Algorithm+" - "+shortBanner(banner)))
 	b.String(tag.ManufacturerModelName, lo("NeuroNova M1 "+o.Algorithm))
@@ -197,13 +228,14 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	b.String(tag.PatientID, optional(st.PatientID)...)
 	b.String(tag.PatientBirthDate, optional(st.PatientBirthDate)...)
 	b.String(tag.PatientSex, optional(st.PatientSex)...)
-	b.String(tag.DeviceSerialNumber, serial)
-	b.String(tag.SoftwareVersions, software)
+	b.String(tag.DeviceSerialNumber, o.DeviceSerial)
+	b.String(tag.SoftwareVersions, o.SoftwareVersions)
 	b.String(tag.StudyInstanceUID, o.Study.UID)
-	b.String(tag.SeriesInstanceUID, seriesUID)
+	b.String(tag.SeriesInstanceUID, o.SeriesUID)
 	b.String(tag.StudyID, orDefault(st.StudyID, "1"))
-	b.Integer(tag.SeriesNumber, number)
+	b.Integer(tag.SeriesNumber, o.SeriesNumber)
 	b.Integer(tag.InstanceNumber, 1)
+	ref := o.Reference
 	b.String(tag.FrameOfReferenceUID, orDefault(ref.FrameOfReferenceUID, dicomkit.DeterministicUID(ref.UID, "frame of reference")))
 	b.String(tag.PositionReferenceIndicator)
 	// Segmentation Image.
@@ -216,16 +248,24 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 	// Image Pixel.
 	b.Ints(tag.SamplesPerPixel, 1)
 	b.String(tag.PhotometricInterpretation, "MONOCHROME2")
-	b.Ints(tag.Rows, ny)
-	b.Ints(tag.Columns, nx)
+	b.Ints(tag.Rows, o.Reference.Grid.Size[1])
+	b.Ints(tag.Columns, o.Reference.Grid.Size[0])
 	b.Ints(tag.BitsAllocated, 1)
 	b.Ints(tag.BitsStored, 1)
 	b.Ints(tag.HighBit, 0)
 	b.Ints(tag.PixelRepresentation, 0)
-	b.Integer(tag.NumberOfFrames, len(frames))
+	b.Integer(tag.NumberOfFrames, n)
+}
 
+// segmentSequence writes the Segment Sequence: each segment with its label, colour, codes and algorithm
+// (AUTOMATIC, or SEMIAUTOMATIC for an edit).
+func segmentSequence(b *dcmwrite.Builder, o Options) error {
+	algoType := "AUTOMATIC"
+	if o.Derived != nil {
+		algoType = "SEMIAUTOMATIC"
+	}
 	var items [][]*dicom.Element
-	for n, sg := range segs {
+	for n, sg := range o.Segments {
 		var s dcmwrite.Builder
 		s.Ints(tag.SegmentNumber, n+1)
 		s.String(tag.SegmentLabel, lo(sg.Label))
@@ -237,14 +277,16 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 		s.Sequence(tag.SegmentedPropertyTypeCodeSequence, codeItem(sg.Property))
 		e, err := s.Elements()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		items = append(items, e)
 	}
 	b.Sequence(tag.SegmentSequence, items...)
+	return nil
+}
 
-	// Multi-frame Dimension: segment number, then image position.
-	dimOrg := dicomkit.DeterministicUID("neuronova", "seg dimension organisation", key)
+// dimensions writes the Multi-frame Dimension module: segment number, then image position.
+func dimensions(b *dcmwrite.Builder, dimOrg string) {
 	b.Sequence(tag.DimensionOrganizationSequence, elems(func(d *dcmwrite.Builder) { d.String(tag.DimensionOrganizationUID, dimOrg) }))
 	b.String(tag.DimensionOrganizationType, "3D")
 	b.Sequence(tag.DimensionIndexSequence,
@@ -260,8 +302,11 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 			d.Ints(tag.FunctionalGroupPointer, tagInt(tag.PlanePositionSequence)...)
 			d.String(tag.DimensionDescriptionLabel, "ImagePositionPatient")
 		}))
+}
 
-	// Shared functional groups: pixel measures and orientation.
+// functionalGroups writes the shared functional groups (pixel measures and orientation of grid g) and each
+// frame's: its source image, dimension indices, position and segment.
+func functionalGroups(b *dcmwrite.Builder, g viewer.Geometry, frames []frame, images []*viewer.Instance) {
 	dx, dy := g.Direction[0], g.Direction[1]
 	b.Sequence(tag.SharedFunctionalGroupsSequence, elems(func(s *dcmwrite.Builder) {
 		s.Sequence(tag.PixelMeasuresSequence, elems(func(p *dcmwrite.Builder) {
@@ -273,10 +318,9 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 			p.Decimal(tag.ImageOrientationPatient, dx[0], dx[1], dx[2], dy[0], dy[1], dy[2])
 		}))
 	}))
-	// Per-frame functional groups.
 	per := make([][]*dicom.Element, len(frames))
 	for f, fr := range frames {
-		inst := slices[fr.k]
+		inst := images[fr.k]
 		pos := g.ToPatient(viewer.Vec3{0, 0, float64(fr.k)})
 		per[f] = elems(func(s *dcmwrite.Builder) {
 			s.Sequence(tag.DerivationImageSequence, elems(func(d *dcmwrite.Builder) {
@@ -299,18 +343,6 @@ func Build(m *viewer.LabelMap, o Options) ([]*dicom.Element, error) {
 		})
 	}
 	b.Sequence(tag.PerFrameFunctionalGroupsSequence, per...)
-
-	// Common Instance Reference: the source series and every image of it the frames derive from.
-	var refs [][]*dicom.Element
-	for _, inst := range slices {
-		refs = append(refs, elems(func(r *dcmwrite.Builder) {
-			r.String(tag.ReferencedSOPClassUID, orDefault(inst.SOPClassUID, dcmwrite.MRImageStorage))
-			r.String(tag.ReferencedSOPInstanceUID, inst.SOPInstanceUID)
-		}))
-	}
-	referenceSeries(&b, ref.UID, refs, o.Derived)
-	b.NativePixels(bits)
-	return b.Elements()
 }
 
 // Write builds the SEG and writes it to path.
