@@ -32,19 +32,19 @@ Usage:
   neuronova worker [--server URL] [--user LOGIN] [--data DIR] [--provider auto|cuda|cpu] [--threads N]
                    [--models DIR] [--jobs m1,mg,mm] [--poll 20s] [--job-timeout 30m] [--once]
 
-It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim a job of
-a model of --jobs, run it, and complete the job with its result, renewing the claim's lease meanwhile; the
+It signs in (password from $NEURONOVA_PASSWORD or the first line of stdin), then loops: claim a job of a
+model of --jobs, run it, and complete the job with its result, renewing the claim's lease meanwhile; the
 server stores the result once under the job's ID and announces it to the submitter. For an M1 job it pulls
 the study (with the other studies of its exam that the job names, merged) through the server's Orthanc
-proxy into the cache at --data, runs M1 and stores the SEG in Orthanc
-through the proxy (its UIDs derive from the job ID, so a retried job stores it once). An MG job carries its
-gene CSV; an MM job its inputs: the MRI embedding of the submitter's kept M1 result, and the gene (run
-through MG first) and protein CSVs it was given. A failed run is failed with a retry: the server queues it again until its deliveries are used up,
-then dead-letters it; a job that cannot succeed (no such study, bad inputs) is failed for good. A worker
-killed mid-run leaves its job to be delivered again when the claim's visibility timeout (server
---job-visibility) runs out. SIGTERM or Ctrl-C hands the running job back for a retry and stops. The account
-must be a role that may claim jobs (DOCTOR, RIS, LIS, ADMIN, SYSTEMMANAGER) and, for M1, read the study's
-images.
+proxy into the cache at --data, runs M1 and stores the SEG in Orthanc through the proxy (its UIDs derive
+from the job ID, so a retried job stores it once). An MG job carries its gene CSV; an MM job its inputs:
+the MRI embedding of the submitter's kept M1 result, and the gene (run through MG first) and protein CSVs
+it was given. A failed run is failed with a retry: the server queues it again until its deliveries are
+used up, then dead-letters it; a job that cannot succeed (no such study, bad inputs) is failed for good. A
+worker killed mid-run leaves its job to be delivered again when the claim's visibility timeout (server
+--job-visibility) runs out. SIGTERM or Ctrl-C hands the running job back for a retry and stops. The
+account must be a role that may claim jobs (DOCTOR, RIS, LIS, ADMIN, SYSTEMMANAGER) and, for M1, read the
+study's images.
 
 Flags:
 `
