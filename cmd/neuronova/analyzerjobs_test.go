@@ -40,24 +40,9 @@ func m1Kept(t *testing.T, c *cache.Cache, uid string) int {
 // get its result, one result kept); after the window stops mid-run, the next start resumes the job, reading
 // the cached study again, and keeps its result.
 func TestWindowM1RunsThroughTheJobQueue(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(dir + "/demo"); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	uid := demo.Study().UID
 	st, err := cacheExam(ctx, c, uid, viewer.ExamByDay, true)
 	if err != nil {
@@ -169,11 +154,7 @@ func TestJobsListInTheAITab(t *testing.T) {
 	if _, err := c.Import(context.Background(), []string{dir + "/demo"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	test.NewTempApp(t)
 	ui.SerializeCallbacks(&uiLock)
 	uiLock.Lock()
@@ -225,24 +206,9 @@ func TestJobsListInTheAITab(t *testing.T) {
 // MM before and after an M1 result is kept are two jobs (the kept M1 is part of the request), the second
 // reading the new embedding.
 func TestWindowMGAndMMThroughTheJobQueue(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(dir + "/demo"); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	an := windowAnalyzer(rt, c, io.Discard)
 	defer an.closeJobs()
 	qa, ok := an.forWindow().(queuedAnalyzer)
@@ -253,6 +219,7 @@ func TestWindowMGAndMMThroughTheJobQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
 	genes, prot := dir+"/genes.csv", dir+"/rppa.csv"
 	for src, dst := range map[string]string{"mg-demo-example-1-grade4.csv": genes, "mm-demo-example-1-grade4-rppa.csv": prot} {
 		b, err := os.ReadFile("../../assets/models/examples/" + src)
@@ -318,24 +285,9 @@ func TestWindowMGAndMMThroughTheJobQueue(t *testing.T) {
 // the job, which finds its run kept (cache.RecordRunOnce under the job's name) and keeps nothing twice — one
 // result, one SEG, two outbox messages.
 func TestResumedJobKeepsItsResultOnce(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(dir + "/demo"); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(dir+"/cache", cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{dir + "/demo"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	uid := demo.Study().UID
 	base := analyzer{rt: rt, cache: c}
 

@@ -253,11 +253,7 @@ func adminClient(t *testing.T, url, password string) *client.Client {
 // the volumes and the model's banner.
 func TestClinicalStory(t *testing.T) {
 	testsvc.RequireStack(t)
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		testenv.Missing(t, "pdftotext", "read the printed report back", "scripts/setup.sh (apt-get install poppler-utils)")
 	}

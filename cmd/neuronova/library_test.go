@@ -39,11 +39,7 @@ func TestWorkstationOnCache(t *testing.T) {
 	defer uiLock.Unlock()
 	win := test.NewWindow(nil)
 	defer win.Close()
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	ws := ui.NewWorkstation(win.Canvas(), ui.Services{Library: library{c}, AI: analyzer{rt: rt, cache: c}}, nil)
 	win.SetContent(ws.Content())
 	win.Resize(fyne.NewSize(1280, 800))

@@ -95,11 +95,7 @@ func TestMGAndMMThroughTheWindow(t *testing.T) {
 	if err := demo.Write(studyDir); err != nil {
 		t.Fatal(err)
 	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	test.NewTempApp(t)
 	ui.SerializeCallbacks(&uiLock)
 	uiLock.Lock()
@@ -232,11 +228,7 @@ func syncRound(t *testing.T, s *station) *engine.Summary {
 // server's review.
 func TestMGAndMMOnTheServerOnce(t *testing.T) {
 	testsvc.RequireStack(t)
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	stack, err := testsvc.StartStack(testsvc.StackOptions{Demo: true})
 	if err != nil {
 		t.Fatal(err)

@@ -36,11 +36,7 @@ func TestRestoreAfterRestart(t *testing.T) {
 	if err := os.Remove(filepath.Join(studyDir, viewer.LabelsFile)); err != nil { // the AI's map is the only one
 		t.Fatal(err)
 	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	test.NewTempApp(t)
 	ui.SerializeCallbacks(&uiLock)
 	uiLock.Lock()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,19 +58,8 @@ func FuzzParseKeptM1(f *testing.F) {
 // TestKeptResultWithUnreadableSEG: a kept run whose SEG cannot be read still shows its card, which says why
 // there is no segmentation.
 func TestKeptResultWithUnreadableSEG(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(filepath.Join(dir, "study")); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{filepath.Join(dir, "study")}, nil); err != nil {
-		t.Fatal(err)
-	}
 	lib := library{c}
 	st, err := lib.OpenExam(ctx, demo.Study().UID, viewer.ExamByDay)
 	if err != nil {

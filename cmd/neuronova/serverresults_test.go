@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,19 +56,8 @@ func TestWithServer(t *testing.T) {
 // the review; another workstation's result is listed with who ran it and its review, and its card (banner,
 // volumes, review) shows when chosen.
 func TestServerResultsInTheAITab(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(filepath.Join(dir, "study")); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{filepath.Join(dir, "study")}, nil); err != nil {
-		t.Fatal(err)
-	}
 	uid := demo.Study().UID
 	banner := "DEMO — NOT FOR CLINICAL USE"
 	result := func(et float64) []byte {

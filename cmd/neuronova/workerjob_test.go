@@ -170,23 +170,32 @@ func cachedResultsOfJob(t *testing.T, data, studyUID, job string) int {
 	return n
 }
 
-// jobSyncRound runs one sync round of the cache at data as user (no prefetch).
-func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
+// signedIn opens the cache at data (the caller closes it) with an engine signed in to stack as user.
+func signedIn(t *testing.T, stack *testsvc.Stack, data, user string) (*cache.Cache, *client.Client, *engine.Engine) {
 	t.Helper()
-	ctx := context.Background()
 	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	cl, err := client.New(stack.URL, client.Options{})
 	if err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
 	e := engine.New(c, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
-	if _, err := e.Login(ctx, user, stack.Accounts[user]); err != nil {
+	if _, err := e.Login(context.Background(), user, stack.Accounts[user]); err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
+	return c, cl, e
+}
+
+// jobSyncRound runs one sync round of the cache at data as user (no prefetch).
+func jobSyncRound(t *testing.T, stack *testsvc.Stack, data, user string) {
+	t.Helper()
+	ctx := context.Background()
+	c, _, e := signedIn(t, stack, data, user)
+	defer c.Close()
 	if sum, err := e.Round(ctx, nil); err != nil || sum.Failed > 0 {
 		t.Fatalf("%s's sync round: %+v %v", user, sum, err)
 	}
@@ -268,19 +277,8 @@ func windowRunOnExam(t *testing.T, stack *testsvc.Stack, data string, patient ap
 	for _, st := range opened.Studies {
 		uids[st.UID] = true
 	}
-	c, err := cache.Open(data, cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cl, e := signedIn(t, stack, data, "doctor1")
 	defer c.Close()
-	cl, err := client.New(stack.URL, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := engine.New(c, cl, engine.Options{Logger: discardLogger(), BcryptCost: 4, NoPrefetch: true})
-	if _, err := e.Login(ctx, "doctor1", stack.Accounts["doctor1"]); err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range files { // through the server, which checks the identity and refreshes the patient's studies
 		b, err := os.ReadFile(f)
 		if err != nil {

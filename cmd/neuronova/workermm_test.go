@@ -12,7 +12,6 @@ import (
 
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/inference/mm"
-	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/demo"
 )
@@ -22,24 +21,9 @@ import (
 // each modality's source. Without an M1 result or a CSV there is nothing to send (a usage error); inputs that
 // are not MM's, or a protein CSV MM refuses, fail the job for good.
 func TestMMJobCarriesTheKeptEmbedding(t *testing.T) {
-	dir := t.TempDir()
-	if err := demo.Write(filepath.Join(dir, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := demoCache(t)
 	ctx := context.Background()
-	if _, err := c.Import(ctx, []string{filepath.Join(dir, "demo")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rt, closeRT, err := inferRuntime("", "cpu", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeRT()
+	rt := cpuRuntime(t)
 	uid := demo.Study().UID
 	rppa := "../../assets/models/examples/mm-demo-example-1-grade4-rppa.csv"
 
@@ -88,7 +72,7 @@ func TestMMJobCarriesTheKeptEmbedding(t *testing.T) {
 			t.Errorf("%s: %v, want it failed for good", name, err)
 		}
 	}
-	big := filepath.Join(dir, "big.csv")
+	big := filepath.Join(t.TempDir(), "big.csv")
 	if err := os.WriteFile(big, make([]byte, maxJobCSV+1), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,7 @@ func study(t *testing.T, c *cache.Cache) (*viewer.Study, *m1.Result) {
 	t.Helper()
 	ctx := context.Background()
 	p := demo.DefaultParams()
-	p.Grid = viewer.Geometry{Size: [3]int{48, 48, 16}, Spacing: viewer.Vec3{4.5, 4.5, 9}, Origin: viewer.Vec3{-105, -105, -70},
-		Direction: viewer.IdentityDirection}
+	p.Grid = demo.CoarseGrid()
 	mem, err := demo.NewStudy(p)
 	if err != nil {
 		t.Fatal(err)

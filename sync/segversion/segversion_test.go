@@ -35,8 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	p := demo.DefaultParams()
-	p.Grid = viewer.Geometry{Size: [3]int{48, 48, 16}, Spacing: viewer.Vec3{4.5, 4.5, 9}, Origin: viewer.Vec3{-105, -105, -70},
-		Direction: viewer.IdentityDirection}
+	p.Grid = demo.CoarseGrid()
 	mem, err := demo.NewStudy(p)
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,13 @@ func BraTSGrid() viewer.Geometry {
 		Origin: viewer.Vec3{-119.5, -119.5, -77}, Direction: viewer.IdentityDirection}
 }
 
+// CoarseGrid covers the BraTS grid's field of view with 48×48×16 voxels of 4.5×4.5×9 mm: a phantom quick to
+// make, write and segment, for tests.
+func CoarseGrid() viewer.Geometry {
+	return viewer.Geometry{Size: [3]int{48, 48, 16}, Spacing: viewer.Vec3{4.5, 4.5, 9}, Origin: viewer.Vec3{-105, -105, -70},
+		Direction: viewer.IdentityDirection}
+}
+
 // DefaultParams is the demo study's phantom: a right frontal high-grade tumour on the BraTS grid.
 func DefaultParams() Params {
 	brain := viewer.Vec3{0, 8, 4}
