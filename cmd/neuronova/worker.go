@@ -415,6 +415,9 @@ func (w *worker) runM1(ctx context.Context, j *api.Job) (api.AIResultUpload, err
 	}
 	start := time.Now()
 	res, err := m1.Run(ctx, w.rt, m1.Request{ModelID: in.ModelID, Study: st, Series: choice, Reference: ref})
+	if errors.Is(err, m1.ErrMissingSequence) || errors.Is(err, m1.ErrNoBrain) {
+		return up, fmt.Errorf("%w: M1: %v", errJobInvalid, err) // the study is what it is: no retry changes it
+	}
 	if err != nil {
 		return up, fmt.Errorf("M1: %w", err)
 	}

@@ -255,7 +255,8 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 // windowRunOnExam is "Run M1 on the server" on an exam written one study per series (as some converters
 // write a session), uploaded to Orthanc and pulled into the doctor's cache: the job names the exam's other
 // studies, the worker pulls and merges all four, and the result is kept once under the study of the
-// reference series, whose SEG comes back into the cache.
+// reference series, whose SEG comes back into the cache. M1 of one of those studies alone fails for good at
+// once (a missing sequence is no reason to retry).
 func windowRunOnExam(t *testing.T, stack *testsvc.Stack, data string, patient api.Patient) {
 	t.Helper()
 	ctx := context.Background()
@@ -308,6 +309,12 @@ func windowRunOnExam(t *testing.T, stack *testsvc.Stack, data string, patient ap
 	}
 	if len(members) != 4 {
 		t.Fatalf("the archive lists %d of the 4 studies: %+v (the demo's patient %q)", len(members), studies, opened.Studies[0].PatientID)
+	}
+	// One member alone lacks three sequences: the job fails for good on its first delivery.
+	lone := onServer{c: c, cl: cl, e: e, say: func(string) {}}
+	if _, err := lone.run(ctx, api.ModelM1, []string{members[0].UID}, "", nil, time.Minute); err == nil ||
+		!strings.Contains(err.Error(), "failed after 1 deliveries") || !strings.Contains(err.Error(), "missing sequence") {
+		t.Fatalf("M1 of one study of the exam: %v, want it failed for good", err)
 	}
 	exam := viewer.Merge(members)
 	var stages []string
