@@ -66,3 +66,57 @@ func TestAIPanelRunsM1OnTheServer(t *testing.T) {
 		t.Error("the server run stays offered without a server")
 	}
 }
+
+// omicsQueueRunner is a queueRunner that also sends MG and MM.
+type omicsQueueRunner struct{ queueRunner }
+
+func (r omicsQueueRunner) RunMGOnServer(ctx context.Context, st *viewer.Study, genes string, p func(string, int, int)) (string, error) {
+	r.calls <- "MG " + st.UID + " " + genes
+	return "job j3 done: result ai_req_0003, in the local cache", nil
+}
+
+func (r omicsQueueRunner) RunMMOnServer(ctx context.Context, st *viewer.Study, in MMInput, p func(string, int, int)) (string, error) {
+	r.calls <- "MM " + st.UID + " genes=" + in.Genes + " proteins=" + in.Proteins
+	return "job j4 done: result ai_req_0004, in the local cache", nil
+}
+
+// TestAIPanelRunsMGAndMMOnTheServer: MG and MM on the server are offered only by a runner that sends them;
+// each asks for its CSVs as the local runs do (MG needs its gene CSV; MM takes either, cancel is "not
+// given"), sends them for the open study and says what the job did.
+func TestAIPanelRunsMGAndMMOnTheServer(t *testing.T) {
+	st := smallStudy(t)
+	w, _ := newTestWorkstation(t, Services{}, st)
+	p := w.AI
+	calls := make(chan string, 4)
+	p.SetServer(queueRunner{calls: calls})
+	if !p.remote.omics.Hidden {
+		t.Fatal("MG and MM on the server offered by a runner that sends only M1")
+	}
+	p.SetServer(omicsQueueRunner{queueRunner{calls: calls}})
+	if p.remote.omics.Hidden || p.remote.mg.Disabled() || p.remote.mm.Disabled() {
+		t.Fatal("MG and MM on the server are not offered")
+	}
+	var answers []string
+	p.ChooseCSV = func(title string, done func(string)) {
+		a := answers[0]
+		answers = answers[1:]
+		done(a)
+	}
+	answers = []string{""} // MG without its gene CSV: nothing is sent
+	test.Tap(p.remote.mg)
+	answers = []string{"/data/genes.csv"}
+	test.Tap(p.remote.mg)
+	waitFor(t, "the MG job", func() bool { return !p.Running() && strings.Contains(p.stage.Text, "j3") })
+	if got := <-calls; got != "MG 1.2.3 /data/genes.csv" {
+		t.Errorf("MG sent %q", got)
+	}
+	answers = []string{"", "/data/rppa.csv"}
+	test.Tap(p.remote.mm)
+	waitFor(t, "the MM job", func() bool { return !p.Running() && strings.Contains(p.stage.Text, "j4") })
+	if got := <-calls; got != "MM 1.2.3 genes= proteins=/data/rppa.csv" {
+		t.Errorf("MM sent %q", got)
+	}
+	if len(calls) != 0 {
+		t.Errorf("%d more runs were sent", len(calls))
+	}
+}

@@ -84,7 +84,7 @@ func cmdInferOnServer(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--input %s: %w", *input, err)
 	}
 	if o.model == api.ModelMM {
-		if inputs, err = o.mmInputs(ctx, sub.c, uid); err != nil {
+		if inputs, err = o.mmInputs(ctx, sub.c, []string{uid}); err != nil {
 			return err
 		}
 	}
@@ -159,11 +159,11 @@ func (o jobFlags) inputs() (json.RawMessage, error) {
 	return m1Inputs(o.modelID, o.reference, choice, nil)
 }
 
-// mmInputs are an MM job's inputs: the embedding of the latest M1 result kept for study uid in c, and the
-// CSVs of --genes and --proteins; at least one of them.
-func (o jobFlags) mmInputs(ctx context.Context, c *cache.Cache, uid string) (json.RawMessage, error) {
+// mmInputs are an MM job's inputs: the embedding of the latest M1 result kept in c for the studies uids (a
+// study, or an exam's), and the CSVs of --genes and --proteins; at least one of them.
+func (o jobFlags) mmInputs(ctx context.Context, c *cache.Cache, uids []string) (json.RawMessage, error) {
 	in := mmJobInputs{ModelID: o.modelID}
-	e, _, why, err := keptM1Embedding(ctx, c, []string{uid})
+	e, _, why, err := keptM1Embedding(ctx, c, uids)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (o jobFlags) mmInputs(ctx context.Context, c *cache.Cache, uid string) (jso
 		*f.csv, *f.name = string(b), filepath.Base(f.path)
 	}
 	if e == nil && sent == 0 {
-		return nil, fmt.Errorf("%w: infer --model mm --on-server needs --genes CSV, --proteins CSV or an M1 result kept for the study (%s)", errUsage, why)
+		return nil, fmt.Errorf("%w: MM on the server needs a gene CSV (--genes), an RPPA CSV (--proteins) or an M1 result kept for the study (%s)", errUsage, why)
 	}
 	return json.Marshal(in)
 }

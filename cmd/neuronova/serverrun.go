@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -10,7 +11,10 @@ import (
 	"github.com/neuronova/neuronova/viewer"
 )
 
-var _ ui.ServerRunner = (*clinic)(nil)
+var (
+	_ ui.ServerRunner      = (*clinic)(nil)
+	_ ui.OmicsServerRunner = (*clinic)(nil)
+)
 
 // serverRunWait bounds how long the window follows a job on the server's queue.
 const serverRunWait = 30 * time.Minute
@@ -33,4 +37,33 @@ func (k *clinic) RunM1OnServer(ctx context.Context, st *viewer.Study, orderID st
 	}
 	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
 	return o.run(ctx, api.ModelM1, append([]string{st.UID}, others...), orderID, inputs, serverRunWait)
+}
+
+// RunMGOnServer sends MG with the gene CSV at genes, filed with st's study, to the server's job queue and
+// follows it as RunM1OnServer does.
+func (k *clinic) RunMGOnServer(ctx context.Context, st *viewer.Study, genes string, p func(stage string, done, total int)) (string, error) {
+	inputs, err := jobFlags{model: api.ModelMG, genes: genes}.inputs()
+	if err != nil {
+		return "", err
+	}
+	return k.runOmics(ctx, api.ModelMG, st, inputs, p)
+}
+
+// RunMMOnServer sends MM with the embedding of the exam's latest kept M1 result and the CSVs of in, filed with
+// st's study, to the server's job queue and follows it as RunM1OnServer does.
+func (k *clinic) RunMMOnServer(ctx context.Context, st *viewer.Study, in ui.MMInput, p func(stage string, done, total int)) (string, error) {
+	inputs, err := jobFlags{model: api.ModelMM, genes: in.Genes, proteins: in.Proteins}.mmInputs(ctx, k.c, st.StudyUIDs())
+	if err != nil {
+		return "", err
+	}
+	return k.runOmics(ctx, api.ModelMM, st, inputs, p)
+}
+
+// runOmics submits an MG or MM job with inputs for st's study and follows it.
+func (k *clinic) runOmics(ctx context.Context, model string, st *viewer.Study, inputs json.RawMessage, p func(stage string, done, total int)) (string, error) {
+	if s := k.e.Session(); s == nil || s.Offline {
+		return "", errors.New("sign in to the server (online) to run " + model + " there")
+	}
+	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
+	return o.run(ctx, model, []string{st.UID}, "", inputs, serverRunWait)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/neuronova/neuronova/sync/cache"
 	"github.com/neuronova/neuronova/sync/client"
 	"github.com/neuronova/neuronova/sync/engine"
+	"github.com/neuronova/neuronova/ui"
 	"github.com/neuronova/neuronova/viewer"
 	"github.com/neuronova/neuronova/viewer/dcmwrite"
 	"github.com/neuronova/neuronova/viewer/demo"
@@ -249,6 +250,27 @@ func windowRunOnServer(t *testing.T, stack *testsvc.Stack, data, studyUID string
 	}
 	if n != 1 {
 		t.Errorf("after the window's run the cache holds %d results of job %s, want 1", n, m[1])
+	}
+
+	// MG and MM on the server from the AI tab, with their CSVs.
+	examples := "../../assets/models/examples/"
+	for model, run := range map[string]func() (string, error){
+		api.ModelMG: func() (string, error) {
+			return k.RunMGOnServer(ctx, st, examples+"mg-demo-example-1-grade4.csv", func(string, int, int) {})
+		},
+		api.ModelMM: func() (string, error) {
+			return k.RunMMOnServer(ctx, st, ui.MMInput{Proteins: examples + "mm-demo-example-1-grade4-rppa.csv"}, func(string, int, int) {})
+		},
+	} {
+		said, err := run()
+		m := regexp.MustCompile(`^job (\w+) done: result (\S+),`).FindStringSubmatch(said)
+		if err != nil || m == nil {
+			t.Fatalf("the window's %s run on the server: %q %v", model, said, err)
+		}
+		r, err := k.cl.AIResult(ctx, m[2])
+		if err != nil || r.Model != model || r.JobID != m[1] {
+			t.Errorf("the window's %s job left %+v %v", model, r, err)
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ func TestMMJobCarriesTheKeptEmbedding(t *testing.T) {
 	uid := demo.Study().UID
 	rppa := "../../assets/models/examples/mm-demo-example-1-grade4-rppa.csv"
 
-	if _, err := (jobFlags{model: api.ModelMM}).mmInputs(ctx, c, uid); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "run M1 first") {
+	if _, err := (jobFlags{model: api.ModelMM}).mmInputs(ctx, c, []string{uid}); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "run M1 first") {
 		t.Fatalf("an MM job with nothing to send: %v", err)
 	}
 	st, err := cacheExam(ctx, c, uid, viewer.ExamByDay, true)
@@ -37,7 +37,7 @@ func TestMMJobCarriesTheKeptEmbedding(t *testing.T) {
 	if _, err := (analyzer{rt: rt, cache: c}).runM1(ctx, st, nil, "", func(string, int, int) {}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := (jobFlags{model: api.ModelMM, proteins: rppa}).mmInputs(ctx, c, uid)
+	raw, err := (jobFlags{model: api.ModelMM, proteins: rppa}).mmInputs(ctx, c, []string{uid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestMMJobCarriesTheKeptEmbedding(t *testing.T) {
 	if err := os.WriteFile(big, make([]byte, maxJobCSV+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (jobFlags{model: api.ModelMM, genes: big}).mmInputs(ctx, c, uid); err == nil || !strings.Contains(err.Error(), "a job carries at most") {
+	if _, err := (jobFlags{model: api.ModelMM, genes: big}).mmInputs(ctx, c, []string{uid}); err == nil || !strings.Contains(err.Error(), "a job carries at most") {
 		t.Errorf("a CSV too large for a job: %v", err)
 	}
 }
