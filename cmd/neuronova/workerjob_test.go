@@ -34,7 +34,7 @@ const workerArgsEnv = "NN_WORKER_ARGS"
 func TestWorkerProcess(t *testing.T) {
 	raw := os.Getenv(workerArgsEnv)
 	if raw == "" {
-		t.Skip("the worker subprocess of TestServerJobsRunByWorker")
+		t.Skip(workerArgsEnv + " is unset: this is not a test but the `neuronova worker` subprocess that TestServerJobsRunByWorker starts with it")
 	}
 	var args []string
 	if err := json.Unmarshal([]byte(raw), &args); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/neuronova/neuronova/api"
 	"github.com/neuronova/neuronova/internal/testsvc"
 	"github.com/neuronova/neuronova/sync/cache"
+	"github.com/neuronova/neuronova/sync/client"
 	viewerdemo "github.com/neuronova/neuronova/viewer/demo"
 )
 
@@ -122,8 +123,11 @@ func TestRefusedSEGEditStaysInTheOutbox(t *testing.T) {
 			orderID = o.ID
 		}
 	}
-	if orderID == "" {
-		t.Skip("no accepted or in-progress MRI order of the demo patient left on the shared stack")
+	if orderID == "" { // the demo's orders were used by earlier tests on the shared stack: order another
+		orderID = acceptedRISOrder(t, s.URL, s.Accounts)
+		if _, err := e.RefreshFeed(ctx); err != nil { // the order comes into the cache
+			t.Fatal(err)
+		}
 	}
 	attached := localStudy(t, c)
 	if err := e.AttachStudy(ctx, orderID, attached, nil); err != nil {
@@ -141,4 +145,34 @@ func TestRefusedSEGEditStaysInTheOutbox(t *testing.T) {
 		}
 	}
 	t.Logf("unlinked study: v1 stored, v2 refused and kept; study attached to %s: v1 and v2 both in Orthanc", orderID)
+}
+
+// acceptedRISOrder has doctor1 order an MRI of the demo patient, which ris1 accepts, on the server at url, and
+// returns the order's ID.
+func acceptedRISOrder(t *testing.T, url string, accounts map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	login := func(user string) *client.Client {
+		cl, err := client.New(url, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.Login(ctx, user, accounts[user]); err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	doctor := login("doctor1")
+	ps, err := doctor.Patients(ctx, "Demo Phantom", 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("the demo patient: %+v %v", ps, err)
+	}
+	o, err := doctor.CreateOrder(ctx, api.CreateOrderRequest{PatientID: ps[0].ID, JobRole: api.JobRIS, JobType: "MRI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := login(risUser).OrderAction(ctx, o.ID, "accept", "segedit-accept-"+o.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	return o.ID
 }
