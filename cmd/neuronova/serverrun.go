@@ -22,9 +22,6 @@ const serverRunWait = 30 * time.Minute
 // RunM1OnServer sends M1 of st's study, or of its exam's studies, to the server's job queue (onserver.go) and
 // follows it: each step is a stage of p; it returns once the result is in the cache, with its SEG pulled.
 func (k *clinic) RunM1OnServer(ctx context.Context, st *viewer.Study, orderID string, p func(stage string, done, total int)) (string, error) {
-	if s := k.e.Session(); s == nil || s.Offline {
-		return "", errors.New("sign in to the server (online) to run M1 there")
-	}
 	var others []string // an exam's other studies
 	for _, uid := range st.StudyUIDs() {
 		if uid != st.UID {
@@ -35,8 +32,7 @@ func (k *clinic) RunM1OnServer(ctx context.Context, st *viewer.Study, orderID st
 	if err != nil {
 		return "", err
 	}
-	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
-	return o.run(ctx, api.ModelM1, append([]string{st.UID}, others...), orderID, inputs, serverRunWait)
+	return k.send(ctx, api.ModelM1, append([]string{st.UID}, others...), orderID, inputs, p)
 }
 
 // RunMGOnServer sends MG with the gene CSV at genes, filed with st's study, to the server's job queue and
@@ -46,7 +42,7 @@ func (k *clinic) RunMGOnServer(ctx context.Context, st *viewer.Study, genes stri
 	if err != nil {
 		return "", err
 	}
-	return k.runOmics(ctx, api.ModelMG, st, inputs, p)
+	return k.send(ctx, api.ModelMG, []string{st.UID}, "", inputs, p)
 }
 
 // RunMMOnServer sends MM with the embedding of the exam's latest kept M1 result and the CSVs of in, filed with
@@ -56,14 +52,15 @@ func (k *clinic) RunMMOnServer(ctx context.Context, st *viewer.Study, in ui.MMIn
 	if err != nil {
 		return "", err
 	}
-	return k.runOmics(ctx, api.ModelMM, st, inputs, p)
+	return k.send(ctx, api.ModelMM, []string{st.UID}, "", inputs, p)
 }
 
-// runOmics submits an MG or MM job with inputs for st's study and follows it.
-func (k *clinic) runOmics(ctx context.Context, model string, st *viewer.Study, inputs json.RawMessage, p func(stage string, done, total int)) (string, error) {
+// send submits a job of model with inputs for the studies (the job's, then an exam's others) and follows it,
+// each step a stage of p.
+func (k *clinic) send(ctx context.Context, model string, studies []string, orderID string, inputs json.RawMessage, p func(stage string, done, total int)) (string, error) {
 	if s := k.e.Session(); s == nil || s.Offline {
 		return "", errors.New("sign in to the server (online) to run " + model + " there")
 	}
 	o := onServer{c: k.c, cl: k.cl, e: k.e, say: func(line string) { p(line, 0, 0) }}
-	return o.run(ctx, model, []string{st.UID}, "", inputs, serverRunWait)
+	return o.run(ctx, model, studies, orderID, inputs, serverRunWait)
 }
