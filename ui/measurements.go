@@ -187,10 +187,8 @@ func (p *MeasurementPanel) seriesName(uid string) string {
 		if ex == nil {
 			continue
 		}
-		for _, se := range ex.Series {
-			if se.UID == uid {
-				return fmt.Sprintf("%s (Se %d)", se.Type, se.Number)
-			}
+		if se := ex.SeriesByUID(uid); se != nil {
+			return fmt.Sprintf("%s (Se %d)", se.Type, se.Number)
 		}
 	}
 	return "series " + uid

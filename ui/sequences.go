@@ -82,10 +82,8 @@ func (p *SequencePanel) SetExam(ex *viewer.Study) {
 			}
 			for _, t := range viewer.BrainTumourTypes {
 				if uid := choice[t]; uid != "" && (ex.Sequence(t) == nil || ex.Sequence(t).UID != uid) {
-					for _, se := range ex.Series {
-						if se.UID == uid {
-							p.w.Reading.SetSequence(t, se)
-						}
+					if se := ex.SeriesByUID(uid); se != nil {
+						p.w.Reading.SetSequence(t, se)
 					}
 				}
 			}

@@ -20,10 +20,8 @@ func ScanSeries(ctx context.Context, se *Series) (*Series, error) {
 		return nil, fmt.Errorf("series %s: read again: %w", se.UID, err)
 	}
 	for _, st := range res.Studies {
-		for _, s := range st.Series {
-			if s.UID == se.UID {
-				return s, nil
-			}
+		if s := st.SeriesByUID(se.UID); s != nil {
+			return s, nil
 		}
 	}
 	return nil, fmt.Errorf("series %s: its %d files could not be read again (%d rejected)", se.UID, len(paths), len(res.Rejected))

@@ -161,10 +161,8 @@ func Select(st *viewer.Study, manual map[viewer.SeriesType]string) ([4]*viewer.S
 	var missing []string
 	for c, t := range viewer.BrainTumourTypes {
 		if uid, ok := manual[t]; ok {
-			for _, se := range st.Series {
-				if se.UID == uid {
-					out[c], how[c] = se, "manual"
-				}
+			if se := st.SeriesByUID(uid); se != nil {
+				out[c], how[c] = se, "manual"
 			}
 			if out[c] == nil {
 				return out, how, fmt.Errorf("%w: %s was set to series %s, which the study does not have", ErrMissingSequence, t, uid)
