@@ -107,20 +107,23 @@ func TestStrayHeaderAmongFragments(t *testing.T) {
 // TestInvalidUTF8MatchesLibrary: text with bytes that are not UTF-8, in a dataset declaring UTF-8
 // (ISO_IR 192) or not, reads as the library reads it, invalid bytes replaced (found by FuzzFastMatchesLibrary).
 func TestInvalidUTF8MatchesLibrary(t *testing.T) {
-	for _, charset := range []string{"ISO_IR 192", ""} {
-		s := slice{study: "1", series: "1.1", number: 1, rows: 2, cols: 2, values: ramp(4, 0, 1), extra: []*dicom.Element{
-			el(tag.SpecificCharacterSet, []string{charset}), el(tag.SeriesDescription, []string{"T1\x8d post"})}}
-		data, err := encodeDICOM(tsExplicit, s.elems(false))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, errA := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit})
-		b, errB := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit, libraryOnly: true})
-		if errA != nil || errB != nil {
-			t.Fatalf("%q: fast %v, library %v", charset, errA, errB)
-		}
-		if d := fileDiff(a, b); d != "" {
-			t.Errorf("%q: %s: %q, library %q", charset, d, a.Series.Description, b.Series.Description)
+	for _, bad := range []*dicom.Element{el(tag.SeriesDescription, []string{"T1\x8d post"}), el(tag.StudyDate, []string{"201701\xff1"})} {
+		for _, charset := range []string{"ISO_IR 192", ""} {
+			s := slice{study: "1", series: "1.1", number: 1, rows: 2, cols: 2, values: ramp(4, 0, 1), extra: []*dicom.Element{
+				el(tag.SpecificCharacterSet, []string{charset}), bad}}
+			data, err := encodeDICOM(tsExplicit, s.elems(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, errA := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit})
+			b, errB := parseDICOM(bytes.NewReader(data), int64(len(data)), &config{memoryLimit: DefaultMemoryLimit, libraryOnly: true})
+			if errA != nil || errB != nil {
+				t.Fatalf("%v %q: fast %v, library %v", bad.Tag, charset, errA, errB)
+			}
+			if d := fileDiff(a, b); d != "" {
+				t.Errorf("%v %q: %s: %q %q, library %q %q", bad.Tag, charset, d, a.Series.Description, a.Study.StudyDate,
+					b.Series.Description, b.Study.StudyDate)
+			}
 		}
 	}
 }

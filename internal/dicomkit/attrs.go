@@ -63,8 +63,6 @@ func (w *Wanted) read(t tag.Tag, vr string, kind tag.VRKind, c *cursor, off int6
 	}
 	var data any
 	switch kind {
-	case tag.VRDate:
-		data = []string{strings.Trim(string(raw), " \x00")}
 	case tag.VRUInt16List, tag.VRInt16List, tag.VRUInt32List, tag.VRInt32List:
 		data = decodeInts(raw, vr, bo)
 	case tag.VRTagList:
@@ -76,11 +74,15 @@ func (w *Wanted) read(t tag.Tag, vr string, kind tag.VRKind, c *cursor, off int6
 		}
 	case tag.VRBytes, tag.VRUnknown:
 		data = append([]byte(nil), raw...)
-	default:
+	default: // text, dates included
 		if !utf8.Valid(raw) {
 			w.Complete = false // the library decodes text as UTF-8, replacing invalid bytes: leave them to it
 		}
 		s := string(raw)
+		if kind == tag.VRDate {
+			data = []string{strings.Trim(s, " \x00")}
+			break
+		}
 		if strings.TrimSpace(s) != "" {
 			s = strings.Trim(s, " \x00")
 		}
